@@ -1,0 +1,1 @@
+"""Sextant operator package."""
