@@ -1,1 +1,1 @@
-"""Sextant services package."""
+"""Sextant serving runtime: BentoML model server, weighted router, batch scorer."""

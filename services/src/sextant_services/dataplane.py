@@ -1,0 +1,69 @@
+"""The data plane: validated columns in, predictions out, through the adaptive batcher, with metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .batching import AdaptiveBatcher, BatchingConfig
+from .errors import UnsupportedOperation
+from .features import Columns, merge_columns, row_count, to_model_input
+from .metrics import ServingMetrics
+from .model_source import LoadedModel
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One request's share of a batch."""
+
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
+
+
+def predict_columns(model: LoadedModel, cols: Columns, want_proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run the estimator on validated columns (no batching, no metrics): used by the batch scorer too."""
+    x = to_model_input(cols, model.schema, model.as_frame)
+    preds = np.asarray(model.estimator.predict(x))
+    proba = np.asarray(model.estimator.predict_proba(x)) if want_proba else None
+    return preds, proba
+
+
+class DataPlane:
+    """Serves one loaded model as one variant."""
+
+    def __init__(self, model: LoadedModel, variant: str, batching: BatchingConfig,
+                 metrics: ServingMetrics | None) -> None:
+        self.model = model
+        self.variant = variant
+        self.metrics = metrics
+        self._batcher: AdaptiveBatcher[tuple[Columns, bool], Prediction] = AdaptiveBatcher(
+            self._run_batch, batching)
+
+    def _run_batch(self, items: Sequence[tuple[Columns, bool]]) -> list[Prediction]:
+        cols = merge_columns([c for c, _ in items], self.model.schema)
+        want_proba = any(p for _, p in items)
+        preds, proba = predict_columns(self.model, cols, want_proba)
+        out: list[Prediction] = []
+        start = 0
+        for part, p in items:
+            end = start + row_count(part)
+            out.append(Prediction(preds[start:end], proba[start:end] if (p and proba is not None) else None))
+            start = end
+        if self.metrics is not None:
+            self.metrics.observe_batch(cols, start)
+        return out
+
+    async def predict(self, cols: Columns, want_proba: bool) -> Prediction:
+        """Predict one request's rows; raises UnsupportedOperation for predict_proba on a non-classifier."""
+        if want_proba and not self.model.is_classifier:
+            raise UnsupportedOperation(
+                f"model {self.model.name!r} is a {self.model.task or 'non-classification'} model: "
+                "predict_proba is only available for classifiers; use /predict",
+                field="predict_proba")
+        return await self._batcher.submit((cols, want_proba), row_count(cols))
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.model.name, "version": self.model.version, "variant": self.variant}

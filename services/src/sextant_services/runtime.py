@@ -1,0 +1,54 @@
+"""The per-worker serving state: loads the model in the background and says whether it is ready."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from .dataplane import DataPlane
+from .errors import ModelLoadError, ModelNotReady
+from .metrics import ServingMetrics
+from .model_source import load_model
+from .settings import ServerSettings
+
+log = logging.getLogger("sextant_services")
+
+
+class Runtime:
+    """Holds the data plane once the model is loaded and verified; until then every prediction is 503."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.plane: DataPlane | None = None
+        self.failure: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def start_loading(self) -> None:
+        """Load in a thread so /livez answers at once and /readyz turns 200 when the model is verified."""
+        self._thread = threading.Thread(target=self.load, name="sextant-model-load", daemon=True)
+        self._thread.start()
+
+    def load(self) -> None:
+        s = self.settings
+        try:
+            model = load_model(s.store_uri, s.model)
+        except ModelLoadError as exc:
+            self.failure = str(exc)
+            log.error("model %s from %s was NOT loaded; the server stays not ready: %s", s.model, s.store_uri, exc)
+            return
+        except Exception as exc:  # e.g. a manifest without the fields serving needs
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("model %s from %s failed to load; the server stays not ready", s.model, s.store_uri)
+            return
+        self.plane = DataPlane(model, s.variant, s.batching, ServingMetrics(model, s.variant))
+        log.info("serving model %s version %d as variant %r; ready", model.name, model.version, s.variant)
+
+    @property
+    def ready(self) -> bool:
+        return self.plane is not None
+
+    def require_plane(self) -> DataPlane:
+        if self.plane is None:
+            why = self.failure or "the model is still loading"
+            raise ModelNotReady(f"model {self.settings.model} is not ready: {why}")
+        return self.plane

@@ -1,0 +1,37 @@
+"""The BentoML service that `bentoml serve sextant_services.server:Sextant` runs (one per variant).
+
+BentoML fixes the worker count when the class is decorated, so SEXTANT_WORKERS is read here; everything else
+is read in each worker when the service instance is created.
+"""
+
+from __future__ import annotations
+
+import os
+
+import bentoml
+
+from .http_app import build_http_app
+from .runtime import Runtime
+from .settings import ServerSettings
+
+app = build_http_app(lambda: getattr(app.state, "runtime", None))
+
+
+@bentoml.asgi_app(app, path="/")
+@bentoml.service(
+    name="sextant",
+    workers=int(os.environ.get("SEXTANT_WORKERS", "1")),
+    traffic={"timeout": 60},
+    logging={"access": {"enabled": False}},
+    tracing={"excluded_urls": ["/predict", "/v2/"]},
+)
+class Sextant:
+    """Serves one registered model (resolved by name plus version or alias) as one variant."""
+
+    def __init__(self) -> None:
+        self.runtime = Runtime(ServerSettings.from_env())
+        app.state.runtime = self.runtime
+        self.runtime.start_loading()
+
+    def __is_ready__(self) -> bool:
+        return self.runtime.ready

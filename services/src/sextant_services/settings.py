@@ -1,0 +1,74 @@
+"""Server settings read from SEXTANT_* environment variables, validated with errors naming the variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .batching import BatchingConfig
+from .model_source import ModelRef
+
+
+def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{key}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ValueError(f"{key}={value} must be at least {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{key}={raw!r} must be true or false")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What one model server serves and how."""
+
+    store_uri: str
+    model: ModelRef
+    variant: str = "default"
+    batching: BatchingConfig = BatchingConfig()
+    max_body_bytes: int = 1 << 20
+    max_rows: int = 10_000
+    workers: int = 1
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
+        """Raises ValueError naming the SEXTANT_* variable that is missing or wrong."""
+        env = os.environ if env is None else env
+        store = env.get("SEXTANT_STORE_URI", "")
+        name = env.get("SEXTANT_MODEL_NAME", "")
+        if not store or not name:
+            raise ValueError("set SEXTANT_STORE_URI (file:// or s3:// artifact store) and SEXTANT_MODEL_NAME")
+        version_raw = env.get("SEXTANT_MODEL_VERSION") or None
+        alias = env.get("SEXTANT_MODEL_ALIAS") or None
+        version = _int(env, "SEXTANT_MODEL_VERSION", 0) if version_raw else None
+        if (version is None) == (alias is None):
+            raise ValueError("set exactly one of SEXTANT_MODEL_VERSION or SEXTANT_MODEL_ALIAS")
+        return cls(
+            store_uri=store,
+            model=ModelRef(name=name, version=version, alias=alias),
+            variant=env.get("SEXTANT_VARIANT") or "default",
+            batching=BatchingConfig(
+                enabled=_bool(env, "SEXTANT_BATCHING", True),
+                max_batch_size=_int(env, "SEXTANT_MAX_BATCH_SIZE", 64),
+                max_latency_ms=float(_int(env, "SEXTANT_MAX_LATENCY_MS", 1000)),
+            ),
+            max_body_bytes=_int(env, "SEXTANT_MAX_BODY_BYTES", 1 << 20),
+            max_rows=_int(env, "SEXTANT_MAX_ROWS", 10_000),
+            workers=_int(env, "SEXTANT_WORKERS", 1),
+        )
