@@ -150,7 +150,7 @@ def validate_body(body: Any, schema: FeatureSchema, max_rows: int) -> Columns:
         return validate_records(body["records"], schema, max_rows)
     if "columns" in body and "records" not in body:
         return validate_columns(body["columns"], schema, max_rows)
-    raise SchemaMismatch("send exactly one of 'records' (list of objects) or 'columns' (object of lists)",
+    raise SchemaMismatch("the body must have exactly one of 'records' (list of objects) or 'columns' (object of lists)",
                          field="body")
 
 

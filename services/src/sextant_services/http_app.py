@@ -6,6 +6,7 @@ Handlers decode, call the data plane and encode; ServingError is mapped to an HT
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -84,6 +85,7 @@ class Handlers:
             body = await read_json(request, self._runtime().settings.max_body_bytes)
             payload, rows = await work(plane, body)
             status, response = 200, json_response(payload)
+            response.headers["x-sextant-worker"] = str(os.getpid())
         except ServingError as exc:
             status, response = exc.status, json_response(exc.body(), exc.status)
         except Exception:  # a server fault: log it with the traceback, answer 500 without internals

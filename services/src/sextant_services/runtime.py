@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from .dataplane import DataPlane
 from .errors import ModelLoadError, ModelNotReady
@@ -21,14 +20,9 @@ class Runtime:
         self.settings = settings
         self.plane: DataPlane | None = None
         self.failure: str | None = None
-        self._thread: threading.Thread | None = None
-
-    def start_loading(self) -> None:
-        """Load in a thread so /livez answers at once and /readyz turns 200 when the model is verified."""
-        self._thread = threading.Thread(target=self.load, name="sextant-model-load", daemon=True)
-        self._thread.start()
 
     def load(self) -> None:
+        """Resolve, fetch, verify and load; on failure log why and stay not ready (never raise)."""
         s = self.settings
         try:
             model = load_model(s.store_uri, s.model)

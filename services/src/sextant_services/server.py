@@ -31,7 +31,9 @@ class Sextant:
     def __init__(self) -> None:
         self.runtime = Runtime(ServerSettings.from_env())
         app.state.runtime = self.runtime
-        self.runtime.start_loading()
+        # Loading before the worker accepts connections means a worker that answers has its model: with
+        # several workers behind one socket, a probe never sees one worker ready while another is loading.
+        self.runtime.load()
 
     def __is_ready__(self) -> bool:
         return self.runtime.ready

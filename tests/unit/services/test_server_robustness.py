@@ -1,0 +1,103 @@
+"""Fuzzing with malformed requests, and metrics that stay correct across two workers."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+from tests.support.processes import Server
+
+from .http_client import Client
+
+ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+JUNK: list[object] = [None, True, "x", "", -1, 1e308, 2**70, [], {}, [1, [2]], {"a": {"b": []}}, "\u0000\ud7ff",
+                      float("nan")]
+
+
+def _mutations(rng: random.Random) -> bytes:
+    """One malformed request: broken JSON bytes, or valid JSON that does not fit the schema."""
+    valid = json.dumps({"records": [ROW]})
+    choice = rng.randrange(8)
+    if choice == 0:  # truncated or spliced bytes
+        cut = rng.randrange(1, len(valid))
+        return valid[:cut].encode() + bytes(rng.randrange(256) for _ in range(rng.randrange(4)))
+    if choice == 1:  # random bytes
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+    if choice == 2:  # deep nesting
+        depth = rng.choice([10, 1000, 100_000])
+        return b"[" * depth + b"]" * rng.choice([0, depth])
+    if choice == 3:  # a feature replaced by junk
+        rec = dict(ROW)
+        rec[rng.choice(list(ROW))] = rng.choice(JUNK)
+        return json.dumps({"records": [rec]}).encode()
+    if choice == 4:  # junk records / columns containers
+        return json.dumps({rng.choice(["records", "columns", "inputs"]): rng.choice(JUNK)}).encode()
+    if choice == 5:  # missing or extra keys
+        rec = {k: v for k, v in ROW.items() if rng.random() < 0.5}
+        rec[rng.choice(["x", "", "petal"])] = 1
+        return json.dumps({"records": [rec]}).encode()
+    if choice == 6:  # OIP tensors with wrong shapes, types and data
+        tensor = {"name": rng.choice(["input-0", "sepal_length", 3]), "shape": rng.choice([[1, 4], [4], [-1], "x", []]),
+                  "datatype": rng.choice(["FP64", "FP99", None]), "data": rng.choice([[1, 2, 3, 4], [[1]], "x", [None]])}
+        return json.dumps({"inputs": [tensor], "outputs": rng.choice([None, [{"name": "nope"}], "x"])}).encode()
+    return json.dumps(rng.choice(JUNK)).encode()
+
+
+def test_a_thousand_malformed_requests_get_no_5xx_and_the_server_stays_up(iris_server: Server) -> None:
+    rng = random.Random(5)
+    client = Client(iris_server.url)
+    statuses: dict[int, int] = {}
+    for i in range(1200):
+        path = "/v2/models/iris/infer" if i % 3 == 0 else rng.choice(["/predict", "/predict_proba"])
+        status, _, _ = client.request("POST", path, _mutations(rng))
+        statuses[status] = statuses.get(status, 0) + 1
+    assert not any(s >= 500 for s in statuses), statuses
+    assert set(statuses) <= {200, 400, 413, 422}, statuses
+    assert statuses.get(400, 0) > 100 and statuses.get(422, 0) > 300
+    assert client.get("/readyz")[0] == 200
+    assert client.post("/predict", {"records": [ROW]})[0] == 200
+
+
+def _sample(metrics: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in metrics.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_count_every_prediction_across_two_workers(iris_server: Server) -> None:
+    labels = {"model": "iris", "version": "1", "variant": "blue"}
+    before = Client(iris_server.url).get("/metrics")[1]
+    workers: set[str] = set()
+    n = 120
+    for i in range(n):  # a fresh connection each time lets the kernel spread them over both workers
+        c = Client(iris_server.url)
+        status, _, headers = c.request("POST", "/predict", json.dumps({"records": [ROW, ROW]}).encode())
+        assert status == 200
+        workers.add(headers["x-sextant-worker"])
+        c.close()
+    assert len(workers) == 2, "both workers should have served requests"
+    for _ in range(6):  # every worker's /metrics shows the same, aggregated numbers
+        c = Client(iris_server.url)
+        text = c.get("/metrics")[1]
+        c.close()
+        assert _sample(text, "sextant_predictions_total", endpoint="predict", **labels) \
+            - _sample(before, "sextant_predictions_total", endpoint="predict", **labels) == 2 * n
+        assert _sample(text, "sextant_request_duration_seconds_count", endpoint="predict", **labels) \
+            - _sample(before, "sextant_request_duration_seconds_count", endpoint="predict", **labels) == n
+        binned = _sample(text, "sextant_feature_bin_total", feature="petal_width", **labels) \
+            - _sample(before, "sextant_feature_bin_total", feature="petal_width", **labels)
+        assert binned == 2 * n
+        assert re.search(r"^bentoml_service_request_total\{", text, re.M), "BentoML's own metrics are kept"
+
+
+def test_feature_histogram_uses_the_baseline_bins(iris_server: Server) -> None:
+    c = Client(iris_server.url)
+    c.post("/predict", {"records": [{**ROW, "petal_width": 99.0}]})
+    text = c.get("/metrics")[1]
+    assert _sample(text, "sextant_feature_bin_total", feature="petal_width", bin="above") >= 1
+    assert _sample(text, "sextant_feature_bin_total", feature="petal_width", bin="0") >= 1

@@ -1,0 +1,48 @@
+"""Settings from the environment, and the data plane on a regressor and a categorical pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from sextant_services.batching import BatchingConfig
+from sextant_services.dataplane import DataPlane
+from sextant_services.errors import UnsupportedOperation
+from sextant_services.features import validate_body
+from sextant_services.model_source import ModelRef, load_model
+from sextant_services.settings import ServerSettings
+
+
+def test_settings_need_exactly_one_of_version_or_alias() -> None:
+    base = {"SEXTANT_STORE_URI": "file:///x", "SEXTANT_MODEL_NAME": "m"}
+    with pytest.raises(ValueError, match="exactly one of SEXTANT_MODEL_VERSION or SEXTANT_MODEL_ALIAS"):
+        ServerSettings.from_env(base)
+    s = ServerSettings.from_env({**base, "SEXTANT_MODEL_ALIAS": "staging", "SEXTANT_BATCHING": "off"})
+    assert s.model == ModelRef("m", alias="staging") and s.batching.enabled is False
+    with pytest.raises(ValueError, match="SEXTANT_MAX_BATCH_SIZE='many'"):
+        ServerSettings.from_env({**base, "SEXTANT_MODEL_VERSION": "2", "SEXTANT_MAX_BATCH_SIZE": "many"})
+
+
+def _plane(store: Path, tmp_path: Path, name: str) -> DataPlane:
+    model = load_model(store.as_uri(), ModelRef(name, version=1), cache_dir=tmp_path)
+    return DataPlane(model, "v", BatchingConfig(), metrics=None)
+
+
+def test_regressor_predicts_and_refuses_predict_proba(store: Path, tmp_path: Path) -> None:
+    plane = _plane(store, tmp_path, "diabetes")
+    row = {f.name: 0.01 for f in plane.model.schema.features}
+    cols = validate_body({"records": [row]}, plane.model.schema, 10)
+    assert asyncio.run(plane.predict(cols, False)).predictions.shape == (1,)
+    with pytest.raises(UnsupportedOperation, match="only available for classifiers"):
+        asyncio.run(plane.predict(cols, True))
+
+
+def test_categorical_pipeline_takes_a_frame(store: Path, tmp_path: Path) -> None:
+    plane = _plane(store, tmp_path, "shapes")
+    cols = validate_body({"records": [{"colour": "red", "size": 8.0}, {"colour": "mauve", "size": 9.0}]},
+                         plane.model.schema, 10)
+    result = asyncio.run(plane.predict(cols, True))
+    assert result.predictions.tolist() == [1, 0]
+    assert result.probabilities is not None and result.probabilities.shape == (2, 2)
