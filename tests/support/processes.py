@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -55,6 +56,42 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
+@dataclass(frozen=True)
+class Launch:
+    """One process to start: command, the port it listens on, its log, env and the path that says ready."""
+
+    cmd: Sequence[str]
+    port: int
+    log_path: Path
+    env: Mapping[str, str] | None = None
+    ready_path: str | None = "/readyz"
+
+
+@contextmanager
+def running_many(launches: Sequence[Launch], timeout: float = 120.0) -> Iterator[list[Server]]:
+    """Start all processes at once (start-ups overlap), then wait for each; stop them all on exit."""
+    started: list[Server] = []
+    try:
+        for launch in launches:
+            with open(launch.log_path, "wb") as log:
+                proc = subprocess.Popen(list(launch.cmd), stdout=log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **(launch.env or {})}, start_new_session=True)
+            started.append(Server(f"http://127.0.0.1:{launch.port}", launch.port, proc, launch.log_path))
+        for launch, server in zip(launches, started):
+            path = launch.ready_path or "/livez"
+            wait_until(lambda: _answers(server, path), timeout, f"{launch.cmd[0]} answering 200 on {path}")
+        yield started
+    finally:
+        for server in started:
+            stop(server.process)
+
+
+def _answers(server: Server, path: str) -> bool:
+    if server.process.poll() is not None:
+        raise RuntimeError(f"process exited with {server.process.returncode}; log:\n{server.log()[-3000:]}")
+    return http_status(server.url + path) == 200
+
+
 @contextmanager
 def running(cmd: Sequence[str], port: int, log_path: Path, env: Mapping[str, str] | None = None,
             ready_path: str | None = "/readyz", live_path: str = "/livez", timeout: float = 90.0,
@@ -92,12 +129,16 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
 
 
 def serve_command(port: int) -> list[str]:
+    """`bentoml serve` of the Sextant service (serving_env gives it its own BENTOML_HOME)."""
     return [BENTOML, "serve", "sextant_services.server:Sextant", "--host", "127.0.0.1", "--port", str(port)]
 
 
 def serving_env(store_uri: str, name: str, version: int | None = None, alias: str | None = None,
                 **extra: str) -> dict[str, str]:
-    env = {"SEXTANT_STORE_URI": store_uri, "SEXTANT_MODEL_NAME": name, "BENTOML_DO_NOT_TRACK": "true"}
+    """SEXTANT_* settings plus a private BENTOML_HOME: BentoML wipes $BENTOML_HOME/prometheus_multiproc_dir
+    at start-up, so servers sharing one would erase and mix each other's metrics."""
+    env = {"SEXTANT_STORE_URI": store_uri, "SEXTANT_MODEL_NAME": name, "BENTOML_DO_NOT_TRACK": "true",
+           "BENTOML_HOME": tempfile.mkdtemp(prefix="sextant-test-bentoml-")}
     if version is not None:
         env["SEXTANT_MODEL_VERSION"] = str(version)
     if alias is not None:

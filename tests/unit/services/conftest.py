@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from tests.support import serving_models
-from tests.support.processes import Server, free_port, running, serve_command, serving_env
+from tests.support.processes import Launch, Server, free_port, running, running_many, serve_command, serving_env
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +38,18 @@ def iris_server(store_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture(scope="session")
 def variant_servers(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
-    """Three iris variants (stable, canary, shadow) started together, for routing tests."""
+    """Iris variants stable, canary and shadow, plus `broken` (its artifact fails the digest check, so it is
+    live but never ready), all started together for the routing tests."""
     logs = tmp_path_factory.mktemp("variants")
-    with ExitStack() as stack:
-        servers = {}
-        for name in ("stable", "canary", "shadow"):
-            port = free_port()
-            env = serving_env(store.as_uri(), "iris", version=1, SEXTANT_VARIANT=name)
-            servers[name] = stack.enter_context(running(serve_command(port), port, logs / f"{name}.log", env=env))
-        yield servers
+    broken_store = logs / "broken-store"
+    serving_models.register_iris(broken_store, version=1)
+    (broken_store / "models/iris/1/model/model.yaml").write_text("tampered: true\n")
+    launches = []
+    for name in ("stable", "canary", "shadow", "broken"):
+        port = free_port()
+        root = broken_store if name == "broken" else store
+        env = serving_env(root.as_uri(), "iris", version=1, SEXTANT_VARIANT=name)
+        launches.append(Launch(serve_command(port), port, logs / f"{name}.log", env,
+                               ready_path=None if name == "broken" else "/readyz"))
+    with running_many(launches) as servers:
+        yield dict(zip(("stable", "canary", "shadow", "broken"), servers))

@@ -1,0 +1,77 @@
+"""The router's declaration (variants, weights, shadow), validated with errors naming the field."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A variant's model server: its name, base URL and traffic weight."""
+
+    name: str
+    url: str
+    weight: int = 0
+
+    @property
+    def hostport(self) -> str:
+        u = urlparse(self.url)
+        return f"{u.hostname}:{u.port or 80}"
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    """What the router listens on and where it sends traffic."""
+
+    listen: str
+    variants: tuple[Upstream, ...]
+    shadow: Upstream | None = None
+    probe_interval_s: float = 1.0
+    workers: int = 1
+    max_body_bytes: int = 1 << 20
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RouterSpec:
+        """Raises ValueError naming the field at fault."""
+        variants = raw.get("variants")
+        if not isinstance(variants, list) or not variants:
+            raise ValueError("router spec: 'variants' must be a non-empty list of {name, url, weight}")
+        parsed = tuple(_upstream(v, f"variants[{i}]", weighted=True) for i, v in enumerate(variants))
+        names = [v.name for v in parsed]
+        if len(set(names)) != len(names):
+            raise ValueError(f"router spec: variant names must be unique, got {names}")
+        if sum(v.weight for v in parsed) <= 0:
+            raise ValueError("router spec: at least one variant needs a positive weight")
+        shadow = _upstream(raw["shadow"], "shadow", weighted=False) if raw.get("shadow") else None
+        listen = str(raw.get("listen", "127.0.0.1:8080"))
+        if ":" not in listen:
+            raise ValueError(f"router spec: listen must be host:port, got {listen!r}")
+        return cls(listen=listen, variants=parsed, shadow=shadow,
+                   probe_interval_s=float(raw.get("probeIntervalSeconds", 1.0)),
+                   workers=int(raw.get("workers", 1)), max_body_bytes=int(raw.get("maxBodyBytes", 1 << 20)))
+
+    @classmethod
+    def load(cls, path: Path) -> RouterSpec:
+        text = path.read_text()
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return cls.from_dict(yaml.safe_load(text))
+        return cls.from_dict(json.loads(text))
+
+
+def _upstream(raw: Any, where: str, weighted: bool) -> Upstream:
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"]:
+        raise ValueError(f"router spec: {where}.name is required")
+    url = raw.get("url")
+    u = urlparse(url) if isinstance(url, str) else None
+    if u is None or u.scheme != "http" or not u.hostname or u.path not in ("", "/"):
+        raise ValueError(f"router spec: {where}.url must be http://host:port, got {url!r}")
+    weight = raw.get("weight", 0 if not weighted else None)
+    if weighted and (not isinstance(weight, int) or isinstance(weight, bool) or weight < 0):
+        raise ValueError(f"router spec: {where}.weight must be a non-negative integer, got {weight!r}")
+    return Upstream(name=raw["name"], url=url.rstrip("/"), weight=int(weight or 0))
