@@ -1,0 +1,110 @@
+"""Batch scoring end to end: CSV and Parquet, file:// and s3:// (a real S3 protocol server), atomic output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sextant_services import batch
+from sextant_services.model_source import ModelRef, load_model
+from tests.support.processes import Server, free_port, running
+from tests.support.serving_models import iris_frame
+
+
+def _dataset(rows: int) -> pd.DataFrame:
+    x, _ = iris_frame()
+    rng = np.random.default_rng(1)
+    sample = x.sample(rows, replace=True, random_state=1).reset_index(drop=True)
+    sample += rng.normal(0, 0.05, sample.shape)
+    sample.insert(0, "customer_id", [f"c{i}" for i in range(rows)])
+    return sample
+
+
+@pytest.fixture(scope="module")
+def iris(store: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return load_model(store.as_uri(), ModelRef("iris", alias="production"), tmp_path_factory.mktemp("cache"))
+
+
+def test_csv_is_scored_in_bounded_chunks_with_progress(iris, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = _dataset(5000)
+    data.to_csv(tmp_path / "in.csv", index=False)
+    seen: list[batch.Progress] = []
+    done = batch.score_dataset(iris, (tmp_path / "in.csv").as_uri(), (tmp_path / "out" / "pred.csv").as_uri(),
+                               "customer_id", chunk_rows=700, on_progress=seen.append)
+    assert done.rows == 5000 and done.chunks == 8
+    assert [p.rows for p in seen] == [700 * i for i in range(1, 8)] + [5000]
+    out = pd.read_csv(tmp_path / "out" / "pred.csv")
+    assert list(out.columns) == ["customer_id", "prediction"]
+    assert out["customer_id"].tolist() == data["customer_id"].tolist()
+    expected = iris.estimator.predict(data.drop(columns="customer_id"))
+    assert (out["prediction"].to_numpy() == expected).all()
+
+
+def test_parquet_in_and_out_with_probabilities_reports_fraction(iris, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = _dataset(3000)
+    data.to_parquet(tmp_path / "in.parquet", row_group_size=1000)
+    fractions: list[float | None] = []
+    batch.score_dataset(iris, str(tmp_path / "in.parquet"), str(tmp_path / "pred.parquet"), "customer_id",
+                        chunk_rows=1000, proba=True, on_progress=lambda p: fractions.append(p.fraction))
+    out = pd.read_parquet(tmp_path / "pred.parquet")
+    assert list(out.columns) == ["customer_id", "prediction", "proba_0", "proba_1", "proba_2"]
+    assert np.allclose(out[["proba_0", "proba_1", "proba_2"]].sum(axis=1), 1)
+    assert fractions == pytest.approx([1 / 3, 2 / 3, 1.0])
+
+
+def test_a_bad_row_late_in_the_file_fails_the_run_and_leaves_no_output(store: Path, tmp_path: Path) -> None:
+    data = _dataset(4000).astype({"petal_width": object})
+    data.loc[3500, "petal_width"] = "broken"
+    data.to_csv(tmp_path / "in.csv", index=False)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "sextant_services.batch", "--store", store.as_uri(), "--model", "iris",
+         "--alias", "production", "--input", str(tmp_path / "in.csv"), "--output", str(out_dir / "pred.csv"),
+         "--id-column", "customer_id", "--chunk-rows", "500", "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "nothing was written" in proc.stderr and "petal_width" in proc.stderr
+    assert "scored 500 rows" in proc.stderr  # progress was reported before the failure
+    assert list(out_dir.iterdir()) == []
+
+
+def test_missing_feature_column_names_it(iris, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _dataset(10).drop(columns="sepal_width").to_csv(tmp_path / "in.csv", index=False)
+    with pytest.raises(batch.SchemaMismatch, match="sepal_width"):
+        batch.score_dataset(iris, str(tmp_path / "in.csv"), str(tmp_path / "o.csv"), "customer_id")
+    assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    cmd = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)]
+    with running(cmd, port, log, ready_path="/moto-api/") as server:
+        yield server
+
+
+def test_s3_input_and_output(iris, s3: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import boto3
+
+    for key, value in {"AWS_ENDPOINT_URL": s3.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("s3")
+    client.create_bucket(Bucket="data")
+    data = _dataset(2500)
+    client.put_object(Bucket="data", Key="in/iris.csv", Body=data.to_csv(index=False).encode())
+    done = batch.score_dataset(iris, "s3://data/in/iris.csv", "s3://data/out/pred.parquet", "customer_id",
+                               chunk_rows=1000)
+    assert done.rows == 2500
+    client.download_file("data", "out/pred.parquet", str(tmp_path / "p.parquet"))
+    out = pd.read_parquet(tmp_path / "p.parquet")
+    assert out["customer_id"].tolist() == data["customer_id"].tolist()
+    assert [o["Key"] for o in client.list_objects_v2(Bucket="data", Prefix="out/")["Contents"]] == ["out/pred.parquet"]
