@@ -118,7 +118,8 @@ def failure_document(exc: BaseException, context: RunContext) -> dict[str, Any]:
             "message": f"{type(exc).__name__}: {exc}", "fix": "report a bug with the job's logs.", "retryable": True}
 
 
-def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext) -> dict[str, Any]:
+def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext,
+                 searched: Any = None) -> dict[str, Any]:
     """Run every step in-process. Returns the result document; raises PipelineError/ContractError on failure
     (nothing is registered unless every step before register succeeded)."""
     started = time.perf_counter()
@@ -129,7 +130,7 @@ def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext) -
              spec.mode)
     prepared = steps.prepare(spec)
     artifacts = write_profile(store, context, spec, prepared.profile)
-    fitted = steps.fit(spec, prepared)
+    fitted = steps.fit(spec, prepared, searched)
     evaluation = steps.evaluate_step(spec, prepared, fitted)
     result = finish(spec, context, store, prepared, fitted, evaluation, artifacts, started)
     log.info("run %s finished in %.1f s: model %s version %d (%s)", context.run_id, result["durationSeconds"],

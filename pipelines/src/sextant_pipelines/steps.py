@@ -131,8 +131,9 @@ def task_defaults(task: str, algorithm: str, params: dict[str, Any], contaminati
     return {key: contamination, **params} if key else params
 
 
-def fit(spec: TrainingSpec, prepared: Prepared) -> Fitted:
-    """Steps train / tune / automl, then refit the winner on every training row."""
+def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | None = None) -> Fitted:
+    """Steps train / tune / automl, then refit the winner on every training row (`searched`: tuning trials
+    already run elsewhere, e.g. by Indexed Job shards)."""
     started = time.perf_counter()
     if spec.estimator:
         problem = problem_for(spec, prepared, 2, spec.estimator.params)
@@ -141,20 +142,21 @@ def fit(spec: TrainingSpec, prepared: Prepared) -> Fitted:
         algorithm, search = spec.estimator.algorithm, {}
     elif spec.tuning:
         problem = problem_for(spec, prepared, spec.tuning.cv_folds, spec.tuning.params)
-        outcome = tune.run_batches(problem, spec.tuning)
+        outcome = searched or tune.run_batches(problem, spec.tuning)
         algorithm, params = spec.tuning.algorithm, outcome.best.params
         params = task_defaults(spec.task, algorithm, params, problem.contamination)
         estimator = catalogue.build_estimator(spec.task, algorithm, params, spec.split.seed)
         search = {"trials": outcome.counts(), "bestScore": outcome.best.score, "bestTrial": outcome.best.number,
                   "history": [t.summary() for t in outcome.trials], "strategy": spec.tuning.strategy}
-    else:
-        assert spec.automl is not None
+    elif spec.automl:
         problem = problem_for(spec, prepared, spec.automl.cv_folds, {})
         result = automl.search(problem, spec.automl)
         estimator, algorithm, params = automl.final_estimator(problem, result), result.algorithm(), result.params()
         search = {"trials": result.counts(), "bestScore": result.best.score, "bestTrial": result.best.number,
                   "history": [t.summary() for t in result.trials], "ensemble": result.choice,
                   "ensembleScores": result.ensemble_scores, "stoppedBecause": result.stopped_because}
+    else:
+        raise SpecError("estimator", "none of estimator, tuning or automl is set.", "set exactly one of them.")
     model = build_model(prepared.profile.schema, spec.preprocessing, estimator)
     model.fit(prepared.train_X, prepared.train_y)
     log.info("step %s finished in %.2f s: %s %s", spec.mode, time.perf_counter() - started, algorithm, params)
