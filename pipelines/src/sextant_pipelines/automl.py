@@ -1,0 +1,225 @@
+"""AutoML: search across algorithms and their spaces within a time budget, then try voting/stacking ensembles."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import StackingClassifier, StackingRegressor, VotingClassifier, VotingRegressor
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+
+from sextant_pipelines import metrics
+from sextant_pipelines.catalogue import CATALOGUE, algorithm_for, build_estimator
+from sextant_pipelines.crossval import Problem, TrialResult, cross_validate
+from sextant_pipelines.errors import SpecError
+from sextant_pipelines.spaces import DEFAULT_AUTOML, SPACES
+from sextant_pipelines.spec import AutomlSpec, ParamSpace
+from sextant_pipelines.tune import SearchOutcome, TrialLogger, best_trial, log_trial
+
+log = logging.getLogger("sextant.pipelines.automl")
+ENSEMBLE_SIZE = 5
+FINAL_FIT_RESERVE = 0.12
+
+
+@dataclass
+class AutomlOutcome(SearchOutcome):
+    choice: str = "single"
+    members: list[TrialResult] = field(default_factory=list)
+    ensemble_scores: dict[str, float] = field(default_factory=dict)
+    stopped_because: str = ""
+
+    def algorithm(self) -> str:
+        return self.best.algorithm if self.choice == "single" else f"{self.choice}_ensemble"
+
+    def params(self) -> dict[str, Any]:
+        if self.choice == "single":
+            return self.best.params
+        return {"members": [{"algorithm": m.algorithm, "params": m.params} for m in self.members]}
+
+
+def candidate_algorithms(task: str, spec: AutomlSpec) -> list[str]:
+    """The algorithms to search, cheapest first; raises SpecError for names outside the catalogue."""
+    names = spec.algorithms or DEFAULT_AUTOML[task]
+    for i, name in enumerate(names):
+        algorithm_for(task, name, f"automl.algorithms[{i}]")
+        if name not in SPACES[task]:
+            raise SpecError(f"automl.algorithms[{i}]", f"{name!r} has no AutoML search space.", "remove it.")
+    return sorted(dict.fromkeys(names), key=lambda n: CATALOGUE[task][n].cost)
+
+
+def _suggest(trial: optuna.Trial, algorithm: str, space: list[ParamSpace]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for p in space:
+        key = f"{algorithm}.{p.name}"
+        if p.values is not None:
+            value = trial.suggest_categorical(key, p.values)
+        elif p.type == "int":
+            value = trial.suggest_int(key, int(p.low or 0), int(p.high or 0), log=p.log)
+        else:
+            value = trial.suggest_float(key, float(p.low or 0), float(p.high or 0), log=p.log)
+        params[p.name] = value.item() if isinstance(value, np.generic) else value
+    return params
+
+
+class _Budget:
+    def __init__(self, seconds: float) -> None:
+        self.started = time.monotonic()
+        self.deadline = self.started + seconds * (1 - FINAL_FIT_RESERVE)
+        self.cost: dict[str, float] = {}
+
+    def affords(self, algorithm: str, parallel: int = 1) -> bool:
+        return time.monotonic() + self.cost.get(algorithm, 0.0) / parallel < self.deadline
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def learn(self, result: TrialResult) -> None:
+        self.cost[result.algorithm] = max(self.cost.get(result.algorithm, 0.0) * 0.5, result.seconds)
+
+
+def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial) -> AutomlOutcome:
+    """Defaults of every algorithm first, then TPE over (algorithm, params) until an exit criterion holds."""
+    names = candidate_algorithms(problem.task, spec)
+    budget = _Budget(spec.time_budget_s)
+    cap = spec.max_trials or 10_000
+    trials: list[TrialResult] = []
+    supervised = problem.task in ("classification", "regression")
+    for name in names:
+        if len(trials) >= cap or budget.expired():
+            break
+        result = cross_validate(problem, len(trials), name, {}, keep_oof=supervised)
+        budget.learn(result)
+        on_trial(result, cap if spec.max_trials else 0)
+        trials.append(result)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(
+        seed=problem.seed, n_startup_trials=len(names) + 4, multivariate=True, group=True, constant_liar=True))
+    for t in trials:
+        study.enqueue_trial({"algorithm": t.algorithm})
+    for t in trials:
+        asked = study.ask()
+        asked.suggest_categorical("algorithm", names)
+        _tell(study, asked, t)
+    reason = _exit_reason(problem, spec, trials, budget, cap)
+    while not reason:
+        size = min(spec.parallel_trials, cap - len(trials))
+        asked = [study.ask() for _ in range(size)]
+        batch = []
+        for trial in asked:
+            name = trial.suggest_categorical("algorithm", names)
+            batch.append((str(name), _suggest(trial, str(name), SPACES[problem.task][str(name)])))
+        if not all(budget.affords(name, size) for name, _ in batch):
+            for trial in asked:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            reason = "time budget"
+            break
+        results = _run_batch(problem, batch, len(trials), supervised)
+        for trial, result in zip(asked, results):
+            budget.learn(result)
+            _tell(study, trial, result)
+            on_trial(result, cap if spec.max_trials else 0)
+            trials.append(result)
+        reason = _exit_reason(problem, spec, trials, budget, cap)
+    log.info("automl search stopped (%s) after %d trials in %.1f s", reason, len(trials),
+             time.monotonic() - budget.started)
+    outcome = AutomlOutcome(best_trial(trials, "automl"), trials, stopped_because=reason)
+    if spec.ensemble != "none" and supervised:
+        _choose_ensemble(problem, spec.ensemble, outcome)
+    return outcome
+
+
+def _run_batch(problem: Problem, batch: list[tuple[str, dict[str, Any]]], start: int,
+               keep_oof: bool) -> list[TrialResult]:
+    if len(batch) == 1:
+        return [cross_validate(problem, start, batch[0][0], batch[0][1], keep_oof=keep_oof)]
+    jobs = (delayed(cross_validate)(problem, start + i, name, params, None, keep_oof)
+            for i, (name, params) in enumerate(batch))
+    return list(Parallel(n_jobs=len(batch), backend="threading")(jobs))
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult) -> None:
+    if result.state == "complete":
+        study.tell(trial, result.score)
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+def _exit_reason(problem: Problem, spec: AutomlSpec, trials: list[TrialResult], budget: _Budget, cap: int) -> str:
+    if len(trials) >= cap:
+        return f"maxTrials {cap} reached"
+    if budget.expired():
+        return "time budget"
+    complete = [t for t in trials if t.state == "complete"]
+    if spec.target_score is not None and complete:
+        maximize = metrics.metric_for(problem.task, problem.metric, "objective.metric").maximize
+        best = max(t.score for t in complete) * (1 if maximize else -1)
+        if (best >= spec.target_score) if maximize else (best <= spec.target_score):
+            return f"targetScore {spec.target_score} reached ({best:.5f})"
+    if spec.patience and complete:
+        best_at = max(complete, key=lambda t: (t.score, -t.number)).number
+        if len(trials) - 1 - best_at >= spec.patience:
+            return f"no improvement in {spec.patience} trials"
+    return ""
+
+
+def _top_members(trials: list[TrialResult]) -> list[TrialResult]:
+    best_per_algorithm: dict[str, TrialResult] = {}
+    for t in sorted((t for t in trials if t.state == "complete" and t.oof is not None), key=lambda t: -t.score):
+        best_per_algorithm.setdefault(t.algorithm, t)
+    return list(best_per_algorithm.values())[:ENSEMBLE_SIZE]
+
+
+def _oof_score(problem: Problem, outputs: np.ndarray) -> float:
+    assert problem.y is not None
+    if problem.task == "regression":
+        return metrics.signed("regression", problem.metric, metrics.regression_scores(problem.y, outputs))
+    classes = sorted(problem.y.unique().tolist())
+    predicted = np.asarray(classes)[outputs.argmax(axis=1)]
+    values = metrics.classification_scores(problem.y, predicted, outputs, classes)
+    return metrics.signed("classification", problem.metric, values)
+
+
+def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome) -> None:
+    """Score the ensemble from out-of-fold predictions (no refits) and keep it only if it beats the best single."""
+    members = _top_members(outcome.trials)
+    if len(members) < 2 or any(m.oof is None or m.oof.ndim != members[0].oof.ndim for m in members):  # type: ignore[union-attr]
+        return
+    stacked = [m.oof for m in members]
+    if kind == "voting":
+        score = _oof_score(problem, np.mean(stacked, axis=0))
+    else:
+        features = np.hstack([s.reshape(len(s), -1) for s in stacked])  # type: ignore[union-attr]
+        meta, cv = _meta_learner(problem)
+        method = "predict_proba" if problem.task == "classification" else "predict"
+        score = _oof_score(problem, cross_val_predict(meta, features, problem.y, cv=cv, method=method))
+    outcome.ensemble_scores[kind] = score
+    log.info("%s ensemble of %s scores %.5f out of fold (best single %.5f)", kind,
+             [m.algorithm for m in members], score, outcome.best.score)
+    if score > outcome.best.score:
+        outcome.choice, outcome.members = kind, members
+
+
+def _meta_learner(problem: Problem) -> tuple[BaseEstimator, Any]:
+    if problem.task == "classification":
+        return LogisticRegression(max_iter=2000), StratifiedKFold(problem.folds, shuffle=True, random_state=problem.seed)
+    return RidgeCV(), KFold(problem.folds, shuffle=True, random_state=problem.seed)
+
+
+def final_estimator(problem: Problem, outcome: AutomlOutcome) -> BaseEstimator:
+    """The estimator to refit on all training rows: the best single candidate or the chosen ensemble."""
+    if outcome.choice == "single":
+        return build_estimator(problem.task, outcome.best.algorithm, outcome.best.params, problem.seed)
+    named = [(f"{m.algorithm}", build_estimator(problem.task, m.algorithm, m.params, problem.seed))
+             for m in outcome.members]
+    meta, cv = _meta_learner(problem)
+    if problem.task == "classification":
+        if outcome.choice == "voting":
+            return VotingClassifier(named, voting="soft")
+        return StackingClassifier(named, final_estimator=meta, cv=cv)
+    return VotingRegressor(named) if outcome.choice == "voting" else StackingRegressor(named, final_estimator=meta, cv=cv)

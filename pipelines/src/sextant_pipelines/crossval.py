@@ -1,0 +1,141 @@
+"""Cross-validated evaluation of one candidate (algorithm + params), fold by fold, with a hook for early stopping."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from sextant_contracts.manifest import FeatureSpec
+from sextant_pipelines import metrics
+from sextant_pipelines.catalogue import build_estimator
+from sextant_pipelines.preprocess import build_model
+from sextant_pipelines.spec import PreprocessingSpec
+
+
+@dataclass
+class Problem:
+    """Everything a candidate needs to be fitted and scored on the training rows."""
+
+    task: str
+    schema: list[FeatureSpec]
+    preprocessing: PreprocessingSpec
+    X: pd.DataFrame
+    y: pd.Series | None
+    metric: str
+    seed: int
+    folds: int
+    contamination: float = 0.1
+
+    def splits(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.task == "classification":
+            splitter: Any = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
+            return list(splitter.split(self.X, self.y))
+        return list(KFold(self.folds, shuffle=True, random_state=self.seed).split(self.X))
+
+    def model(self, algorithm: str, params: dict[str, Any]) -> Any:
+        return build_model(self.schema, self.preprocessing, build_estimator(self.task, algorithm, params, self.seed))
+
+
+@dataclass
+class TrialResult:
+    number: int
+    algorithm: str
+    params: dict[str, Any]
+    state: str = "complete"
+    score: float = float("-inf")
+    fold_scores: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str = ""
+    oof: np.ndarray | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"number": self.number, "algorithm": self.algorithm, "params": self.params, "state": self.state,
+                "score": None if self.state != "complete" else self.score, "folds": len(self.fold_scores),
+                "seconds": round(self.seconds, 3), **({"error": self.error} if self.error else {})}
+
+
+ShouldStop = Callable[[int, float], bool]
+
+
+def _fold_score(problem: Problem, model: Any, X: pd.DataFrame, y: Any) -> tuple[float, np.ndarray | None]:
+    if problem.task == "classification":
+        predicted = model.predict(X)
+        proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
+        values = metrics.classification_scores(y, predicted, proba, list(model.classes_))
+        return metrics.signed(problem.task, problem.metric, values), proba if proba is not None else None
+    if problem.task == "regression":
+        predicted = model.predict(X)
+        return metrics.signed(problem.task, problem.metric, metrics.regression_scores(y, predicted)), predicted
+    values = metrics.unsupervised_values(problem.task, model, X, y, problem.contamination)
+    return metrics.signed(problem.task, problem.metric, values), None
+
+
+def cross_validate(problem: Problem, number: int, algorithm: str, params: dict[str, Any],
+                   should_stop: ShouldStop | None = None, keep_oof: bool = False) -> TrialResult:
+    """Fit and score the candidate on each fold; stop early when should_stop(fold, running_mean) says so.
+
+    Never raises for a failing fit: the trial is returned with state 'failed' and the error text.
+    """
+    result = TrialResult(number, algorithm, dict(params))
+    started = time.perf_counter()
+    oof: np.ndarray | None = None
+    try:
+        template = problem.model(algorithm, params)
+        for fold, (train_idx, valid_idx) in enumerate(problem.splits()):
+            model = clone(template)
+            y_train = problem.y.iloc[train_idx] if problem.y is not None else None
+            y_valid = problem.y.iloc[valid_idx] if problem.y is not None else None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.fit(problem.X.iloc[train_idx], y_train)
+                score, out = _fold_score(problem, model, problem.X.iloc[valid_idx], y_valid)
+            result.fold_scores.append(score)
+            if keep_oof and out is not None:
+                if oof is None:
+                    oof = np.zeros((len(problem.X),) + out.shape[1:])
+                oof[valid_idx] = out
+            running = float(np.mean(result.fold_scores))
+            if should_stop is not None and fold < problem.folds - 1 and should_stop(fold, running):
+                result.state, result.score = "pruned", running
+                break
+        else:
+            result.score = float(np.mean(result.fold_scores))
+            if not np.isfinite(result.score):
+                result.state, result.error = "failed", "score is not finite"
+    except Exception as exc:  # a bad candidate must not end the search
+        result.state, result.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
+    result.seconds = time.perf_counter() - started
+    result.oof = oof if result.state == "complete" else None
+    return result
+
+
+class MedianStopping:
+    """Median early stopping: stop a trial whose running mean after fold k is below the median of the running
+    means that completed trials had after fold k. Decisions use only trials that finished before the current
+    batch started, so parallel runs give the same answer as sequential ones."""
+
+    def __init__(self, min_trials: int = 5) -> None:
+        self.min_trials = min_trials
+        self.history: list[list[float]] = []
+
+    def record(self, result: TrialResult) -> None:
+        if result.state == "complete":
+            self.history.append(list(np.cumsum(result.fold_scores) / np.arange(1, len(result.fold_scores) + 1)))
+
+    def frozen(self) -> ShouldStop:
+        snapshot = [list(h) for h in self.history]
+        min_trials = self.min_trials
+
+        def should_stop(fold: int, running: float) -> bool:
+            peers = [h[fold] for h in snapshot if len(h) > fold]
+            return len(peers) >= min_trials and running < float(np.median(peers))
+
+        return should_stop

@@ -1,0 +1,138 @@
+"""The Python API: one call runs every step in order and returns the result document the operator stores."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from sextant_contracts.errors import ContractError
+from sextant_contracts.manifest import AcceptanceResult, Manifest
+from sextant_contracts.storage import ArtifactStore, open_store
+from sextant_pipelines import accept, register, report, steps
+from sextant_pipelines.errors import PipelineError
+from sextant_pipelines.evaluate import Evaluation
+from sextant_pipelines.spec import TrainingSpec, parse_spec
+
+log = logging.getLogger("sextant.pipelines")
+RESULT_API_VERSION = "ml.sextant.io/training-result-v1"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where to store things and who asked: the lineage the operator passes in."""
+
+    store_uri: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    training_job: dict[str, Any] = field(default_factory=dict)
+    backend: str = "local"
+
+
+def code_version() -> str:
+    try:
+        return f"sextant-pipelines {version('sextant-pipelines')}"
+    except PackageNotFoundError:
+        return "sextant-pipelines (source)"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_manifest(spec: TrainingSpec, context: RunContext, prepared: steps.Prepared, fitted: steps.Fitted,
+                   evaluation: Evaluation, acceptance: list[AcceptanceResult], version_: int, sha: str) -> Manifest:
+    target = None
+    if prepared.train_y is not None:
+        target = {"name": str(prepared.train_y.name)}
+        if spec.task == "classification":
+            target["classes"] = [c.item() if hasattr(c, "item") else c for c in fitted.model.classes_]
+    return Manifest(
+        name=spec.model_name, version=version_, task=spec.task, algorithm=fitted.algorithm,
+        params=json.loads(json.dumps(fitted.params, default=str)), feature_schema=prepared.profile.schema,
+        target=target, metrics=evaluation.metrics, baseline=prepared.profile.baseline, artifact_sha256=sha,
+        accepted=all(a.passed for a in acceptance), acceptance=acceptance,
+        lineage={"trainingJob": context.training_job, "runId": context.run_id,
+                 "dataset": {"uri": prepared.dataset_uri, "sha256": prepared.dataset_sha256},
+                 "codeVersion": code_version(), "createdAt": _now()},
+    )
+
+
+def write_profile(store: ArtifactStore, context: RunContext, spec: TrainingSpec, prof: Any) -> dict[str, str]:
+    """Store the profile (JSON, machine-readable) and the data-quality report (HTML) of this run."""
+    base = f"runs/{context.run_id}"
+    store.write(f"{base}/profile.json", json.dumps(prof.to_dict(), indent=2, default=str).encode())
+    page = report.render_report(prof, f"Data quality: {spec.dataset.uri} for model {spec.model_name}")
+    store.write(f"{base}/data-quality.html", page.encode())
+    return {"profile": f"{store.uri}/{base}/profile.json", "report": f"{store.uri}/{base}/data-quality.html"}
+
+
+def finish(spec: TrainingSpec, context: RunContext, store: ArtifactStore, prepared: steps.Prepared,
+           fitted: steps.Fitted, evaluation: Evaluation, artifacts: dict[str, str], started: float) -> dict[str, Any]:
+    """Steps accept + register + promote, then the result document (also written to runs/<id>/result.json)."""
+    acceptance = steps.accept_step(spec, evaluation)
+    owner = f"{context.training_job.get('namespace', '')}/{context.training_job.get('name', '')}/{context.run_id}"
+    manifest = register.register(
+        store, spec.model_name, fitted.model,
+        lambda v, sha: build_manifest(spec, context, prepared, fitted, evaluation, acceptance, v, sha), owner,
+        {"runId": context.run_id, "task": spec.task, "algorithm": fitted.algorithm})
+    alias = register.promote(store, manifest, spec.promote)
+    result = result_document(spec, context, store, fitted, evaluation, manifest, alias, artifacts, started)
+    store.write(f"runs/{context.run_id}/result.json", json.dumps(result, indent=2).encode())
+    return result
+
+
+def result_document(spec: TrainingSpec, context: RunContext, store: ArtifactStore, fitted: steps.Fitted,
+                    evaluation: Evaluation, manifest: Manifest, alias: str | None, artifacts: dict[str, str],
+                    started: float) -> dict[str, Any]:
+    """The one JSON document the operator copies into TrainingJob status."""
+    failures = accept.describe_failures(manifest.acceptance)
+    search = {k: v for k, v in fitted.search.items() if k != "history"}
+    trials = search.pop("trials", {"total": 0, "succeeded": 0, "failed": 0, "pruned": 0})
+    return {
+        "apiVersion": RESULT_API_VERSION, "status": "Succeeded", "runId": context.run_id, "task": spec.task,
+        "mode": fitted.mode, "objective": steps.objective_of(spec, "classes" in (manifest.target or {}) or
+                                                             manifest.target is not None),
+        "best": {"algorithm": fitted.algorithm, "params": manifest.params, "metrics": manifest.metrics},
+        "metrics": manifest.metrics, **evaluation.extras, "crossValidation": evaluation.cv,
+        "trials": trials, "search": search,
+        "accepted": manifest.accepted, "acceptance": [a.to_dict() for a in manifest.acceptance],
+        "failedCriteria": failures,
+        "model": {"name": manifest.name, "version": manifest.version, "digest": f"sha256:{manifest.artifact_sha256}",
+                  "uri": f"{store.uri}/models/{manifest.name}/{manifest.version}", "promotedTo": alias},
+        "artifacts": artifacts, "durationSeconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def failure_document(exc: BaseException, context: RunContext) -> dict[str, Any]:
+    """The result document for a run that failed: a reason word, the message and the fix."""
+    if isinstance(exc, ContractError):
+        reason = getattr(exc, "reason", "StorageFailed") if isinstance(exc, PipelineError) else "StorageFailed"
+        return {"apiVersion": RESULT_API_VERSION, "status": "Failed", "runId": context.run_id, "reason": reason,
+                "message": exc.message, "fix": exc.fix, "retryable": not exc.permanent}
+    return {"apiVersion": RESULT_API_VERSION, "status": "Failed", "runId": context.run_id, "reason": "InternalError",
+            "message": f"{type(exc).__name__}: {exc}", "fix": "report a bug with the job's logs.", "retryable": True}
+
+
+def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext,
+                 searched: Any = None) -> dict[str, Any]:
+    """Run every step in-process. Returns the result document; raises PipelineError/ContractError on failure
+    (nothing is registered unless every step before register succeeded)."""
+    started = time.perf_counter()
+    spec = spec_doc if isinstance(spec_doc, TrainingSpec) else parse_spec(spec_doc)
+    steps.check_plan(spec)
+    store = open_store(context.store_uri)
+    log.info("run %s: %s model %r from %s (%s)", context.run_id, spec.task, spec.model_name, spec.dataset.uri,
+             spec.mode)
+    prepared = steps.prepare(spec)
+    artifacts = write_profile(store, context, spec, prepared.profile)
+    fitted = steps.fit(spec, prepared, searched)
+    evaluation = steps.evaluate_step(spec, prepared, fitted)
+    result = finish(spec, context, store, prepared, fitted, evaluation, artifacts, started)
+    log.info("run %s finished in %.1f s: model %s version %d (%s)", context.run_id, result["durationSeconds"],
+             spec.model_name, result["model"]["version"], "accepted" if result["accepted"] else "not accepted")
+    return result

@@ -1,0 +1,117 @@
+"""Profile: inferred feature schema, missing-value rates, drift baselines, and data-quality checks that fail fast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from sextant_contracts.manifest import FeatureSpec
+from sextant_pipelines.errors import DataError
+
+HISTOGRAM_BINS = 10
+MIN_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Profile:
+    schema: list[FeatureSpec]
+    missing: dict[str, float]
+    baseline: dict[str, Any]
+    target: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"featureSchema": [f.to_dict() for f in self.schema], "missing": self.missing,
+                "baseline": self.baseline, "target": self.target, "warnings": self.warnings}
+
+
+def is_categorical(column: pd.Series) -> bool:
+    """Strings, booleans and pandas categoricals are categorical; numbers are numeric."""
+    return not ptypes.is_numeric_dtype(column) or ptypes.is_bool_dtype(column)
+
+
+def infer_feature(name: str, column: pd.Series) -> FeatureSpec:
+    nullable = bool(column.isna().any())
+    if is_categorical(column):
+        categories = sorted({str(v) for v in column.dropna().unique()})
+        return FeatureSpec(name, "categorical", str(column.dtype), nullable, categories)
+    return FeatureSpec(name, "numeric", str(column.dtype), nullable)
+
+
+def feature_baseline(feature: FeatureSpec, column: pd.Series) -> dict[str, Any]:
+    """Histogram bins/counts for numeric features, category frequencies for categorical ones."""
+    values = column.dropna()
+    if feature.type == "numeric":
+        counts, edges = np.histogram(values.to_numpy(dtype=float), bins=HISTOGRAM_BINS)
+        return {"type": "numeric", "bins": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+    frequencies = values.astype(str).value_counts(normalize=True).sort_index()
+    return {"type": "categorical", "frequencies": {str(k): float(v) for k, v in frequencies.items()}}
+
+
+def check_features(features: pd.DataFrame) -> list[str]:
+    """Raise DataError for unusable features; return warnings for suspicious ones."""
+    if len(features) < MIN_ROWS:
+        raise DataError(f"the dataset has {len(features)} rows; at least {MIN_ROWS} are needed to train and evaluate.",
+                        "provide more rows.")
+    warnings = []
+    for name in features.columns:
+        column = features[name]
+        if column.isna().all():
+            raise DataError(f"feature {name!r} has no values (100% missing).",
+                            f"add {name!r} to dataset.exclude or fix the data source.")
+        rate = float(column.isna().mean())
+        if rate > 0.5:
+            warnings.append(f"feature {name!r} is {rate:.0%} missing; it will be imputed.")
+        if column.nunique(dropna=True) == 1:
+            warnings.append(f"feature {name!r} is constant; it carries no information.")
+    return warnings
+
+
+def check_target(target: pd.Series | None, task: str) -> dict[str, Any] | None:
+    """Raise DataError when the target cannot train the task; return a summary of it."""
+    if target is None:
+        return None
+    name = str(target.name)
+    if target.isna().any():
+        raise DataError(f"target column {name!r} has {int(target.isna().sum())} missing values.",
+                        "drop or fill those rows before training.")
+    if task == "regression":
+        if not ptypes.is_numeric_dtype(target) or ptypes.is_bool_dtype(target):
+            raise DataError(f"regression target {name!r} is not numeric (dtype {target.dtype}).",
+                            "use a numeric target or task: classification.")
+        return {"name": name, "mean": float(target.mean()), "std": float(target.std())}
+    counts = target.astype(str).value_counts()
+    if task == "classification":
+        if len(counts) < 2:
+            raise DataError(f"target {name!r} has a single class ({counts.index[0]!r}); nothing to classify.",
+                            "include rows of at least two classes.")
+        if ptypes.is_float_dtype(target) and len(counts) > max(20, len(target) // 5):
+            raise DataError(f"target {name!r} has {len(counts)} distinct float values; it looks continuous.",
+                            "use task: regression.")
+        if counts.min() < 2:
+            raise DataError(f"class {counts.idxmin()!r} of target {name!r} has a single row.",
+                            "add rows for that class or remove it; every class needs at least 2 rows.")
+    if task == "anomalyDetection" and not set(counts.index) <= {"0", "1", "0.0", "1.0", "True", "False"}:
+        raise DataError(f"anomaly labels in {name!r} must be 0 (normal) or 1 (anomaly), found {list(counts.index)[:5]}.",
+                        "recode the label column or leave dataset.target unset.")
+    classes = sorted(target.unique().tolist())
+    return {"name": name, "classes": [c if isinstance(c, str) else c for c in classes],
+            "counts": {str(k): int(v) for k, v in counts.items()}}
+
+
+def profile(features: pd.DataFrame, target: pd.Series | None, task: str) -> Profile:
+    """Step 2: schema, missing rates and baselines of the training rows; raises DataError for unusable data."""
+    warnings = check_features(features)
+    summary = check_target(target, task)
+    schema = [infer_feature(str(c), features[c]) for c in features.columns]
+    baseline = {"features": {f.name: feature_baseline(f, features[f.name]) for f in schema}, "rows": len(features)}
+    missing = {str(c): float(features[c].isna().mean()) for c in features.columns}
+    if summary and "counts" in summary and task == "classification":
+        counts = summary["counts"].values()
+        if max(counts) > 10 * min(counts):
+            warnings.append("classes are imbalanced by more than 10:1; prefer f1, roc_auc or balanced_accuracy.")
+    return Profile(schema, missing, baseline, summary, warnings)

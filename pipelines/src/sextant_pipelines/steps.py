@@ -1,0 +1,184 @@
+"""The training steps as plain typed functions; flow.py, the entrypoint and the KFP components all call these."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from sextant_contracts.manifest import AcceptanceResult
+from sextant_pipelines import accept, automl, catalogue, tune
+from sextant_pipelines.crossval import Problem
+from sextant_pipelines.errors import DataError, SpecError
+from sextant_pipelines.evaluate import Evaluation, evaluate
+from sextant_pipelines.ingest import ingest
+from sextant_pipelines.metrics import DEFAULT_OBJECTIVE, metric_for
+from sextant_pipelines.preprocess import build_model
+from sextant_pipelines.profile import Profile, profile
+from sextant_pipelines.spec import TrainingSpec
+
+log = logging.getLogger("sextant.pipelines.steps")
+
+
+@dataclass
+class Prepared:
+    """Output of ingest + split + profile: training and holdout rows and what we learnt about them."""
+
+    train_X: pd.DataFrame
+    train_y: pd.Series | None
+    test_X: pd.DataFrame
+    test_y: pd.Series | None
+    profile: Profile
+    dataset_uri: str
+    dataset_sha256: str
+
+
+@dataclass
+class Fitted:
+    """Output of train / tune / automl: the servable model refitted on all training rows, and how it was found."""
+
+    model: Any
+    algorithm: str
+    params: dict[str, Any]
+    mode: str
+    search: dict[str, Any] = field(default_factory=dict)
+
+
+def objective_of(spec: TrainingSpec, has_labels: bool = True) -> str:
+    """The metric that tuning/AutoML optimise and CV reports (spec.objective.metric or the task default)."""
+    if spec.objective_metric:
+        return spec.objective_metric
+    if spec.task == "anomalyDetection" and not has_labels:
+        return "flagged_fraction_error"
+    return DEFAULT_OBJECTIVE[spec.task]
+
+
+def check_plan(spec: TrainingSpec) -> None:
+    """Validate everything that does not need data before reading it (fail fast); raises SpecError."""
+    if spec.objective_metric:
+        metric = metric_for(spec.task, spec.objective_metric, "objective.metric")
+        if spec.objective_goal and (spec.objective_goal == "maximize") != metric.maximize:
+            raise SpecError("objective.goal", f"{metric.name} is {'maximized' if metric.maximize else 'minimized'}, "
+                            f"not {spec.objective_goal}d.", "drop objective.goal or fix it.")
+    accept.check_criteria(spec.task, spec.acceptance)
+    if spec.estimator:
+        catalogue.check_params(spec.task, spec.estimator.algorithm, spec.estimator.params, "estimator.params")
+    if spec.tuning:
+        catalogue.algorithm_for(spec.task, spec.tuning.algorithm, "tuning.algorithm")
+        tune.check_space(spec.task, spec.tuning)
+    if spec.automl:
+        automl.candidate_algorithms(spec.task, spec.automl)
+    if spec.task not in ("classification", "regression") and spec.dataset.target is None and spec.acceptance:
+        needs_labels = [c.metric for c in spec.acceptance if c.metric in ("adjusted_rand", "anomaly_f1", "anomaly_roc_auc")]
+        if needs_labels:
+            raise SpecError("acceptance", f"{needs_labels[0]} needs labels but dataset.target is not set.",
+                            "set dataset.target to the label column or use a label-free metric.")
+
+
+def _split(spec: TrainingSpec, X: pd.DataFrame, y: pd.Series | None) -> tuple[Any, ...]:
+    stratify = y if spec.task == "classification" and spec.split.stratify else None
+    try:
+        if y is None:
+            train_X, test_X = train_test_split(X, test_size=spec.split.test_fraction, random_state=spec.split.seed)
+            return train_X, None, test_X, None
+        train_X, test_X, train_y, test_y = train_test_split(
+            X, y, test_size=spec.split.test_fraction, random_state=spec.split.seed, stratify=stratify)
+        return train_X, train_y, test_X, test_y
+    except ValueError as exc:
+        raise DataError(f"the dataset cannot be split {spec.split.test_fraction:.0%}/rest: {exc}",
+                        "add rows, lower split.testFraction, or set split.stratify: false.") from None
+
+
+def prepare(spec: TrainingSpec) -> Prepared:
+    """Steps ingest + profile: read, validate, split; the profile describes the training rows."""
+    started = time.perf_counter()
+    data = ingest(spec.dataset, spec.task)
+    profile(data.features, data.target, spec.task)  # whole-dataset checks fail before splitting
+    train_X, train_y, test_X, test_y = _split(spec, data.features, data.target)
+    prof = profile(train_X, train_y, spec.task)
+    log.info("step ingest+profile finished in %.2f s: %d training rows, %d holdout rows, %d features%s",
+             time.perf_counter() - started, len(train_X), len(test_X), len(prof.schema),
+             f" ({len(prof.warnings)} data-quality warnings)" if prof.warnings else "")
+    for warning in prof.warnings:
+        log.warning("data quality: %s", warning)
+    return Prepared(train_X, train_y, test_X, test_y, prof, data.uri, data.sha256)
+
+
+def contamination_of(spec: TrainingSpec, prepared: Prepared, params: dict[str, Any]) -> float:
+    """Expected anomaly share: the label rate when labels exist, else the estimator's contamination, else 0.1."""
+    if prepared.train_y is not None and spec.task == "anomalyDetection":
+        return float(min(0.5, max(0.001, prepared.train_y.astype(float).mean())))
+    value = params.get("contamination", params.get("nu"))
+    return float(value) if isinstance(value, (int, float)) else 0.1
+
+
+def problem_for(spec: TrainingSpec, prepared: Prepared, folds: int, params: dict[str, Any]) -> Problem:
+    contamination = contamination_of(spec, prepared, params)
+    return Problem(spec.task, prepared.profile.schema, spec.preprocessing, prepared.train_X, prepared.train_y,
+                   objective_of(spec, prepared.train_y is not None), spec.split.seed, folds, contamination)
+
+
+def task_defaults(task: str, algorithm: str, params: dict[str, Any], contamination: float) -> dict[str, Any]:
+    """Anomaly detectors learn the expected contamination unless the spec set it."""
+    if task != "anomalyDetection":
+        return params
+    known = catalogue.algorithm_for(task, algorithm).factory().get_params(deep=False)
+    key = "contamination" if "contamination" in known else "nu" if "nu" in known else None
+    return {key: contamination, **params} if key else params
+
+
+def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | None = None) -> Fitted:
+    """Steps train / tune / automl, then refit the winner on every training row (`searched`: tuning trials
+    already run elsewhere, e.g. by Indexed Job shards)."""
+    started = time.perf_counter()
+    if spec.estimator:
+        problem = problem_for(spec, prepared, 2, spec.estimator.params)
+        params = task_defaults(spec.task, spec.estimator.algorithm, spec.estimator.params, problem.contamination)
+        estimator = catalogue.build_estimator(spec.task, spec.estimator.algorithm, params, spec.split.seed)
+        algorithm, search = spec.estimator.algorithm, {}
+    elif spec.tuning:
+        problem = problem_for(spec, prepared, spec.tuning.cv_folds, spec.tuning.params)
+        outcome = searched or tune.run_batches(problem, spec.tuning)
+        algorithm, params = spec.tuning.algorithm, outcome.best.params
+        params = task_defaults(spec.task, algorithm, params, problem.contamination)
+        estimator = catalogue.build_estimator(spec.task, algorithm, params, spec.split.seed)
+        search = {"trials": outcome.counts(), "bestScore": outcome.best.score, "bestTrial": outcome.best.number,
+                  "history": [t.summary() for t in outcome.trials], "strategy": spec.tuning.strategy}
+    elif spec.automl:
+        problem = problem_for(spec, prepared, spec.automl.cv_folds, {})
+        result = automl.search(problem, spec.automl)
+        estimator, algorithm, params = automl.final_estimator(problem, result), result.algorithm(), result.params()
+        search = {"trials": result.counts(), "bestScore": result.best.score, "bestTrial": result.best.number,
+                  "history": [t.summary() for t in result.trials], "ensemble": result.choice,
+                  "ensembleScores": result.ensemble_scores, "stoppedBecause": result.stopped_because}
+    else:
+        raise SpecError("estimator", "none of estimator, tuning or automl is set.", "set exactly one of them.")
+    model = build_model(prepared.profile.schema, spec.preprocessing, estimator)
+    model.fit(prepared.train_X, prepared.train_y)
+    log.info("step %s finished in %.2f s: %s %s", spec.mode, time.perf_counter() - started, algorithm, params)
+    return Fitted(model, algorithm, params, spec.mode, search)
+
+
+def evaluate_step(spec: TrainingSpec, prepared: Prepared, fitted: Fitted) -> Evaluation:
+    """Step evaluate: holdout metrics (+ CV when spec.evaluation.cvFolds >= 2)."""
+    started = time.perf_counter()
+    params = fitted.params if spec.estimator else {}
+    result = evaluate(spec.task, fitted.model, prepared.test_X, prepared.test_y,
+                      metric=objective_of(spec, prepared.train_y is not None),
+                      contamination=contamination_of(spec, prepared, params), cv_folds=spec.evaluation_cv_folds,
+                      train_X=prepared.train_X, train_y=prepared.train_y, seed=spec.split.seed)
+    log.info("step evaluate finished in %.2f s: %s", time.perf_counter() - started,
+             ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items())))
+    return result
+
+
+def accept_step(spec: TrainingSpec, evaluation: Evaluation) -> list[AcceptanceResult]:
+    """Step accept: judge the holdout metrics against spec.acceptance."""
+    results = accept.judge(spec.acceptance, evaluation.metrics)
+    failures = accept.describe_failures(results)
+    log.info("step accept finished: %s", "accepted" if not failures else "not accepted: " + "; ".join(failures))
+    return results

@@ -1,0 +1,179 @@
+"""Tune: grid, random and Bayesian (TPE) search over a declared space, with CV, parallel trials and median stopping."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+from joblib import Parallel, delayed
+
+from sextant_pipelines.catalogue import check_params
+from sextant_pipelines.crossval import MedianStopping, Problem, ShouldStop, TrialResult, cross_validate
+from sextant_pipelines.errors import SpecError, TrainingError
+from sextant_pipelines.spec import ParamSpace, TuningSpec
+
+log = logging.getLogger("sextant.pipelines.tune")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@dataclass
+class SearchOutcome:
+    best: TrialResult
+    trials: list[TrialResult]
+
+    def counts(self) -> dict[str, int]:
+        states = [t.state for t in self.trials]
+        return {"total": len(states), "succeeded": states.count("complete"), "failed": states.count("failed"),
+                "pruned": states.count("pruned")}
+
+
+def _native(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def check_space(task: str, spec: TuningSpec) -> None:
+    """Every searched name must be a hyperparameter of the algorithm and both bounds must be valid values."""
+    check_params(task, spec.algorithm, spec.params, "tuning.params")
+    for p in spec.search_space:
+        probes = p.values if p.values is not None else [_cast(p, p.low), _cast(p, p.high)]
+        for value in probes:
+            try:
+                check_params(task, spec.algorithm, {**spec.params, p.name: value}, "tuning.searchSpace")
+            except SpecError as exc:
+                raise SpecError(f"tuning.searchSpace.{p.name}", exc.message.split(": ", 1)[-1], exc.fix) from None
+
+
+def _cast(p: ParamSpace, value: Any) -> Any:
+    return int(value) if p.type == "int" else float(value)
+
+
+def grid_values(p: ParamSpace) -> list[Any]:
+    if p.values is not None:
+        return list(p.values)
+    assert p.low is not None and p.high is not None  # guaranteed by spec parsing
+    step = p.step or 1
+    count = int(np.floor((p.high - p.low) / step + 1e-9)) + 1
+    return [_cast(p, p.low + i * step) for i in range(count)]
+
+
+def grid_plan(space: list[ParamSpace], max_trials: int, seed: int) -> list[dict[str, Any]]:
+    """The full grid in a stable order; when larger than max_trials, a seeded sample of it."""
+    grid = [dict(zip([p.name for p in space], combo)) for combo in itertools.product(*map(grid_values, space))]
+    if len(grid) > max_trials:
+        log.info("grid has %d points; trying a seeded sample of %d (raise maxTrials to try all)", len(grid), max_trials)
+        picks = np.random.default_rng(seed).choice(len(grid), size=max_trials, replace=False)
+        grid = [grid[i] for i in sorted(picks)]
+    return grid
+
+
+def random_plan(space: list[ParamSpace], max_trials: int, seed: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+
+    def draw(p: ParamSpace) -> Any:
+        if p.values is not None:
+            return _native(p.values[int(rng.integers(len(p.values)))])
+        low, high = float(p.low or 0), float(p.high or 0)
+        value = float(np.exp(rng.uniform(np.log(low), np.log(high)))) if p.log else float(rng.uniform(low, high))
+        return int(round(value)) if p.type == "int" else value
+
+    return [{p.name: draw(p) for p in space} for _ in range(max_trials)]
+
+
+def optuna_distribution(p: ParamSpace) -> optuna.distributions.BaseDistribution:
+    if p.values is not None:
+        return optuna.distributions.CategoricalDistribution(p.values)
+    if p.type == "int":
+        return optuna.distributions.IntDistribution(int(p.low or 0), int(p.high or 0), log=p.log,
+                                                    step=int(p.step or 1) if not p.log else 1)
+    return optuna.distributions.FloatDistribution(float(p.low or 0), float(p.high or 0), log=p.log,
+                                                  step=None if p.log else p.step)
+
+
+def tpe_study(seed: int, max_trials: int) -> optuna.Study:
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(5, min(10, max_trials // 4)),
+                                         multivariate=True, constant_liar=True)
+    return optuna.create_study(direction="maximize", sampler=sampler)
+
+
+TrialLogger = Callable[[TrialResult, int], None]
+
+
+def log_trial(result: TrialResult, total: int) -> None:
+    if result.state == "complete":
+        log.info("trial %d/%d finished in %.2f s: score %.5f, %s %s", result.number + 1, total, result.seconds,
+                 result.score, result.algorithm, result.params)
+    elif result.state == "pruned":
+        log.info("trial %d/%d pruned after fold %d (running score %.5f below the median)", result.number + 1,
+                 total, len(result.fold_scores), result.score)
+    else:
+        log.info("trial %d/%d failed: %s", result.number + 1, total, result.error)
+
+
+def run_batches(problem: Problem, spec: TuningSpec, on_trial: TrialLogger = log_trial) -> SearchOutcome:
+    """Evaluate trials batch by batch (batch = parallelTrials); deterministic for a given seed."""
+    stopping = MedianStopping() if spec.early_stopping == "median" else None
+    study = tpe_study(problem.seed, spec.max_trials) if spec.strategy == "bayesian" else None
+    plan = (grid_plan if spec.strategy == "grid" else random_plan)(spec.search_space, spec.max_trials, problem.seed) \
+        if study is None else None
+    total = len(plan) if plan is not None else spec.max_trials
+    trials: list[TrialResult] = []
+    for start in range(0, total, spec.parallel_trials):
+        size = min(spec.parallel_trials, total - start)
+        asked, batch = _next_batch(study, plan, spec, start, size)
+        stop = stopping.frozen() if stopping else None
+        results = _evaluate(problem, spec, batch, start, stop)
+        for number, result in enumerate(results):
+            if study is not None:
+                _tell(study, asked[number], result)
+            if stopping:
+                stopping.record(result)
+            on_trial(result, total)
+            trials.append(result)
+    return SearchOutcome(best_trial(trials, "tuning"), trials)
+
+
+def _next_batch(study: optuna.Study | None, plan: list[dict[str, Any]] | None, spec: TuningSpec, start: int,
+                size: int) -> tuple[list[Any], list[dict[str, Any]]]:
+    if plan is not None:
+        return [], plan[start:start + size]
+    assert study is not None
+    distributions = {p.name: optuna_distribution(p) for p in spec.search_space}
+    asked = [study.ask(distributions) for _ in range(size)]
+    return asked, [{k: _native(v) for k, v in t.params.items()} for t in asked]
+
+
+def _evaluate(problem: Problem, spec: TuningSpec, batch: list[dict[str, Any]], start: int,
+              stop: ShouldStop | None) -> list[TrialResult]:
+    jobs = (delayed(cross_validate)(problem, start + i, spec.algorithm, {**spec.params, **params}, stop)
+            for i, params in enumerate(batch))
+    if len(batch) == 1:
+        return [cross_validate(problem, start, spec.algorithm, {**spec.params, **batch[0]}, stop)]
+    return list(Parallel(n_jobs=len(batch), backend="threading")(jobs))
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult) -> None:
+    if result.state == "complete":
+        study.tell(trial, result.score)
+    elif result.state == "pruned":
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+def best_trial(trials: list[TrialResult], what: str) -> TrialResult:
+    """The complete trial with the highest score (earliest on ties); raises TrainingError when none completed."""
+    complete = [t for t in trials if t.state == "complete"]
+    if not complete:
+        errors = sorted({t.error for t in trials if t.error})[:3]
+        raise TrainingError(f"every {what} trial failed ({len(trials)} trials): {'; '.join(errors)}",
+                            "check the search space and the data; the errors above name the cause.")
+    return max(complete, key=lambda t: (t.score, -t.number))
+
+
+def iter_params(outcome: SearchOutcome) -> Iterator[dict[str, Any]]:
+    return (t.params for t in outcome.trials)
