@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,9 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from sextant_services.registry_access import artifact_digest
+from sextant_contracts import registry
+from sextant_contracts.manifest import API_VERSION, Manifest, manifest_from_dict
+from sextant_contracts.storage import open_store
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -44,27 +46,31 @@ def _schema(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def register(store_root: Path, name: str, version: int, estimator: Any, frame: pd.DataFrame, task: str,
-             target: dict[str, Any] | None, aliases: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Write models/<name>/<version>/{model/, manifest.json} (manifest last) and aliases."""
-    base = store_root / "models" / name
-    model_dir = base / str(version) / "model"
-    model_dir.mkdir(parents=True, exist_ok=True)
-    joblib.dump(estimator, model_dir / "saved_model.pkl")
-    (model_dir / "model.yaml").write_text(
-        f"name: {name}\nversion: '{version}'\nmodule: bentoml.sklearn\napi_version: v1\n"
-        "signatures:\n  predict: {batchable: false}\n")
-    manifest = {
-        "apiVersion": "ml.sextant.io/registry-v1", "name": name, "version": version, "task": task,
-        "algorithm": type(estimator).__name__, "params": {}, "featureSchema": _schema(frame),
-        "target": target, "metrics": {}, "baseline": _baseline(frame),
-        "artifact": {"path": "model", "format": "bentoml-sklearn", "sha256": artifact_digest(model_dir)},
-        "accepted": True, "acceptance": [], "lineage": {},
-    }
-    (base / str(version) / "manifest.json").write_text(json.dumps(manifest))
+def register(store_root: Path, name: str, estimator: Any, frame: pd.DataFrame, task: str,
+             target: dict[str, Any] | None, aliases: tuple[str, ...] = ()) -> Manifest:
+    """Register through the shared registry contract: claim a version, upload model.yaml + saved_model.pkl
+    (BentoML's sklearn layout), write the manifest last, then move the aliases."""
+    store = open_store(store_root.as_uri())
+    version = registry.allocate_version(store, name, owner="tests")
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(tmp)
+        joblib.dump(estimator, model_dir / "saved_model.pkl")
+        (model_dir / "model.yaml").write_text(
+            f"name: {name}\nversion: v{version}\nmodule: bentoml.sklearn\napi_version: v1\n"
+            "signatures:\n  predict: {batchable: true}\n")
+
+        def manifest_for(sha: str) -> Manifest:
+            return manifest_from_dict({
+                "apiVersion": API_VERSION, "name": name, "version": version, "task": task,
+                "algorithm": type(estimator).__name__, "params": {}, "featureSchema": _schema(frame),
+                "target": target, "metrics": {}, "baseline": _baseline(frame),
+                "artifact": {"path": "model", "format": "bentoml-sklearn", "sha256": sha},
+                "accepted": True, "acceptance": [], "lineage": {"runId": "tests"},
+            })
+
+        manifest = registry.publish_version(store, name, version, model_dir, manifest_for)
     for alias in aliases:
-        (base / "aliases").mkdir(exist_ok=True)
-        (base / "aliases" / f"{alias}.json").write_text(json.dumps({"version": version}))
+        registry.set_alias(store, name, alias, version)
     return manifest
 
 
@@ -73,29 +79,29 @@ def iris_frame() -> tuple[pd.DataFrame, np.ndarray]:
     return pd.DataFrame(data.data, columns=IRIS_FEATURES), data.target
 
 
-def register_iris(store_root: Path, version: int = 1, aliases: tuple[str, ...] = ("production",)) -> dict[str, Any]:
+def register_iris(store_root: Path, aliases: tuple[str, ...] = ("production",)) -> Manifest:
     x, y = iris_frame()
     model = LogisticRegression(max_iter=500).fit(x, y)
-    return register(store_root, "iris", version, model, x, "classification",
+    return register(store_root, "iris", model, x, "classification",
                     {"name": "species", "classes": [0, 1, 2]}, aliases)
 
 
-def register_breast_cancer(store_root: Path, version: int = 1) -> dict[str, Any]:
+def register_breast_cancer(store_root: Path) -> Manifest:
     data = load_breast_cancer()
     x = pd.DataFrame(data.data, columns=[f"f{i}" for i in range(data.data.shape[1])])
     model = GradientBoostingClassifier(random_state=0).fit(x, data.target)
-    return register(store_root, "cancer", version, model, x, "classification",
+    return register(store_root, "cancer", model, x, "classification",
                     {"name": "malignant", "classes": [0, 1]})
 
 
-def register_diabetes(store_root: Path, version: int = 1) -> dict[str, Any]:
+def register_diabetes(store_root: Path) -> Manifest:
     data = load_diabetes()
     x = pd.DataFrame(data.data, columns=list(data.feature_names))
-    return register(store_root, "diabetes", version, LinearRegression().fit(x, data.target), x, "regression",
+    return register(store_root, "diabetes", LinearRegression().fit(x, data.target), x, "regression",
                     {"name": "progression"})
 
 
-def register_categorical(store_root: Path, version: int = 1) -> dict[str, Any]:
+def register_categorical(store_root: Path) -> Manifest:
     """A pipeline with a one-hot encoded categorical feature (exercises DataFrame input)."""
     rng = np.random.default_rng(0)
     n = 300
@@ -105,5 +111,5 @@ def register_categorical(store_root: Path, version: int = 1) -> dict[str, Any]:
     pipe = Pipeline([("enc", ColumnTransformer([("oh", OneHotEncoder(handle_unknown="ignore"), ["colour"])],
                                                remainder="passthrough")),
                      ("clf", LogisticRegression())]).fit(frame, y)
-    return register(store_root, "shapes", version, pipe, frame, "classification",
+    return register(store_root, "shapes", pipe, frame, "classification",
                     {"name": "label", "classes": [0, 1]})

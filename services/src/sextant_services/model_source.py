@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import registry_access
-from .errors import DigestMismatch, ModelLoadError
+from .errors import ModelLoadError
 from .features import FeatureSchema
 
 log = logging.getLogger(__name__)
@@ -53,16 +53,6 @@ class LoadedModel:
         return self.task == "classification" and hasattr(self.estimator, "predict_proba")
 
 
-def verify_digest(model_dir: Path, expected: str) -> None:
-    """Raise DigestMismatch unless the directory's sha256 equals the manifest's."""
-    actual = registry_access.artifact_digest(model_dir)
-    if actual != expected:
-        raise DigestMismatch(
-            f"artifact digest mismatch for {model_dir}: manifest says sha256 {expected}, files hash to {actual}; "
-            "refusing to load it (re-register the model or fix the artifact store)"
-        )
-
-
 def _unpickle(local: Path, ref: ModelRef, version: int) -> Any:
     import joblib
 
@@ -73,7 +63,7 @@ def _unpickle(local: Path, ref: ModelRef, version: int) -> Any:
 
 
 def load_model(store_uri: str, ref: ModelRef, cache_dir: Path | None = None) -> LoadedModel:
-    """Resolve `ref` in the store, fetch and verify the artifact, then load it.
+    """Resolve `ref` in the store, fetch the artifact and verify its sha256, and only then unpickle it.
 
     Raises ModelLoadError (DigestMismatch for a tampered artifact) with a message saying what to fix.
     """
@@ -82,8 +72,7 @@ def load_model(store_uri: str, ref: ModelRef, cache_dir: Path | None = None) -> 
     root = cache_dir or registry_access.cache_dir_default()
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=f"{ref.name}-{version}-") as tmp:
-        local = registry_access.fetch_model_dir(store_uri, manifest, Path(tmp) / "model")
-        verify_digest(local, str(manifest["artifact"]["sha256"]))
+        local = registry_access.fetch_verified_model_dir(store_uri, manifest, Path(tmp) / "model")
         estimator = _unpickle(local, ref, version)
     target = manifest.get("target") or {}
     classes = target.get("classes")

@@ -1,69 +1,42 @@
-"""The only module that reads the model registry: resolve a reference, fetch the model directory, digest it.
-
-Everything registry-specific sits here so that moving to `sextant_contracts.registry` is a one-file change.
-"""
+"""The only module that reads the model registry, through the shared contract (sextant_contracts.registry)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
-from .errors import ModelLoadError
+from sextant_contracts import registry
+from sextant_contracts.errors import ContractError
+from sextant_contracts.errors import DigestMismatch as ContractDigestMismatch
+from sextant_contracts.manifest import manifest_from_dict
+from sextant_contracts.storage import open_store
 
-
-def _local_root(store_uri: str) -> Path:
-    parsed = urlparse(store_uri)
-    if parsed.scheme != "file":
-        raise ModelLoadError(f"artifact store {store_uri!r}: only file:// is readable here until the registry lands")
-    return Path(unquote(parsed.path))
+from .errors import DigestMismatch, ModelLoadError
 
 
 def resolve_manifest(store_uri: str, name: str, version: int | None, alias: str | None) -> dict[str, Any]:
-    """Return the manifest of `name` at `version`, or at the version `alias` points to.
+    """The manifest (camelCase document) of `name` at `version`, or at the version `alias` points to.
 
-    Raises ModelLoadError when the alias, version or manifest does not exist.
+    Raises ModelLoadError naming what is missing and how to fix it.
     """
-    base = _local_root(store_uri) / "models" / name
-    if version is None:
-        alias_file = base / "aliases" / f"{alias}.json"
-        if not alias_file.is_file():
-            raise ModelLoadError(f"model {name!r} has no alias {alias!r} in {store_uri}")
-        version = int(json.loads(alias_file.read_text())["version"])
-    manifest_file = base / str(version) / "manifest.json"
-    if not manifest_file.is_file():
-        raise ModelLoadError(f"model {name!r} version {version} has no manifest in {store_uri} (not registered "
-                             "or not complete)")
-    manifest: dict[str, Any] = json.loads(manifest_file.read_text())
-    return manifest
+    try:
+        return registry.resolve(open_store(store_uri), name, version=version, alias=alias).to_dict()
+    except ContractError as exc:
+        raise ModelLoadError(f"cannot resolve model {name!r} in {store_uri}: {exc}") from exc
 
 
-def fetch_model_dir(store_uri: str, manifest: dict[str, Any], dest: Path) -> Path:
-    """Copy the model directory named by the manifest into `dest` and return its path."""
-    src = _local_root(store_uri) / "models" / manifest["name"] / str(manifest["version"])
-    src = src / manifest["artifact"]["path"]
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(src, dest)
-    return dest
+def fetch_verified_model_dir(store_uri: str, manifest: dict[str, Any], dest: Path) -> Path:
+    """Download the model directory into `dest` after checking its sha256 against the manifest.
 
-
-def artifact_digest(path: Path) -> str:
-    """sha256 over sorted relative paths and file bytes of a directory."""
-    h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file())
-    for p in files:
-        rel = p.relative_to(path).as_posix()
-        h.update(rel.encode() + b"\0")
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        h.update(b"\0")
-    return h.hexdigest()
+    Raises DigestMismatch (nothing is written) or ModelLoadError.
+    """
+    try:
+        return registry.download_model(open_store(store_uri), manifest_from_dict(manifest), dest)
+    except ContractDigestMismatch as exc:
+        raise DigestMismatch(f"artifact digest mismatch, refusing to load it: {exc}") from exc
+    except ContractError as exc:
+        raise ModelLoadError(f"cannot fetch model {manifest.get('name')!r}: {exc}") from exc
 
 
 def cache_dir_default() -> Path:

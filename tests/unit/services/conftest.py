@@ -14,7 +14,7 @@ from tests.support.processes import Launch, Server, free_port, running, running_
 @pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("store")
-    serving_models.register_iris(root, version=1, aliases=("production",))
+    serving_models.register_iris(root, aliases=("production",))
     serving_models.register_diabetes(root)
     serving_models.register_categorical(root)
     return root
@@ -42,7 +42,7 @@ def variant_servers(store: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     live but never ready), all started together for the routing tests."""
     logs = tmp_path_factory.mktemp("variants")
     broken_store = logs / "broken-store"
-    serving_models.register_iris(broken_store, version=1)
+    serving_models.register_iris(broken_store)
     (broken_store / "models/iris/1/model/model.yaml").write_text("tampered: true\n")
     launches = []
     for name in ("stable", "canary", "shadow", "broken"):

@@ -26,7 +26,7 @@ class _Booby:
 @pytest.fixture
 def tampered_store(tmp_path: Path) -> tuple[Path, Path]:
     root = tmp_path / "store"
-    serving_models.register_iris(root, version=1, aliases=("production",))
+    serving_models.register_iris(root, aliases=("production",))
     marker = tmp_path / "pwned"
     (root / "models/iris/1/model/saved_model.pkl").write_bytes(pickle.dumps(_Booby(marker)))
     return root, marker
@@ -35,7 +35,7 @@ def tampered_store(tmp_path: Path) -> tuple[Path, Path]:
 def test_load_model_refuses_a_digest_mismatch_before_unpickling(tampered_store: tuple[Path, Path],
                                                                 tmp_path: Path) -> None:
     root, marker = tampered_store
-    with pytest.raises(DigestMismatch, match="digest mismatch.*refusing to load"):
+    with pytest.raises(DigestMismatch, match="digest mismatch, refusing to load it.*will not be loaded"):
         load_model(root.as_uri(), ModelRef("iris", alias="production"), cache_dir=tmp_path / "cache")
     assert not marker.exists()
 
