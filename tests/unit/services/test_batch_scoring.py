@@ -108,3 +108,24 @@ def test_s3_input_and_output(iris, s3: Server, tmp_path: Path, monkeypatch: pyte
     out = pd.read_parquet(tmp_path / "p.parquet")
     assert out["customer_id"].tolist() == data["customer_id"].tolist()
     assert [o["Key"] for o in client.list_objects_v2(Bucket="data", Prefix="out/")["Contents"]] == ["out/pred.parquet"]
+
+
+def test_model_from_an_s3_store_is_resolved_by_alias_verified_and_scores(
+        s3: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    from tests.support.serving_models import register_iris
+
+    for key, value in {"AWS_ENDPOINT_URL": s3.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    boto3.client("s3").create_bucket(Bucket="models")
+    local = tmp_path / "staging"
+    register_iris(local, aliases=("staging",))
+    for path in local.rglob("*"):  # copy the registered layout into the S3 store
+        if path.is_file():
+            boto3.client("s3").upload_file(str(path), "models", "registry/" + path.relative_to(local).as_posix())
+    model = load_model("s3://models/registry", ModelRef("iris", alias="staging"), tmp_path / "cache")
+    assert model.version == 1 and model.is_classifier
+    _dataset(50).to_csv(tmp_path / "in.csv", index=False)
+    assert batch.score_dataset(model, str(tmp_path / "in.csv"), str(tmp_path / "o.csv"), "customer_id").rows == 50
