@@ -16,7 +16,8 @@ CLUSTER_DIR   ?= .cluster
 # Debian packages the targets need, installed when the command is missing (command:package).
 APT_NEEDS     := git:git
 
-export SEXTANT_CACHE UV_PYTHON_DOWNLOADS := never
+export SEXTANT_CACHE
+export UV_PYTHON_DOWNLOADS := never
 export PATH := $(BIN_DIR):$(PATH)
 
 .PHONY: help deps uv venv tools test test-unit test-integration lint bench cluster cluster-down \
