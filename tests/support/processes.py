@@ -27,7 +27,7 @@ def free_port() -> int:
 
 def http_status(url: str, timeout: float = 2.0) -> int | None:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - http:// URLs built by tests
             return int(r.status)
     except urllib.error.HTTPError as e:
         return int(e.code)
@@ -77,9 +77,10 @@ def running_many(launches: Sequence[Launch], timeout: float = 120.0) -> Iterator
                 proc = subprocess.Popen(list(launch.cmd), stdout=log, stderr=subprocess.STDOUT,
                                         env={**os.environ, **(launch.env or {})}, start_new_session=True)
             started.append(Server(f"http://127.0.0.1:{launch.port}", launch.port, proc, launch.log_path))
-        for launch, server in zip(launches, started):
+        for launch, server in zip(launches, started, strict=True):
             path = launch.ready_path or "/livez"
-            wait_until(lambda: _answers(server, path), timeout, f"{launch.cmd[0]} answering 200 on {path}")
+            wait_until(lambda s=server, p=path: _answers(s, p), timeout,  # type: ignore[misc]
+                       f"{launch.cmd[0]} answering 200 on {path}")
         yield started
     finally:
         for server in started:

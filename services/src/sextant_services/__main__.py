@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     bentoml = shutil.which("bentoml", path=os.path.dirname(sys.executable)) or "bentoml"
     cmd = [bentoml, "serve", "sextant_services.server:Sextant", "--host", args.host, "--port", str(args.port)]
-    os.execvpe(cmd[0], cmd, serve_env(args, dict(os.environ)))
+    os.execvpe(cmd[0], cmd, serve_env(args, dict(os.environ)))  # noqa: S606 - argv built here, no shell
     return 0  # not reached
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from . import batch_io
 from .dataplane import predict_columns
@@ -63,18 +63,20 @@ def columns_from_arrow(batch: pa.RecordBatch, schema: FeatureSchema, first_row: 
 def _numeric(col: pa.Array, name: str, first_row: int) -> np.ndarray:
     """float64 values of a numeric feature; text that is not a number is a SchemaMismatch naming the row."""
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type):
-        return col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        values: np.ndarray = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return values
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
         raise SchemaMismatch(f"column {name!r} must be numeric, found {col.type}", field=name)
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
     raw = pd.Series(col.to_pylist(), dtype=object)
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = np.flatnonzero(values.isna().to_numpy() & raw.notna().to_numpy())
+    parsed = pd.to_numeric(raw, errors="coerce")
+    bad = np.flatnonzero(parsed.isna().to_numpy() & raw.notna().to_numpy())
     if bad.size:
         raise SchemaMismatch(f"column {name!r} must be numeric; data row {first_row + int(bad[0])} holds "
                              f"{raw.iloc[int(bad[0])]!r}", field=name)
-    return values.to_numpy(dtype=np.float64)
+    result: np.ndarray = parsed.to_numpy(dtype=np.float64)
+    return result
 
 
 def score_batch(model: LoadedModel, batch: pa.RecordBatch, id_column: str, proba: bool,

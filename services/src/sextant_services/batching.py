@@ -97,12 +97,12 @@ class AdaptiveBatcher(Generic[I, O]):
                 try:
                     outputs = await loop.run_in_executor(
                         self._executor, self._run_batch, [p.item for p in batch])
-                except Exception as exc:  # the model failed: every waiter gets the error
+                except Exception as exc:  # noqa: BLE001 - the model failed: every waiter gets the error
                     for p in batch:
                         if not p.future.done():
                             p.future.set_exception(exc)
                     continue
-                for p, out in zip(batch, outputs):
+                for p, out in zip(batch, outputs, strict=True):
                     if not p.future.done():
                         p.future.set_result(out)
         finally:

@@ -30,7 +30,7 @@ def numeric_bin_labels(values: np.ndarray, edges: np.ndarray) -> dict[str, int]:
     idx = np.searchsorted(edges, values, side="right") - 1
     idx[values == edges[-1]] = len(edges) - 2
     labels, n = np.unique(idx, return_counts=True)
-    for label, count in zip(labels.tolist(), n.tolist()):
+    for label, count in zip(labels.tolist(), n.tolist(), strict=True):
         key = BELOW if label < 0 else ABOVE if label >= len(edges) - 1 else str(label)
         counts[key] = counts.get(key, 0) + count
     return counts

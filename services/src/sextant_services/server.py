@@ -14,7 +14,12 @@ from .http_app import build_http_app
 from .runtime import Runtime
 from .settings import ServerSettings
 
-app = build_http_app(lambda: getattr(app.state, "runtime", None))
+
+def _current_runtime() -> Runtime | None:
+    return getattr(app.state, "runtime", None)
+
+
+app = build_http_app(_current_runtime)
 
 
 @bentoml.asgi_app(app, path="/")

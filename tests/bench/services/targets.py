@@ -26,7 +26,7 @@ class BenchModel:
 
 
 def sextant_body(m: BenchModel) -> str:
-    return json.dumps({"records": [dict(zip(m.features, m.row))]})
+    return json.dumps({"records": [dict(zip(m.features, m.row, strict=True))]})
 
 
 def v2_body(m: BenchModel) -> str:

@@ -56,7 +56,7 @@ def _levels(target: str, url: str, body: str, tmp: Path, levels: tuple[int, ...]
 
 
 def _batch_rows_mean(url: str) -> float:
-    text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
+    text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()  # noqa: S310 - http only
     total = sum(float(v) for v in re.findall(r"^sextant_batch_rows_sum\{[^}]*\} (\S+)", text, re.M))
     count = sum(float(v) for v in re.findall(r"^sextant_batch_rows_count\{[^}]*\} (\S+)", text, re.M))
     return total / count if count else 0.0
@@ -101,7 +101,8 @@ def _best(results: list[WrkResult], prefix: str, c: int) -> WrkResult | None:
 
 
 def _markdown(report: dict[str, object]) -> str:
-    lines = ["| model | target | c | ok req/s | p50 ms | p99 ms | errors | counts |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | target | c | ok req/s | p50 ms | p99 ms | errors | counts |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, data in report["models"].items():  # type: ignore[union-attr]
         for r in data["runs"]:
             lines.append(f"| {name} | {r['target']} | {r['concurrency']} | {r['ok_rps']:.0f} | {r['p50_ms']:.1f} | "

@@ -52,4 +52,4 @@ def variant_servers(store: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         launches.append(Launch(serve_command(port), port, logs / f"{name}.log", env,
                                ready_path=None if name == "broken" else "/readyz"))
     with running_many(launches) as servers:
-        yield dict(zip(("stable", "canary", "shadow", "broken"), servers))
+        yield dict(zip(("stable", "canary", "shadow", "broken"), servers, strict=True))

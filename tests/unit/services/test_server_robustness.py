@@ -38,14 +38,16 @@ def _mutations(rng: random.Random) -> bytes:
         rec[rng.choice(["x", "", "petal"])] = 1
         return json.dumps({"records": [rec]}).encode()
     if choice == 6:  # OIP tensors with wrong shapes, types and data
-        tensor = {"name": rng.choice(["input-0", "sepal_length", 3]), "shape": rng.choice([[1, 4], [4], [-1], "x", []]),
-                  "datatype": rng.choice(["FP64", "FP99", None]), "data": rng.choice([[1, 2, 3, 4], [[1]], "x", [None]])}
+        tensor = {"name": rng.choice(["input-0", "sepal_length", 3]),
+                  "shape": rng.choice([[1, 4], [4], [-1], "x", []]),
+                  "datatype": rng.choice(["FP64", "FP99", None]),
+                  "data": rng.choice([[1, 2, 3, 4], [[1]], "x", [None]])}
         return json.dumps({"inputs": [tensor], "outputs": rng.choice([None, [{"name": "nope"}], "x"])}).encode()
     return json.dumps(rng.choice(JUNK)).encode()
 
 
 def test_a_thousand_malformed_requests_get_no_5xx_and_the_server_stays_up(iris_server: Server) -> None:
-    rng = random.Random(5)
+    rng = random.Random(5)  # noqa: S311 - fuzzing, not cryptography
     client = Client(iris_server.url)
     statuses: dict[int, int] = {}
     for i in range(1200):
@@ -74,7 +76,7 @@ def test_metrics_count_every_prediction_across_two_workers(iris_server: Server) 
     before = Client(iris_server.url).get("/metrics")[1]
     workers: set[str] = set()
     n = 120
-    for i in range(n):  # a fresh connection each time lets the kernel spread them over both workers
+    for _ in range(n):  # a fresh connection each time lets the kernel spread them over both workers
         c = Client(iris_server.url)
         status, _, headers = c.request("POST", "/predict", json.dumps({"records": [ROW, ROW]}).encode())
         assert status == 200

@@ -23,7 +23,7 @@ log = logging.getLogger("sextant_services.router")
 def probe_ready(upstream: Upstream, timeout: float = 1.0) -> bool:
     """True when the variant's /readyz answers 200."""
     try:
-        with urllib.request.urlopen(upstream.url + "/readyz", timeout=timeout) as resp:
+        with urllib.request.urlopen(upstream.url + "/readyz", timeout=timeout) as resp:  # noqa: S310 - http only
             return bool(resp.status == 200)
     except (OSError, urllib.error.URLError):
         return False
@@ -48,7 +48,7 @@ class RouterController:
 
     def observe(self) -> frozenset[str]:
         results = self._pool.map(probe_ready, self._upstreams)
-        return frozenset(u.name for u, ok in zip(self._upstreams, results) if ok)
+        return frozenset(u.name for u, ok in zip(self._upstreams, results, strict=True) if ok)
 
     def _write(self, ready: frozenset[str]) -> None:
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):

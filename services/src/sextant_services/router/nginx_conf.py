@@ -44,7 +44,9 @@ def render_nginx_conf(spec: RouterSpec, ready: frozenset[str], run_dir: Path, us
         lines += ["    upstream sextant_shadow {", f"        server {spec.shadow.hostport};  # {spec.shadow.name}",
                   "        keepalive 32;", "    }"]
     lines += ["    server {", f"        listen {spec.listen};",
-              f"        location = /router/status {{ default_type application/json; alias {run_dir / 'status.json'}; }}",
+              "        location = /router/status {",
+              f"            default_type application/json; alias {run_dir / 'status.json'};",
+              "        }",
               "        location / {"]
     if active:
         if mirror:

@@ -74,4 +74,4 @@ def _upstream(raw: Any, where: str, weighted: bool) -> Upstream:
     weight = raw.get("weight", 0 if not weighted else None)
     if weighted and (not isinstance(weight, int) or isinstance(weight, bool) or weight < 0):
         raise ValueError(f"router spec: {where}.weight must be a non-negative integer, got {weight!r}")
-    return Upstream(name=raw["name"], url=url.rstrip("/"), weight=int(weight or 0))
+    return Upstream(name=raw["name"], url=str(url).rstrip("/"), weight=int(weight or 0))
