@@ -17,13 +17,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
-stamp="$VENV/.sextant-bench-$MLSERVER_VERSION-$SKLEARN_VERSION"
+# uvloop 0.22 removed the implicit event loop that MLServer 1.7's inference workers ask for at start-up.
+UVLOOP_PIN="uvloop<0.22"
+stamp="$VENV/.sextant-bench-$MLSERVER_VERSION-$SKLEARN_VERSION-uvloop021"
 if [ ! -f "$stamp" ]; then
     rm -rf "$VENV"
     UV_PYTHON_DOWNLOADS=never uv venv --quiet --python 3.11 "$VENV"
     # scikit-learn pinned to the workspace's version so both servers unpickle the very same model files.
     UV_PYTHON_DOWNLOADS=never uv pip install --quiet --python "$VENV/bin/python" \
-        "mlserver==$MLSERVER_VERSION" "mlserver-sklearn==$MLSERVER_VERSION" "scikit-learn==$SKLEARN_VERSION"
+        "mlserver==$MLSERVER_VERSION" "mlserver-sklearn==$MLSERVER_VERSION" "scikit-learn==$SKLEARN_VERSION" "$UVLOOP_PIN"
     touch "$stamp"
 fi
 "$VENV/bin/mlserver" --version

@@ -46,3 +46,31 @@ def test_categorical_pipeline_takes_a_frame(store: Path, tmp_path: Path) -> None
     result = asyncio.run(plane.predict(cols, True))
     assert result.predictions.tolist() == [1, 0]
     assert result.probabilities is not None and result.probabilities.shape == (2, 2)
+
+
+def test_a_model_registered_by_the_training_pipeline_writer_loads_and_predicts(tmp_path: Path) -> None:
+    """The pipelines' register step (bentoml.models.create layout) and serving agree on the format."""
+    from sklearn.linear_model import LogisticRegression
+
+    from sextant_contracts.manifest import API_VERSION, manifest_from_dict
+    from sextant_contracts.storage import open_store
+    from sextant_pipelines.register import promote, register
+    from tests.support.serving_models import _baseline, _schema, iris_frame
+
+    x, y = iris_frame()
+    store = open_store((tmp_path / "store").as_uri())
+
+    def manifest_for(version: int, sha: str):  # type: ignore[no-untyped-def]
+        return manifest_from_dict({
+            "apiVersion": API_VERSION, "name": "flowers", "version": version, "task": "classification",
+            "algorithm": "logistic_regression", "params": {}, "featureSchema": _schema(x),
+            "target": {"name": "species", "classes": [0, 1, 2]}, "metrics": {"accuracy": 0.97},
+            "baseline": _baseline(x), "artifact": {"path": "model", "format": "bentoml-sklearn", "sha256": sha},
+            "accepted": True, "acceptance": [], "lineage": {"runId": "t"}})
+
+    manifest = register(store, "flowers", LogisticRegression(max_iter=500).fit(x, y), manifest_for, "tests", {})
+    promote(store, manifest, "production")
+    model = load_model((tmp_path / "store").as_uri(), ModelRef("flowers", alias="production"), tmp_path / "c")
+    plane = DataPlane(model, "v", BatchingConfig(), metrics=None)
+    cols = validate_body({"records": [x.iloc[0].to_dict(), x.iloc[-1].to_dict()]}, model.schema, 10)
+    assert asyncio.run(plane.predict(cols, False)).predictions.tolist() == [0, 2]
