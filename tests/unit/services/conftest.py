@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,12 +28,14 @@ def store_uri(store: Path) -> str:
 
 @pytest.fixture(scope="session")
 def iris_server(store_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The iris classifier by alias, two workers, a 64 KiB body limit."""
+    """The iris classifier by alias, two workers, a 64 KiB body limit, started with the launcher."""
     port = free_port()
-    env = serving_env(store_uri, "iris", alias="production", SEXTANT_WORKERS="2",
-                      SEXTANT_MAX_BODY_BYTES=str(64 * 1024), SEXTANT_VARIANT="blue")
-    log = tmp_path_factory.mktemp("iris") / "server.log"
-    with running(serve_command(port), port, log, env=env) as server:
+    home = tmp_path_factory.mktemp("iris")
+    cmd = [sys.executable, "-m", "sextant_services", "serve", "--store", store_uri, "--model", "iris",
+           "--alias", "production", "--variant", "blue", "--workers", "2", "--host", "127.0.0.1",
+           "--port", str(port), "--bentoml-home", str(home / "bentoml")]
+    env = {"SEXTANT_MAX_BODY_BYTES": str(64 * 1024), "BENTOML_DO_NOT_TRACK": "true"}
+    with running(cmd, port, home / "server.log", env=env) as server:  # the launcher execs `bentoml serve`
         yield server
 
 
