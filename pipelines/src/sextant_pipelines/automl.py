@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ class AutomlOutcome(SearchOutcome):
     members: list[TrialResult] = field(default_factory=list)
     ensemble_scores: dict[str, float] = field(default_factory=dict)
     stopped_because: str = ""
+    seconds: float = 0.0
 
     def algorithm(self) -> str:
         return self.best.algorithm if self.choice == "single" else f"{self.choice}_ensemble"
@@ -98,8 +100,11 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
         budget.learn(result)
         on_trial(result, cap if spec.max_trials else 0)
         trials.append(result)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(
-        seed=problem.seed, n_startup_trials=len(names) + 4, multivariate=True, group=True, constant_liar=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=problem.seed, n_startup_trials=len(names) + 4, multivariate=True,
+                                             group=True, constant_liar=True)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
     for t in trials:
         study.enqueue_trial({"algorithm": t.algorithm})
     for t in trials:
@@ -128,9 +133,10 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
         reason = _exit_reason(problem, spec, trials, budget, cap)
     log.info("automl search stopped (%s) after %d trials in %.1f s", reason, len(trials),
              time.monotonic() - budget.started)
-    outcome = AutomlOutcome(best_trial(trials, "automl"), trials, stopped_because=reason)
+    outcome = AutomlOutcome(best_trial(trials, "automl"), trials, stopped_because=reason,
+                            seconds=time.monotonic() - budget.started)
     if spec.ensemble != "none" and supervised:
-        _choose_ensemble(problem, spec.ensemble, outcome)
+        _choose_ensemble(problem, spec.ensemble, outcome, budget.started + spec.time_budget_s)
     return outcome
 
 
@@ -185,10 +191,20 @@ def _oof_score(problem: Problem, outputs: np.ndarray) -> float:
     return metrics.signed("classification", problem.metric, values)
 
 
-def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome) -> None:
-    """Score the ensemble from out-of-fold predictions (no refits) and keep it only if it beats the best single."""
+def refit_seconds(kind: str, members: list[TrialResult], folds: int) -> float:
+    """Estimated cost of the final fit: one fit per member for voting, folds + 1 per member for stacking."""
+    per_fit = sum(m.seconds for m in members) / folds
+    return per_fit * (folds + 1 if kind == "stacking" else 1)
+
+
+def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, deadline: float) -> None:
+    """Score the ensemble from out-of-fold predictions (no refits) and keep it only if it beats the best single
+    and its final fit still fits into the time budget."""
     members = _top_members(outcome.trials)
     if len(members) < 2 or any(m.oof is None or m.oof.ndim != members[0].oof.ndim for m in members):  # type: ignore[union-attr]
+        return
+    if time.monotonic() + refit_seconds(kind, members, problem.folds) > deadline:
+        log.info("%s ensemble skipped: its final fit would not finish within the time budget", kind)
         return
     stacked = [m.oof for m in members]
     if kind == "voting":

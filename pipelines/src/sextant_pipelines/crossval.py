@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from sextant_contracts.manifest import FeatureSpec
 from sextant_pipelines import metrics
@@ -93,7 +94,9 @@ def cross_validate(problem: Problem, number: int, algorithm: str, params: dict[s
             model = clone(template)
             y_train = problem.y.iloc[train_idx] if problem.y is not None else None
             y_valid = problem.y.iloc[valid_idx] if problem.y is not None else None
-            with warnings.catch_warnings():
+            # One BLAS/OpenMP thread per trial: parallelism comes from parallel trials, and OpenMP spinning
+            # on a shared machine made small fits 10-50x slower.
+            with warnings.catch_warnings(), threadpool_limits(limits=1):
                 warnings.simplefilter("ignore")
                 model.fit(problem.X.iloc[train_idx], y_train)
                 score, out = _fold_score(problem, model, problem.X.iloc[valid_idx], y_valid)
