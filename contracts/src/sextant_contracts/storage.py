@@ -108,7 +108,8 @@ def s3_client() -> Any:
         raise StorageError("s3:// URIs need boto3.", "install sextant-contracts[s3].") from None
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-    return boto3.client("s3", endpoint_url=endpoint, config=config)
+    # A fresh session per client: the default session caches credentials from the first call.
+    return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
 
 
 def translate_s3_error(exc: Exception, where: str) -> StorageError:
