@@ -108,9 +108,9 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
     for t in trials:
         study.enqueue_trial({"algorithm": t.algorithm})
     for t in trials:
-        asked = study.ask()
-        asked.suggest_categorical("algorithm", names)
-        _tell(study, asked, t)
+        replay = study.ask()
+        replay.suggest_categorical("algorithm", names)
+        _tell(study, replay, t)
     reason = _exit_reason(problem, spec, trials, budget, cap)
     while not reason:
         size = min(spec.parallel_trials, cap - len(trials))
@@ -125,7 +125,7 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
             reason = "time budget"
             break
         results = _run_batch(problem, batch, len(trials), supervised)
-        for trial, result in zip(asked, results):
+        for trial, result in zip(asked, results, strict=True):
             budget.learn(result)
             _tell(study, trial, result)
             on_trial(result, cap if spec.max_trials else 0)
@@ -201,16 +201,16 @@ def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, deadli
     """Score the ensemble from out-of-fold predictions (no refits) and keep it only if it beats the best single
     and its final fit still fits into the time budget."""
     members = _top_members(outcome.trials)
-    if len(members) < 2 or any(m.oof is None or m.oof.ndim != members[0].oof.ndim for m in members):  # type: ignore[union-attr]
+    stacked = [m.oof for m in members if m.oof is not None]
+    if len(stacked) < 2 or len(stacked) != len(members) or len({s.ndim for s in stacked}) != 1:
         return
     if time.monotonic() + refit_seconds(kind, members, problem.folds) > deadline:
         log.info("%s ensemble skipped: its final fit would not finish within the time budget", kind)
         return
-    stacked = [m.oof for m in members]
     if kind == "voting":
         score = _oof_score(problem, np.mean(stacked, axis=0))
     else:
-        features = np.hstack([s.reshape(len(s), -1) for s in stacked])  # type: ignore[union-attr]
+        features = np.hstack([s.reshape(len(s), -1) for s in stacked])
         meta, cv = _meta_learner(problem)
         method = "predict_proba" if problem.task == "classification" else "predict"
         score = _oof_score(problem, cross_val_predict(meta, features, problem.y, cv=cv, method=method))
@@ -223,7 +223,8 @@ def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, deadli
 
 def _meta_learner(problem: Problem) -> tuple[BaseEstimator, Any]:
     if problem.task == "classification":
-        return LogisticRegression(max_iter=2000), StratifiedKFold(problem.folds, shuffle=True, random_state=problem.seed)
+        splitter = StratifiedKFold(problem.folds, shuffle=True, random_state=problem.seed)
+        return LogisticRegression(max_iter=2000), splitter
     return RidgeCV(), KFold(problem.folds, shuffle=True, random_state=problem.seed)
 
 
@@ -238,4 +239,6 @@ def final_estimator(problem: Problem, outcome: AutomlOutcome) -> BaseEstimator:
         if outcome.choice == "voting":
             return VotingClassifier(named, voting="soft")
         return StackingClassifier(named, final_estimator=meta, cv=cv)
-    return VotingRegressor(named) if outcome.choice == "voting" else StackingRegressor(named, final_estimator=meta, cv=cv)
+    if outcome.choice == "voting":
+        return VotingRegressor(named)
+    return StackingRegressor(named, final_estimator=meta, cv=cv)

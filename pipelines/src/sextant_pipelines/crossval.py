@@ -113,7 +113,7 @@ def cross_validate(problem: Problem, number: int, algorithm: str, params: dict[s
             result.score = float(np.mean(result.fold_scores))
             if not np.isfinite(result.score):
                 result.state, result.error = "failed", "score is not finite"
-    except Exception as exc:  # a bad candidate must not end the search
+    except Exception as exc:  # noqa: BLE001 - a bad candidate must not end the search
         result.state, result.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
     result.seconds = time.perf_counter() - started
     result.oof = oof if result.state == "complete" else None

@@ -29,11 +29,11 @@ def _distribution_grid(profile: Profile) -> str:
     cols = min(4, len(names))
     rows = math.ceil(len(names) / cols)
     figure, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.3 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names):
+    for ax, name in zip(axes.flat, names, strict=False):
         base = profile.baseline["features"][name]
         if base["type"] == "numeric":
             edges = base["bins"]
-            widths = [b - a for a, b in zip(edges, edges[1:])]
+            widths = [b - a for a, b in zip(edges, edges[1:], strict=False)]
             ax.bar(edges[:-1], base["counts"], width=widths, align="edge", color="#4c72b0", edgecolor="white")
         else:
             items = sorted(base["frequencies"].items(), key=lambda kv: -kv[1])[:12]

@@ -75,7 +75,8 @@ def check_plan(spec: TrainingSpec) -> None:
     if spec.automl:
         automl.candidate_algorithms(spec.task, spec.automl)
     if spec.task not in ("classification", "regression") and spec.dataset.target is None and spec.acceptance:
-        needs_labels = [c.metric for c in spec.acceptance if c.metric in ("adjusted_rand", "anomaly_f1", "anomaly_roc_auc")]
+        labelled = ("adjusted_rand", "anomaly_f1", "anomaly_roc_auc")
+        needs_labels = [c.metric for c in spec.acceptance if c.metric in labelled]
         if needs_labels:
             raise SpecError("acceptance", f"{needs_labels[0]} needs labels but dataset.target is not set.",
                             "set dataset.target to the label column or use a label-free metric.")

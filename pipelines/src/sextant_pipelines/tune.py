@@ -63,7 +63,8 @@ def grid_values(p: ParamSpace) -> list[Any]:
 
 def grid_plan(space: list[ParamSpace], max_trials: int, seed: int) -> list[dict[str, Any]]:
     """The full grid in a stable order; when larger than max_trials, a seeded sample of it."""
-    grid = [dict(zip([p.name for p in space], combo)) for combo in itertools.product(*map(grid_values, space))]
+    names = [p.name for p in space]
+    grid = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*map(grid_values, space))]
     if len(grid) > max_trials:
         log.info("grid has %d points; trying a seeded sample of %d (raise maxTrials to try all)", len(grid), max_trials)
         picks = np.random.default_rng(seed).choice(len(grid), size=max_trials, replace=False)
