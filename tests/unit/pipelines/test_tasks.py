@@ -6,7 +6,10 @@ import json
 import logging
 from pathlib import Path
 
+import bentoml
 import pytest
+from bentoml._internal.models.model import Model
+from sklearn.datasets import load_breast_cancer
 
 from sextant_contracts import registry
 from sextant_contracts.storage import open_store
@@ -35,6 +38,9 @@ def test_breast_cancer_classifier_is_registered_promoted_and_complete(store_dir:
     assert result["model"]["digest"] == f"sha256:{manifest.artifact_sha256}"
     model_dir = registry.download_model(store, manifest, store_dir.parent / "dl")
     assert {p.name for p in model_dir.iterdir()} == {"model.yaml", "saved_model.pkl"}
+    loaded = bentoml.sklearn.load_model(Model.from_path(str(model_dir)))
+    raw = load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).head(5)
+    assert loaded.predict_proba(raw).shape == (5, 2)  # raw features in: preprocessing is inside the model
     report = (store_dir / "runs" / result["runId"] / "data-quality.html").read_text()
     assert report.count("<img") >= 2 and "mean radius" in report
 

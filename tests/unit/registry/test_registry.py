@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,20 @@ def test_twenty_concurrent_registrations_get_twenty_versions(store: ArtifactStor
     for version in range(1, 21):
         parsed = manifest_from_json(store.read(f"models/hot/{version}/manifest.json"))
         assert parsed.version == version and parsed.artifact_sha256 == manifests[0].artifact_sha256
+
+
+def _publish_in_process(args: tuple[str, str]) -> int:
+    uri, directory = args
+    return publish(open_store(uri), "proc", Path(directory)).version
+
+
+def test_twenty_concurrent_processes_get_twenty_versions(tmp_path: Path) -> None:
+    uri, directory = (tmp_path / "store").as_uri(), model_dir(tmp_path)
+    with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("fork")) as pool:
+        versions = list(pool.map(_publish_in_process, [(uri, str(directory))] * 20))
+    assert sorted(versions) == list(range(1, 21))
+    store = open_store(uri)
+    assert registry.list_versions(store, "proc") == list(range(1, 21))
 
 
 def test_missing_object_is_reported_as_not_found(store: ArtifactStore) -> None:
