@@ -19,7 +19,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sextant_pipelines import metrics
 from sextant_pipelines.catalogue import CATALOGUE, algorithm_for, build_estimator
 from sextant_pipelines.crossval import Problem, TrialResult, cross_validate
-from sextant_pipelines.errors import SpecError
+from sextant_pipelines.errors import SpecError, TrainingError
 from sextant_pipelines.spaces import DEFAULT_AUTOML, SPACES
 from sextant_pipelines.spec import AutomlSpec, ParamSpace
 from sextant_pipelines.tune import SearchOutcome, TrialLogger, best_trial, log_trial
@@ -182,7 +182,8 @@ def _top_members(trials: list[TrialResult]) -> list[TrialResult]:
 
 
 def _oof_score(problem: Problem, outputs: np.ndarray) -> float:
-    assert problem.y is not None
+    if problem.y is None:
+        raise TrainingError("ensembles need labelled rows.", "set dataset.target or automl.ensemble: none.")
     if problem.task == "regression":
         return metrics.signed("regression", problem.metric, metrics.regression_scores(problem.y, outputs))
     classes = sorted(problem.y.unique().tolist())
