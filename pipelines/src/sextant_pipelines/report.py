@@ -15,7 +15,7 @@ MAX_PLOTTED = 36
 
 def _png(figure: Any) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=72)
+    figure.savefig(buffer, format="png", dpi=72, bbox_inches="tight", pad_inches=0.15)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -44,7 +44,7 @@ def _distribution_grid(profile: Profile) -> str:
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    figure.subplots_adjust(hspace=0.6, wspace=0.35, left=0.06, right=0.98, top=0.96, bottom=0.04)
+    figure.subplots_adjust(hspace=0.6, wspace=0.35)
     encoded = _png(figure)
     plt.close(figure)
     return encoded
