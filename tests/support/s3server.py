@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 SETUP_REQUESTS = 3
 READY_TIMEOUT_S = 30.0
 
@@ -100,3 +102,21 @@ def running_s3_server(log_dir: Path) -> Iterator[S3Server]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+# pytest fixtures: import them into an area's conftest.py (`from tests.support.s3server import s3_env, s3_server`)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One S3 server per test session."""
+    with running_s3_server(tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """Credentials and endpoint in the environment, as a job's credentials Secret would provide them."""
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    return s3_server

@@ -1,28 +1,15 @@
-"""Fixtures for the training-pipeline tests: a real S3 server on loopback, stores, and quiet logging."""
+"""Fixtures for the training-pipeline tests: a real S3 server on loopback, a store directory, quiet logging."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.s3server import S3Server, running_s3_server
+from tests.support.s3server import s3_env, s3_server
 
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    with running_s3_server(tmp_path_factory.mktemp("s3")) as server:
-        yield server
-
-
-@pytest.fixture
-def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
-    """Credentials and endpoint in the environment, as the job's Secret would provide them."""
-    for key, value in s3_server.env().items():
-        monkeypatch.setenv(key, value)
-    return s3_server
+__all__ = ["s3_env", "s3_server"]
 
 
 @pytest.fixture
