@@ -57,6 +57,7 @@ def flow_run(algorithm: str, params: dict[str, Any], store: str) -> float:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(1800)
 def test_flow_overhead_against_bare_scikit_learn() -> None:
     repeats = env_int("SEXTANT_BENCH_OVERHEAD_REPEATS", 5)
     table = ["| model | how | median seconds | bare scikit-learn seconds | ratio |", "|---|---|---:|---:|---:|"]

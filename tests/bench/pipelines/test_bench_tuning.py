@@ -50,6 +50,7 @@ def running_best(trials: list[Any]) -> list[float]:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(3600)
 def test_bayesian_against_random_search() -> None:
     trials = env_int("SEXTANT_BENCH_TUNING_TRIALS", 40)
     seeds = env_int("SEXTANT_BENCH_TUNING_SEEDS", 5)
