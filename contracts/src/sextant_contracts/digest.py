@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 
-def _feed(hasher: "hashlib._Hash", relpath: str, data: bytes) -> None:
+def _feed(hasher: hashlib._Hash, relpath: str, data: bytes) -> None:
     encoded = relpath.encode("utf-8")
     hasher.update(len(encoded).to_bytes(8, "big"))
     hasher.update(encoded)

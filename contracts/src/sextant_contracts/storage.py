@@ -51,11 +51,11 @@ class FileStore:
         try:
             return path.read_bytes()
         except FileNotFoundError:
-            raise ObjectNotFound(f"{path} does not exist.", "check the path and that the volume is mounted.")
+            raise ObjectNotFound(f"{path} does not exist.", "check the path and that the volume is mounted.") from None
         except PermissionError:
-            raise AccessDenied(f"{path} is not readable by this process.", "fix the file permissions.")
+            raise AccessDenied(f"{path} is not readable by this process.", "fix the file permissions.") from None
         except IsADirectoryError:
-            raise StorageError(f"{path} is a directory, not a file.", "point the URI at a file.")
+            raise StorageError(f"{path} is a directory, not a file.", "point the URI at a file.") from None
 
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -102,13 +102,14 @@ class FileStore:
 def s3_client() -> Any:
     """Build a boto3 S3 client from the environment; raises StorageError when boto3 is missing."""
     try:
-        import boto3  # type: ignore[import-untyped]
-        from botocore.config import Config  # type: ignore[import-untyped]
+        import boto3
+        from botocore.config import Config
     except ImportError:
         raise StorageError("s3:// URIs need boto3.", "install sextant-contracts[s3].") from None
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-    return boto3.client("s3", endpoint_url=endpoint, config=config)
+    # A fresh session per client: the default session caches credentials from the first call.
+    return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
 
 
 def translate_s3_error(exc: Exception, where: str) -> StorageError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sextant_pipelines import metrics
 from sextant_pipelines.catalogue import CATALOGUE, algorithm_for, build_estimator
 from sextant_pipelines.crossval import Problem, TrialResult, cross_validate
-from sextant_pipelines.errors import SpecError
+from sextant_pipelines.errors import SpecError, TrainingError
 from sextant_pipelines.spaces import DEFAULT_AUTOML, SPACES
 from sextant_pipelines.spec import AutomlSpec, ParamSpace
 from sextant_pipelines.tune import SearchOutcome, TrialLogger, best_trial, log_trial
@@ -34,6 +35,7 @@ class AutomlOutcome(SearchOutcome):
     members: list[TrialResult] = field(default_factory=list)
     ensemble_scores: dict[str, float] = field(default_factory=dict)
     stopped_because: str = ""
+    seconds: float = 0.0
 
     def algorithm(self) -> str:
         return self.best.algorithm if self.choice == "single" else f"{self.choice}_ensemble"
@@ -98,14 +100,17 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
         budget.learn(result)
         on_trial(result, cap if spec.max_trials else 0)
         trials.append(result)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(
-        seed=problem.seed, n_startup_trials=len(names) + 4, multivariate=True, group=True, constant_liar=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=problem.seed, n_startup_trials=len(names) + 4, multivariate=True,
+                                             group=True, constant_liar=True)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
     for t in trials:
         study.enqueue_trial({"algorithm": t.algorithm})
     for t in trials:
-        asked = study.ask()
-        asked.suggest_categorical("algorithm", names)
-        _tell(study, asked, t)
+        replay = study.ask()
+        replay.suggest_categorical("algorithm", names)
+        _tell(study, replay, t)
     reason = _exit_reason(problem, spec, trials, budget, cap)
     while not reason:
         size = min(spec.parallel_trials, cap - len(trials))
@@ -120,7 +125,7 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
             reason = "time budget"
             break
         results = _run_batch(problem, batch, len(trials), supervised)
-        for trial, result in zip(asked, results):
+        for trial, result in zip(asked, results, strict=True):
             budget.learn(result)
             _tell(study, trial, result)
             on_trial(result, cap if spec.max_trials else 0)
@@ -128,9 +133,10 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
         reason = _exit_reason(problem, spec, trials, budget, cap)
     log.info("automl search stopped (%s) after %d trials in %.1f s", reason, len(trials),
              time.monotonic() - budget.started)
-    outcome = AutomlOutcome(best_trial(trials, "automl"), trials, stopped_because=reason)
+    outcome = AutomlOutcome(best_trial(trials, "automl"), trials, stopped_because=reason,
+                            seconds=time.monotonic() - budget.started)
     if spec.ensemble != "none" and supervised:
-        _choose_ensemble(problem, spec.ensemble, outcome)
+        _choose_ensemble(problem, spec.ensemble, outcome, budget.started + spec.time_budget_s)
     return outcome
 
 
@@ -176,7 +182,8 @@ def _top_members(trials: list[TrialResult]) -> list[TrialResult]:
 
 
 def _oof_score(problem: Problem, outputs: np.ndarray) -> float:
-    assert problem.y is not None
+    if problem.y is None:
+        raise TrainingError("ensembles need labelled rows.", "set dataset.target or automl.ensemble: none.")
     if problem.task == "regression":
         return metrics.signed("regression", problem.metric, metrics.regression_scores(problem.y, outputs))
     classes = sorted(problem.y.unique().tolist())
@@ -185,16 +192,26 @@ def _oof_score(problem: Problem, outputs: np.ndarray) -> float:
     return metrics.signed("classification", problem.metric, values)
 
 
-def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome) -> None:
-    """Score the ensemble from out-of-fold predictions (no refits) and keep it only if it beats the best single."""
+def refit_seconds(kind: str, members: list[TrialResult], folds: int) -> float:
+    """Estimated cost of the final fit: one fit per member for voting, folds + 1 per member for stacking."""
+    per_fit = sum(m.seconds for m in members) / folds
+    return per_fit * (folds + 1 if kind == "stacking" else 1)
+
+
+def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, deadline: float) -> None:
+    """Score the ensemble from out-of-fold predictions (no refits) and keep it only if it beats the best single
+    and its final fit still fits into the time budget."""
     members = _top_members(outcome.trials)
-    if len(members) < 2 or any(m.oof is None or m.oof.ndim != members[0].oof.ndim for m in members):  # type: ignore[union-attr]
+    stacked = [m.oof for m in members if m.oof is not None]
+    if len(stacked) < 2 or len(stacked) != len(members) or len({s.ndim for s in stacked}) != 1:
         return
-    stacked = [m.oof for m in members]
+    if time.monotonic() + refit_seconds(kind, members, problem.folds) > deadline:
+        log.info("%s ensemble skipped: its final fit would not finish within the time budget", kind)
+        return
     if kind == "voting":
         score = _oof_score(problem, np.mean(stacked, axis=0))
     else:
-        features = np.hstack([s.reshape(len(s), -1) for s in stacked])  # type: ignore[union-attr]
+        features = np.hstack([s.reshape(len(s), -1) for s in stacked])
         meta, cv = _meta_learner(problem)
         method = "predict_proba" if problem.task == "classification" else "predict"
         score = _oof_score(problem, cross_val_predict(meta, features, problem.y, cv=cv, method=method))
@@ -207,7 +224,8 @@ def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome) -> Non
 
 def _meta_learner(problem: Problem) -> tuple[BaseEstimator, Any]:
     if problem.task == "classification":
-        return LogisticRegression(max_iter=2000), StratifiedKFold(problem.folds, shuffle=True, random_state=problem.seed)
+        splitter = StratifiedKFold(problem.folds, shuffle=True, random_state=problem.seed)
+        return LogisticRegression(max_iter=2000), splitter
     return RidgeCV(), KFold(problem.folds, shuffle=True, random_state=problem.seed)
 
 
@@ -222,4 +240,6 @@ def final_estimator(problem: Problem, outcome: AutomlOutcome) -> BaseEstimator:
         if outcome.choice == "voting":
             return VotingClassifier(named, voting="soft")
         return StackingClassifier(named, final_estimator=meta, cv=cv)
-    return VotingRegressor(named) if outcome.choice == "voting" else StackingRegressor(named, final_estimator=meta, cv=cv)
+    if outcome.choice == "voting":
+        return VotingRegressor(named)
+    return StackingRegressor(named, final_estimator=meta, cv=cv)

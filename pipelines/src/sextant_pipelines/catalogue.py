@@ -25,7 +25,8 @@ class Algorithm:
     cost: int = 1
 
 
-def _a(name: str, factory: Callable[..., BaseEstimator], cost: int = 1, seeded: bool = True, **defaults: Any) -> Algorithm:
+def _a(name: str, factory: Callable[..., BaseEstimator], cost: int = 1, seeded: bool = True,
+       **defaults: Any) -> Algorithm:
     return Algorithm(name, factory, defaults, seeded, cost)
 
 
@@ -96,7 +97,8 @@ def check_params(task: str, name: str, params: dict[str, Any], where: str) -> No
         validate_parameter_constraints(constraints, {**algorithm.defaults, **params}, caller_name=name)
     except InvalidParameterError as exc:
         param = next((k for k in params if f"'{k}'" in str(exc)), "")
-        raise SpecError(f"{where}.{param}" if param else where, str(exc), "fix the value to satisfy the constraint.")
+        raise SpecError(f"{where}.{param}" if param else where, str(exc),
+                        "fix the value to satisfy the constraint.") from None
 
 
 def build_estimator(task: str, name: str, params: dict[str, Any], seed: int) -> BaseEstimator:

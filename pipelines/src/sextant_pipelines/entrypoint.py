@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     context_id = getattr(args, "run_id", None) or "unknown"
     try:
         result = command_run(args) if args.command == "run" else command_trials(args)
-    except Exception as exc:  # every failure becomes one result document and an exit code
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one result document and an exit code
         document = flow.failure_document(exc, flow.RunContext("", run_id=context_id))
         logging.getLogger("sextant.pipelines").error("run failed: %s", document["message"] +
                                                       (f" Fix: {document['fix']}" if document.get("fix") else ""))

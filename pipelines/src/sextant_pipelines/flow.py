@@ -46,7 +46,7 @@ def _now() -> str:
 
 def build_manifest(spec: TrainingSpec, context: RunContext, prepared: steps.Prepared, fitted: steps.Fitted,
                    evaluation: Evaluation, acceptance: list[AcceptanceResult], version_: int, sha: str) -> Manifest:
-    target = None
+    target: dict[str, Any] | None = None
     if prepared.train_y is not None:
         target = {"name": str(prepared.train_y.name)}
         if spec.task == "classification":

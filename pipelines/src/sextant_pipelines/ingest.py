@@ -49,7 +49,8 @@ def _format_of(uri: str, declared: str | None) -> str:
         return "parquet"
     if lowered.endswith((".csv", ".csv.gz")):
         return "csv"
-    raise SpecError("dataset.format", f"cannot tell the format of {uri!r} from its name.", "set format: csv or parquet.")
+    raise SpecError("dataset.format", f"cannot tell the format of {uri!r} from its name.",
+                    "set format: csv or parquet.")
 
 
 def parse_bytes(data: bytes, fmt: str, uri: str) -> pd.DataFrame:
@@ -60,7 +61,7 @@ def parse_bytes(data: bytes, fmt: str, uri: str) -> pd.DataFrame:
         if fmt == "parquet":
             return pd.read_parquet(io.BytesIO(data))
         return pd.read_csv(io.BytesIO(data), compression="infer")
-    except Exception as exc:  # pandas and pyarrow raise many types for malformed input
+    except Exception as exc:  # noqa: BLE001 - pandas and pyarrow raise many types for malformed input
         other = "csv" if fmt == "parquet" else "parquet"
         looks_parquet = data[:4] == b"PAR1"
         hint = (f"the file looks like {other}; set dataset.format: {other}." if (fmt == "csv") == looks_parquet

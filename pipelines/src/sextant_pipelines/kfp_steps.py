@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from sextant_contracts.storage import open_store
-from sextant_pipelines import flow, handoff, steps
+from sextant_pipelines import flow, handoff, report, steps
 from sextant_pipelines.spec import parse_spec
 
 
@@ -32,7 +32,7 @@ def prepare_component(spec_json: str, store_uri: str, run_id: str, training_job_
     flow.write_profile(open_store(store_uri), context, spec, prepared.profile)
     handoff.save_prepared(prepared, prepared_dir)
     with open(report_path, "w", encoding="utf-8") as handle:
-        handle.write(flow.report.render_report(prepared.profile, f"Data quality: {spec.dataset.uri}"))
+        handle.write(report.render_report(prepared.profile, f"Data quality: {spec.dataset.uri}"))
 
 
 def fit_component(spec_json: str, prepared_dir: str, model_dir: str) -> None:

@@ -56,8 +56,8 @@ def classification_scores(y: Any, predicted: Any, proba: np.ndarray | None, clas
     binary = len(classes) == 2
     out = {"accuracy": skm.accuracy_score(y, predicted),
            "balanced_accuracy": skm.balanced_accuracy_score(y, predicted),
-           "f1": skm.f1_score(y, predicted, average="binary" if binary else "macro", pos_label=classes[-1],
-                              labels=None if binary else classes, zero_division=0.0)}
+           "f1": (skm.f1_score(y, predicted, pos_label=classes[-1], zero_division=0.0) if binary
+                  else skm.f1_score(y, predicted, average="macro", labels=classes, zero_division=0.0))}
     if proba is not None:
         clipped = np.clip(proba, 1e-15, 1.0)
         out["log_loss"] = skm.log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=classes)

@@ -96,7 +96,8 @@ def check_target(target: pd.Series | None, task: str) -> dict[str, Any] | None:
             raise DataError(f"class {counts.idxmin()!r} of target {name!r} has a single row.",
                             "add rows for that class or remove it; every class needs at least 2 rows.")
     if task == "anomalyDetection" and not set(counts.index) <= {"0", "1", "0.0", "1.0", "True", "False"}:
-        raise DataError(f"anomaly labels in {name!r} must be 0 (normal) or 1 (anomaly), found {list(counts.index)[:5]}.",
+        found = list(counts.index)[:5]
+        raise DataError(f"anomaly labels in {name!r} must be 0 (normal) or 1 (anomaly), found {found}.",
                         "recode the label column or leave dataset.target unset.")
     classes = sorted(target.unique().tolist())
     return {"name": name, "classes": [c if isinstance(c, str) else c for c in classes],

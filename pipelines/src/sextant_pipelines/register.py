@@ -21,12 +21,13 @@ def write_bento_model(model: Any, name: str, version: int, directory: Path, meta
     Uses a private model store rooted in `directory`, so nothing touches the user's BENTOML_HOME.
     """
     import bentoml
+    import joblib
     from bentoml._internal.models import ModelContext, ModelStore
     from bentoml._internal.utils.pkg import get_pkg_version
-    import joblib
 
     store = ModelStore(str(directory))
-    context = ModelContext(framework_name="sklearn", framework_versions={"scikit-learn": get_pkg_version("scikit-learn")})
+    versions = {"scikit-learn": get_pkg_version("scikit-learn")}
+    context = ModelContext(framework_name="sklearn", framework_versions=versions)
     signatures = {"predict": {"batchable": True}}
     if hasattr(model, "predict_proba"):
         signatures["predict_proba"] = {"batchable": True}

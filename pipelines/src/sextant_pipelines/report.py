@@ -15,7 +15,7 @@ MAX_PLOTTED = 36
 
 def _png(figure: Any) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=72, bbox_inches="tight", pad_inches=0.15)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -29,11 +29,11 @@ def _distribution_grid(profile: Profile) -> str:
     cols = min(4, len(names))
     rows = math.ceil(len(names) / cols)
     figure, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.3 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names):
+    for ax, name in zip(axes.flat, names, strict=False):
         base = profile.baseline["features"][name]
         if base["type"] == "numeric":
             edges = base["bins"]
-            widths = [b - a for a, b in zip(edges, edges[1:])]
+            widths = [b - a for a, b in zip(edges, edges[1:], strict=False)]
             ax.bar(edges[:-1], base["counts"], width=widths, align="edge", color="#4c72b0", edgecolor="white")
         else:
             items = sorted(base["frequencies"].items(), key=lambda kv: -kv[1])[:12]
@@ -44,7 +44,7 @@ def _distribution_grid(profile: Profile) -> str:
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    figure.tight_layout()
+    figure.subplots_adjust(hspace=0.6, wspace=0.35)
     encoded = _png(figure)
     plt.close(figure)
     return encoded

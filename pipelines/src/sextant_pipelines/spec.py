@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sextant_contracts.registry import check_model_name
 from sextant_contracts.errors import RegistryError
+from sextant_contracts.registry import check_model_name
 from sextant_pipelines.errors import SpecError
 
 TASKS = ("classification", "regression", "clustering", "anomalyDetection")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
 
 from sextant_contracts.manifest import AcceptanceResult
 from sextant_pipelines import accept, automl, catalogue, tune
@@ -22,6 +23,7 @@ from sextant_pipelines.profile import Profile, profile
 from sextant_pipelines.spec import TrainingSpec
 
 log = logging.getLogger("sextant.pipelines.steps")
+SMALL_DATA_ROWS = 20_000
 
 
 @dataclass
@@ -73,7 +75,8 @@ def check_plan(spec: TrainingSpec) -> None:
     if spec.automl:
         automl.candidate_algorithms(spec.task, spec.automl)
     if spec.task not in ("classification", "regression") and spec.dataset.target is None and spec.acceptance:
-        needs_labels = [c.metric for c in spec.acceptance if c.metric in ("adjusted_rand", "anomaly_f1", "anomaly_roc_auc")]
+        labelled = ("adjusted_rand", "anomaly_f1", "anomaly_roc_auc")
+        needs_labels = [c.metric for c in spec.acceptance if c.metric in labelled]
         if needs_labels:
             raise SpecError("acceptance", f"{needs_labels[0]} needs labels but dataset.target is not set.",
                             "set dataset.target to the label column or use a label-free metric.")
@@ -154,11 +157,14 @@ def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | N
         estimator, algorithm, params = automl.final_estimator(problem, result), result.algorithm(), result.params()
         search = {"trials": result.counts(), "bestScore": result.best.score, "bestTrial": result.best.number,
                   "history": [t.summary() for t in result.trials], "ensemble": result.choice,
-                  "ensembleScores": result.ensemble_scores, "stoppedBecause": result.stopped_because}
+                  "ensembleScores": result.ensemble_scores, "stoppedBecause": result.stopped_because,
+                  "searchSeconds": round(result.seconds, 3)}
     else:
         raise SpecError("estimator", "none of estimator, tuning or automl is set.", "set exactly one of them.")
     model = build_model(prepared.profile.schema, spec.preprocessing, estimator)
-    model.fit(prepared.train_X, prepared.train_y)
+    # Small data: OpenMP/BLAS threads cost more than they give (and spin on shared nodes).
+    with threadpool_limits(limits=1 if len(prepared.train_X) < SMALL_DATA_ROWS else None):
+        model.fit(prepared.train_X, prepared.train_y)
     log.info("step %s finished in %.2f s: %s %s", spec.mode, time.perf_counter() - started, algorithm, params)
     return Fitted(model, algorithm, params, spec.mode, search)
 

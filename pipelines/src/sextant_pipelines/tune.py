@@ -55,15 +55,15 @@ def _cast(p: ParamSpace, value: Any) -> Any:
 def grid_values(p: ParamSpace) -> list[Any]:
     if p.values is not None:
         return list(p.values)
-    assert p.low is not None and p.high is not None  # guaranteed by spec parsing
-    step = p.step or 1
-    count = int(np.floor((p.high - p.low) / step + 1e-9)) + 1
-    return [_cast(p, p.low + i * step) for i in range(count)]
+    low, high, step = float(p.low or 0), float(p.high or 0), p.step or 1  # bounds are checked by parse_spec
+    count = int(np.floor((high - low) / step + 1e-9)) + 1
+    return [_cast(p, low + i * step) for i in range(count)]
 
 
 def grid_plan(space: list[ParamSpace], max_trials: int, seed: int) -> list[dict[str, Any]]:
     """The full grid in a stable order; when larger than max_trials, a seeded sample of it."""
-    grid = [dict(zip([p.name for p in space], combo)) for combo in itertools.product(*map(grid_values, space))]
+    names = [p.name for p in space]
+    grid = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*map(grid_values, space))]
     if len(grid) > max_trials:
         log.info("grid has %d points; trying a seeded sample of %d (raise maxTrials to try all)", len(grid), max_trials)
         picks = np.random.default_rng(seed).choice(len(grid), size=max_trials, replace=False)
@@ -139,9 +139,8 @@ def run_batches(problem: Problem, spec: TuningSpec, on_trial: TrialLogger = log_
 
 def _next_batch(study: optuna.Study | None, plan: list[dict[str, Any]] | None, spec: TuningSpec, start: int,
                 size: int) -> tuple[list[Any], list[dict[str, Any]]]:
-    if plan is not None:
-        return [], plan[start:start + size]
-    assert study is not None
+    if plan is not None or study is None:
+        return [], (plan or [])[start:start + size]
     distributions = {p.name: optuna_distribution(p) for p in spec.search_space}
     asked = [study.ask(distributions) for _ in range(size)]
     return asked, [{k: _native(v) for k, v in t.params.items()} for t in asked]

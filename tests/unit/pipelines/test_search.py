@@ -1,0 +1,94 @@
+"""Tuning and AutoML mechanics: plans, median early stopping, determinism under parallel trials, exit criteria."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from sextant_pipelines import automl, tune
+from sextant_pipelines.crossval import MedianStopping, Problem, TrialResult
+from sextant_pipelines.profile import profile
+from sextant_pipelines.spec import AutomlSpec, ParamSpace, PreprocessingSpec, TuningSpec
+
+
+@pytest.fixture(scope="module")
+def problem() -> Problem:
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X, y = X.iloc[:300], y.iloc[:300]
+    return Problem("classification", profile(X, y, "classification").schema, PreprocessingSpec(), X, y,
+                   "roc_auc", seed=7, folds=3)
+
+
+def tuning(strategy: str, **overrides: Any) -> TuningSpec:
+    space = [ParamSpace("C", "float", 1e-4, 100.0, log=True)]
+    if strategy == "grid":
+        space = [ParamSpace("C", "categorical", values=[0.001, 0.1, 10.0]),
+                 ParamSpace("max_iter", "int", 100, 300, step=100)]
+    return TuningSpec(**{"algorithm": "logistic_regression", "strategy": strategy, "search_space": space,
+                         "max_trials": 8, "cv_folds": 3, **overrides})
+
+
+def test_grid_plan_enumerates_every_point() -> None:
+    spec = tuning("grid")
+    plan = tune.grid_plan(spec.search_space, 100, 0)
+    assert len(plan) == 9 and {p["max_iter"] for p in plan} == {100, 200, 300}
+    assert len(tune.grid_plan(spec.search_space, 4, 0)) == 4
+
+
+def test_random_plan_respects_bounds_and_log_scale() -> None:
+    plan = tune.random_plan([ParamSpace("C", "float", 1e-4, 100.0, log=True),
+                             ParamSpace("k", "int", 1, 5)], 200, 1)
+    assert all(1e-4 <= p["C"] <= 100 and 1 <= p["k"] <= 5 for p in plan)
+    assert sum(p["C"] < 0.1 for p in plan) > 60  # log-uniform: half of the decades lie below 0.1
+
+
+@pytest.mark.parametrize("strategy", ["grid", "random", "bayesian"])
+def test_parallel_trials_give_the_same_search_as_sequential(problem: Problem, strategy: str) -> None:
+    sequential = tune.run_batches(problem, tuning(strategy), on_trial=lambda *_: None)
+    parallel = tune.run_batches(problem, tuning(strategy, parallel_trials=4), on_trial=lambda *_: None)
+    if strategy != "bayesian":  # TPE proposes in batches of 4 vs 1: different but still reproducible
+        assert [t.params for t in sequential.trials] == [t.params for t in parallel.trials]
+    again = tune.run_batches(problem, tuning(strategy, parallel_trials=4), on_trial=lambda *_: None)
+    assert [(t.params, t.score) for t in again.trials] == [(t.params, t.score) for t in parallel.trials]
+    assert parallel.best.score >= 0.97
+
+
+def test_median_stopping_prunes_trials_below_the_median() -> None:
+    stopping = MedianStopping(min_trials=3)
+    for score in (0.9, 0.8, 0.85):
+        stopping.record(TrialResult(0, "a", {}, fold_scores=[score, score, score]))
+    should_stop = stopping.frozen()
+    assert should_stop(0, 0.7) and not should_stop(0, 0.86)
+    stopping.record(TrialResult(0, "a", {}, fold_scores=[0.1, 0.1, 0.1]))
+    assert should_stop(0, 0.84)  # the frozen view (median 0.85) ignores trials recorded later
+    assert not stopping.frozen()(0, 0.84)  # a new view sees the weak trial: median 0.825
+
+
+def test_median_early_stopping_prunes_bad_candidates(problem: Problem) -> None:
+    spec = tuning("random", max_trials=16, early_stopping="median",
+                  search_space=[ParamSpace("C", "float", 1e-6, 100.0, log=True)])
+    outcome = tune.run_batches(problem, spec, on_trial=lambda *_: None)
+    counts = outcome.counts()
+    assert counts["pruned"] >= 2 and counts["total"] == 16
+    pruned = [t for t in outcome.trials if t.state == "pruned"]
+    assert all(len(t.fold_scores) < 3 for t in pruned)
+
+
+def test_automl_exit_criteria_and_ensemble(problem: Problem) -> None:
+    target = automl.search(problem, AutomlSpec(time_budget_s=60, target_score=0.9,
+                                               algorithms=["logistic_regression", "knn"]), on_trial=lambda *_: None)
+    assert target.stopped_because.startswith("targetScore 0.9 reached") and len(target.trials) <= 2
+    capped = automl.search(problem, AutomlSpec(time_budget_s=60, max_trials=6, ensemble="voting",
+                                               algorithms=["logistic_regression", "knn", "naive_bayes"]),
+                           on_trial=lambda *_: None)
+    assert capped.stopped_because == "maxTrials 6 reached" and len(capped.trials) == 6
+    assert "voting" in capped.ensemble_scores
+    assert {t.algorithm for t in capped.trials} == {"logistic_regression", "knn", "naive_bayes"}
+
+
+def test_automl_stops_at_the_time_budget(problem: Problem) -> None:
+    outcome = automl.search(problem, AutomlSpec(time_budget_s=3, algorithms=["logistic_regression", "knn"]),
+                            on_trial=lambda *_: None)
+    assert outcome.stopped_because == "time budget" and outcome.seconds < 3 * 1.5
