@@ -31,6 +31,19 @@ def _split_annotated(tp: Any) -> tuple[Any, Field | None]:
             return tp, field
 
 
+def _is_required(tp: Any, total: bool) -> bool:
+    """Required[...] marks a required key of a total=False TypedDict (read from the hints, because
+    `from __future__ import annotations` hides it from __required_keys__ on Python 3.11)."""
+    origin = get_origin(tp)
+    if origin is typing.Annotated:
+        return _is_required(get_args(tp)[0], total)
+    if origin is typing.Required:
+        return True
+    if origin is typing.NotRequired:
+        return False
+    return total
+
+
 def _rules(rules: tuple[Rule, ...]) -> list[dict[str, str]]:
     out = []
     for r in rules:
@@ -80,7 +93,8 @@ def object_schema(cls: type, class_rules: Mapping[object, tuple[Rule, ...]]) -> 
             raise SchemaError(f"{cls.__name__}.{name} has no Field(description=...)")
         props[name] = _apply_field(type_schema(bare, class_rules), field)
     out: Schema = {"type": "object", "properties": props}
-    required = sorted(k for k in getattr(cls, "__required_keys__", ()) if k in hints)
+    total = bool(getattr(cls, "__total__", True))
+    required = sorted(name for name, tp in hints.items() if _is_required(tp, total))
     if required:
         out["required"] = required
     if cls in class_rules:

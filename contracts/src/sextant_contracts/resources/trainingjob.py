@@ -82,12 +82,11 @@ class SearchDimension(TypedDict, total=False):
     step: Annotated[float, Field("Grid step for int and float dimensions in grid search.", minimum=0,
                                  exclusive_minimum=True)]
     values: Annotated[list[JsonValue], Field(
-        "Choices for a categorical dimension.", max_items=64, preserve_unknown=True)]
+        "Choices for a categorical dimension (required for categorical, not allowed otherwise).",
+        min_items=1, max_items=64, preserve_unknown=True)]
 
 
 SEARCH_DIMENSION_RULES = (
-    Rule("self.type == 'categorical' ? has(self.values) && size(self.values) > 0 : true",
-         "a categorical dimension needs a non-empty values list", field_path=".values"),
     Rule("self.type == 'categorical' ? (!has(self.min) && !has(self.max)) : true",
          "a categorical dimension takes values, not min/max"),
     Rule("self.type != 'categorical' ? has(self.min) && has(self.max) : true",

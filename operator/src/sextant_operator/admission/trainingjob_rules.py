@@ -40,10 +40,10 @@ def _check_params(algo: Algorithm, params: Mapping[str, Any], path: str) -> Iter
     for name, value in params.items():
         spec = algo.params.get(name)
         if spec is None:
-            yield Violation(f"{path}.{name}", f"{algo.name} ({algo.task}) does not accept hyperparameter "
+            yield Violation(f"{path}[{name}]", f"{algo.name} ({algo.task}) does not accept hyperparameter "
                             f"{name!r}; accepted: {', '.join(sorted(algo.params))}")
         elif not spec.accepts(value):
-            yield Violation(f"{path}.{name}", f"{algo.name} expects {spec.describe()} for {name}, "
+            yield Violation(f"{path}[{name}]", f"{algo.name} expects {spec.describe()} for {name}, "
                             f"got {value_type(value)} {value!r}")
 
 
@@ -65,6 +65,11 @@ def _check_dimension(algo: Algorithm, name: str, dim: Mapping[str, Any], path: s
                         f"accepted: {', '.join(sorted(algo.params))}")
         return
     kind = dim.get("type")
+    if kind == "categorical" and not dim.get("values"):
+        yield Violation(f"{path}.values", "a categorical dimension needs a non-empty values list")
+    if kind != "categorical" and "values" in dim:
+        yield Violation(f"{path}.values", f"an {kind} dimension searches between min and max; remove values "
+                        f"or use type: categorical")
     if kind in ("int", "float") and kind not in param.types and not (kind == "int" and "float" in param.types):
         yield Violation(f"{path}.type", f"{name} of {algo.name} takes {param.describe()}, "
                         f"so it cannot be searched as {kind}")
@@ -85,7 +90,7 @@ def _check_tuning(task: Task, spec: Mapping[str, Any]) -> Iterator[Violation]:
     fixed = tuning.get("params") or {}
     yield from _check_params(algo, fixed, "spec.tuning.params")
     for name, dim in (tuning.get("searchSpace") or {}).items():
-        path = f"spec.tuning.searchSpace.{name}"
+        path = f"spec.tuning.searchSpace[{name}]"
         if name in fixed:
             yield Violation(path, f"{name} is both searched and fixed in spec.tuning.params; remove one")
         yield from _check_dimension(algo, name, dim, path)
