@@ -27,6 +27,7 @@ class OperatorConfig:
     webhook_bind: str = "0.0.0.0"
     webhook_port: int = 9443
     webhook_cert_dir: Path | None = None
+    log_format: str = "plain"
 
     @property
     def clusterwide(self) -> bool:
@@ -75,4 +76,12 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         webhook_bind=env.get("SEXTANT_WEBHOOK_BIND", "0.0.0.0"),
         webhook_port=_int(env, "SEXTANT_WEBHOOK_PORT", 9443, 1),
         webhook_cert_dir=Path(cert_dir) if cert_dir else None,
+        log_format=_log_format(env),
     )
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = env.get("SEXTANT_LOG_FORMAT", "plain")
+    if value not in ("plain", "full", "json"):
+        raise ConfigError(f"SEXTANT_LOG_FORMAT={value!r} is unknown; use plain, full or json")
+    return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import kopf
@@ -12,12 +11,14 @@ from .config import ConfigError, config_from_env
 from .registry import build_registry
 from .settings import apply_settings
 
+LOG_FORMATS = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
+
 
 def main() -> int:
     """Run the operator until it is stopped; return a process exit code."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         config = config_from_env()
+        kopf.configure(log_format=LOG_FORMATS[config.log_format], log_prefix=True)
         settings = kopf.OperatorSettings()
         apply_settings(settings, config)
         if config.webhook_enabled:

@@ -24,8 +24,11 @@ def apply_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> N
     settings.watching.server_timeout = config.watch_server_timeout
     settings.watching.client_timeout = config.watch_server_timeout + 30
     settings.watching.connect_timeout = 30
+    # No runtime scanning of CRDs and namespaces: the CRDs exist before the operator starts (the chart installs
+    # them first) and namespaces are listed explicitly, so no cluster-wide list/watch permission is needed.
+    settings.scanning.disabled = True
     settings.queueing.worker_limit = config.worker_limit
     # Only our own Events (phase transitions) and kopf's warnings/errors reach `kubectl describe`.
     settings.posting.level = logging.WARNING
-    settings.batching.error_delays = (1, 2, 5, 10, 30, 60)
+    settings.queueing.error_delays = (1, 2, 5, 10, 30, 60)
     settings.networking.request_timeout = 60

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from sextant_contracts.catalogue import ALGORITHMS, DEFAULT_METRIC, METRICS, Param
 
 EXPECTED = {
