@@ -11,7 +11,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${SEXTANT_CACHE:-$HOME/.cache/sextant}
 bindir="$cache/bin"
 mkdir -p "$bindir"
-export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+export CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 log() { printf '[build-tools] %s\n' "$*" >&2; }
 
@@ -49,12 +49,30 @@ kubernetes_ldflags() {
   echo "$f"
 }
 
+# kwok ships its stage definitions (node initialise/heartbeat, pod ready/complete/delete) as data in its
+# module; the kwok binary only loads stages from a config file, so assemble one from the pinned module.
+kwok_stages() {
+  local dir="$here/tools/kwok" v; v=$(module_version "$dir" sigs.k8s.io/kwok)
+  local target="$bindir/kwok-stages-$v.yaml"
+  if [[ ! -f "$target" ]]; then
+    local src; src=$(cd "$dir" && go mod download -json "sigs.k8s.io/kwok@$v" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    local stages="$src/kustomize/stage"
+    for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml \
+             pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+      printf -- '---\n'; cat "$stages/$f"
+    done > "$target.tmp"
+    mv "$target.tmp" "$target"
+    log "assembled kwok stages from sigs.k8s.io/kwok@$v"
+  fi
+  ln -sfn "$target" "$bindir/kwok-stages.yaml"
+}
+
 build_tool() {
   case $1 in
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl)
       build kubernetes "$1" "k8s.io/kubernetes/cmd/$1" "$(kubernetes_ldflags)" ;;
     etcd) build etcd etcd go.etcd.io/etcd/server/v3 ;;
-    kwok) build kwok kwok sigs.k8s.io/kwok/cmd/kwok ;;
+    kwok) build kwok kwok sigs.k8s.io/kwok/cmd/kwok; kwok_stages ;;
     helm)
       local v; v=$(module_version "$here/tools/helm" helm.sh/helm/v3)
       build helm helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$v" ;;

@@ -1,0 +1,85 @@
+# Sextant — every entry point a person or CI needs. Each target installs what it needs by itself:
+#   Python packages from uv.lock, Go tools from the Go module proxy at pinned versions, Debian
+#   packages with apt-get when missing. Nothing else is downloaded.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION    := 0.13.8
+SEXTANT_CACHE ?= $(HOME)/.cache/sextant
+BIN_DIR       := $(SEXTANT_CACHE)/bin
+UV            := $(SEXTANT_CACHE)/uv-$(UV_VERSION)/bin/uv
+VENV          := .venv
+PY            := $(VENV)/bin/python
+PYTEST        := $(VENV)/bin/pytest
+CLUSTER_DIR   ?= .cluster
+# Debian packages the targets need, installed when the command is missing (command:package).
+APT_NEEDS     := git:git
+
+export SEXTANT_CACHE
+export UV_PYTHON_DOWNLOADS := never
+export PATH := $(BIN_DIR):$(PATH)
+
+.PHONY: help deps uv venv tools test test-unit test-integration lint bench cluster cluster-down \
+        cluster-reset cluster-status demo clean
+
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+deps: ## Install missing Debian packages (apt-get) and check the toolchains
+	@missing=""; for need in $(APT_NEEDS); do cmd=$${need%%:*}; pkg=$${need##*:}; \
+	  command -v $$cmd >/dev/null || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq $$missing; fi
+	@command -v python3.11 >/dev/null || { echo "Python 3.11 is required (python3.11 not found)"; exit 1; }
+	@command -v go >/dev/null || { echo "Go >= 1.26 is required to build the control plane (go not found)"; exit 1; }
+
+uv: $(UV) ## Install the pinned uv (from PyPI) into the cache
+$(UV):
+	python3.11 -m venv $(SEXTANT_CACHE)/uv-$(UV_VERSION)
+	$(SEXTANT_CACHE)/uv-$(UV_VERSION)/bin/pip install -q uv==$(UV_VERSION)
+
+venv: $(UV) ## Create .venv from uv.lock (every package, dev tools included)
+	$(UV) sync --frozen --all-packages --group dev --python python3.11
+
+tools: deps ## Build etcd, Kubernetes, kwok, kubectl, helm, kubeconform (cached by version)
+	controlplane/build-tools.sh >/dev/null
+
+test: deps venv tools lint ## Lint, unit and integration tests (starts a control plane for the session)
+	$(PYTEST) tests/unit tests/integration -m "not bench"
+
+test-unit: venv ## Unit tests only (no cluster, seconds)
+	$(PYTEST) tests/unit -m "not bench"
+
+test-integration: deps venv tools ## Integration tests on the local control plane
+	$(PYTEST) tests/integration -m "not bench"
+
+LINT_PATHS := controlplane/src tests
+TYPED_PATHS := controlplane/src
+
+lint: venv ## ruff and mypy --strict
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/mypy $(TYPED_PATHS)
+
+bench: deps venv tools ## Benchmarks (not part of make test); results in bench-results/
+	@for setup in tests/bench/*/setup.sh; do [ -f "$$setup" ] && bash "$$setup"; done; true
+	$(PYTEST) tests/bench -m bench -p no:randomly -s
+
+cluster: deps venv tools ## Start the local control plane (state in .cluster/)
+	$(VENV)/bin/sextant-devcluster up --state-dir $(CLUSTER_DIR) --bin-dir $(BIN_DIR)
+
+cluster-down: venv ## Stop the local control plane (keeps its state)
+	$(VENV)/bin/sextant-devcluster down --state-dir $(CLUSTER_DIR) --bin-dir $(BIN_DIR)
+
+cluster-reset: venv ## Stop the local control plane and delete its state
+	$(VENV)/bin/sextant-devcluster reset --state-dir $(CLUSTER_DIR) --bin-dir $(BIN_DIR)
+
+cluster-status: venv ## Show which components run
+	$(VENV)/bin/sextant-devcluster status --state-dir $(CLUSTER_DIR) --bin-dir $(BIN_DIR)
+
+demo: cluster ## Run the demo on the local control plane and show kubectl get output
+	KUBECONFIG=$(CLUSTER_DIR)/kubeconfig CLUSTER_DIR=$(CLUSTER_DIR) PY=$(PY) scripts/demo.sh
+
+clean: cluster-down ## Remove the virtual environment and local state (not the tool cache)
+	rm -rf $(VENV) $(CLUSTER_DIR) .pytest_cache .mypy_cache .ruff_cache bench-results

@@ -1,0 +1,60 @@
+"""`sextant-devcluster up|down|reset|status|env`: the local control plane for people (`make cluster`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from sextant_devcluster.cluster import ClusterError, LocalCluster
+
+DEFAULT_BIN_DIR = Path(os.environ.get("SEXTANT_CACHE", Path.home() / ".cache" / "sextant")) / "bin"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sextant-devcluster", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "reset", "status", "env"])
+    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("SEXTANT_CLUSTER_DIR", ".cluster")),
+                        help="where certificates, etcd data, logs and the kubeconfig live (default: .cluster)")
+    parser.add_argument("--bin-dir", type=Path, default=DEFAULT_BIN_DIR,
+                        help="where controlplane/build-tools.sh put the binaries")
+    return parser
+
+
+def _print_usage_hint(cluster: LocalCluster) -> None:
+    print(f"""
+The local control plane is ready at {cluster.server}
+  export KUBECONFIG={cluster.kubeconfig}
+  export PATH={cluster.bin_dir}:$PATH      # kubectl, helm, kubeconform built by `make tools`
+  kubectl get nodes
+Logs: {cluster.layout.logs}/   Stop: make cluster-down   Start afresh: make cluster-reset""")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    cluster = LocalCluster(state_dir=args.state_dir, bin_dir=args.bin_dir)
+    try:
+        if args.command == "up":
+            seconds = cluster.up()
+            print(f"control plane ready in {seconds:.1f} s")
+            _print_usage_hint(cluster)
+        elif args.command == "down":
+            stopped = cluster.down()
+            print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+        elif args.command == "reset":
+            cluster.reset()
+            print(f"stopped the cluster and removed {cluster.state_dir}")
+        elif args.command == "status":
+            for component, pid in cluster.status().items():
+                print(f"{component:<24} {f'running (pid {pid})' if pid else 'stopped'}")
+        else:
+            print(f"export KUBECONFIG={cluster.kubeconfig}\nexport PATH={cluster.bin_dir}:$PATH")
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""LocalCluster: bring the local control plane up and down, and hand out credentials for it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sextant_devcluster import kubeconfig, pki, supervisor
+from sextant_devcluster.commands import COMPONENTS, component_command
+from sextant_devcluster.layout import (
+    KUBERNETES_SERVICE_IP,
+    LOOPBACK,
+    Layout,
+    Ports,
+    load_ports,
+    pick_ports,
+    save_ports,
+)
+from sextant_devcluster.nodes import default_fake_nodes
+from sextant_devcluster.readiness import WaitTimeout, client_tls_context, http_ok, wait_for
+
+REQUIRED_BINARIES = (
+    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages.yaml", "kubectl")
+
+# Identities of the components (CN = user, O = groups), bound by the API server's bootstrap RBAC policy.
+_CLIENT_IDENTITIES = {
+    "admin": ("sextant-admin", ("system:masters",)),
+    "kube-controller-manager": ("system:kube-controller-manager", ()),
+    "kube-scheduler": ("system:kube-scheduler", ()),
+    "kwok": ("system:kwok", ("system:masters",)),
+}
+
+
+class ClusterError(RuntimeError):
+    """The local control plane could not be started, reached or stopped; the message says what to do."""
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log written)"
+
+
+@dataclass
+class LocalCluster:
+    """A control plane whose state (certs, etcd data, logs, kubeconfig) lives in `state_dir`.
+
+    `die_with_parent` ties the components' lifetime to this Python process (the pytest fixture);
+    `make cluster` leaves it False so the cluster outlives the command that started it.
+    """
+
+    state_dir: Path
+    bin_dir: Path
+    die_with_parent: bool = False
+    startup_timeout: float = 90.0
+    layout: Layout = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.state_dir = self.state_dir.resolve()
+        self.layout = Layout(self.state_dir)
+
+    # ---- properties people and tests use -------------------------------------------------------------
+    @property
+    def ports(self) -> Ports:
+        ports = load_ports(self.layout)
+        if ports is None:
+            raise ClusterError(f"no cluster has been created in {self.state_dir}: run `make cluster` first")
+        return ports
+
+    @property
+    def server(self) -> str:
+        return f"https://{LOOPBACK}:{self.ports.apiserver}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.layout.admin_kubeconfig
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------
+    def up(self) -> float:
+        """Start every component not already running and wait until the cluster is usable; return seconds."""
+        started = time.monotonic()
+        self._check_binaries()
+        self.layout.create_dirs()
+        ports = load_ports(self.layout)
+        if ports is None:
+            ports = pick_ports()
+            save_ports(self.layout, ports)
+        self._ensure_credentials(ports)
+        for component in COMPONENTS:
+            self._start(component, ports)
+            self._wait_component(component, ports)
+        self._create_fake_nodes()
+        self._wait_usable()
+        return time.monotonic() - started
+
+    def down(self) -> list[str]:
+        """Stop every component (reverse start order); return the names of those that were running."""
+        stopped = [c for c in reversed(COMPONENTS) if supervisor.stop_process(self.layout.pidfile(c))]
+        return stopped
+
+    def reset(self) -> None:
+        """Stop the cluster and delete its state (etcd data, certificates, kubeconfig)."""
+        self.down()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def status(self) -> dict[str, int | None]:
+        """Component name -> pid while running, None when stopped."""
+        return {c: supervisor.running_pid(self.layout.pidfile(c)) for c in COMPONENTS}
+
+    # ---- clients -------------------------------------------------------------------------------------------
+    def kubectl(
+        self, *args: str, check: bool = True, input: str | None = None, kubeconfig_path: Path | None = None,
+        timeout: float = 120.0,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the cluster's kubectl; raises ClusterError (with stderr) when `check` and it fails."""
+        config = kubeconfig_path or self.kubeconfig
+        argv = [str(self.bin_dir / "kubectl"), f"--kubeconfig={config}", *args]
+        result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise ClusterError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+        return result
+
+    def api_client(self, kubeconfig_path: Path | None = None) -> Any:
+        """A kubernetes.client.ApiClient for the admin (or for the user of `kubeconfig_path`)."""
+        from kubernetes import config
+
+        return config.new_client_from_config(config_file=str(kubeconfig_path or self.kubeconfig))
+
+    def user_kubeconfig(self, user: str, groups: Sequence[str] = ()) -> Path:
+        """A kubeconfig for `user` in `groups`, authenticated by a client certificate (no rights by default)."""
+        ca = self._ca()
+        pair = pki.issue_certificate(ca, user, organizations=tuple(groups), client=True)
+        config = kubeconfig.build_kubeconfig(
+            self.server, ca.cert_pem, user, cert_pem=pair.cert_pem, key_pem=pair.key_pem)
+        return kubeconfig.write_kubeconfig(self.layout.kubeconfigs / f"user-{user}.yaml", config)
+
+    def service_account_kubeconfig(self, namespace: str, name: str, expiration_seconds: int = 3600) -> Path:
+        """A kubeconfig that authenticates as ServiceAccount `namespace/name` with a TokenRequest token."""
+        from kubernetes import client
+
+        with self.api_client() as api:
+            request = client.AuthenticationV1TokenRequest(
+                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=expiration_seconds))
+            token = client.CoreV1Api(api).create_namespaced_service_account_token(name, namespace, request)
+        config = kubeconfig.build_kubeconfig(
+            self.server, self._ca().cert_pem, f"system:serviceaccount:{namespace}:{name}",
+            token=token.status.token, namespace=namespace)
+        return kubeconfig.write_kubeconfig(self.layout.kubeconfigs / f"sa-{namespace}-{name}.yaml", config)
+
+    # ---- internals -------------------------------------------------------------------------------------
+    def _check_binaries(self) -> None:
+        missing = [b for b in REQUIRED_BINARIES if not (self.bin_dir / b).exists()]
+        if missing:
+            raise ClusterError(
+                f"missing control-plane binaries in {self.bin_dir}: {', '.join(missing)}; "
+                "build them with `make tools` (controlplane/build-tools.sh)")
+
+    def _ca(self) -> pki.KeyPair:
+        return pki.KeyPair(self.layout.pem("ca").read_bytes(), self.layout.pem("ca-key").read_bytes())
+
+    def _ensure_credentials(self, ports: Ports) -> None:
+        """Create the CA, serving certs, SA key and component kubeconfigs once; later starts reuse them."""
+        if not self.layout.pem("ca").exists():
+            pki.create_ca().write(self.layout.pem("ca"), self.layout.pem("ca-key"))
+            serving = pki.issue_certificate(
+                self._ca(), "kube-apiserver",
+                dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                           "kubernetes.default.svc.cluster.local"),
+                ip_addresses=(LOOPBACK, KUBERNETES_SERVICE_IP), server=True)
+            serving.write(self.layout.pem("apiserver"), self.layout.pem("apiserver-key"))
+            private, public = pki.create_service_account_signing_key()
+            self.layout.pem("sa-key").write_bytes(private)
+            self.layout.pem("sa-key").chmod(0o600)
+            self.layout.pem("sa-pub").write_bytes(public)
+        for name, (user, groups) in _CLIENT_IDENTITIES.items():
+            path = self.layout.admin_kubeconfig if name == "admin" else self.layout.kubeconfigs / f"{name}.yaml"
+            if path.exists():
+                continue
+            pair = pki.issue_certificate(self._ca(), user, organizations=groups, client=True)
+            if name == "admin":
+                pair.write(self.layout.pem("admin"), self.layout.pem("admin-key"))
+            config = kubeconfig.build_kubeconfig(
+                f"https://{LOOPBACK}:{ports.apiserver}", self._ca().cert_pem, user,
+                cert_pem=pair.cert_pem, key_pem=pair.key_pem)
+            kubeconfig.write_kubeconfig(path, config)
+
+    def _start(self, component: str, ports: Ports) -> None:
+        if supervisor.running_pid(self.layout.pidfile(component)) is not None:
+            return
+        argv = component_command(component, self.bin_dir, self.layout, ports)
+        supervisor.start_process(
+            argv, self.layout.log(component), self.layout.pidfile(component),
+            die_with_parent=self.die_with_parent)
+
+    def _ensure_alive(self, component: str) -> None:
+        if supervisor.running_pid(self.layout.pidfile(component)) is None:
+            raise ClusterError(
+                f"{component} exited during start-up; the end of {self.layout.log(component)}:\n"
+                f"{_log_tail(self.layout.log(component))}\n"
+                "If a port is taken or the state is corrupt, `make cluster-reset` starts afresh.")
+
+    def _wait_component(self, component: str, ports: Ports) -> None:
+        admin_tls = client_tls_context(self.layout.pem("ca"), self.layout.pem("admin"), self.layout.pem("admin-key"))
+        insecure = client_tls_context(None)
+        probes = {
+            "etcd": (f"http://{LOOPBACK}:{ports.etcd_client}/health", None),
+            "kube-apiserver": (f"https://{LOOPBACK}:{ports.apiserver}/readyz", admin_tls),
+            "kube-controller-manager": (f"https://{LOOPBACK}:{ports.controller_manager}/healthz", insecure),
+            "kube-scheduler": (f"https://{LOOPBACK}:{ports.scheduler}/healthz", insecure),
+            "kwok": (f"http://{LOOPBACK}:{ports.kwok}/healthz", None),
+        }
+        url, context = probes[component]
+        self._wait(lambda: http_ok(url, context), f"{component} to answer {url}", component)
+
+    def _wait(self, condition: Any, what: str, component: str | None = None) -> None:
+        components = [component] if component else list(COMPONENTS)
+
+        def all_alive() -> None:
+            for name in components:
+                self._ensure_alive(name)
+
+        try:
+            wait_for(condition, timeout=self.startup_timeout, what=what, on_poll=all_alive)
+        except WaitTimeout as exc:
+            logs = ", ".join(str(self.layout.log(c)) for c in components)
+            raise ClusterError(f"{exc}; see {logs}") from exc
+
+    def _create_fake_nodes(self) -> None:
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        with self.api_client() as api:
+            core = client.CoreV1Api(api)
+            for node in default_fake_nodes():
+                try:
+                    core.create_node(node)
+                except ApiException as exc:
+                    if exc.status != 409:
+                        raise
+                # Status is a subresource: capacity (and the GPU) must be written through it.
+                core.patch_node_status(node["metadata"]["name"], {"status": node["status"]})
+
+    def _wait_usable(self) -> None:
+        """Usable = every fake node Ready with its capacity, and the default ServiceAccount created."""
+        from kubernetes import client
+
+        expected = {n["metadata"]["name"]: n["status"]["allocatable"] for n in default_fake_nodes()}
+        with self.api_client() as api:
+            core = client.CoreV1Api(api)
+
+            def nodes_ready() -> bool:
+                ready = {
+                    n.metadata.name for n in core.list_node().items
+                    if n.metadata.name in expected
+                    and any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+                    and all((n.status.allocatable or {}).get(k) == v for k, v in expected[n.metadata.name].items())
+                }
+                return ready == set(expected)
+
+            def default_service_account() -> bool:
+                return any(sa.metadata.name == "default"
+                           for sa in core.list_namespaced_service_account("default").items)
+
+            self._wait(nodes_ready, f"fake nodes {sorted(expected)} to be Ready")
+            self._wait(default_service_account, "the controller-manager to create the default ServiceAccount")

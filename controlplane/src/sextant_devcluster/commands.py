@@ -1,0 +1,115 @@
+"""Command lines of the control-plane components, built as pure functions of the layout and ports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sextant_devcluster.layout import LOOPBACK, SERVICE_CLUSTER_IP_RANGE, Layout, Ports
+
+# The order components start in; they stop in reverse.
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+# Annotation that makes kwok manage a Node (see nodes.py).
+FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+
+
+def etcd_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+    client = f"http://{LOOPBACK}:{ports.etcd_client}"
+    peer = f"http://{LOOPBACK}:{ports.etcd_peer}"
+    return [
+        str(bin_dir / "etcd"),
+        "--name=sextant",
+        f"--data-dir={layout.etcd_data}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=sextant={peer}",
+        # A throw-away test store: durability is not worth the fsync latency.
+        "--unsafe-no-fsync=true",
+        "--log-level=warn",
+    ]
+
+
+def apiserver_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+    return [
+        str(bin_dir / "kube-apiserver"),
+        f"--etcd-servers=http://{LOOPBACK}:{ports.etcd_client}",
+        f"--bind-address={LOOPBACK}",
+        f"--advertise-address={LOOPBACK}",
+        f"--secure-port={ports.apiserver}",
+        f"--cert-dir={layout.pki}",
+        f"--tls-cert-file={layout.pem('apiserver')}",
+        f"--tls-private-key-file={layout.pem('apiserver-key')}",
+        f"--client-ca-file={layout.pem('ca')}",
+        "--authorization-mode=RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={layout.pem('sa-pub')}",
+        f"--service-account-signing-key-file={layout.pem('sa-key')}",
+        f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+        # The API server's loopback address is not a valid Endpoints address; nothing in-cluster needs it.
+        "--endpoint-reconciler-type=none",
+        "--allow-privileged=true",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def _component_auth_flags(layout: Layout, component: str, port: int) -> list[str]:
+    kubeconfig = layout.kubeconfigs / f"{component}.yaml"
+    return [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={LOOPBACK}",
+        f"--secure-port={port}",
+        f"--cert-dir={layout.root / 'serving' / component}",
+        "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+        "--leader-elect=false",
+        "--v=1",
+    ]
+
+
+def controller_manager_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+    return [
+        str(bin_dir / "kube-controller-manager"),
+        *_component_auth_flags(layout, "kube-controller-manager", ports.controller_manager),
+        f"--root-ca-file={layout.pem('ca')}",
+        f"--service-account-private-key-file={layout.pem('sa-key')}",
+        f"--cluster-signing-cert-file={layout.pem('ca')}",
+        f"--cluster-signing-key-file={layout.pem('ca-key')}",
+        "--use-service-account-credentials=true",
+        f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+        # No cloud, no node IPAM: kwok owns the fake nodes.
+        "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+    ]
+
+
+def scheduler_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+    return [str(bin_dir / "kube-scheduler"), *_component_auth_flags(layout, "kube-scheduler", ports.scheduler)]
+
+
+def kwok_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+    return [
+        str(bin_dir / "kwok"),
+        f"--kubeconfig={layout.kubeconfigs / 'kwok.yaml'}",
+        # kwok's own stages (assembled by build-tools.sh): nodes Ready, pods Running, Job pods Succeeded.
+        f"--config={bin_dir / 'kwok-stages.yaml'}",
+        "--manage-all-nodes=false",
+        f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
+        "--cidr=10.244.0.0/16",
+        "--node-ip=10.96.0.1",
+        f"--server-address={LOOPBACK}:{ports.kwok}",
+    ]
+
+
+def component_command(component: str, bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+    """The argv that starts `component`; raises KeyError for an unknown component."""
+    builders = {
+        "etcd": etcd_command,
+        "kube-apiserver": apiserver_command,
+        "kube-controller-manager": controller_manager_command,
+        "kube-scheduler": scheduler_command,
+        "kwok": kwok_command,
+    }
+    return builders[component](bin_dir, layout, ports)

@@ -1,0 +1,60 @@
+"""Integration fixtures: one real local control plane per test session and a fresh namespace per test."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from sextant_devcluster import LocalCluster
+from sextant_devcluster.cli import DEFAULT_BIN_DIR
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """The session's control plane. SEXTANT_TEST_CLUSTER_DIR=.cluster reuses a running `make cluster`."""
+    bin_dir = Path(os.environ.get("SEXTANT_BIN_DIR", DEFAULT_BIN_DIR))
+    reuse = os.environ.get("SEXTANT_TEST_CLUSTER_DIR")
+    if reuse:
+        shared = LocalCluster(state_dir=Path(reuse), bin_dir=bin_dir)
+        shared.up()
+        yield shared
+        return
+    own = LocalCluster(state_dir=tmp_path_factory.mktemp("cluster"), bin_dir=bin_dir, die_with_parent=True)
+    own.up()
+    try:
+        yield own
+    finally:
+        own.down()
+
+
+@pytest.fixture()
+def core(cluster: LocalCluster) -> Iterator[client.CoreV1Api]:
+    with cluster.api_client() as api:
+        yield client.CoreV1Api(api)
+
+
+@pytest.fixture()
+def namespace(cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards (its objects go with it)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"t-{slug}-{uuid.uuid4().hex[:6]}"
+    with cluster.api_client() as api:
+        core = client.CoreV1Api(api)
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+            name=name, labels={"sextant.io/test": "true"})))
+        try:
+            yield name
+        finally:
+            core.delete_namespace(name)

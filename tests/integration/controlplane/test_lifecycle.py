@@ -1,0 +1,82 @@
+"""`make cluster` / `make cluster-down` behave: loopback only, warm start within 30 s, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sextant_devcluster import LocalCluster
+from tests.support.polling import eventually
+
+pytestmark = pytest.mark.integration
+
+WARM_START_LIMIT_SECONDS = 30.0
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def _listening_addresses(inodes: set[str]) -> list[str]:
+    """Local addresses (hex, as in /proc/net/tcp*) of LISTEN sockets whose inode is in `inodes`."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:
+                found.append(local.split(":")[0])
+    return found
+
+
+def test_every_component_listens_on_loopback_only(cluster: LocalCluster) -> None:
+    pids = cluster.status()
+    assert all(pids.values()), f"every component should run: {pids}"
+    for component, pid in pids.items():
+        assert pid is not None
+        addresses = _listening_addresses(_socket_inodes(pid))
+        assert addresses, f"{component} listens on nothing?"
+        # 0100007F is 127.0.0.1 in /proc's little-endian hex; IPv6 loopback is ::1.
+        allowed = {"0100007F", "00000000000000000000000001000000"}
+        assert set(addresses) <= allowed, f"{component} listens beyond loopback: {addresses}"
+
+
+def _cli(state_dir: Path, bin_dir: Path, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sextant_devcluster.cli", command, "--state-dir", str(state_dir),
+         "--bin-dir", str(bin_dir)], capture_output=True, text=True, timeout=180)
+
+
+def test_cluster_up_is_fast_when_warm_and_down_leaves_no_process(cluster: LocalCluster, tmp_path: Path) -> None:
+    state = tmp_path / "second-cluster"
+    up = _cli(state, cluster.bin_dir, "up")
+    try:
+        assert up.returncode == 0, up.stderr
+        seconds = float(re.search(r"ready in ([\d.]+) s", up.stdout).group(1))  # type: ignore[union-attr]
+        assert seconds <= WARM_START_LIMIT_SECONDS
+        assert f"export KUBECONFIG={state.resolve()}/kubeconfig" in up.stdout
+        second = LocalCluster(state_dir=state, bin_dir=cluster.bin_dir)
+        pids = second.status()
+        assert all(pids.values())
+        nodes = second.kubectl("get", "nodes", "-o", "name").stdout.split()
+        assert "node/kwok-gpu-0" in nodes
+    finally:
+        down = _cli(state, cluster.bin_dir, "down")
+    assert down.returncode == 0, down.stderr
+    # Stopped processes are reaped by init (they outlived the `up` command that started them).
+    eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids.values() if pid), timeout=15,
+               what="every component process to be gone")
+    assert "nothing was running" in _cli(state, cluster.bin_dir, "down").stdout
