@@ -33,7 +33,9 @@ def _lookup(task: Task, name: object, path: str) -> Algorithm | Violation:
     algos = ALGORITHMS[task]
     if isinstance(name, str) and name in algos:
         return algos[name]
-    return Violation(path, f"unknown algorithm {name!r} for task {task}; choose one of: {', '.join(algos)}")
+    elsewhere = [t for t, table in ALGORITHMS.items() if isinstance(name, str) and name in table]
+    hint = f" ({name} is offered for {', '.join(elsewhere)}, not {task})" if elsewhere else ""
+    return Violation(path, f"unknown algorithm {name!r} for task {task}{hint}; choose one of: {', '.join(algos)}")
 
 
 def _check_params(algo: Algorithm, params: Mapping[str, Any], path: str) -> Iterator[Violation]:
