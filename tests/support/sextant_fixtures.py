@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 
 from tests.support.sextant_operator import (
-    SERVICE_ACCOUNT, OperatorProcess, apply_docs, chart_rbac, chart_webhook, install_crds,
+    SERVICE_ACCOUNT,
+    OperatorProcess,
+    apply_docs,
+    chart_rbac,
+    chart_webhook,
+    install_crds,
 )
 
 

@@ -167,8 +167,8 @@ def _algorithms() -> dict[Task, dict[str, Algorithm]]:
             "reassignment_ratio": FLOAT, "random_state": SEED}),
         Algorithm("dbscan", k, "sklearn.cluster.DBSCAN", {
             "eps": FLOAT, "min_samples": INT, "metric": choice("euclidean", "manhattan", "chebyshev", "cosine"),
-            "algorithm": choice("auto", "ball_tree", "kd_tree", "brute"), "leaf_size": INT, "p": Param(("float", "null")),
-            "n_jobs": N_JOBS}),
+            "algorithm": choice("auto", "ball_tree", "kd_tree", "brute"), "leaf_size": INT,
+            "p": Param(("float", "null")), "n_jobs": N_JOBS}),
         Algorithm("agglomerative", k, "sklearn.cluster.AgglomerativeClustering", {
             "n_clusters": INT_OR_NONE, "metric": choice("euclidean", "l1", "l2", "manhattan", "cosine"),
             "linkage": choice("ward", "complete", "average", "single"), "distance_threshold": Param(("float", "null")),

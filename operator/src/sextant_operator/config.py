@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BACKENDS = ("kubeflow", "job", "local")
+# In a pod, probes and the API server reach the operator on the pod IP, so it listens on every interface;
+# tests and local runs set SEXTANT_WEBHOOK_BIND / SEXTANT_LIVENESS to 127.0.0.1.
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 
 
 class ConfigError(ValueError):
@@ -22,9 +25,9 @@ class OperatorConfig:
     default_backend: str = "job"
     worker_limit: int = 20
     watch_server_timeout: int = 300
-    liveness_endpoint: str = "http://0.0.0.0:8080/healthz"
+    liveness_endpoint: str = f"http://{ALL_INTERFACES}:8080/healthz"
     webhook_enabled: bool = True
-    webhook_bind: str = "0.0.0.0"
+    webhook_bind: str = ALL_INTERFACES
     webhook_port: int = 9443
     webhook_cert_dir: Path | None = None
     log_format: str = "plain"
@@ -71,9 +74,9 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         default_backend=backend,
         worker_limit=_int(env, "SEXTANT_WORKER_LIMIT", 20, 1),
         watch_server_timeout=_int(env, "SEXTANT_WATCH_TIMEOUT", 300, 10),
-        liveness_endpoint=env.get("SEXTANT_LIVENESS", "http://0.0.0.0:8080/healthz"),
+        liveness_endpoint=env.get("SEXTANT_LIVENESS", f"http://{ALL_INTERFACES}:8080/healthz"),
         webhook_enabled=_bool(env, "SEXTANT_WEBHOOK_ENABLED", True),
-        webhook_bind=env.get("SEXTANT_WEBHOOK_BIND", "0.0.0.0"),
+        webhook_bind=env.get("SEXTANT_WEBHOOK_BIND", ALL_INTERFACES),
         webhook_port=_int(env, "SEXTANT_WEBHOOK_PORT", 9443, 1),
         webhook_cert_dir=Path(cert_dir) if cert_dir else None,
         log_format=_log_format(env),

@@ -46,7 +46,7 @@ def _resume_after_sigkill(cluster: Any, namespace: str, sextant: Any) -> None:
     _apply(cluster, namespace, "trainingjob_automl", "before-b")
     _apply(cluster, namespace, "inferenceservice", "before-c")
     for name in ("trainingjob/before-a", "trainingjob/before-b", "inferenceservice/before-c"):
-        eventually(lambda: _status(cluster, namespace, name), timeout=30, what=name)
+        eventually(lambda name=name: _status(cluster, namespace, name), timeout=30, what=name)
     assert sextant.kill() == -9
 
     # While the operator is down: new resources, a spec change and a deletion (held by the finalizer).
@@ -59,7 +59,7 @@ def _resume_after_sigkill(cluster: Any, namespace: str, sextant: Any) -> None:
 
     sextant.start()
     for name in ("trainingjob/before-a", "trainingjob/during-d", "inferenceservice/during-e"):
-        eventually(lambda: _status(cluster, namespace, name), timeout=30, what=f"{name} after restart")
+        eventually(lambda name=name: _status(cluster, namespace, name), timeout=30, what=f"{name} after restart")
     suspended = eventually(lambda: _status(cluster, namespace, "inferenceservice/before-c"), timeout=30)
     assert suspended["status"]["phase"] == "Suspended" and suspended["metadata"]["generation"] == 2
     eventually(lambda: cluster.kubectl("get", "-n", namespace, "trainingjob/before-b",

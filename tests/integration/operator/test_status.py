@@ -39,7 +39,8 @@ def test_every_sample_is_reconciled_as_the_service_account_without_403(cluster: 
     cluster.kubectl("apply", "-n", namespace, "-k", str(sample_files()[0].parent))
     for path in sample_files():
         body = yaml.safe_load(path.read_text())
-        obj = eventually(lambda: reconciled(cluster, namespace, body["kind"], body["metadata"]["name"]),
+        kind, name = body["kind"], body["metadata"]["name"]
+        obj = eventually(lambda kind=kind, name=name: reconciled(cluster, namespace, kind, name),
                          timeout=30, what=f"status of {path.name}")
         status = obj["status"]
         conditions = {c["type"]: c for c in status["conditions"]}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from sextant_contracts.catalogue import ALGORITHMS, DEFAULT_METRIC, METRICS, Param
 
 EXPECTED = {

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from sextant_contracts.resources import crdgen
 from sextant_contracts.resources.crd import INFERENCESERVICE, KINDS, TRAININGJOB, build_crd, openapi_schema
-
 from tests.support.resources import REPO
 
 

@@ -6,6 +6,7 @@ import logging
 
 import kopf
 import pytest
+
 from sextant_operator.config import ConfigError, config_from_env
 from sextant_operator.settings import FINALIZER, apply_settings
 

@@ -11,7 +11,6 @@ from sextant_operator.reconcile.inferenceservice import (
 )
 from sextant_operator.reconcile.trainingjob import TrainingContext, desired_trainingjob_status
 from sextant_operator.reconcile.transitions import status_changes, transition_events
-
 from tests.support.resources import load_sample
 
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"

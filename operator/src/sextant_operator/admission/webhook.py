@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+
 from sextant_contracts.resources.crd import GROUP, VERSION
 
 from ..config import OperatorConfig

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
+
 from sextant_contracts.resources.crd import GROUP, VERSION
 
 from ..reconcile.conditions import now_rfc3339
