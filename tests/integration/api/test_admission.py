@@ -6,6 +6,7 @@ rules CEL cannot express (algorithm catalogue, hyperparameters, metric per task)
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ def admission(cluster: Any, crds: None, tmp_path_factory: pytest.TempPathFactory
     """One namespace and one operator (with its webhook) shared by the admission cases of this module."""
     from tests.support.sextant_fixtures import start_sextant, stop_sextant
 
-    namespace = "t-admission"
+    namespace = f"t-admission-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", namespace)
     operator, hook = start_sextant(cluster, namespace, tmp_path_factory.mktemp("admission"))
     try:
