@@ -81,6 +81,9 @@ def test_namespaced_mode_creates_roles_only(cluster: Any) -> None:
 def test_helm_install_wait_in_a_restricted_namespace(cluster: Any, crds: None, namespace: str) -> None:
     cluster.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
                     "pod-security.kubernetes.io/enforce-version=latest")
+    # Control: the namespace really enforces `restricted` (a default pod is refused).
+    plain = cluster.kubectl("run", "plain", "-n", namespace, "--image=busybox", "--dry-run=server", check=False)
+    assert plain.returncode != 0 and "violates PodSecurity" in plain.stderr
     helm = [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig)]
     # Namespaced mode keeps the chart's webhook scoped to this namespace while it is installed.
     install = _run([*helm, "install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "120s",

@@ -109,3 +109,34 @@ def test_service_account_cannot_do_more_than_it_needs(cluster: Any, crds: None, 
     assert not can("get", "secrets", "-n", namespace)
     assert not can("list", "customresourcedefinitions")
     assert not can("list", "namespaces")
+
+
+def test_cluster_wide_role_grants_the_same_verbs_everywhere_and_nothing_more(cluster: Any, crds: None,
+                                                                              namespace: str) -> None:
+    from tests.support.sextant_operator import apply_docs, helm_template
+
+    docs = [d for d in helm_template(cluster, namespace)
+            if d["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")]
+    suffix = namespace[-6:]
+    for doc in docs:
+        if doc["kind"] != "ServiceAccount":
+            doc["metadata"]["name"] += f"-{suffix}"  # cluster-scoped: unique per test
+        if doc["kind"] == "ClusterRoleBinding":
+            doc["roleRef"]["name"] += f"-{suffix}"
+    apply_docs(cluster, docs)
+    who = f"--as=system:serviceaccount:{namespace}:sx-sextant"
+
+    def can(*args: str) -> bool:
+        return cluster.kubectl("auth", "can-i", *args, who, check=False).stdout.strip() == "yes"
+
+    try:
+        assert can("watch", "trainingjobs", "--all-namespaces")
+        assert can("patch", "trainingjobs", "--subresource=status", "-n", "default")
+        assert can("create", "events", "-n", "default")
+        assert not can("delete", "inferenceservices", "--all-namespaces")
+        assert not can("get", "secrets", "-n", "default")
+        assert not can("list", "customresourcedefinitions")
+    finally:
+        for doc in docs:
+            if doc["kind"] != "ServiceAccount":
+                cluster.kubectl("delete", doc["kind"].lower(), doc["metadata"]["name"], "--ignore-not-found")
