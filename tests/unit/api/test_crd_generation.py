@@ -91,3 +91,15 @@ def test_printer_columns_show_what_people_check_first() -> None:
     assert {"URL", "Ready", "Variants", "Models", "Age", "Reason"} <= set(isvc)
     assert tj["Reason"]["priority"] == 1 and isvc["Reason"]["priority"] == 1
     assert build_crd(TRAININGJOB)["spec"]["versions"][0]["subresources"] == {"status": {}}
+
+
+def test_a_field_without_description_is_refused() -> None:
+    from typing import TypedDict
+
+    from sextant_contracts.resources.schema import SchemaError, object_schema
+
+    class Undocumented(TypedDict):
+        size: int
+
+    with pytest.raises(SchemaError, match="Undocumented.size has no Field"):
+        object_schema(Undocumented, {})
