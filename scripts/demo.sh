@@ -10,7 +10,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "kubectl get nodes (kwok fake nodes; kwok-gpu-0 advertises nvidia.com/gpu)"
 kubectl get nodes -L node.sextant.io/accelerator
 
-step "kubectl get --raw /version"
+step "Server version (built from k8s.io/kubernetes)"
 kubectl version -o yaml | sed -n '/serverVersion/,$p' | grep -E 'gitVersion|platform'
 
 step "A Deployment scheduled onto the fake nodes"
