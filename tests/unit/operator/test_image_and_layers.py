@@ -53,3 +53,14 @@ def test_every_module_starts_with_a_docstring() -> None:
                  REPO / "contracts/src/sextant_contracts/catalogue.py"]:
         assert ast.get_docstring(ast.parse(path.read_text())), f"{path} has no module docstring"
         assert len(path.read_text().splitlines()) <= 400, f"{path} is past 400 lines"
+
+
+def test_import_contracts_are_kept() -> None:
+    import subprocess
+    import sys
+
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint_imports), "--config", str(REPO / "operator/importlinter.ini"),
+                             "--no-cache"], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
