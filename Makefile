@@ -14,7 +14,7 @@ PY            := $(VENV)/bin/python
 PYTEST        := $(VENV)/bin/pytest
 CLUSTER_DIR   ?= .cluster
 # Debian packages the targets need, installed when the command is missing (command:package).
-APT_NEEDS     := git:git
+APT_NEEDS     := git:git curl:curl
 
 export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
