@@ -6,7 +6,7 @@
 set -euo pipefail
 : "${KUBECONFIG:?run through make demo}" "${PY:?run through make demo}" "${CLUSTER_DIR:?run through make demo}"
 NS=sextant-demo
-devcluster() { "$(dirname "$PY")/sextant-devcluster" "$@" --state-dir "$CLUSTER_DIR"; }
+devcluster() { "$(dirname "$PY")/sextant-devcluster" --state-dir "$CLUSTER_DIR" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "Nodes: kwok fake nodes on a real control plane (kwok-gpu-0 advertises nvidia.com/gpu)"
