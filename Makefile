@@ -14,13 +14,13 @@ PY            := $(VENV)/bin/python
 PYTEST        := $(VENV)/bin/pytest
 CLUSTER_DIR   ?= .cluster
 # Debian packages the targets need, installed when the command is missing (command:package).
-APT_NEEDS     := git:git
+APT_NEEDS     := git:git curl:curl
 
 export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(BIN_DIR):$(PATH)
 
-.PHONY: help deps uv venv tools test test-unit test-integration lint bench cluster cluster-down \
+.PHONY: crds manifests help deps uv venv tools test test-unit test-integration lint bench cluster cluster-down \
         cluster-reset cluster-status demo clean
 
 help: ## Show the targets
@@ -55,12 +55,18 @@ test-unit: venv ## Unit tests only (no cluster, seconds)
 test-integration: deps venv tools ## Integration tests on the local control plane
 	$(PYTEST) tests/integration -m "not bench"
 
-LINT_PATHS := controlplane/src tests
-TYPED_PATHS := controlplane/src
+LINT_PATHS := controlplane/src contracts/src operator/src manifests/render.py tests
+TYPED_PATHS := controlplane/src contracts/src operator/src
 
 lint: venv ## ruff and mypy --strict
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/mypy $(TYPED_PATHS)
+
+crds: venv ## Regenerate the CRDs (chart and kustomize) from the typed models in contracts/
+	$(PY) -m sextant_contracts.resources.crdgen
+
+manifests: venv tools ## Regenerate the kustomize manifests from the Helm chart
+	$(PY) manifests/render.py
 
 bench: deps venv tools ## Benchmarks (not part of make test); results in bench-results/
 	@for setup in tests/bench/*/setup.sh; do [ -f "$$setup" ] && bash "$$setup"; done; true

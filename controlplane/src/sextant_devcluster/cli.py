@@ -14,7 +14,9 @@ DEFAULT_BIN_DIR = Path(os.environ.get("SEXTANT_CACHE", Path.home() / ".cache" / 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sextant-devcluster", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "reset", "status", "env"])
+    parser.add_argument("command", choices=["up", "down", "reset", "status", "env", "spawn"])
+    parser.add_argument("spawn_argv", nargs="*", metavar="NAME -- ARGV",
+                        help="for spawn: a name, then the command to run beside the cluster (stopped by down)")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("SEXTANT_CLUSTER_DIR", ".cluster")),
                         help="where certificates, etcd data, logs and the kubeconfig live (default: .cluster)")
     parser.add_argument("--bin-dir", type=Path, default=DEFAULT_BIN_DIR,
@@ -48,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             for component, pid in cluster.status().items():
                 print(f"{component:<24} {f'running (pid {pid})' if pid else 'stopped'}")
+        elif args.command == "spawn":
+            if len(args.spawn_argv) < 2:
+                raise ClusterError("spawn needs a name and a command: spawn NAME -- COMMAND [ARGS...]")
+            name, *argv = args.spawn_argv
+            pid = cluster.spawn(name, argv, env={"KUBECONFIG": str(cluster.kubeconfig)})
+            print(f"{name} running (pid {pid}); log: {cluster.layout.log(name)}")
         else:
             print(f"export KUBECONFIG={cluster.kubeconfig}\nexport PATH={cluster.bin_dir}:$PATH")
     except ClusterError as exc:

@@ -100,9 +100,23 @@ class LocalCluster:
         return time.monotonic() - started
 
     def down(self) -> list[str]:
-        """Stop every component (reverse start order); return the names of those that were running."""
-        stopped = [c for c in reversed(COMPONENTS) if supervisor.stop_process(self.layout.pidfile(c))]
-        return stopped
+        """Stop the processes run beside the cluster, then every component (reverse start order).
+
+        Returns the names of those that were running.
+        """
+        extras = sorted(p.stem for p in self.layout.pidfile("x").parent.glob("*.pid") if p.stem not in COMPONENTS)
+        order = [*extras, *reversed(COMPONENTS)]
+        return [name for name in order if supervisor.stop_process(self.layout.pidfile(name))]
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
+        """Run `argv` beside the cluster (e.g. the operator in the demo), stopped by `down()`; return its pid.
+
+        Its log is logs/<name>.log. Raises ClusterError when `name` is a component or already runs.
+        """
+        if name in COMPONENTS or supervisor.running_pid(self.layout.pidfile(name)) is not None:
+            raise ClusterError(f"{name} is a component or already running; stop it with `make cluster-down`")
+        return supervisor.start_process(argv, self.layout.log(name), self.layout.pidfile(name),
+                                        die_with_parent=self.die_with_parent, env=env)
 
     def reset(self) -> None:
         """Stop the cluster and delete its state (etcd data, certificates, kubeconfig)."""
@@ -110,8 +124,10 @@ class LocalCluster:
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def status(self) -> dict[str, int | None]:
-        """Component name -> pid while running, None when stopped."""
-        return {c: supervisor.running_pid(self.layout.pidfile(c)) for c in COMPONENTS}
+        """Component (or spawned process) name -> pid while running, None when stopped."""
+        names = [*COMPONENTS, *sorted(p.stem for p in self.layout.pidfile("x").parent.glob("*.pid")
+                                      if p.stem not in COMPONENTS)]
+        return {name: supervisor.running_pid(self.layout.pidfile(name)) for name in names}
 
     # ---- clients -------------------------------------------------------------------------------------------
     def kubectl(

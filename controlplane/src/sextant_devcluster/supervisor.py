@@ -19,15 +19,20 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def start_process(argv: list[str], log_path: Path, pidfile: Path, *, die_with_parent: bool) -> int:
-    """Start `argv` in its own session with output to `log_path`; record its pid; return the pid."""
+def start_process(
+    argv: list[str], log_path: Path, pidfile: Path, *, die_with_parent: bool, env: dict[str, str] | None = None,
+) -> int:
+    """Start `argv` in its own session with output to `log_path`; record its pid; return the pid.
+
+    `env` entries are added to this process's environment.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         preexec: Callable[[], None] | None = _die_with_parent if die_with_parent else None
         proc = subprocess.Popen(  # noqa: S603 - argv is built by commands.py, never from user input
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=preexec, close_fds=True,
+            start_new_session=True, preexec_fn=preexec, close_fds=True, env={**os.environ, **(env or {})},
         )
     pidfile.write_text(f"{proc.pid} {argv[0]}\n")
     return proc.pid

@@ -54,10 +54,10 @@ def test_every_component_listens_on_loopback_only(cluster: LocalCluster) -> None
         assert set(addresses) <= allowed, f"{component} listens beyond loopback: {addresses}"
 
 
-def _cli(state_dir: Path, bin_dir: Path, command: str) -> subprocess.CompletedProcess[str]:
+def _cli(state_dir: Path, bin_dir: Path, command: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sextant_devcluster.cli", command, "--state-dir", str(state_dir),
-         "--bin-dir", str(bin_dir)], capture_output=True, text=True, timeout=180)
+        [sys.executable, "-m", "sextant_devcluster.cli", "--state-dir", str(state_dir), "--bin-dir", str(bin_dir),
+         command, *args], capture_output=True, text=True, timeout=180)
 
 
 def test_cluster_up_is_fast_when_warm_and_down_leaves_no_process(cluster: LocalCluster, tmp_path: Path) -> None:
@@ -69,13 +69,17 @@ def test_cluster_up_is_fast_when_warm_and_down_leaves_no_process(cluster: LocalC
         assert seconds <= WARM_START_LIMIT_SECONDS
         assert f"export KUBECONFIG={state.resolve()}/kubeconfig" in up.stdout
         second = LocalCluster(state_dir=state, bin_dir=cluster.bin_dir)
+        # Like the demo's operator: a process run beside the cluster, stopped by `down` too.
+        assert _cli(state, cluster.bin_dir, "spawn", "beside", "--", "sleep", "600").returncode == 0
         pids = second.status()
+        assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "beside"}
         assert all(pids.values())
         nodes = second.kubectl("get", "nodes", "-o", "name").stdout.split()
         assert "node/kwok-gpu-0" in nodes
     finally:
         down = _cli(state, cluster.bin_dir, "down")
     assert down.returncode == 0, down.stderr
+    assert down.stdout.startswith("stopped: beside, kwok,")
     # Stopped processes are reaped by init (they outlived the `up` command that started them).
     eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids.values() if pid), timeout=15,
                what="every component process to be gone")

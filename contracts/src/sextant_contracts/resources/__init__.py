@@ -1,0 +1,1 @@
+"""Typed models of Sextant's custom resources, and the CRDs generated from them."""

@@ -1,0 +1,159 @@
+"""The InferenceService resource as typed models: the single definition its CRD schema is generated from."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Required, TypedDict
+
+from .common import (
+    CONDITIONS_FIELD,
+    DURATION_PATTERN,
+    MODEL_REFERENCE_RULES,
+    NAME_PATTERN,
+    ComputeResources,
+    Condition,
+    ModelReference,
+)
+from .fields import Field, JsonValue, Rule
+
+ServingPhase = Literal["Pending", "Ready", "Degraded", "Failed", "Suspended"]
+
+
+class Variant(TypedDict, total=False):
+    """One production variant: a model version receiving a share of the traffic."""
+
+    name: Required[Annotated[str, Field("Variant name, unique within the service.", pattern=NAME_PATTERN,
+                                        max_length=40)]]
+    model: Required[Annotated[ModelReference, Field("Model this variant serves.")]]
+    weight: Required[Annotated[int, Field(
+        "Percentage of requests sent to this variant; the weights of all variants sum to 100.",
+        minimum=0, maximum=100)]]
+    resources: Annotated[ComputeResources, Field("Compute for this variant's pods (overrides spec.resources).")]
+
+
+class Scaling(TypedDict, total=False):
+    """How many model-server replicas run, and what drives autoscaling."""
+
+    minReplicas: Annotated[int, Field("Fewest replicas per variant.", default=1, minimum=0, maximum=1000)]
+    maxReplicas: Annotated[int, Field(
+        "Most replicas per variant; minReplicas (at least 1) when omitted.", minimum=1, maximum=1000)]
+    metric: Annotated[Literal["cpu", "rps", "concurrency"], Field(
+        "Signal the autoscaler follows.", default="cpu")]
+    target: Annotated[int, Field(
+        "Target value per replica: CPU percent, requests per second or in-flight requests.",
+        default=70, minimum=1)]
+
+
+SCALING_RULES = (
+    Rule("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
+         "minReplicas must not exceed maxReplicas", field_path=".minReplicas"),
+    Rule("!has(self.metric) || self.metric != 'cpu' || !has(self.target) || self.target <= 100",
+         "a cpu target is a percentage between 1 and 100", field_path=".target"),
+)
+
+
+class Batching(TypedDict, total=False):
+    """Adaptive batching of concurrent requests in the model server."""
+
+    enabled: Annotated[bool, Field("Batch concurrent requests together.", default=True)]
+    maxBatchSize: Annotated[int, Field("Largest batch.", default=64, minimum=1, maximum=10000)]
+    maxLatencyMs: Annotated[int, Field(
+        "Longest a request waits for its batch, in milliseconds.", default=10, minimum=1, maximum=60000)]
+
+
+class DriftMonitoring(TypedDict, total=False):
+    """Data-drift checks of live features against the training baseline."""
+
+    enabled: Annotated[bool, Field("Check for drift.", default=False)]
+    interval: Annotated[str, Field("Time between checks, such as 5m.", default="5m",
+                                   pattern=DURATION_PATTERN, max_length=32)]
+    threshold: Annotated[float, Field(
+        "Drift score (0 to 1) above which drift is reported.", default=0.2, minimum=0, maximum=1)]
+    minSamples: Annotated[int, Field("Requests needed before a check is made.", default=500, minimum=1)]
+    retrain: Annotated[str, Field(
+        "Name of a TrainingJob in the same namespace to re-run when drift is detected.",
+        pattern=NAME_PATTERN, max_length=253)]
+
+
+class Monitoring(TypedDict, total=False):
+    """Monitoring of the live endpoint."""
+
+    drift: Annotated[DriftMonitoring, Field("Data-drift monitoring.")]
+
+
+class InferenceServiceSpec(TypedDict, total=False):
+    """Desired serving: which models, how traffic is split, how it scales."""
+
+    model: Annotated[ModelReference, Field("Model served by a single variant (exclusive with variants).")]
+    variants: Annotated[list[Variant], Field(
+        "Weighted production variants, e.g. 85/15 (exclusive with model).", min_items=1, max_items=10,
+        list_map_keys=("name",))]
+    scaling: Annotated[Scaling, Field("Replicas and autoscaling.")]
+    batching: Annotated[Batching, Field("Adaptive batching.")]
+    monitoring: Annotated[Monitoring, Field("Metrics and drift monitoring.")]
+    resources: Annotated[ComputeResources, Field("Compute for the model-server pods.")]
+    suspend: Annotated[bool, Field("Scale every variant to zero and stop serving.", default=False)]
+
+
+INFERENCESERVICE_SPEC_RULES = (
+    Rule("has(self.model) != has(self.variants)", "set exactly one of spec.model or spec.variants"),
+    Rule("!has(self.variants) || self.variants.map(v, v.weight).sum() == 100",
+         "the weights of spec.variants must sum to 100", field_path=".variants"),
+)
+
+
+class ResolvedModel(TypedDict, total=False):
+    """The registry entry a variant's reference resolved to."""
+
+    name: Annotated[str, Field("Model name.")]
+    version: Annotated[str, Field("Resolved version.")]
+    digest: Annotated[str, Field("sha256 digest verified before loading.")]
+
+
+class VariantStatus(TypedDict, total=False):
+    """Observed state of one variant."""
+
+    name: Required[Annotated[str, Field("Variant name.")]]
+    model: Annotated[ResolvedModel, Field("Resolved model, once known.")]
+    weight: Annotated[int, Field("Traffic share in percent.")]
+    replicas: Annotated[int, Field("Replicas running.", minimum=0)]
+    readyReplicas: Annotated[int, Field("Replicas ready to serve.", minimum=0)]
+
+
+class DriftStatus(TypedDict, total=False):
+    """Result of the latest drift check."""
+
+    score: Annotated[float, Field("Drift score between 0 and 1.")]
+    driftedFeatures: Annotated[list[str], Field("Features whose distribution moved.")]
+    samples: Annotated[int, Field("Requests the check looked at.")]
+    checkedAt: Annotated[str, Field("When the check ran (RFC 3339).", format="date-time")]
+
+
+class InferenceServiceStatus(TypedDict, total=False):
+    """Observed state of an InferenceService, written only by the operator."""
+
+    phase: Annotated[ServingPhase, Field("Pending, Ready, Degraded, Failed or Suspended.")]
+    reason: Annotated[str, Field("Why the service is in this phase, one CamelCase word.")]
+    message: Annotated[str, Field("Details of the reason and what to do about it.")]
+    observedGeneration: Annotated[int, Field("The metadata.generation this status describes.", minimum=0)]
+    url: Annotated[str, Field("Endpoint receiving prediction requests, once serving.")]
+    conditions: Annotated[list[Condition], CONDITIONS_FIELD]
+    variants: Annotated[list[VariantStatus], Field("Per-variant state.", list_map_keys=("name",))]
+    variantWeights: Annotated[str, Field("Variants and weights in one line, e.g. current=85,challenger=15.")]
+    modelVersions: Annotated[str, Field("Resolved model versions in one line, e.g. churn:6,churn:7.")]
+    drift: Annotated[DriftStatus, Field("Latest drift check.")]
+
+
+class InferenceService(TypedDict, total=False):
+    """A request to serve registered models over HTTP."""
+
+    apiVersion: Annotated[str, Field("ml.sextant.io/v1alpha1.")]
+    kind: Annotated[str, Field("InferenceService.")]
+    metadata: Annotated[dict[str, JsonValue], Field("Standard object metadata.")]
+    spec: Required[Annotated[InferenceServiceSpec, Field("What to serve.", rules=INFERENCESERVICE_SPEC_RULES)]]
+    status: Annotated[InferenceServiceStatus, Field("Observed state, written by the operator.")]
+
+
+CLASS_RULES: dict[object, tuple[Rule, ...]] = {
+    ModelReference: MODEL_REFERENCE_RULES,
+    Scaling: SCALING_RULES,
+}

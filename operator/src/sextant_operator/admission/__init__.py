@@ -1,0 +1,1 @@
+"""Admission: the checks CEL cannot express (algorithm catalogue, metrics per task), served over TLS."""

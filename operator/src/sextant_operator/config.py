@@ -1,0 +1,90 @@
+"""Operator configuration read once from the environment in main(), never at import time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+BACKENDS = ("kubeflow", "job", "local")
+# In a pod, probes and the API server reach the operator on the pod IP, so it listens on every interface;
+# tests and local runs set SEXTANT_WEBHOOK_BIND / SEXTANT_LIVENESS to 127.0.0.1.
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value the operator cannot use; the message names it and the fix."""
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """Everything the operator needs to know about its deployment."""
+
+    namespaces: tuple[str, ...] = ()
+    default_backend: str = "job"
+    worker_limit: int = 20
+    watch_server_timeout: int = 300
+    liveness_endpoint: str = f"http://{ALL_INTERFACES}:8080/healthz"
+    webhook_enabled: bool = True
+    webhook_bind: str = ALL_INTERFACES
+    webhook_port: int = 9443
+    webhook_cert_dir: Path | None = None
+    log_format: str = "plain"
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer; set it to a whole number >= {minimum}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is below {minimum}; set it to a whole number >= {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes"):
+        return True
+    if raw in ("0", "false", "no"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false")
+
+
+def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
+    """Parse SEXTANT_* variables. Raises ConfigError naming the variable when one is invalid."""
+    env = os.environ if env is None else env
+    namespaces = tuple(n.strip() for n in env.get("SEXTANT_NAMESPACES", "").split(",") if n.strip())
+    backend = env.get("SEXTANT_DEFAULT_BACKEND", "job")
+    if backend not in BACKENDS:
+        raise ConfigError(f"SEXTANT_DEFAULT_BACKEND={backend!r} is unknown; use one of {', '.join(BACKENDS)}")
+    cert_dir = env.get("SEXTANT_WEBHOOK_CERT_DIR")
+    return OperatorConfig(
+        namespaces=namespaces,
+        default_backend=backend,
+        worker_limit=_int(env, "SEXTANT_WORKER_LIMIT", 20, 1),
+        watch_server_timeout=_int(env, "SEXTANT_WATCH_TIMEOUT", 300, 10),
+        liveness_endpoint=env.get("SEXTANT_LIVENESS", f"http://{ALL_INTERFACES}:8080/healthz"),
+        webhook_enabled=_bool(env, "SEXTANT_WEBHOOK_ENABLED", True),
+        webhook_bind=env.get("SEXTANT_WEBHOOK_BIND", ALL_INTERFACES),
+        webhook_port=_int(env, "SEXTANT_WEBHOOK_PORT", 9443, 1),
+        webhook_cert_dir=Path(cert_dir) if cert_dir else None,
+        log_format=_log_format(env),
+    )
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = env.get("SEXTANT_LOG_FORMAT", "plain")
+    if value not in ("plain", "full", "json"):
+        raise ConfigError(f"SEXTANT_LOG_FORMAT={value!r} is unknown; use plain, full or json")
+    return value

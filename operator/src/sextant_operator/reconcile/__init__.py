@@ -1,0 +1,1 @@
+"""Pure reconcilers: desired status from spec plus observations, with no I/O."""

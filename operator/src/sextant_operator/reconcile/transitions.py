@@ -1,0 +1,45 @@
+"""Decides the status patch and the Events for a reconcile: none at all when nothing changed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .conditions import find_condition
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """A Kubernetes Event to post on the resource."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+def status_changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """Top-level status fields whose desired value differs from the current one (a merge patch)."""
+    changes: dict[str, Any] = {k: v for k, v in desired.items() if current.get(k) != v}
+    changes.update({k: None for k in current if k not in desired})
+    return changes
+
+
+def transition_events(current: Mapping[str, Any], desired: Mapping[str, Any],
+                      warning_reasons: frozenset[str] = frozenset()) -> list[EventSpec]:
+    """One Event per phase change and per existing condition whose status changed.
+
+    Conditions appearing for the first time are covered by the phase Event, so creating a resource posts one
+    Event, not one per condition.
+    """
+    events: list[EventSpec] = []
+    reason = str(desired.get("reason") or "Reconciled")
+    if current.get("phase") != desired.get("phase"):
+        kind: Literal["Normal", "Warning"] = "Warning" if reason in warning_reasons else "Normal"
+        events.append(EventSpec(kind, reason, f"phase is now {desired.get('phase')}: {desired.get('message', '')}"))
+    for cond in desired.get("conditions", []):
+        before = find_condition(current.get("conditions", []), cond["type"])
+        if before is not None and before.get("status") != cond["status"]:
+            events.append(EventSpec("Normal", cond["reason"],
+                                    f"{cond['type']} is {cond['status']}: {cond['message']}"))
+    return events

@@ -1,0 +1,132 @@
+"""Runs the Sextant operator as a real process on the host, with the chart's RBAC and webhook configuration.
+
+The operator authenticates as the chart's ServiceAccount (a TokenRequest token), never as the admin. The
+webhook configuration is the one the chart renders, with its Service reference replaced by a URL on
+127.0.0.1, because the API server runs on the host and cannot reach a Service without a network plugin.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sextant_operator.admission.certs import ServingCertificate, write_self_signed
+from tests.support.polling import eventually
+from tests.support.resources import REPO
+
+CHART = REPO / "charts" / "sextant"
+RELEASE = "sx"
+SERVICE_ACCOUNT = f"{RELEASE}-sextant"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def helm_template(cluster: Any, namespace: str, *args: str) -> list[dict[str, Any]]:
+    """The chart rendered for a release in namespace (extra args are passed to helm template)."""
+    out = subprocess.run(
+        [str(cluster.bin_dir / "helm"), "template", RELEASE, str(CHART), "--namespace", namespace,
+         "--kube-version", "1.35.4", *args], capture_output=True, text=True, check=True, timeout=60)
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def apply_docs(cluster: Any, docs: list[dict[str, Any]]) -> None:
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(docs))
+
+
+def install_crds(cluster: Any) -> None:
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(REPO / "manifests" / "crds"))
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                    "crd/trainingjobs.ml.sextant.io", "crd/inferenceservices.ml.sextant.io")
+
+
+def chart_rbac(cluster: Any, namespace: str) -> list[dict[str, Any]]:
+    """The ServiceAccount, Role and RoleBinding of the chart in namespaced mode, watching `namespace`."""
+    docs = helm_template(cluster, namespace, "--set", f"watch.namespaces={{{namespace}}}")
+    return [d for d in docs if d["kind"] in ("ServiceAccount", "Role", "RoleBinding")]
+
+
+def chart_webhook(cluster: Any, namespace: str, port: int, ca_pem: bytes) -> dict[str, Any]:
+    """The chart's ValidatingWebhookConfiguration, pointed at an operator listening on 127.0.0.1:port."""
+    docs = helm_template(cluster, namespace, "--set", f"watch.namespaces={{{namespace}}}")
+    (config,) = [d for d in docs if d["kind"] == "ValidatingWebhookConfiguration"]
+    for hook in config["webhooks"]:
+        path = hook["clientConfig"]["service"]["path"]
+        hook["clientConfig"] = {"url": f"https://127.0.0.1:{port}{path}",
+                                "caBundle": base64.b64encode(ca_pem).decode()}
+    return config
+
+
+@dataclass
+class OperatorProcess:
+    """One operator process; its output goes to `log`."""
+
+    kubeconfig: Path
+    namespaces: tuple[str, ...]
+    workdir: Path
+    webhook_port: int = field(default_factory=free_port)
+    health_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    cert: ServingCertificate | None = None
+    starts: int = 0
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / f"operator-{self.starts}.log"
+
+    def start(self) -> None:
+        if self.cert is None:
+            self.cert = write_self_signed(self.workdir / "certs", ["127.0.0.1"])
+        self.starts += 1
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "SEXTANT_NAMESPACES": ",".join(self.namespaces),
+               "SEXTANT_WEBHOOK_BIND": "127.0.0.1", "SEXTANT_WEBHOOK_PORT": str(self.webhook_port),
+               "SEXTANT_WEBHOOK_CERT_DIR": str(self.cert.certfile.parent), "SEXTANT_WATCH_TIMEOUT": "60",
+               "SEXTANT_LIVENESS": f"http://127.0.0.1:{self.health_port}/healthz", "SEXTANT_LOG_FORMAT": "full"}
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "sextant_operator"], stdout=out,
+                                         stderr=subprocess.STDOUT, env=env)
+        eventually(self._healthy, timeout=30, what=f"operator liveness endpoint (log: {self.log})")
+
+    def _healthy(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"operator exited with {self.proc.returncode}:\n{self.logs()}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as resp:
+            return bool(resp.status == 200)
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("operator-*.log")))
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Send sig and wait for the exit; return the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=10)
+
+    def kill(self) -> int:
+        return self.stop(signal.SIGKILL)
+
+
+def forbidden_lines(logs: str) -> list[str]:
+    return [line for line in logs.splitlines() if "403" in line or "Forbidden" in line or "forbidden" in line]
+
+
+def error_lines(logs: str) -> list[str]:
+    return [line for line in logs.splitlines() if " ERROR " in line or "Traceback" in line]

@@ -1,0 +1,42 @@
+"""Operator configuration from the environment and the kopf settings chosen from it."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+import pytest
+
+from sextant_operator.config import ConfigError, config_from_env
+from sextant_operator.settings import FINALIZER, apply_settings
+
+
+def test_defaults_are_clusterwide_with_bounded_workers() -> None:
+    config = config_from_env({})
+    assert config.clusterwide and config.worker_limit == 20 and config.default_backend == "job"
+
+
+def test_namespaces_list_makes_the_operator_namespaced() -> None:
+    config = config_from_env({"SEXTANT_NAMESPACES": "team-a, team-b"})
+    assert config.namespaces == ("team-a", "team-b") and not config.clusterwide
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"SEXTANT_WORKER_LIMIT": "many"}, "SEXTANT_WORKER_LIMIT='many' is not an integer"),
+    ({"SEXTANT_WORKER_LIMIT": "0"}, "SEXTANT_WORKER_LIMIT=0 is below 1"),
+    ({"SEXTANT_DEFAULT_BACKEND": "spark"}, "use one of kubeflow, job, local"),
+    ({"SEXTANT_WEBHOOK_ENABLED": "maybe"}, "use true or false"),
+])
+def test_invalid_values_name_the_variable_and_the_fix(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle.replace("(", r"\(")):
+        config_from_env(env)
+
+
+def test_settings_keep_progress_in_annotations_and_bound_everything() -> None:
+    settings = kopf.OperatorSettings()
+    apply_settings(settings, config_from_env({"SEXTANT_WORKER_LIMIT": "7", "SEXTANT_WATCH_TIMEOUT": "120"}))
+    assert isinstance(settings.persistence.progress_storage, kopf.AnnotationsProgressStorage)
+    assert settings.persistence.finalizer == FINALIZER == "ml.sextant.io/finalizer"
+    assert settings.watching.server_timeout == 120 and settings.watching.client_timeout == 150
+    assert settings.queueing.worker_limit == 7
+    assert settings.posting.level == logging.WARNING
