@@ -10,6 +10,9 @@ import pytest
 
 from tests.support import serving_models
 from tests.support.processes import Launch, Server, free_port, running, running_many, serve_command, serving_env
+from tests.support.s3server import s3_env, s3_server
+
+__all__ = ["s3_env", "s3_server"]
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 
 from sextant_services import batch
 from sextant_services.model_source import ModelRef, load_model
-from tests.support.processes import Server, free_port, running
+from tests.support.s3server import S3Server
 from tests.support.serving_models import iris_frame
 
 
@@ -82,50 +81,32 @@ def test_missing_feature_column_names_it(iris, tmp_path: Path) -> None:  # type:
     assert not (tmp_path / "o.csv").exists()
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    cmd = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)]
-    with running(cmd, port, log, ready_path="/moto-api/") as server:
-        yield server
-
-
-def test_s3_input_and_output(iris, s3: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    import boto3
-
-    for key, value in {"AWS_ENDPOINT_URL": s3.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    client = boto3.client("s3")
-    client.create_bucket(Bucket="data")
+def test_s3_input_and_output(iris, s3_env: S3Server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client = s3_env.client()
+    client.create_bucket(Bucket="svc-data")
     data = _dataset(2500)
-    client.put_object(Bucket="data", Key="in/iris.csv", Body=data.to_csv(index=False).encode())
-    done = batch.score_dataset(iris, "s3://data/in/iris.csv", "s3://data/out/pred.parquet", "customer_id",
+    client.put_object(Bucket="svc-data", Key="in/iris.csv", Body=data.to_csv(index=False).encode())
+    done = batch.score_dataset(iris, "s3://svc-data/in/iris.csv", "s3://svc-data/out/pred.parquet", "customer_id",
                                chunk_rows=1000)
     assert done.rows == 2500
-    client.download_file("data", "out/pred.parquet", str(tmp_path / "p.parquet"))
+    client.download_file("svc-data", "out/pred.parquet", str(tmp_path / "p.parquet"))
     out = pd.read_parquet(tmp_path / "p.parquet")
     assert out["customer_id"].tolist() == data["customer_id"].tolist()
-    assert [o["Key"] for o in client.list_objects_v2(Bucket="data", Prefix="out/")["Contents"]] == ["out/pred.parquet"]
+    listed = client.list_objects_v2(Bucket="svc-data", Prefix="out/")["Contents"]
+    assert [o["Key"] for o in listed] == ["out/pred.parquet"]
 
 
-def test_model_from_an_s3_store_is_resolved_by_alias_verified_and_scores(
-        s3: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import boto3
-
+def test_model_from_an_s3_store_is_resolved_by_alias_verified_and_scores(s3_env: S3Server, tmp_path: Path) -> None:
     from tests.support.serving_models import register_iris
 
-    for key, value in {"AWS_ENDPOINT_URL": s3.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    boto3.client("s3").create_bucket(Bucket="models")
+    client = s3_env.client()
+    client.create_bucket(Bucket="svc-models")
     local = tmp_path / "staging"
     register_iris(local, aliases=("staging",))
     for path in local.rglob("*"):  # copy the registered layout into the S3 store
         if path.is_file():
-            boto3.client("s3").upload_file(str(path), "models", "registry/" + path.relative_to(local).as_posix())
-    model = load_model("s3://models/registry", ModelRef("iris", alias="staging"), tmp_path / "cache")
+            client.upload_file(str(path), "svc-models", "registry/" + path.relative_to(local).as_posix())
+    model = load_model("s3://svc-models/registry", ModelRef("iris", alias="staging"), tmp_path / "cache")
     assert model.version == 1 and model.is_classifier
     _dataset(50).to_csv(tmp_path / "in.csv", index=False)
     assert batch.score_dataset(model, str(tmp_path / "in.csv"), str(tmp_path / "o.csv"), "customer_id").rows == 50
