@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sextant_contracts import registry
+import sextant_contracts.registry as registry
 from sextant_contracts.errors import ContractError
 from sextant_contracts.errors import DigestMismatch as ContractDigestMismatch
 from sextant_contracts.manifest import manifest_from_dict
