@@ -9,40 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from .drift_bins import DriftHistograms
 from .features import Columns
 from .model_source import LoadedModel
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-OTHER, MISSING, BELOW, ABOVE = "__other__", "__missing__", "below", "above"
-
-
-def numeric_bin_labels(values: np.ndarray, edges: np.ndarray) -> dict[str, int]:
-    """Count values into baseline bins: index i for edges[i] <= x < edges[i+1] (last bin closed),
-    `below`/`above` outside the edges, `__missing__` for NaN."""
-    counts: dict[str, int] = {}
-    missing = np.isnan(values)
-    if missing.any():
-        counts[MISSING] = int(missing.sum())
-        values = values[~missing]
-    idx = np.searchsorted(edges, values, side="right") - 1
-    idx[values == edges[-1]] = len(edges) - 2
-    labels, n = np.unique(idx, return_counts=True)
-    for label, count in zip(labels.tolist(), n.tolist(), strict=True):
-        key = BELOW if label < 0 else ABOVE if label >= len(edges) - 1 else str(label)
-        counts[key] = counts.get(key, 0) + count
-    return counts
-
-
-def categorical_bin_labels(values: list[Any], known: set[str]) -> dict[str, int]:
-    """Count category values; unseen ones fold into `__other__` to keep label cardinality bounded."""
-    counts: dict[str, int] = {}
-    for v in values:
-        key = MISSING if v is None else (str(v) if str(v) in known else OTHER)
-        counts[key] = counts.get(key, 0) + 1
-    return counts
 
 
 class ServingMetrics:
@@ -66,13 +38,7 @@ class ServingMetrics:
             "sextant_feature_bin", "Feature values per training-baseline bin (for drift)", [*labels, "feature", "bin"])
         self._children: dict[tuple[str, ...], Any] = {}
         baseline = (model.manifest.get("baseline") or {}).get("features") or {}
-        self._numeric: dict[str, np.ndarray] = {}
-        self._categorical: dict[str, set[str]] = {}
-        for name, stats in baseline.items():
-            if stats.get("type") == "numeric" and len(stats.get("bins") or []) >= 2:
-                self._numeric[name] = np.asarray(stats["bins"], dtype=np.float64)
-            elif stats.get("type") == "categorical":
-                self._categorical[name] = {str(k) for k in (stats.get("frequencies") or {})}
+        self.drift = DriftHistograms(self.feature_bins, self._base, baseline)
 
     def _child(self, metric: Any, *extra: str) -> Any:
         key = (metric._name, *extra)
@@ -90,10 +56,4 @@ class ServingMetrics:
 
     def observe_batch(self, cols: Columns, rows: int) -> None:
         self._child(self.batch_rows).observe(rows)
-        for name, edges in self._numeric.items():
-            values = np.asarray(cols[name], dtype=np.float64)
-            for label, count in numeric_bin_labels(values, edges).items():
-                self._child(self.feature_bins, name, label).inc(count)
-        for name, known in self._categorical.items():
-            for label, count in categorical_bin_labels(cols[name], known).items():
-                self._child(self.feature_bins, name, label).inc(count)
+        self.drift.observe(cols)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sextant_services.metrics import categorical_bin_labels, numeric_bin_labels
+from sextant_services.drift_bins import categorical_bin_labels, numeric_bin_labels
 
 
 def test_numeric_values_fall_into_baseline_bins_and_outside_counts() -> None:

@@ -6,7 +6,7 @@ import json
 import random
 import re
 
-from tests.support.processes import Server
+from tests.support.processes import Server, wait_until
 
 from .http_client import Client
 
@@ -78,11 +78,19 @@ def test_metrics_count_every_prediction_across_two_workers(iris_server: Server) 
     n = 120
     for _ in range(n):  # a fresh connection each time lets the kernel spread them over both workers
         c = Client(iris_server.url)
-        status, _, headers = c.request("POST", "/predict", json.dumps({"records": [ROW, ROW]}).encode())
+        row = {**ROW, "petal_width": 1.4}
+        status, _, headers = c.request("POST", "/predict", json.dumps({"records": [row, row]}).encode())
         assert status == 200
         workers.add(headers["x-sextant-worker"])
         c.close()
     assert len(workers) == 2, "both workers should have served requests"
+
+    def binned(text: str) -> float:  # petal_width 1.4 falls in baseline bin 5, which no other test sends
+        return _sample(text, "sextant_feature_bin_total", feature="petal_width", bin="5", **labels) \
+            - _sample(before, "sextant_feature_bin_total", feature="petal_width", bin="5", **labels)
+
+    # drift histograms are flushed every 0.5 s: wait for them, then every read must agree
+    wait_until(lambda: binned(Client(iris_server.url).get("/metrics")[1]) == 2 * n, 10, "drift counts flushed")
     for _ in range(6):  # every worker's /metrics shows the same, aggregated numbers
         c = Client(iris_server.url)
         text = c.get("/metrics")[1]
@@ -91,15 +99,18 @@ def test_metrics_count_every_prediction_across_two_workers(iris_server: Server) 
             - _sample(before, "sextant_predictions_total", endpoint="predict", **labels) == 2 * n
         assert _sample(text, "sextant_request_duration_seconds_count", endpoint="predict", **labels) \
             - _sample(before, "sextant_request_duration_seconds_count", endpoint="predict", **labels) == n
-        binned = _sample(text, "sextant_feature_bin_total", feature="petal_width", **labels) \
-            - _sample(before, "sextant_feature_bin_total", feature="petal_width", **labels)
-        assert binned == 2 * n
+        assert binned(text) == 2 * n
         assert re.search(r"^bentoml_service_request_total\{", text, re.M), "BentoML's own metrics are kept"
 
 
 def test_feature_histogram_uses_the_baseline_bins(iris_server: Server) -> None:
     c = Client(iris_server.url)
     c.post("/predict", {"records": [{**ROW, "petal_width": 99.0}]})
+
+    def above() -> float:
+        return _sample(c.get("/metrics")[1], "sextant_feature_bin_total", feature="petal_width", bin="above")
+
+    wait_until(lambda: above() >= 1, 10, "the out-of-range value to be counted as `above`")
     text = c.get("/metrics")[1]
-    assert _sample(text, "sextant_feature_bin_total", feature="petal_width", bin="above") >= 1
     assert _sample(text, "sextant_feature_bin_total", feature="petal_width", bin="0") >= 1
+    assert 'bin="9"' in text  # every baseline bin is exported, zero or not
