@@ -60,10 +60,11 @@ def router(variant_servers: dict[str, Server], tmp_path_factory: pytest.TempPath
     cmd = [sys.executable, "-m", "sextant_services.router", "--spec", str(run_dir / "spec.json"),
            "--run-dir", str(run_dir / "run")]
     with running(cmd, port, run_dir / "router.log", ready_path="/router/status") as server:
-        wait_until(lambda: json.loads(Client(server.url).get("/router/status")[1] or "{}").get("shadow") == "shadow"
-                   if isinstance(Client(server.url).get("/router/status")[1], str)
-                   else Client(server.url).get("/router/status")[1].get("shadow") == "shadow",
-                   30, "the router to see the shadow ready")
+        def shadow_routed() -> bool:
+            status = Client(server.url).get("/router/status")[1]
+            return isinstance(status, dict) and status.get("shadow") == "shadow"
+
+        wait_until(shadow_routed, 30, "the router to see the shadow ready")
         yield server
 
 
