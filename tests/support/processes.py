@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -134,12 +136,18 @@ def serve_command(port: int) -> list[str]:
     return [BENTOML, "serve", "sextant_services.server:Sextant", "--host", "127.0.0.1", "--port", str(port)]
 
 
+def _private_home() -> str:
+    home = tempfile.mkdtemp(prefix="sextant-test-bentoml-")
+    atexit.register(shutil.rmtree, home, True)
+    return home
+
+
 def serving_env(store_uri: str, name: str, version: int | None = None, alias: str | None = None,
                 **extra: str) -> dict[str, str]:
     """SEXTANT_* settings plus a private BENTOML_HOME: BentoML wipes $BENTOML_HOME/prometheus_multiproc_dir
     at start-up, so servers sharing one would erase and mix each other's metrics."""
     env = {"SEXTANT_STORE_URI": store_uri, "SEXTANT_MODEL_NAME": name, "BENTOML_DO_NOT_TRACK": "true",
-           "BENTOML_HOME": tempfile.mkdtemp(prefix="sextant-test-bentoml-")}
+           "BENTOML_HOME": _private_home()}
     if version is not None:
         env["SEXTANT_MODEL_VERSION"] = str(version)
     if alias is not None:
