@@ -14,7 +14,7 @@ PY            := $(VENV)/bin/python
 PYTEST        := $(VENV)/bin/pytest
 CLUSTER_DIR   ?= .cluster
 # Debian packages the targets need, installed when the command is missing (command:package).
-APT_NEEDS     := git:git curl:curl
+APT_NEEDS     := git:git curl:curl nginx:nginx-light
 
 export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
@@ -55,8 +55,8 @@ test-unit: venv ## Unit tests only (no cluster, seconds)
 test-integration: deps venv tools ## Integration tests on the local control plane
 	$(PYTEST) tests/integration -m "not bench"
 
-LINT_PATHS := controlplane/src contracts/src operator/src manifests/render.py tests
-TYPED_PATHS := controlplane/src contracts/src operator/src
+LINT_PATHS := controlplane/src contracts/src operator/src services/src manifests/render.py tests
+TYPED_PATHS := controlplane/src contracts/src operator/src services/src
 
 lint: venv ## ruff and mypy --strict
 	$(VENV)/bin/ruff check $(LINT_PATHS)
