@@ -55,7 +55,7 @@ test-unit: venv ## Unit tests only (no cluster, seconds)
 test-integration: deps venv tools ## Integration tests on the local control plane
 	$(PYTEST) tests/integration -m "not bench"
 
-LINT_PATHS := controlplane/src contracts/src operator/src services/src manifests/render.py tests
+LINT_PATHS := controlplane/src contracts/src operator/src services/src pipelines/src manifests/render.py tests
 TYPED_PATHS := controlplane/src contracts/src operator/src services/src
 
 lint: venv ## ruff and mypy --strict

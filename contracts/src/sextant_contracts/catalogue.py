@@ -133,6 +133,10 @@ def _algorithms() -> dict[Task, dict[str, Algorithm]]:
             **_FOREST, "criterion": choice("gini", "entropy", "log_loss"),
             "class_weight": choice("balanced", "balanced_subsample", none=True)}),
         Algorithm("naive_bayes", c, "sklearn.naive_bayes.GaussianNB", {"var_smoothing": FLOAT}),
+        Algorithm("sgd", c, "sklearn.linear_model.SGDClassifier", {
+            "loss": choice("hinge", "log_loss", "modified_huber", "squared_hinge", "perceptron"),
+            "penalty": choice("l2", "l1", "elasticnet", none=True), "alpha": FLOAT, "l1_ratio": FLOAT,
+            "early_stopping": BOOL, "class_weight": choice("balanced", none=True), **_LINEAR}),
         Algorithm("linear_regression", r, "sklearn.linear_model.LinearRegression", {
             "fit_intercept": BOOL, "positive": BOOL, "n_jobs": N_JOBS}),
         Algorithm("ridge", r, "sklearn.linear_model.Ridge", {
@@ -165,14 +169,9 @@ def _algorithms() -> dict[Task, dict[str, Algorithm]]:
             "n_clusters": INT, "init": choice("k-means++", "random"), "n_init": Param(("int", "str"), ("auto",)),
             "max_iter": INT, "batch_size": INT, "tol": FLOAT, "max_no_improvement": INT_OR_NONE,
             "reassignment_ratio": FLOAT, "random_state": SEED}),
-        Algorithm("dbscan", k, "sklearn.cluster.DBSCAN", {
-            "eps": FLOAT, "min_samples": INT, "metric": choice("euclidean", "manhattan", "chebyshev", "cosine"),
-            "algorithm": choice("auto", "ball_tree", "kd_tree", "brute"), "leaf_size": INT,
-            "p": Param(("float", "null")), "n_jobs": N_JOBS}),
-        Algorithm("agglomerative", k, "sklearn.cluster.AgglomerativeClustering", {
-            "n_clusters": INT_OR_NONE, "metric": choice("euclidean", "l1", "l2", "manhattan", "cosine"),
-            "linkage": choice("ward", "complete", "average", "single"), "distance_threshold": Param(("float", "null")),
-            "compute_full_tree": Param(("bool", "str"), ("auto",))}),
+        # Only clusterers that can assign new rows (predict) are offered: a served model must score requests.
+        Algorithm("birch", k, "sklearn.cluster.Birch", {
+            "threshold": FLOAT, "branching_factor": INT, "n_clusters": INT_OR_NONE, "compute_labels": BOOL}),
         Algorithm("gaussian_mixture", k, "sklearn.mixture.GaussianMixture", {
             "n_components": INT, "covariance_type": choice("full", "tied", "diag", "spherical"), "tol": FLOAT,
             "reg_covar": FLOAT, "max_iter": INT, "n_init": INT, "init_params": choice(

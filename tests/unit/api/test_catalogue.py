@@ -13,10 +13,10 @@ from sextant_contracts.catalogue import ALGORITHMS, DEFAULT_METRIC, METRICS, Par
 
 EXPECTED = {
     "classification": {"logistic_regression", "random_forest", "gradient_boosting", "hist_gradient_boosting",
-                       "svm", "knn", "decision_tree", "extra_trees", "naive_bayes"},
+                       "svm", "knn", "decision_tree", "extra_trees", "naive_bayes", "sgd"},
     "regression": {"linear_regression", "ridge", "lasso", "elastic_net", "random_forest", "gradient_boosting",
                    "hist_gradient_boosting", "svr", "knn", "decision_tree", "extra_trees"},
-    "clustering": {"kmeans", "minibatch_kmeans", "dbscan", "agglomerative", "gaussian_mixture"},
+    "clustering": {"kmeans", "minibatch_kmeans", "birch", "gaussian_mixture"},
     "anomalyDetection": {"isolation_forest", "one_class_svm", "local_outlier_factor", "elliptic_envelope"},
 }
 
