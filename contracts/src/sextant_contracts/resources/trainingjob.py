@@ -24,12 +24,17 @@ class Dataset(TypedDict, total=False):
     """Where the training data is and how to read it."""
 
     uri: Required[Annotated[str, Field(
-        "Location of the data: s3://bucket/key, file:///path or sklearn://<bundled dataset name>.",
-        pattern=r"^(s3|file|sklearn|https?)://.+$", max_length=2048)]]
-    format: Annotated[Literal["csv", "parquet", "json"], Field("File format of the data.", default="csv")]
+        "Location of the data: s3://bucket/key, file:///path, or builtin:<name> for a dataset bundled with "
+        "scikit-learn (iris, wine, breast_cancer, digits, diabetes, ...).",
+        pattern=r"^(s3://|file://|builtin:).+$", max_length=2048)]]
+    format: Annotated[Literal["csv", "parquet"], Field(
+        "File format of the data; inferred from the file extension when omitted.")]
     target: Annotated[str, Field(
         "Column to predict. Required for classification and regression; optional for anomalyDetection "
         "(used for evaluation only); not used for clustering.", min_length=1, max_length=256)]
+    features: Annotated[list[Annotated[str, Field("A column name.", max_length=256)]], Field(
+        "Columns used as features; every column but the target and the excluded ones when omitted.",
+        max_items=4096)]
     exclude: Annotated[list[Annotated[str, Field("A column name.", max_length=256)]], Field(
         "Columns left out of the features, such as identifiers.", max_items=256)]
     credentialsSecret: Annotated[str, Field(
@@ -133,6 +138,22 @@ TUNING_RULES = (
 )
 
 
+class AutoMLExitCriteria(TypedDict, total=False):
+    """Conditions that end an AutoML search before its time budget."""
+
+    maxTrials: Annotated[int, Field("Most trials across all algorithms.", minimum=1, maximum=5000)]
+    targetScore: Annotated[float, Field("Stop once the objective reaches this score.")]
+    patience: Annotated[int, Field("Stop after this many trials without improvement.", minimum=1, maximum=5000)]
+
+
+class Evaluation(TypedDict, total=False):
+    """Extra evaluation beyond the holdout."""
+
+    cvFolds: Annotated[int, Field(
+        "Cross-validation folds on the training set, reported beside the holdout metrics; 0 turns it off.",
+        default=0, minimum=0, maximum=20)]
+
+
 class AutoML(TypedDict, total=False):
     """Try many algorithms within a time budget and keep the best, or an ensemble."""
 
@@ -144,7 +165,7 @@ class AutoML(TypedDict, total=False):
         extra={"x-kubernetes-list-type": "set"})]
     ensemble: Annotated[Literal["none", "voting", "stacking"], Field(
         "Combine the best models into an ensemble.", default="none")]
-    maxTrials: Annotated[int, Field("Most trials across all algorithms.", default=50, minimum=1, maximum=5000)]
+    exitCriteria: Annotated[AutoMLExitCriteria, Field("Stop before the time budget when one of these holds.")]
     parallelTrials: Annotated[int, Field("Trials run at once.", default=1, minimum=1, maximum=64)]
     cvFolds: Annotated[int, Field("Cross-validation folds per trial.", default=5, minimum=2, maximum=20)]
 
@@ -204,6 +225,7 @@ class TrainingJobSpec(TypedDict, total=False):
     tuning: Annotated[Tuning, Field("Hyperparameter search (exclusive with estimator and automl).")]
     automl: Annotated[AutoML, Field("AutoML search (exclusive with estimator and tuning).")]
     objective: Annotated[Objective, Field("Metric that ranks trials; the task's default when omitted.")]
+    evaluation: Annotated[Evaluation, Field("Evaluation beyond the holdout metrics.")]
     acceptance: Annotated[list[AcceptanceCriterion], Field(
         "Criteria for promotion; a model that misses one is registered but not promoted.", max_items=16)]
     model: Required[Annotated[ModelOutput, Field("Registration of the trained model.")]]
