@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -125,7 +126,9 @@ class OperatorProcess:
 
 
 def forbidden_lines(logs: str) -> list[str]:
-    return [line for line in logs.splitlines() if "403" in line or "Forbidden" in line or "forbidden" in line]
+    """Log lines reporting an HTTP 403 (not merely containing 403, such as a timestamp's milliseconds)."""
+    return [line for line in logs.splitlines()
+            if "forbidden" in line.lower() or re.search(r'\(403\)|" 403 |status[ =:]+403\b', line)]
 
 
 def error_lines(logs: str) -> list[str]:
