@@ -69,7 +69,7 @@ manifests: venv tools ## Regenerate the kustomize manifests from the Helm chart
 	$(PY) manifests/render.py
 
 bench: deps venv tools ## Benchmarks (not part of make test); results in bench-results/
-	@for setup in tests/bench/*/setup.sh; do [ -f "$$setup" ] && bash "$$setup"; done; true
+	@for setup in tests/bench/*/setup.sh; do [ -f "$$setup" ] && PATH="$(dir $(UV)):$$PATH" bash "$$setup"; done; true
 	$(PYTEST) tests/bench -m bench -p no:randomly -s
 
 cluster: deps venv tools ## Start the local control plane (state in .cluster/)
