@@ -114,6 +114,7 @@ def _markdown(report: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.timeout(3600)  # bounded below: 2 models x 4 targets x 3 levels x 15 s, plus start-ups
 def test_serving_benchmark(tmp_path: Path) -> None:
     report: dict[str, object] = {"seconds_per_level": SECONDS, "levels": LEVELS, "cpus": os.cpu_count(),
                                  "models": {}}
