@@ -38,12 +38,16 @@ def _lookup(task: Task, name: object, path: str) -> Algorithm | Violation:
     return Violation(path, f"unknown algorithm {name!r} for task {task}{hint}; choose one of: {', '.join(algos)}")
 
 
+def _unknown_param(algo: Algorithm, name: str, path: str) -> Violation:
+    return Violation(path, f"{algo.name} ({algo.task}) does not accept hyperparameter {name!r}; "
+                     f"accepted: {', '.join(sorted(algo.params))}")
+
+
 def _check_params(algo: Algorithm, params: Mapping[str, Any], path: str) -> Iterator[Violation]:
     for name, value in params.items():
         spec = algo.params.get(name)
         if spec is None:
-            yield Violation(f"{path}[{name}]", f"{algo.name} ({algo.task}) does not accept hyperparameter "
-                            f"{name!r}; accepted: {', '.join(sorted(algo.params))}")
+            yield _unknown_param(algo, name, f"{path}[{name}]")
         elif not spec.accepts(value):
             yield Violation(f"{path}[{name}]", f"{algo.name} expects {spec.describe()} for {name}, "
                             f"got {value_type(value)} {value!r}")
@@ -63,8 +67,7 @@ def _check_estimator(task: Task, spec: Mapping[str, Any]) -> Iterator[Violation]
 def _check_dimension(algo: Algorithm, name: str, dim: Mapping[str, Any], path: str) -> Iterator[Violation]:
     param = algo.params.get(name)
     if param is None:
-        yield Violation(path, f"{algo.name} ({algo.task}) does not accept hyperparameter {name!r}; "
-                        f"accepted: {', '.join(sorted(algo.params))}")
+        yield _unknown_param(algo, name, path)
         return
     kind = dim.get("type")
     if kind == "categorical" and not dim.get("values"):
