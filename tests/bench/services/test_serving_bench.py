@@ -32,6 +32,8 @@ from .wrk_runner import WrkResult, run_wrk
 
 pytestmark = pytest.mark.bench
 SECONDS = float(os.environ.get("SEXTANT_BENCH_SECONDS", "15"))
+# Sextant's server workers; the bare BentoML service keeps 2 (its better setting here).
+WORKERS = int(os.environ.get("SEXTANT_BENCH_WORKERS", "2"))
 LEVELS = (1, 16, 64)
 ROOT = targets.ROOT
 
@@ -117,10 +119,11 @@ def _markdown(report: dict[str, object]) -> str:
 @pytest.mark.timeout(3600)  # bounded below: 2 models x 4 targets x 3 levels x 15 s, plus start-ups
 def test_serving_benchmark(tmp_path: Path) -> None:
     report: dict[str, object] = {"seconds_per_level": SECONDS, "levels": LEVELS, "cpus": os.cpu_count(),
+                                 "sextant_workers": WORKERS,
                                  "models": {}}
     for m in _models(tmp_path):
         runs: list[WrkResult] = []
-        with targets.sextant(m, tmp_path) as s:
+        with targets.sextant(m, tmp_path, workers=WORKERS) as s:
             runs += _levels("sextant", s.url + "/predict", targets.sextant_body(m), tmp_path)
             batch_mean = _batch_rows_mean(s.url)
             runs += _levels("sextant-v2", s.url + f"/v2/models/{m.name}/infer", targets.v2_body(m), tmp_path, (64,))
