@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.processes import free_port
 
 SETUP_REQUESTS = 3
 READY_TIMEOUT_S = 30.0
@@ -51,12 +52,6 @@ class S3Server:
         return name
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -85,7 +80,7 @@ def _create_user(endpoint: str) -> tuple[str, str]:
 @contextmanager
 def running_s3_server(log_dir: Path) -> Iterator[S3Server]:
     """Start moto_server on a free loopback port, yield its endpoint and a valid key, stop it afterwards."""
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(SETUP_REQUESTS)}
     log = (log_dir / "moto-server.log").open("wb")

@@ -11,7 +11,6 @@ import base64
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -23,17 +22,12 @@ import yaml
 
 from sextant_operator.admission.certs import ServingCertificate, write_self_signed
 from tests.support.polling import eventually
+from tests.support.processes import free_port
 from tests.support.resources import REPO
 
 CHART = REPO / "charts" / "sextant"
 RELEASE = "sx"
 SERVICE_ACCOUNT = f"{RELEASE}-sextant"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def helm_template(cluster: Any, namespace: str, *args: str) -> list[dict[str, Any]]:
