@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -94,7 +95,15 @@ class Handlers:
                                                    "code": "InternalError"}, 500)
         if plane is not None and plane.metrics is not None:
             plane.metrics.observe_request(endpoint, status, time.perf_counter() - started, rows)
+        if self._time_to_reconnect():
+            response.headers["connection"] = "close"
         return response
+
+    def _time_to_reconnect(self) -> bool:
+        """True for about one response in SEXTANT_KEEPALIVE_REQUESTS, so long-lived clients spread over workers."""
+        rt = self._get_runtime()
+        every = rt.settings.keepalive_requests if rt is not None else 0
+        return every > 0 and random.random() * every < 1.0  # noqa: S311 - load spreading, not security
 
     async def predict(self, request: Request) -> Response:
         return await self._guarded("predict", request, lambda p, b: self._simple(p, b, False))

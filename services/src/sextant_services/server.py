@@ -10,6 +10,7 @@ import os
 
 import bentoml
 
+from . import bentoml_fixes
 from .http_app import build_http_app
 from .runtime import Runtime
 from .settings import ServerSettings
@@ -19,6 +20,7 @@ def _current_runtime() -> Runtime | None:
     return getattr(app.state, "runtime", None)
 
 
+bentoml_fixes.install()
 app = build_http_app(_current_runtime)
 
 

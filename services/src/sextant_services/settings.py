@@ -45,6 +45,10 @@ class ServerSettings:
     max_body_bytes: int = 1 << 20
     max_rows: int = 10_000
     workers: int = 1
+    # Mean requests a keep-alive connection serves before the server closes it (0: never). Several workers
+    # share one listening socket and one worker often accepts a whole burst of connections; closing now and
+    # then lets clients reconnect to whichever worker is free (nginx's keepalive_requests, at random).
+    keepalive_requests: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -71,4 +75,5 @@ class ServerSettings:
             max_body_bytes=_int(env, "SEXTANT_MAX_BODY_BYTES", 1 << 20),
             max_rows=_int(env, "SEXTANT_MAX_ROWS", 10_000),
             workers=_int(env, "SEXTANT_WORKERS", 1),
+            keepalive_requests=_int(env, "SEXTANT_KEEPALIVE_REQUESTS", 100, minimum=0),
         )

@@ -25,6 +25,15 @@ def test_settings_need_exactly_one_of_version_or_alias() -> None:
         ServerSettings.from_env({**base, "SEXTANT_MODEL_VERSION": "2", "SEXTANT_MAX_BATCH_SIZE": "many"})
 
 
+
+def test_keepalive_requests_defaults_to_100_allows_0_and_rejects_negatives() -> None:
+    base = {"SEXTANT_STORE_URI": "file:///x", "SEXTANT_MODEL_NAME": "m", "SEXTANT_MODEL_VERSION": "1"}
+    assert ServerSettings.from_env(base).keepalive_requests == 100
+    assert ServerSettings.from_env({**base, "SEXTANT_KEEPALIVE_REQUESTS": "0"}).keepalive_requests == 0
+    with pytest.raises(ValueError, match="SEXTANT_KEEPALIVE_REQUESTS=-1 must be at least 0"):
+        ServerSettings.from_env({**base, "SEXTANT_KEEPALIVE_REQUESTS": "-1"})
+
+
 def _plane(store: Path, tmp_path: Path, name: str) -> DataPlane:
     model = load_model(store.as_uri(), ModelRef(name, version=1), cache_dir=tmp_path)
     return DataPlane(model, "v", BatchingConfig(), metrics=None)
