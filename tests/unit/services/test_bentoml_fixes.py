@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -87,3 +90,14 @@ def test_an_app_that_fails_before_responding_fails_at_once_not_after_the_timeout
 def test_installing_twice_is_harmless() -> None:
     assert bentoml_fixes.install() and bentoml_fixes.install()
     assert TimeoutMiddleware.__call__ is bentoml_fixes._patched_call
+
+
+def test_the_served_module_installs_the_fix_on_import() -> None:
+    """What `bentoml serve sextant_services.server:Sextant` imports in each worker, in a fresh interpreter."""
+    check = ("import sextant_services.server\n"
+             "from bentoml._internal.server.http.traffic import TimeoutMiddleware\n"
+             "from sextant_services import bentoml_fixes\n"
+             "assert TimeoutMiddleware.__call__ is bentoml_fixes._patched_call\n")
+    proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "BENTOML_DO_NOT_TRACK": "true"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
