@@ -56,7 +56,7 @@ test-integration: deps venv tools ## Integration tests on the local control plan
 	$(PYTEST) tests/integration -m "not bench"
 
 LINT_PATHS := controlplane/src contracts/src operator/src services/src pipelines/src manifests/render.py tests
-TYPED_PATHS := controlplane/src contracts/src operator/src services/src
+TYPED_PATHS := controlplane/src contracts/src operator/src services/src pipelines/src
 
 lint: venv ## ruff and mypy --strict
 	$(VENV)/bin/ruff check $(LINT_PATHS)

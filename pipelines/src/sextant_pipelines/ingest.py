@@ -73,7 +73,7 @@ def read_frame(spec: DatasetSpec) -> tuple[pd.DataFrame, str]:
     """Read the whole table and a sha256 of its source bytes; raises SpecError, DataError or StorageError."""
     if spec.uri.startswith("builtin:"):
         frame = load_builtin(spec.uri.split(":", 1)[1])
-        return frame, digest_bytes(pd.util.hash_pandas_object(frame, index=True).values.tobytes())
+        return frame, digest_bytes(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     if not spec.uri.startswith(("file://", "s3://")):
         raise SpecError("dataset.uri", f"{spec.uri!r} uses an unsupported scheme.",
                         "use file:///path, s3://bucket/key or builtin:<name>.")

@@ -23,12 +23,13 @@ def write_bento_model(model: Any, name: str, version: int, directory: Path, meta
     import bentoml
     import joblib
     from bentoml._internal.models import ModelContext, ModelStore
+    from bentoml._internal.types import ModelSignatureDict
     from bentoml._internal.utils.pkg import get_pkg_version
 
     store = ModelStore(str(directory))
     versions = {"scikit-learn": get_pkg_version("scikit-learn")}
     context = ModelContext(framework_name="sklearn", framework_versions=versions)
-    signatures = {"predict": {"batchable": True}}
+    signatures: dict[str, ModelSignatureDict] = {"predict": {"batchable": True}}
     if hasattr(model, "predict_proba"):
         signatures["predict_proba"] = {"batchable": True}
     with bentoml.models.create(f"{name}:v{version}", module="bentoml.sklearn", api_version="v1",

@@ -67,7 +67,7 @@ def _numeric(col: pa.Array, name: str, first_row: int) -> np.ndarray:
         return values
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
         raise SchemaMismatch(f"column {name!r} must be numeric, found {col.type}", field=name)
-    import pandas as pd  # type: ignore[import-untyped]
+    import pandas as pd
 
     raw = pd.Series(col.to_pylist(), dtype=object)
     parsed = pd.to_numeric(raw, errors="coerce")

@@ -174,7 +174,7 @@ def merge_columns(parts: Sequence[Columns], schema: FeatureSchema) -> Columns:
 def to_model_input(cols: Columns, schema: FeatureSchema, as_frame: bool) -> Any:
     """Build what the estimator takes: a DataFrame when it was fitted on one, else a float matrix."""
     if as_frame or not schema.all_numeric:
-        import pandas as pd  # type: ignore[import-untyped]
+        import pandas as pd
 
         data = {
             f.name: (np.asarray(cols[f.name], dtype=np.float64) if f.kind == "numeric"

@@ -54,7 +54,7 @@ class LoadedModel:
 
 
 def _unpickle(local: Path, ref: ModelRef, version: int) -> Any:
-    import joblib  # type: ignore[import-untyped]
+    import joblib
 
     try:
         return joblib.load(local / MODEL_FILENAME)
