@@ -20,6 +20,7 @@ def _current_runtime() -> Runtime | None:
     return getattr(app.state, "runtime", None)
 
 
+# Import time is the only hook here: each worker imports this module and builds BentoML's app right after.
 bentoml_fixes.install()
 app = build_http_app(_current_runtime)
 
