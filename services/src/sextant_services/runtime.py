@@ -1,4 +1,4 @@
-"""The per-worker serving state: loads the model in the background and says whether it is ready."""
+"""The per-worker serving state: loads and verifies the model once, and says whether the worker is ready."""
 
 from __future__ import annotations
 
