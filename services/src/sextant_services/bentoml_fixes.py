@@ -26,7 +26,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
-async def call_with_start_timeout(middleware: Any, scope: Scope, receive: Receive, send: Send) -> None:
+async def _patched_call(middleware: Any, scope: Scope, receive: Receive, send: Send) -> None:
     """`TimeoutMiddleware.__call__` with the timer cancelled once the response starts (or the app ends)."""
     if scope["type"] not in ("http", "websocket"):
         await middleware.app(scope, receive, send)
@@ -77,9 +77,5 @@ def install() -> bool:
         log.warning("bentoml's TimeoutMiddleware was not found; its per-request timer fix is not installed")
         return False
     if TimeoutMiddleware.__call__ is not _patched_call:
-        TimeoutMiddleware.__call__ = _patched_call  # type: ignore[method-assign]
+        TimeoutMiddleware.__call__ = _patched_call  # type: ignore[method-assign,assignment]
     return True
-
-
-async def _patched_call(self: Any, scope: Scope, receive: Receive, send: Send) -> None:
-    await call_with_start_timeout(self, scope, receive, send)
