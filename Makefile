@@ -14,7 +14,8 @@ PY            := $(VENV)/bin/python
 PYTEST        := $(VENV)/bin/pytest
 CLUSTER_DIR   ?= .cluster
 # Debian packages the targets need, installed when the command is missing (command:package).
-APT_NEEDS     := git:git curl:curl nginx:nginx-light
+APT_NEEDS     := git:git curl:curl nginx:nginx-light runc:runc /usr/lib/cni/bridge:containernetworking-plugins \
+                 iptables:iptables conntrack:conntrack ip:iproute2 gcc:gcc
 
 export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never

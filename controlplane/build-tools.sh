@@ -24,15 +24,15 @@ module_version() {
   awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$1/go.mod"
 }
 
-# build TOOL_DIR OUTPUT_NAME PACKAGE [LDFLAGS]
+# build TOOL_DIR OUTPUT_NAME PACKAGE [LDFLAGS] [TAGS]
 build() {
-  local dir="$here/tools/$1" name=$2 pkg=$3 ldflags=${4:-}
+  local dir="$here/tools/$1" name=$2 pkg=$3 ldflags=${4:-} tags=${5:-}
   local key; key=$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-12)
   local target="$bindir/$name-$key"
   if [[ ! -x "$target" ]]; then
     log "building $name ($pkg) — first build takes minutes; later runs reuse $target"
     local start=$SECONDS
-    (cd "$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$target.tmp" "$pkg")
+    (cd "$dir" && go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$target.tmp" "$pkg")
     mv "$target.tmp" "$target"
     log "built $name in $((SECONDS - start)) s"
   fi
@@ -69,9 +69,15 @@ kwok_stages() {
 
 build_tool() {
   case $1 in
-    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl)
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet|kube-proxy)
       build kubernetes "$1" "k8s.io/kubernetes/cmd/$1" "$(kubernetes_ldflags)" ;;
     etcd) build etcd etcd go.etcd.io/etcd/server/v3 ;;
+    # The real node's runtime: containerd v2 (its CRI plugin, the runc shim, ctr); runc and the CNI plugins
+    # come from Debian. No btrfs/devmapper/zfs snapshotters: overlayfs is the one the node uses.
+    containerd|containerd-shim-runc-v2|ctr)
+      local v; v=$(module_version "$here/tools/containerd" github.com/containerd/containerd/v2)
+      build containerd "$1" "github.com/containerd/containerd/v2/cmd/$1" \
+        "-X github.com/containerd/containerd/v2/version.Version=$v" "no_btrfs no_devmapper no_zfs" ;;
     kwok) build kwok kwok sigs.k8s.io/kwok/cmd/kwok; kwok_stages ;;
     helm)
       local v; v=$(module_version "$here/tools/helm" helm.sh/helm/v3)
@@ -81,7 +87,8 @@ build_tool() {
   esac
 }
 
-all_tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl helm kubeconform)
+all_tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl helm kubeconform
+           kubelet kube-proxy containerd containerd-shim-runc-v2 ctr)
 require_go
 for tool in "${@:-${all_tools[@]}}"; do build_tool "$tool"; done
 echo "$bindir"

@@ -12,26 +12,35 @@ import pytest
 from kubernetes import client
 
 from sextant_devcluster import LocalCluster
-from sextant_devcluster.cli import DEFAULT_BIN_DIR
+from sextant_devcluster.cli import DEFAULT_BIN_DIR, real_node_wanted
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IMAGE_INDEX = REPO_ROOT / "build" / "images.json"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+    # Tests that start and stop the machine's one real node themselves run before the session's cluster.
+    items.sort(key=lambda item: 0 if item.get_closest_marker("owns_machine") else 1)
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """The session's control plane. SEXTANT_TEST_CLUSTER_DIR=.cluster reuses a running `make cluster`."""
+    """The session's cluster, with the real node unless SEXTANT_REAL_NODE=0.
+
+    SEXTANT_TEST_CLUSTER_DIR=.cluster reuses a running `make cluster` (and its real node).
+    """
     bin_dir = Path(os.environ.get("SEXTANT_BIN_DIR", DEFAULT_BIN_DIR))
     reuse = os.environ.get("SEXTANT_TEST_CLUSTER_DIR")
     if reuse:
-        shared = LocalCluster(state_dir=Path(reuse), bin_dir=bin_dir)
+        shared = LocalCluster(state_dir=Path(reuse), bin_dir=bin_dir, image_index=IMAGE_INDEX)
         shared.up()
         yield shared
         return
-    own = LocalCluster(state_dir=tmp_path_factory.mktemp("cluster"), bin_dir=bin_dir, die_with_parent=True)
+    own = LocalCluster(state_dir=tmp_path_factory.mktemp("cluster"), bin_dir=bin_dir, die_with_parent=True,
+                       real_node=real_node_wanted(os.environ), image_index=IMAGE_INDEX)
     own.up()
     try:
         yield own

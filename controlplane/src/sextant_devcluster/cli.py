@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from sextant_devcluster.cluster import ClusterError, LocalCluster
@@ -21,7 +22,23 @@ def _parser() -> argparse.ArgumentParser:
                         help="where certificates, etcd data, logs and the kubeconfig live (default: .cluster)")
     parser.add_argument("--bin-dir", type=Path, default=DEFAULT_BIN_DIR,
                         help="where controlplane/build-tools.sh put the binaries")
+    parser.add_argument("--images", type=Path, default=Path("build/images.json"),
+                        help="the image index `make images` writes (imported into the real node)")
+    parser.add_argument("--no-real-node", action="store_true", default=not real_node_wanted(os.environ),
+                        help="only kwok fake nodes, no root needed (default when SEXTANT_REAL_NODE=0); "
+                             "fixed when the state directory is created")
     return parser
+
+
+def real_node_wanted(env: Mapping[str, str]) -> bool:
+    """SEXTANT_REAL_NODE=0 (or false/no) starts clusters without the real node."""
+    return env.get("SEXTANT_REAL_NODE", "1").strip().lower() not in ("0", "false", "no")
+
+
+REAL_NODE_HINT = """
+Pods run on the real node (sextant-node-0); the kwok nodes are tainted: a pod opts into them with
+  tolerations: [{key: kwok.x-k8s.io/node, operator: Equal, value: fake, effect: NoSchedule}]
+  nodeSelector: {type: kwok}"""
 
 
 def _print_usage_hint(cluster: LocalCluster) -> None:
@@ -29,13 +46,14 @@ def _print_usage_hint(cluster: LocalCluster) -> None:
 The local control plane is ready at {cluster.server}
   export KUBECONFIG={cluster.kubeconfig}
   export PATH={cluster.bin_dir}:$PATH      # kubectl, helm, kubeconform built by `make tools`
-  kubectl get nodes
+  kubectl get nodes{REAL_NODE_HINT if cluster.node is not None else ""}
 Logs: {cluster.layout.logs}/   Stop: make cluster-down   Start afresh: make cluster-reset""")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    cluster = LocalCluster(state_dir=args.state_dir, bin_dir=args.bin_dir)
+    cluster = LocalCluster(state_dir=args.state_dir, bin_dir=args.bin_dir, real_node=not args.no_real_node,
+                           image_index=args.images)
     try:
         if args.command == "up":
             seconds = cluster.up()

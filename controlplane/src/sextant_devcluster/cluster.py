@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -15,14 +16,19 @@ from sextant_devcluster.commands import COMPONENTS, component_command
 from sextant_devcluster.layout import (
     KUBERNETES_SERVICE_IP,
     LOOPBACK,
+    NODE_IP,
+    REAL_NODE_NAME,
     Layout,
     Ports,
     load_ports,
+    load_real_node,
     pick_ports,
     save_ports,
 )
+from sextant_devcluster.node_lock import NodeTaken
 from sextant_devcluster.nodes import default_fake_nodes
 from sextant_devcluster.readiness import WaitTimeout, client_tls_context, http_ok, wait_for
+from sextant_devcluster.realnode import APISERVER_KUBELET_CLIENT, KUBELET_API_ADMIN, NodeError, RealNode
 
 REQUIRED_BINARIES = (
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages.yaml", "kubectl")
@@ -52,18 +58,29 @@ class LocalCluster:
     """A control plane whose state (certs, etcd data, logs, kubeconfig) lives in `state_dir`.
 
     `die_with_parent` ties the components' lifetime to this Python process (the pytest fixture);
-    `make cluster` leaves it False so the cluster outlives the command that started it.
+    `make cluster` leaves it False so the cluster outlives the command that started it. `real_node` adds one
+    node that runs pods for real (root only; images from `image_index`, written by `make images`); it is
+    fixed when the state directory is created.
     """
 
     state_dir: Path
     bin_dir: Path
     die_with_parent: bool = False
     startup_timeout: float = 90.0
+    real_node: bool = True
+    image_index: Path = Path("build/images.json")
     layout: Layout = field(init=False)
+    node: RealNode | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
         self.layout = Layout(self.state_dir)
+        recorded = load_real_node(self.layout)
+        if recorded is not None:
+            self.real_node = recorded
+        self.node = (RealNode(self.layout, self.bin_dir, self.image_index.resolve(),
+                              die_with_parent=self.die_with_parent, startup_timeout=self.startup_timeout)
+                     if self.real_node else None)
 
     # ---- properties people and tests use -------------------------------------------------------------
     @property
@@ -74,8 +91,13 @@ class LocalCluster:
         return ports
 
     @property
+    def api_host(self) -> str:
+        """Where the API server listens: the real node's bridge address, or loopback without a real node."""
+        return NODE_IP if self.real_node else LOOPBACK
+
+    @property
     def server(self) -> str:
-        return f"https://{LOOPBACK}:{self.ports.apiserver}"
+        return f"https://{self.api_host}:{self.ports.apiserver}"
 
     @property
     def kubeconfig(self) -> Path:
@@ -84,29 +106,56 @@ class LocalCluster:
     # ---- lifecycle ---------------------------------------------------------------------------------------
     def up(self) -> float:
         """Start every component not already running and wait until the cluster is usable; return seconds."""
+        from kubernetes import client
+
         started = time.monotonic()
         self._check_binaries()
         self.layout.create_dirs()
         ports = load_ports(self.layout)
         if ports is None:
             ports = pick_ports()
-            save_ports(self.layout, ports)
-        self._ensure_credentials(ports)
-        for component in COMPONENTS:
-            self._start(component, ports)
-            self._wait_component(component, ports)
-        self._create_fake_nodes()
+            save_ports(self.layout, ports, self.real_node)
+        try:
+            if self.node is not None:
+                self.node.check_host()
+                self.node.prepare_host()
+            self._ensure_credentials(ports)
+            for component in COMPONENTS:
+                self._start(component, ports)
+                self._wait_component(component, ports)
+            self._create_fake_nodes()
+            if self.node is not None:
+                self._bind_apiserver_to_kubelets()
+                self.node.start()
+                with self.api_client() as api:
+                    self.node.wait_ready(client.CoreV1Api(api))
+                    self.node.uncordon(client.CoreV1Api(api))
+        except (NodeError, NodeTaken) as exc:
+            raise ClusterError(str(exc)) from exc
         self._wait_usable()
         return time.monotonic() - started
 
     def down(self) -> list[str]:
-        """Stop the processes run beside the cluster, then every component (reverse start order).
+        """Stop the processes run beside the cluster, the real node (its pods first), then every component.
 
-        Returns the names of those that were running.
+        Returns the names of those that were running. Leaves nothing behind on the machine: the node's
+        processes, mounts, pod cgroups, iptables chains, bridge and sysctls are cleaned up or restored.
         """
-        extras = sorted(p.stem for p in self.layout.pidfile("x").parent.glob("*.pid") if p.stem not in COMPONENTS)
-        order = [*extras, *reversed(COMPONENTS)]
-        return [name for name in order if supervisor.stop_process(self.layout.pidfile(name))]
+        from kubernetes import client
+
+        node_processes = ("containerd", "kubelet", "kube-proxy")
+        extras = sorted(p.stem for p in self.layout.pidfile("x").parent.glob("*.pid")
+                        if p.stem not in COMPONENTS and p.stem not in node_processes)
+        stopped = [name for name in extras if supervisor.stop_process(self.layout.pidfile(name))]
+        if self.node is not None:
+            if supervisor.running_pid(self.layout.pidfile("kube-apiserver")) is not None:
+                with self.api_client() as api:
+                    self.node.drain(client.CoreV1Api(api))
+            stopped += self.node.stop_processes()
+        stopped += [name for name in reversed(COMPONENTS) if supervisor.stop_process(self.layout.pidfile(name))]
+        if self.node is not None:
+            self.node.clean_machine()
+        return stopped
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
         """Run `argv` beside the cluster (e.g. the operator in the demo), stopped by `down()`; return its pid.
@@ -125,8 +174,9 @@ class LocalCluster:
 
     def status(self) -> dict[str, int | None]:
         """Component (or spawned process) name -> pid while running, None when stopped."""
-        names = [*COMPONENTS, *sorted(p.stem for p in self.layout.pidfile("x").parent.glob("*.pid")
-                                      if p.stem not in COMPONENTS)]
+        node = ["containerd", "kubelet", "kube-proxy"] if self.node is not None else []
+        names = [*COMPONENTS, *node, *sorted(p.stem for p in self.layout.pidfile("x").parent.glob("*.pid")
+                                             if p.stem not in COMPONENTS and p.stem not in node)]
         return {name: supervisor.running_pid(self.layout.pidfile(name)) for name in names}
 
     # ---- clients -------------------------------------------------------------------------------------------
@@ -188,7 +238,7 @@ class LocalCluster:
                 self._ca(), "kube-apiserver",
                 dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                            "kubernetes.default.svc.cluster.local"),
-                ip_addresses=(LOOPBACK, KUBERNETES_SERVICE_IP), server=True)
+                ip_addresses=(LOOPBACK, NODE_IP, KUBERNETES_SERVICE_IP), server=True)
             serving.write(self.layout.pem("apiserver"), self.layout.pem("apiserver-key"))
             private, public = pki.create_service_account_signing_key()
             self.layout.pem("sa-key").write_bytes(private)
@@ -202,14 +252,16 @@ class LocalCluster:
             if name == "admin":
                 pair.write(self.layout.pem("admin"), self.layout.pem("admin-key"))
             config = kubeconfig.build_kubeconfig(
-                f"https://{LOOPBACK}:{ports.apiserver}", self._ca().cert_pem, user,
+                f"https://{self.api_host}:{ports.apiserver}", self._ca().cert_pem, user,
                 cert_pem=pair.cert_pem, key_pem=pair.key_pem)
             kubeconfig.write_kubeconfig(path, config)
+        if self.node is not None and not (self.layout.kubeconfigs / "kubelet.yaml").exists():
+            self.node.write_credentials(self._ca(), f"https://{self.api_host}:{ports.apiserver}")
 
     def _start(self, component: str, ports: Ports) -> None:
         if supervisor.running_pid(self.layout.pidfile(component)) is not None:
             return
-        argv = component_command(component, self.bin_dir, self.layout, ports)
+        argv = component_command(component, self.bin_dir, self.layout, ports, self.real_node)
         supervisor.start_process(
             argv, self.layout.log(component), self.layout.pidfile(component),
             die_with_parent=self.die_with_parent)
@@ -226,7 +278,7 @@ class LocalCluster:
         insecure = client_tls_context(None)
         probes = {
             "etcd": (f"http://{LOOPBACK}:{ports.etcd_client}/health", None),
-            "kube-apiserver": (f"https://{LOOPBACK}:{ports.apiserver}/readyz", admin_tls),
+            "kube-apiserver": (f"https://{self.api_host}:{ports.apiserver}/readyz", admin_tls),
             "kube-controller-manager": (f"https://{LOOPBACK}:{ports.controller_manager}/healthz", insecure),
             "kube-scheduler": (f"https://{LOOPBACK}:{ports.scheduler}/healthz", insecure),
             "kwok": (f"http://{LOOPBACK}:{ports.kwok}/healthz", None),
@@ -253,7 +305,7 @@ class LocalCluster:
 
         with self.api_client() as api:
             core = client.CoreV1Api(api)
-            for node in default_fake_nodes():
+            for node in default_fake_nodes(tainted=self.real_node):
                 try:
                     core.create_node(node)
                 except ApiException as exc:
@@ -262,26 +314,38 @@ class LocalCluster:
                 # Status is a subresource: capacity (and the GPU) must be written through it.
                 core.patch_node_status(node["metadata"]["name"], {"status": node["status"]})
 
+    def _bind_apiserver_to_kubelets(self) -> None:
+        """Let the API server's kubelet client (logs, exec, port-forward) use the kubelet API, and nothing else."""
+        binding = {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "sextant:apiserver-kubelet-client"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": KUBELET_API_ADMIN},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": APISERVER_KUBELET_CLIENT}],
+        }
+        self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(binding))
+
     def _wait_usable(self) -> None:
         """Usable = every fake node Ready with its capacity, and the default ServiceAccount created."""
         from kubernetes import client
 
         expected = {n["metadata"]["name"]: n["status"]["allocatable"] for n in default_fake_nodes()}
+        real = {REAL_NODE_NAME} if self.node is not None else set()
         with self.api_client() as api:
             core = client.CoreV1Api(api)
 
             def nodes_ready() -> bool:
                 ready = {
                     n.metadata.name for n in core.list_node().items
-                    if n.metadata.name in expected
+                    if (n.metadata.name in expected or n.metadata.name in real)
                     and any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
-                    and all((n.status.allocatable or {}).get(k) == v for k, v in expected[n.metadata.name].items())
+                    and all((n.status.allocatable or {}).get(k) == v
+                            for k, v in expected.get(n.metadata.name, {}).items())
                 }
-                return ready == set(expected)
+                return ready == set(expected) | real
 
             def default_service_account() -> bool:
                 return any(sa.metadata.name == "default"
                            for sa in core.list_namespaced_service_account("default").items)
 
-            self._wait(nodes_ready, f"fake nodes {sorted(expected)} to be Ready")
+            self._wait(nodes_ready, f"nodes {sorted(set(expected) | real)} to be Ready")
             self._wait(default_service_account, "the controller-manager to create the default ServiceAccount")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sextant_devcluster.layout import LOOPBACK, SERVICE_CLUSTER_IP_RANGE, Layout, Ports
+from sextant_devcluster.layout import LOOPBACK, NODE_IP, SERVICE_CLUSTER_IP_RANGE, Layout, Ports
 
 # The order components start in; they stop in reverse.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -13,7 +13,7 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
 
-def etcd_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+def etcd_command(bin_dir: Path, layout: Layout, ports: Ports, real_node: bool = False) -> list[str]:
     client = f"http://{LOOPBACK}:{ports.etcd_client}"
     peer = f"http://{LOOPBACK}:{ports.etcd_peer}"
     return [
@@ -31,27 +31,42 @@ def etcd_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
     ]
 
 
-def apiserver_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+def apiserver_command(bin_dir: Path, layout: Layout, ports: Ports, real_node: bool = False) -> list[str]:
+    """With a real node the API server listens on the node's bridge address (pods reach it through the
+    `kubernetes` Service), authorizes kubelets with the Node authorizer and calls them with a client cert."""
+    host = NODE_IP if real_node else LOOPBACK
     return [
         str(bin_dir / "kube-apiserver"),
         f"--etcd-servers=http://{LOOPBACK}:{ports.etcd_client}",
-        f"--bind-address={LOOPBACK}",
-        f"--advertise-address={LOOPBACK}",
+        f"--bind-address={host}",
+        f"--advertise-address={host}",
         f"--secure-port={ports.apiserver}",
         f"--cert-dir={layout.pki}",
         f"--tls-cert-file={layout.pem('apiserver')}",
         f"--tls-private-key-file={layout.pem('apiserver-key')}",
         f"--client-ca-file={layout.pem('ca')}",
-        "--authorization-mode=RBAC",
+        f"--authorization-mode={'Node,RBAC' if real_node else 'RBAC'}",
+        # Added to the default plugins: a missing `finalizers` grant fails here as on a real cluster.
+        f"--enable-admission-plugins={'NodeRestriction,' if real_node else ''}OwnerReferencesPermissionEnforcement",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={layout.pem('sa-pub')}",
         f"--service-account-signing-key-file={layout.pem('sa-key')}",
         f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-        # The API server's loopback address is not a valid Endpoints address; nothing in-cluster needs it.
-        "--endpoint-reconciler-type=none",
+        *(_real_node_apiserver_flags(layout) if real_node else
+          # A loopback address is not a valid Endpoints address: without a node nothing in-cluster needs it.
+          ["--endpoint-reconciler-type=none"]),
         "--allow-privileged=true",
         "--profiling=false",
         "--v=1",
+    ]
+
+
+def _real_node_apiserver_flags(layout: Layout) -> list[str]:
+    return [
+        f"--kubelet-client-certificate={layout.pem('apiserver-kubelet-client')}",
+        f"--kubelet-client-key={layout.pem('apiserver-kubelet-client-key')}",
+        f"--kubelet-certificate-authority={layout.pem('ca')}",
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
     ]
 
 
@@ -70,7 +85,7 @@ def _component_auth_flags(layout: Layout, component: str, port: int) -> list[str
     ]
 
 
-def controller_manager_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+def controller_manager_command(bin_dir: Path, layout: Layout, ports: Ports, real_node: bool = False) -> list[str]:
     return [
         str(bin_dir / "kube-controller-manager"),
         *_component_auth_flags(layout, "kube-controller-manager", ports.controller_manager),
@@ -85,11 +100,11 @@ def controller_manager_command(bin_dir: Path, layout: Layout, ports: Ports) -> l
     ]
 
 
-def scheduler_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+def scheduler_command(bin_dir: Path, layout: Layout, ports: Ports, real_node: bool = False) -> list[str]:
     return [str(bin_dir / "kube-scheduler"), *_component_auth_flags(layout, "kube-scheduler", ports.scheduler)]
 
 
-def kwok_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+def kwok_command(bin_dir: Path, layout: Layout, ports: Ports, real_node: bool = False) -> list[str]:
     return [
         str(bin_dir / "kwok"),
         f"--kubeconfig={layout.kubeconfigs / 'kwok.yaml'}",
@@ -103,7 +118,9 @@ def kwok_command(bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
     ]
 
 
-def component_command(component: str, bin_dir: Path, layout: Layout, ports: Ports) -> list[str]:
+def component_command(
+    component: str, bin_dir: Path, layout: Layout, ports: Ports, real_node: bool = False,
+) -> list[str]:
     """The argv that starts `component`; raises KeyError for an unknown component."""
     builders = {
         "etcd": etcd_command,
@@ -112,4 +129,4 @@ def component_command(component: str, bin_dir: Path, layout: Layout, ports: Port
         "kube-scheduler": scheduler_command,
         "kwok": kwok_command,
     }
-    return builders[component](bin_dir, layout, ports)
+    return builders[component](bin_dir, layout, ports, real_node)

@@ -11,6 +11,16 @@ SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 KUBERNETES_SERVICE_IP = "10.0.0.1"
 LOOPBACK = "127.0.0.1"
 
+# The real node's network lives on one bridge of this machine: its gateway address is the node's address, the
+# address the API server listens on (pods reach it through the `kubernetes` Service) and the kubelet's.
+NODE_BRIDGE = "sextant0"
+NODE_IP = "10.85.0.1"
+POD_CIDR = "10.85.0.0/16"
+REAL_NODE_NAME = "sextant-node-0"
+# Addresses kwok gives fake pods and fake nodes: nothing answers there, so the node's guard rejects them.
+FAKE_POD_CIDR = "10.244.0.0/16"
+FAKE_NODE_IP = "10.96.0.1"
+
 
 @dataclass(frozen=True)
 class Ports:
@@ -77,13 +87,56 @@ class Layout:
     def pem(self, name: str) -> Path:
         return self.pki / f"{name}.pem"
 
+    # ---- the real node (containerd, kubelet, kube-proxy, CNI) -------------------------------------------
+    @property
+    def node(self) -> Path:
+        return self.root / "node"
+
+    @property
+    def containerd_root(self) -> Path:
+        return self.node / "containerd"
+
+    @property
+    def containerd_state(self) -> Path:
+        return self.node / "containerd-state"
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self.node / "containerd.sock"
+
+    @property
+    def kubelet_root(self) -> Path:
+        return self.node / "kubelet"
+
+    @property
+    def pod_logs(self) -> Path:
+        return self.node / "pod-logs"
+
+    @property
+    def cni_conf_dir(self) -> Path:
+        return self.node / "cni"
+
+    @property
+    def cni_ipam_dir(self) -> Path:
+        return self.node / "cni-ipam"
+
+    def node_file(self, name: str) -> Path:
+        return self.node / name
+
     def create_dirs(self) -> None:
         for path in (self.pki, self.etcd_data, self.logs, self.kubeconfigs, self.root / "run"):
             path.mkdir(parents=True, exist_ok=True)
 
 
-def save_ports(layout: Layout, ports: Ports) -> None:
-    layout.state_file.write_text(json.dumps({"ports": asdict(ports)}, indent=2) + "\n")
+def save_ports(layout: Layout, ports: Ports, real_node: bool = False) -> None:
+    layout.state_file.write_text(json.dumps({"ports": asdict(ports), "realNode": real_node}, indent=2) + "\n")
+
+
+def load_real_node(layout: Layout) -> bool | None:
+    """Whether this state directory's cluster was created with a real node; None when it was never created."""
+    if not layout.state_file.exists():
+        return None
+    return bool(json.loads(layout.state_file.read_text()).get("realNode", False))
 
 
 def load_ports(layout: Layout) -> Ports | None:

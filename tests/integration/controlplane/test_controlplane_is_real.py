@@ -10,6 +10,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from sextant_devcluster import LocalCluster
+from sextant_devcluster.nodes import FAKE_NODE_SELECTOR, FAKE_NODE_TOLERATION
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -18,10 +19,12 @@ LABELS = {"app": "hello"}
 
 
 def _pod_template(resources: dict[str, Any] | None = None) -> client.V1PodTemplateSpec:
+    """A pod for the kwok fake nodes: it opts in with their toleration and nodeSelector (see nodes.py)."""
     container = client.V1Container(name="main", image="registry.invalid/hello:1",
                                    resources=client.V1ResourceRequirements(**(resources or {})))
-    return client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=LABELS),
-                                    spec=client.V1PodSpec(containers=[container], restart_policy="Always"))
+    spec = client.V1PodSpec(containers=[container], restart_policy="Always", node_selector=dict(FAKE_NODE_SELECTOR),
+                            tolerations=[client.V1Toleration(**FAKE_NODE_TOLERATION)])
+    return client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=LABELS), spec=spec)
 
 
 def _deployment(name: str, replicas: int) -> client.V1Deployment:

@@ -1,9 +1,11 @@
-"""`make cluster` / `make cluster-down` behave: loopback only, warm start within 30 s, nothing left behind."""
+"""`make cluster` / `make cluster-down` behave: loopback and the node's bridge only, warm start within 30 s,
+nothing left behind, one real node per machine."""
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sextant_devcluster import LocalCluster
+from sextant_devcluster.layout import NODE_IP
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -42,22 +45,30 @@ def _listening_addresses(inodes: set[str]) -> list[str]:
     return found
 
 
-def test_every_component_listens_on_loopback_only(cluster: LocalCluster) -> None:
-    pids = cluster.status()
+def _proc_hex(ipv4: str) -> str:
+    """An IPv4 address as /proc/net/tcp writes it (little-endian hex)."""
+    return socket.inet_aton(ipv4)[::-1].hex().upper()
+
+
+def test_every_component_listens_on_loopback_or_the_node_bridge_only(cluster: LocalCluster) -> None:
+    pids = {name: pid for name, pid in cluster.status().items() if name != "containerd"}
     assert all(pids.values()), f"every component should run: {pids}"
+    # IPv6 loopback is ::1; the node's bridge address is on this machine and nowhere else.
+    allowed = {_proc_hex("127.0.0.1"), "00000000000000000000000001000000", _proc_hex(NODE_IP)}
     for component, pid in pids.items():
         assert pid is not None
         addresses = _listening_addresses(_socket_inodes(pid))
         assert addresses, f"{component} listens on nothing?"
-        # 0100007F is 127.0.0.1 in /proc's little-endian hex; IPv6 loopback is ::1.
-        allowed = {"0100007F", "00000000000000000000000001000000"}
-        assert set(addresses) <= allowed, f"{component} listens beyond loopback: {addresses}"
+        assert set(addresses) <= allowed, f"{component} listens beyond loopback and the bridge: {addresses}"
 
 
-def _cli(state_dir: Path, bin_dir: Path, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(state_dir: Path, bin_dir: Path, command: str, *args: str,
+         real_node: bool = False) -> subprocess.CompletedProcess[str]:
+    """The CLI on a second state dir; without a real node unless asked (the session's cluster holds it)."""
+    node = [] if real_node else ["--no-real-node"]
     return subprocess.run(
         [sys.executable, "-m", "sextant_devcluster.cli", "--state-dir", str(state_dir), "--bin-dir", str(bin_dir),
-         command, *args], capture_output=True, text=True, timeout=180)
+         *node, command, *args], capture_output=True, text=True, timeout=180)
 
 
 def test_cluster_up_is_fast_when_warm_and_down_leaves_no_process(cluster: LocalCluster, tmp_path: Path) -> None:
@@ -68,7 +79,7 @@ def test_cluster_up_is_fast_when_warm_and_down_leaves_no_process(cluster: LocalC
         seconds = float(re.search(r"ready in ([\d.]+) s", up.stdout).group(1))  # type: ignore[union-attr]
         assert seconds <= WARM_START_LIMIT_SECONDS
         assert f"export KUBECONFIG={state.resolve()}/kubeconfig" in up.stdout
-        second = LocalCluster(state_dir=state, bin_dir=cluster.bin_dir)
+        second = LocalCluster(state_dir=state, bin_dir=cluster.bin_dir, real_node=False)
         # Like the demo's operator: a process run beside the cluster, stopped by `down` too.
         assert _cli(state, cluster.bin_dir, "spawn", "beside", "--", "sleep", "600").returncode == 0
         pids = second.status()
@@ -84,3 +95,16 @@ def test_cluster_up_is_fast_when_warm_and_down_leaves_no_process(cluster: LocalC
     eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids.values() if pid), timeout=15,
                what="every component process to be gone")
     assert "nothing was running" in _cli(state, cluster.bin_dir, "down").stdout
+
+
+def test_a_second_real_node_is_refused_naming_the_cluster_that_holds_it(cluster: LocalCluster,
+                                                                         tmp_path: Path) -> None:
+    if cluster.node is None:
+        pytest.skip("the session's cluster has no real node (SEXTANT_REAL_NODE=0)")
+    state = tmp_path / "third-cluster"
+    up = _cli(state, cluster.bin_dir, "up", "--images", str(cluster.image_index), real_node=True)
+    assert up.returncode == 1
+    assert f"taken by the cluster in {cluster.state_dir}" in up.stderr
+    assert "SEXTANT_REAL_NODE=0" in up.stderr
+    assert "running" not in _cli(state, cluster.bin_dir, "status").stdout  # it started nothing
+    assert cluster.node.running()["kubelet"] is not None  # and touched nothing of the live node

@@ -15,7 +15,7 @@ def test_three_cpu_nodes_and_one_gpu_node_all_managed_by_kwok() -> None:
     assert len(nodes) - len(gpu) >= 3
     assert [n["status"]["allocatable"][GPU_RESOURCE] for n in gpu] == ["1"]
     assert all(n["metadata"]["annotations"][FAKE_NODE_ANNOTATION] == "fake" for n in nodes)
-    assert all("taints" not in n["spec"] for n in nodes)
+    assert all(n["spec"]["taints"][0]["effect"] == "NoSchedule" for n in nodes)
 
 
 def test_wait_for_returns_once_the_condition_holds() -> None:

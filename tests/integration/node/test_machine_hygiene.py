@@ -1,0 +1,89 @@
+"""A real node leaves the machine as it found it, and starts after a crash that left everything behind.
+
+These tests own the machine's one real node, so they run before the session's cluster starts (see
+tests/integration/conftest.py) and are skipped when another live cluster holds the node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sextant_devcluster import LocalCluster, host_cleanup, host_network
+from sextant_devcluster.layout import NODE_BRIDGE, REAL_NODE_NAME
+from sextant_devcluster.node_lock import NodeRecord, is_live
+from tests.support.polling import eventually
+from tests.support.real_pods import IMAGE_INDEX, apply, http_server_pod, wait_ready
+
+pytestmark = [pytest.mark.integration, pytest.mark.owns_machine]
+
+
+def _machine_state(state_dir: Path) -> dict[str, Any]:
+    """What a node could leave behind: processes, mounts, pod cgroups, chains, the bridge, the sysctls."""
+    return {
+        "processes": host_cleanup.processes_mentioning([state_dir]),
+        "mounts": host_cleanup.mounts_under([state_dir]),
+        "pod_cgroups": [str(p) for p in host_cleanup.pod_cgroup_dirs()],
+        "chains": host_network.leftover_chains(),
+        "bridge": subprocess.run(["ip", "link", "show", NODE_BRIDGE], capture_output=True).returncode == 0,
+        "sysctls": host_network.read_sysctls(),
+    }
+
+
+@pytest.fixture()
+def own_node_cluster(tmp_path: Path) -> Any:
+    if os.geteuid() != 0:
+        pytest.skip("the real node needs root")
+    owner = NodeRecord().read()
+    if owner is not None and is_live(owner):
+        pytest.skip(f"the machine's real node is held by {owner.state_dir}")
+    from sextant_devcluster.cli import DEFAULT_BIN_DIR
+
+    bin_dir = Path(os.environ.get("SEXTANT_BIN_DIR", DEFAULT_BIN_DIR))
+    cluster = LocalCluster(state_dir=tmp_path / "hygiene", bin_dir=bin_dir, real_node=True,
+                           image_index=IMAGE_INDEX)
+    before = _machine_state(cluster.state_dir)
+    try:
+        yield cluster, before
+    finally:
+        cluster.down()
+
+
+def _kill_everything(cluster: LocalCluster) -> None:
+    """A crash: every component and node process SIGKILLed, containers, mounts, chains and state left."""
+    for pid in cluster.status().values():
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+    eventually(lambda: not any(cluster.status().values()), timeout=15, what="every process to die")
+
+
+def test_down_after_a_crash_and_a_restart_leaves_the_machine_as_it_was(own_node_cluster: Any) -> None:
+    cluster, before = own_node_cluster
+    assert before["chains"] == [] and not before["bridge"], f"the machine is not clean to begin with: {before}"
+    cluster.up()
+    namespace = "hygiene"
+    cluster.kubectl("create", "namespace", namespace)
+    image = json.loads(IMAGE_INDEX.read_text())["operator"]["ref"]
+    apply(cluster, namespace, http_server_pod("web", image))
+    assert wait_ready(cluster, namespace, "web")["spec"]["nodeName"] == REAL_NODE_NAME
+
+    _kill_everything(cluster)
+    left = _machine_state(cluster.state_dir)
+    assert left["mounts"] and left["chains"] and left["bridge"], f"the crash should leave state behind: {left}"
+
+    cluster.up()  # after an unclean stop: cleans what the crash left, then starts
+    # The pod's container died with the crash; the kubelet starts it again.
+    wait_ready(cluster, namespace, "web")
+
+    cluster.down()
+    after = _machine_state(cluster.state_dir)
+    assert after["processes"] == [] and after["mounts"] == [] and after["pod_cgroups"] == []
+    assert after["chains"] == [] and not after["bridge"]
+    assert after["sysctls"] == before["sysctls"]
+    assert NodeRecord().read() is None

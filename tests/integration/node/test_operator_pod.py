@@ -1,0 +1,113 @@
+"""The operator installed by its chart runs as a real pod: Ready under `restricted`, its webhook reached through
+its Service, and back at work after its container is SIGKILLed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sextant_devcluster.layout import REAL_NODE_NAME
+from tests.support.polling import eventually
+from tests.support.real_pods import image_refs, read_pod
+from tests.support.sextant_operator import CHART
+
+pytestmark = pytest.mark.integration
+
+TRAININGJOB = {
+    "apiVersion": "ml.sextant.io/v1alpha1", "kind": "TrainingJob",
+    "metadata": {"name": "iris"},
+    "spec": {"task": "classification", "dataset": {"uri": "builtin:iris", "target": "target"},
+             "estimator": {"algorithm": "logistic_regression"}, "model": {"name": "iris"}},
+}
+
+
+def _helm(cluster: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture()
+def installed(cluster: Any, crds: None, namespace: str) -> Iterator[str]:
+    """The chart installed in a namespace that enforces `restricted`, running the image built here."""
+    repository, tag = image_refs(cluster)["operator"].rsplit(":", 1)
+    cluster.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
+                    "pod-security.kubernetes.io/enforce-version=latest")
+    install = _helm(cluster, "install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "180s",
+                    "--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
+                    "--set", "image.pullPolicy=Never", "--set", f"watch.namespaces={{{namespace}}}",
+                    "--set", "webhook.failurePolicy=Fail")
+    try:
+        assert install.returncode == 0, install.stdout + install.stderr
+        yield namespace
+    finally:
+        cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=true", "--timeout=60s",
+                        check=False)
+        _helm(cluster, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s")
+
+
+def _operator_pod(cluster: Any, namespace: str) -> dict[str, Any]:
+    name = cluster.kubectl("get", "pods", "-n", namespace, "-l", "app.kubernetes.io/component=operator",
+                           "-o", "jsonpath={.items[0].metadata.name}").stdout
+    return read_pod(cluster, namespace, name)
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
+def _apply(cluster: Any, namespace: str, doc: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    return cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(doc), check=False)
+
+
+def _reconciled(cluster: Any, namespace: str, name: str) -> bool:
+    generation = cluster.kubectl("get", "trainingjob", name, "-n", namespace, "-o",
+                                 "jsonpath={.status.observedGeneration}", check=False).stdout
+    return generation == "1"
+
+
+def test_the_operator_pod_is_ready_on_the_real_node_under_restricted(cluster: Any, installed: str) -> None:
+    pod = _operator_pod(cluster, installed)
+    assert _ready(pod) and pod["spec"]["nodeName"] == REAL_NODE_NAME
+    assert pod["status"]["containerStatuses"][0]["image"].startswith("sextant.local/operator:")
+    events = cluster.kubectl("get", "events", "-n", installed, "-o", "json").stdout
+    assert "violates PodSecurity" not in events
+    assert _apply(cluster, installed, TRAININGJOB).returncode == 0
+    eventually(lambda: _reconciled(cluster, installed, "iris"), what="the operator pod to reconcile a TrainingJob")
+
+
+def test_an_invalid_resource_is_rejected_by_the_webhook_through_its_service(cluster: Any, installed: str) -> None:
+    hook = json.loads(cluster.kubectl("get", "validatingwebhookconfiguration", "-o", "json").stdout)
+    ours = [w for item in hook["items"] for w in item["webhooks"]
+            if w["clientConfig"].get("service", {}).get("namespace") == installed]
+    assert ours and all(w["failurePolicy"] == "Fail" and "url" not in w["clientConfig"] for w in ours)
+    bad = json.loads(json.dumps(TRAININGJOB))
+    bad["spec"]["estimator"]["algorithm"] = "xgboost"
+    rejected = _apply(cluster, installed, bad)
+    assert rejected.returncode != 0
+    assert "denied the request" in rejected.stderr and "spec.estimator.algorithm" in rejected.stderr
+
+
+def test_a_sigkilled_operator_container_is_restarted_and_resumes_work(cluster: Any, installed: str) -> None:
+    before = _operator_pod(cluster, installed)
+    container_id = before["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
+    kill = subprocess.run([str(cluster.bin_dir / "ctr"), f"--address={cluster.layout.containerd_socket}",
+                           "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", container_id],
+                          capture_output=True, text=True, timeout=30)
+    assert kill.returncode == 0, kill.stderr
+
+    def restarted_and_ready() -> dict[str, Any] | None:
+        pod = _operator_pod(cluster, installed)
+        status = pod["status"]["containerStatuses"][0]
+        return pod if status["restartCount"] >= 1 and _ready(pod) else None
+
+    after = eventually(restarted_and_ready, timeout=120, what="the kubelet to restart the operator container")
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]  # the same pod: restarted, not replaced
+    last = after["status"]["containerStatuses"][0]["lastState"]["terminated"]
+    assert last["exitCode"] == 137  # 128 + SIGKILL
+    assert eventually(lambda: _apply(cluster, installed, TRAININGJOB).returncode == 0, timeout=60,
+                      what="the webhook to admit again")
+    eventually(lambda: _reconciled(cluster, installed, "iris"), what="the restarted operator to reconcile")

@@ -1,0 +1,87 @@
+"""Pods that run for real on the local cluster's node: restricted specs, the project's images, waits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.polling import eventually
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE_INDEX = REPO / "build" / "images.json"
+NON_ROOT_UID = 65532
+
+
+def image_refs(cluster: Any) -> dict[str, str]:
+    """Image name -> ref from `make images`' index; skips the test when the cluster has no real node."""
+    if getattr(cluster, "node", None) is None:
+        pytest.skip("the cluster has no real node (SEXTANT_REAL_NODE=0)")
+    index = json.loads(Path(cluster.image_index).read_text())
+    return {name: entry["ref"] for name, entry in index.items()}
+
+
+def restricted_container(name: str, image: str, command: list[str], **extra: Any) -> dict[str, Any]:
+    """A container that satisfies the `restricted` Pod Security Standard and never pulls."""
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "Never",
+        "command": command,
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "runAsNonRoot": True,
+            "runAsUser": NON_ROOT_UID,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        **extra,
+    }
+
+
+def pod(name: str, containers: list[dict[str, Any]], *, labels: dict[str, str] | None = None,
+        restart: str = "Always", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {"app": name}},
+        "spec": {"containers": containers, "restartPolicy": restart, "terminationGracePeriodSeconds": 1, **spec},
+    }
+
+
+def python_pod(name: str, image: str, script: str, **kwargs: Any) -> dict[str, Any]:
+    """A pod whose one container runs `script` with the image's Python."""
+    extra = {key: kwargs.pop(key) for key in ("readinessProbe", "resources", "ports", "env") if key in kwargs}
+    return pod(name, [restricted_container("main", image, ["python", "-u", "-c", script], **extra)], **kwargs)
+
+
+def http_server_pod(name: str, image: str, port: int = 8000) -> dict[str, Any]:
+    """Python's http.server answering GET / on `port`, Ready when it answers."""
+    script = f"import http.server as h; print('serving on {port}', flush=True); " \
+             f"h.ThreadingHTTPServer(('', {port}), h.SimpleHTTPRequestHandler).serve_forever()"
+    return python_pod(name, image, script, ports=[{"containerPort": port}],
+                      readinessProbe={"httpGet": {"path": "/", "port": port}, "periodSeconds": 1})
+
+
+def apply(cluster: Any, namespace: str, *docs: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input="\n---\n".join(json.dumps(d) for d in docs))
+
+
+def read_pod(cluster: Any, namespace: str, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(cluster.kubectl("get", "pod", name, "-n", namespace, "-o", "json").stdout)
+    return result
+
+
+def wait_ready(cluster: Any, namespace: str, name: str, timeout: float = 90.0) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        body = read_pod(cluster, namespace, name)
+        conditions = {c["type"]: c["status"] for c in body["status"].get("conditions", [])}
+        return body if conditions.get("Ready") == "True" else None
+
+    return eventually(ready, timeout=timeout, what=f"pod {namespace}/{name} to be Ready")
+
+
+def wait_phase(cluster: Any, namespace: str, name: str, phase: str, timeout: float = 90.0) -> dict[str, Any]:
+    return eventually(lambda: (body := read_pod(cluster, namespace, name))["status"].get("phase") == phase and body,
+                      timeout=timeout, what=f"pod {namespace}/{name} to be {phase}")
