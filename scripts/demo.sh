@@ -1,32 +1,39 @@
 #!/usr/bin/env bash
-# The demo on the local control plane (started by `make demo` before this runs): install the CRDs, run the
-# operator beside the cluster, apply every sample and show what a kubectl user sees.
-# Later issues extend it: the sample TrainingJob trains and registers a model on the local backend, and an
-# InferenceService serves it.
+# The demo on the local cluster (started by `make demo` before this runs), installed the way a user installs
+# Sextant on a real cluster: the CRDs, then the chart with `helm upgrade --install` (the operator as a real pod
+# on the real node, its admission webhook reached through its Service with failurePolicy Fail), then the
+# samples, and what a kubectl user sees.
+# Later issues extend it: the sample TrainingJob trains and registers a model, an InferenceService serves it.
 set -euo pipefail
 : "${KUBECONFIG:?run through make demo}" "${PY:?run through make demo}" "${CLUSTER_DIR:?run through make demo}"
+IMAGES=${IMAGES:-build/images.json}
+SYSTEM_NS=sextant-system
 NS=sextant-demo
-devcluster() { "$(dirname "$PY")/sextant-devcluster" --state-dir "$CLUSTER_DIR" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+image() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["ref"])' "$IMAGES" "$1"; }
+started=$SECONDS
 
-step "Nodes: kwok fake nodes on a real control plane (kwok-gpu-0 advertises nvidia.com/gpu)"
-kubectl get nodes -L node.sextant.io/accelerator
+step "Nodes: sextant-node-0 runs pods for real; the kwok nodes (tainted) take only pods that ask for them"
+kubectl get nodes -o wide -L type,node.sextant.io/accelerator
 kubectl version | grep Server
 
-step "Install the CRDs (generated from the typed models in contracts/)"
-kubectl apply --server-side --force-conflicts -k manifests/crds
+step "Images built on this machine and imported into the node's containerd (make images)"
+"$PY" -c 'import json, sys; [print(f"  {n:<10} {e[\"ref\"]}") for n, e in json.load(open(sys.argv[1])).items()]' \
+  "$IMAGES"
+
+step "Install the CRDs (server-side apply: helm installs crds/ only on first install)"
+kubectl apply --server-side --force-conflicts -f charts/sextant/crds/
 kubectl wait --for=condition=Established --timeout=60s crd/trainingjobs.ml.sextant.io crd/inferenceservices.ml.sextant.io
 
-step "Run the operator beside the cluster (log: $CLUSTER_DIR/logs/sextant-operator.log)"
-if devcluster status | grep -q '^sextant-operator .*running'; then
-  echo "already running"
-else
-  # The admission webhook needs a Service the host API server can reach; `make test` covers it.
-  SEXTANT_WEBHOOK_ENABLED=false SEXTANT_LIVENESS=http://127.0.0.1:18080/healthz SEXTANT_DEFAULT_BACKEND=local \
-    devcluster spawn sextant-operator -- "$PY" -m sextant_operator
-  for _ in $(seq 1 60); do curl -fs http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.5; done
-  curl -fs http://127.0.0.1:18080/healthz >/dev/null || { tail -20 "$CLUSTER_DIR/logs/sextant-operator.log"; exit 1; }
-fi
+step "helm upgrade --install sextant charts/sextant in $SYSTEM_NS (enforces the restricted Pod Security Standard)"
+kubectl create namespace "$SYSTEM_NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl label namespace "$SYSTEM_NS" --overwrite pod-security.kubernetes.io/enforce=restricted \
+  pod-security.kubernetes.io/enforce-version=latest >/dev/null
+operator=$(image operator)
+helm upgrade --install sextant charts/sextant --namespace "$SYSTEM_NS" --skip-crds --wait --timeout 180s \
+  --set image.repository="${operator%:*}" --set image.tag="${operator##*:}" --set image.pullPolicy=Never \
+  --set webhook.failurePolicy=Fail --set operator.logFormat=plain
+kubectl get pods,services -n "$SYSTEM_NS" -o wide
 
 step "Apply every sample (manifests/samples) to namespace $NS"
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -40,4 +47,15 @@ kubectl get sextant -n "$NS" -o wide
 step "kubectl describe trainingjob churn (conditions and events)"
 kubectl describe -n "$NS" trainingjob churn | sed -n '/^Status:/,$p'
 
-step "Done. The cluster and the operator keep running: make cluster-down stops both, make cluster-reset wipes them."
+step "A mistake is refused at admission by the operator's webhook (through its Service)"
+kubectl create -n "$NS" -f - <<'YAML' 2>&1 | sed 's/^/  /' || true
+apiVersion: ml.sextant.io/v1alpha1
+kind: TrainingJob
+metadata: {name: typo}
+spec:
+  task: classification
+  dataset: {uri: "builtin:iris", target: target}
+  estimator: {algorithm: xgboost}
+YAML
+
+step "Done in $((SECONDS - started)) s. The cluster keeps running: make cluster-down stops it, make cluster-reset wipes it."

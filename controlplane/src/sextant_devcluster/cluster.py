@@ -168,8 +168,14 @@ class LocalCluster:
                                         die_with_parent=self.die_with_parent, env=env)
 
     def reset(self) -> None:
-        """Stop the cluster and delete its state (etcd data, certificates, kubeconfig)."""
+        """Stop the cluster and delete its state (etcd data, certificates, kubeconfig, the kubelet's state) and
+        the real node's containerd root (the next start imports the images again)."""
         self.down()
+        if self.node is not None:
+            try:
+                self.node.forget_images()
+            except NodeError as exc:
+                raise ClusterError(str(exc)) from exc
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def status(self) -> dict[str, int | None]:

@@ -119,3 +119,22 @@ def _rmdir(directory: Path) -> None:
         directory.rmdir()
     except OSError:
         pass
+
+
+# Paths the kubelet and containerd's shim use whatever they are configured with.
+KUBELET_DEVICE_PLUGINS = Path("/var/lib/kubelet/device-plugins")
+CONTAINER_LOG_LINKS = Path("/var/log/containers")
+RUNTIME_DIRS = (Path("/run/containerd/runc/k8s.io"), Path("/run/containerd/runc"), Path("/run/containerd/s"),
+                Path("/run/containerd"))
+
+
+def remove_fixed_path_leftovers(roots: Iterable[Path]) -> None:
+    """Remove what the node leaves at fixed paths: log links into `roots`, the kubelet's device-plugin socket,
+    and the runtime directories once empty (a directory another runtime still uses is not empty: it stays)."""
+    prefixes = tuple(str(root) for root in roots)
+    for link in CONTAINER_LOG_LINKS.glob("*.log") if CONTAINER_LOG_LINKS.is_dir() else []:
+        if link.is_symlink() and str(link.readlink()).startswith(prefixes):
+            link.unlink(missing_ok=True)
+    (KUBELET_DEVICE_PLUGINS / "kubelet.sock").unlink(missing_ok=True)
+    for directory in (CONTAINER_LOG_LINKS, KUBELET_DEVICE_PLUGINS, KUBELET_DEVICE_PLUGINS.parent, *RUNTIME_DIRS):
+        _rmdir(directory)

@@ -93,10 +93,6 @@ class Layout:
         return self.root / "node"
 
     @property
-    def containerd_root(self) -> Path:
-        return self.node / "containerd"
-
-    @property
     def containerd_state(self) -> Path:
         return self.node / "containerd-state"
 

@@ -19,27 +19,29 @@ KUBE_PROXY_METRICS_PORT = 10249
 REAL_NODE_LABELS = {"type": "real", "node.sextant.io/accelerator": "none"}
 
 
-def containerd_config(layout: Layout, sandbox_image: str) -> str:
-    """containerd v2's config (version 3): every path inside the state dir, CRI on our CNI bridge.
+def containerd_config(layout: Layout, sandbox_image: str, root: Path) -> str:
+    """containerd v2's config (version 4): CRI on our CNI bridge, volatile state inside the state dir.
+
+    `root` (content, snapshots, metadata) is the machine's image cache, shared by the clusters that take turns on
+    the one real node: images are imported once per machine, not once per cluster (the archives are GBs).
 
     `restrict_oom_score_adj`: processes here lack CAP_SYS_RESOURCE, so runc cannot lower oom_score_adj and every
     sandbox would fail with "can't get final child's PID from pipe" unless the CRI keeps the adjustment >= its own.
     """
-    return f"""version = 3
-root = "{layout.containerd_root}"
+    return f"""version = 4
+root = "{root}"
 state = "{layout.containerd_state}"
 
-[grpc]
+[plugins."io.containerd.server.v1.grpc"]
   address = "{layout.containerd_socket}"
 
-[ttrpc]
+[plugins."io.containerd.server.v1.ttrpc"]
   address = "{layout.containerd_socket}.ttrpc"
 
-[debug]
+[plugins."io.containerd.server.v1.debug"]
   address = ""
-  level = "info"
 
-[metrics]
+[plugins."io.containerd.server.v1.metrics"]
   address = ""
 
 [plugins."io.containerd.cri.v1.images"]
@@ -182,11 +184,11 @@ server = "https://{LOOPBACK}:9"
 """
 
 
-def node_files(layout: Layout, sandbox_image: str) -> dict[Path, str]:
+def node_files(layout: Layout, sandbox_image: str, containerd_root: Path) -> dict[Path, str]:
     """Every configuration file the node's processes read, by path."""
     return {
         layout.node / "registry" / "_default" / "hosts.toml": NO_PULL_HOSTS,
-        layout.node_file("containerd.toml"): containerd_config(layout, sandbox_image),
+        layout.node_file("containerd.toml"): containerd_config(layout, sandbox_image, containerd_root),
         layout.cni_conf_dir / "10-sextant.conflist": json.dumps(cni_conflist(layout), indent=2),
         layout.node_file("kubelet.yaml"): json.dumps(kubelet_config(layout), indent=2),
         layout.node_file("kube-proxy.yaml"): json.dumps(kube_proxy_config(layout), indent=2),

@@ -26,7 +26,8 @@ class Ownership:
     sysctls: dict[str, str] = field(default_factory=dict)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, IndexError):
@@ -36,7 +37,7 @@ def _alive(pid: int) -> bool:
 
 def is_live(owner: Ownership) -> bool:
     """True while any process the owner recorded (containerd, kubelet, kube-proxy) still runs."""
-    return any(_alive(pid) for pid in owner.pids)
+    return any(pid_alive(pid) for pid in owner.pids)
 
 
 class NodeRecord:

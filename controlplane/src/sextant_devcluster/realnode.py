@@ -12,7 +12,7 @@ from typing import Any
 
 from sextant_devcluster import host_cleanup, host_network, kubeconfig, node_config, pki, supervisor
 from sextant_devcluster.layout import NODE_IP, REAL_NODE_NAME, Layout
-from sextant_devcluster.node_lock import NodeRecord, Ownership, check_free
+from sextant_devcluster.node_lock import NodeRecord, Ownership, check_free, is_live, pid_alive
 from sextant_devcluster.readiness import WaitTimeout, wait_for
 
 # Started in this order, stopped in reverse.
@@ -29,6 +29,11 @@ DEBIAN_NEEDS = {
 # The ClusterRole that lets the API server use the kubelet's API (logs, exec, port-forward).
 KUBELET_API_ADMIN = "system:kubelet-api-admin"
 APISERVER_KUBELET_CLIENT = "kube-apiserver-kubelet-client"
+
+
+def default_containerd_root() -> Path:
+    """The machine's containerd root (imported images), beside the other caches: $SEXTANT_CACHE/containerd."""
+    return Path(os.environ.get("SEXTANT_CACHE", Path.home() / ".cache" / "sextant")) / "containerd"
 
 
 class NodeError(RuntimeError):
@@ -67,6 +72,7 @@ class RealNode:
     die_with_parent: bool = False
     record: NodeRecord = field(default_factory=NodeRecord)
     startup_timeout: float = 90.0
+    containerd_root: Path = field(default_factory=default_containerd_root)
 
     # ---- checks ----------------------------------------------------------------------------------------
     def check_host(self) -> None:
@@ -127,7 +133,11 @@ class RealNode:
         index = load_image_index(self.image_index)
         for directory in (self.layout.node, self.layout.cni_conf_dir, self.layout.pod_logs):
             directory.mkdir(parents=True, exist_ok=True)
-        for path, content in node_config.node_files(self.layout, index["pause"]["ref"]).items():
+        for name in NODE_PROCESSES:  # a crash leaves pidfiles of dead processes: they are not ours to watch
+            if supervisor.running_pid(self.layout.pidfile(name)) is None:
+                self.layout.pidfile(name).unlink(missing_ok=True)
+        files = node_config.node_files(self.layout, index["pause"]["ref"], self.containerd_root)
+        for path, content in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content)
         self._start("containerd", node_config.containerd_command(self.bin_dir, self.layout))
@@ -194,12 +204,22 @@ class RealNode:
             self._clean_machine(current or Ownership(state_dir=str(self.layout.root)))
             self.record.clear()
 
+    def forget_images(self) -> None:
+        """Delete the machine's containerd root (every imported image) unless a live node uses it."""
+        with self.record.locked():
+            current = self.record.read()
+            if current is not None and is_live(current):
+                raise NodeError(f"the real node of {current.state_dir} runs: its images stay")
+            host_cleanup.unmount_all([self.containerd_root])
+            shutil.rmtree(self.containerd_root, ignore_errors=True)
+
     def _clean_machine(self, owner: Ownership) -> None:
         roots = [Path(owner.state_dir) / "node", self.layout.node]
         host_cleanup.kill_all(host_cleanup.processes_mentioning(roots))
         host_cleanup.kill_all(host_cleanup.pod_processes())
         host_cleanup.unmount_all(roots)
         host_cleanup.remove_pod_cgroups()
+        host_cleanup.remove_fixed_path_leftovers(roots)
         host_network.purge_chains()
         host_network.delete_bridge()
         host_network.write_sysctls(owner.sysctls)
@@ -231,9 +251,10 @@ class RealNode:
 
     def _wait(self, name: str, condition: Any, what: str) -> None:
         def alive() -> None:
+            # By pid, not command line: containerd re-executes itself while it starts.
             for process in NODE_PROCESSES:
                 pidfile = self.layout.pidfile(process)
-                if pidfile.exists() and supervisor.running_pid(pidfile) is None:
+                if pidfile.exists() and not pid_alive(int(pidfile.read_text().split()[0])):
                     raise NodeError(f"{process} exited during start-up; the end of {self.layout.log(process)}:\n"
                                     f"{_log_tail(self.layout.log(process))}")
 

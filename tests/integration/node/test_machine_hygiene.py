@@ -33,6 +33,8 @@ def _machine_state(state_dir: Path) -> dict[str, Any]:
         "chains": host_network.leftover_chains(),
         "bridge": subprocess.run(["ip", "link", "show", NODE_BRIDGE], capture_output=True).returncode == 0,
         "sysctls": host_network.read_sysctls(),
+        "fixed_paths": [str(p) for p in (host_cleanup.CONTAINER_LOG_LINKS, host_cleanup.KUBELET_DEVICE_PLUGINS,
+                                         *host_cleanup.RUNTIME_DIRS) if p.exists()],
     }
 
 
@@ -86,4 +88,5 @@ def test_down_after_a_crash_and_a_restart_leaves_the_machine_as_it_was(own_node_
     assert after["processes"] == [] and after["mounts"] == [] and after["pod_cgroups"] == []
     assert after["chains"] == [] and not after["bridge"]
     assert after["sysctls"] == before["sysctls"]
+    assert after["fixed_paths"] == before["fixed_paths"]
     assert NodeRecord().read() is None

@@ -22,6 +22,7 @@ from sextant_devcluster.node_lock import NodeTaken, Ownership, check_free
 from sextant_devcluster.nodes import FAKE_NODE_TOLERATION, default_fake_nodes
 
 LAYOUT = Layout(Path("/state"))
+IMAGE_CACHE = Path("/cache/containerd")
 PORTS = Ports(etcd_client=2379, etcd_peer=2380, apiserver=6443, controller_manager=10257, scheduler=10259,
               kwok=10247)
 
@@ -31,9 +32,10 @@ def _apiserver_flags(real_node: bool) -> dict[str, str]:
     return dict(arg[2:].split("=", 1) for arg in argv[1:] if "=" in arg)
 
 
-def test_every_node_file_lives_in_the_state_directory() -> None:
-    files = node_files(LAYOUT, "sextant.local/pause:abc")
+def test_node_files_live_in_the_state_directory_and_images_in_the_machines_cache() -> None:
+    files = node_files(LAYOUT, "sextant.local/pause:abc", IMAGE_CACHE)
     assert all(str(path).startswith("/state/") for path in files)
+    assert 'root = "/cache/containerd"' in files[LAYOUT.node_file("containerd.toml")]
     text = "\n".join(files.values())
     for machine_default in ("/var/lib/containerd", "/run/containerd/containerd.sock", "/var/lib/kubelet",
                             "/etc/cni/net.d", "/var/lib/cni/networks"):
@@ -41,7 +43,7 @@ def test_every_node_file_lives_in_the_state_directory() -> None:
 
 
 def test_containerd_runs_the_sandbox_image_it_was_given_and_restricts_oom_adjustment() -> None:
-    config = containerd_config(LAYOUT, "sextant.local/pause:abc")
+    config = containerd_config(LAYOUT, "sextant.local/pause:abc", IMAGE_CACHE)
     assert 'sandbox = "sextant.local/pause:abc"' in config
     assert "restrict_oom_score_adj = true" in config
     assert "SystemdCgroup = false" in config
