@@ -79,6 +79,8 @@ build_tool() {
       build containerd "$1" "github.com/containerd/containerd/v2/cmd/$1" \
         "-X github.com/containerd/containerd/v2/version.Version=$v" "no_btrfs no_devmapper no_zfs" ;;
     kwok) build kwok kwok sigs.k8s.io/kwok/cmd/kwok; kwok_stages ;;
+    # Cluster DNS for the real node's pods (kubernetes.default.svc, <service>.<namespace>.svc).
+    coredns) build coredns coredns github.com/coredns/coredns ;;
     helm)
       local v; v=$(module_version "$here/tools/helm" helm.sh/helm/v3)
       build helm helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$v" ;;
@@ -88,7 +90,7 @@ build_tool() {
 }
 
 all_tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl helm kubeconform
-           kubelet kube-proxy containerd containerd-shim-runc-v2 ctr)
+           kubelet kube-proxy containerd containerd-shim-runc-v2 ctr coredns)
 require_go
 for tool in "${@:-${all_tools[@]}}"; do build_tool "$tool"; done
 echo "$bindir"

@@ -28,7 +28,7 @@ from sextant_devcluster.layout import (
 from sextant_devcluster.node_lock import NodeTaken
 from sextant_devcluster.nodes import default_fake_nodes
 from sextant_devcluster.readiness import WaitTimeout, client_tls_context, http_ok, wait_for
-from sextant_devcluster.realnode import APISERVER_KUBELET_CLIENT, KUBELET_API_ADMIN, NodeError, RealNode
+from sextant_devcluster.realnode import NODE_PROCESSES, NodeError, RealNode, node_rbac
 
 REQUIRED_BINARIES = (
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages.yaml", "kubectl")
@@ -125,7 +125,7 @@ class LocalCluster:
                 self._wait_component(component, ports)
             self._create_fake_nodes()
             if self.node is not None:
-                self._bind_apiserver_to_kubelets()
+                self._apply_node_rbac()
                 self.node.start()
                 with self.api_client() as api:
                     self.node.wait_ready(client.CoreV1Api(api))
@@ -143,9 +143,8 @@ class LocalCluster:
         """
         from kubernetes import client
 
-        node_processes = ("containerd", "kubelet", "kube-proxy")
         extras = sorted(p.stem for p in self.layout.pidfile("x").parent.glob("*.pid")
-                        if p.stem not in COMPONENTS and p.stem not in node_processes)
+                        if p.stem not in COMPONENTS and p.stem not in NODE_PROCESSES)
         stopped = [name for name in extras if supervisor.stop_process(self.layout.pidfile(name))]
         if self.node is not None:
             if supervisor.running_pid(self.layout.pidfile("kube-apiserver")) is not None:
@@ -180,7 +179,7 @@ class LocalCluster:
 
     def status(self) -> dict[str, int | None]:
         """Component (or spawned process) name -> pid while running, None when stopped."""
-        node = ["containerd", "kubelet", "kube-proxy"] if self.node is not None else []
+        node = list(NODE_PROCESSES) if self.node is not None else []
         names = [*COMPONENTS, *node, *sorted(p.stem for p in self.layout.pidfile("x").parent.glob("*.pid")
                                              if p.stem not in COMPONENTS and p.stem not in node)]
         return {name: supervisor.running_pid(self.layout.pidfile(name)) for name in names}
@@ -320,15 +319,9 @@ class LocalCluster:
                 # Status is a subresource: capacity (and the GPU) must be written through it.
                 core.patch_node_status(node["metadata"]["name"], {"status": node["status"]})
 
-    def _bind_apiserver_to_kubelets(self) -> None:
-        """Let the API server's kubelet client (logs, exec, port-forward) use the kubelet API, and nothing else."""
-        binding = {
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": "sextant:apiserver-kubelet-client"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": KUBELET_API_ADMIN},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": APISERVER_KUBELET_CLIENT}],
-        }
-        self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(binding))
+    def _apply_node_rbac(self) -> None:
+        """Bindings the node's parts need: the API server's kubelet client, CoreDNS's reads."""
+        self.kubectl("apply", "--server-side", "-f", "-", input="\n---\n".join(json.dumps(d) for d in node_rbac()))
 
     def _wait_usable(self) -> None:
         """Usable = every fake node Ready with its capacity, and the default ServiceAccount created."""

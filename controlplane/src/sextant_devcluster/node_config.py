@@ -17,6 +17,24 @@ KUBE_PROXY_HEALTHZ_PORT = 10256
 KUBE_PROXY_METRICS_PORT = 10249
 # Labels people and tests select the real node by (kubernetes.io/hostname works as well).
 REAL_NODE_LABELS = {"type": "real", "node.sextant.io/accelerator": "none"}
+CLUSTER_DOMAIN = "cluster.local"
+
+
+def corefile(layout: Layout) -> str:
+    """CoreDNS answers for the cluster's names only, on the node's address; no `forward`: a name outside the
+    cluster is refused rather than sent to a resolver off this machine."""
+    return f"""{CLUSTER_DOMAIN}:53 in-addr.arpa:53 ip6.arpa:53 {{
+    bind {NODE_IP}
+    errors
+    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
+        kubeconfig {layout.kubeconfigs / 'coredns.yaml'}
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }}
+    cache 30
+    loadbalance
+}}
+"""
 
 
 def containerd_config(layout: Layout, sandbox_image: str, root: Path) -> str:
@@ -122,9 +140,11 @@ def kubelet_config(layout: Layout) -> dict[str, Any]:
         "containerRuntimeEndpoint": f"unix://{layout.containerd_socket}",
         "imageServiceEndpoint": f"unix://{layout.containerd_socket}",
         "podLogsDir": str(layout.pod_logs),
-        # No cluster DNS and no name server: pods reach Services by ClusterIP or their environment variables,
-        # and nothing asks a resolver outside this machine.
+        # Pods resolve through CoreDNS on the node's address (cluster names only): no name server outside
+        # this machine is ever asked, by pods (clusterDNS) or by the kubelet (no resolv.conf).
         "resolvConf": "",
+        "clusterDNS": [NODE_IP],
+        "clusterDomain": CLUSTER_DOMAIN,
         "failSwapOn": False,
         # Images are imported, never pulled: garbage-collecting them would break the next pod.
         "imageGCHighThresholdPercent": 100,
@@ -173,6 +193,10 @@ def kubelet_command(bin_dir: Path, layout: Layout) -> list[str]:
     ]
 
 
+def coredns_command(bin_dir: Path, layout: Layout) -> list[str]:
+    return [str(bin_dir / "coredns"), "-conf", str(layout.node_file("Corefile"))]
+
+
 def kube_proxy_command(bin_dir: Path, layout: Layout) -> list[str]:
     return [str(bin_dir / "kube-proxy"), f"--config={layout.node_file('kube-proxy.yaml')}", "--v=1"]
 
@@ -192,4 +216,5 @@ def node_files(layout: Layout, sandbox_image: str, containerd_root: Path) -> dic
         layout.cni_conf_dir / "10-sextant.conflist": json.dumps(cni_conflist(layout), indent=2),
         layout.node_file("kubelet.yaml"): json.dumps(kubelet_config(layout), indent=2),
         layout.node_file("kube-proxy.yaml"): json.dumps(kube_proxy_config(layout), indent=2),
+        layout.node_file("Corefile"): corefile(layout),
     }

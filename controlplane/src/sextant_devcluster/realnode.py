@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sextant_devcluster import host_cleanup, host_network, kubeconfig, node_config, pki, supervisor
+from sextant_devcluster import cluster_dns, host_cleanup, host_network, kubeconfig, node_config, pki, supervisor
 from sextant_devcluster.layout import NODE_IP, REAL_NODE_NAME, Layout
 from sextant_devcluster.node_lock import NodeRecord, Ownership, check_free, is_live, pid_alive
 from sextant_devcluster.readiness import WaitTimeout, wait_for
 
 # Started in this order, stopped in reverse.
-NODE_PROCESSES = ("containerd", "kubelet", "kube-proxy")
-NODE_BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr", "kubelet", "kube-proxy")
+NODE_PROCESSES = ("containerd", "coredns", "kubelet", "kube-proxy")
+NODE_BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr", "coredns", "kubelet", "kube-proxy")
 # The Debian packages the node needs (installed by `make deps`), by a file each one provides.
 DEBIAN_NEEDS = {
     "runc": node_config.RUNC,
@@ -29,6 +29,33 @@ DEBIAN_NEEDS = {
 # The ClusterRole that lets the API server use the kubelet's API (logs, exec, port-forward).
 KUBELET_API_ADMIN = "system:kubelet-api-admin"
 APISERVER_KUBELET_CLIENT = "kube-apiserver-kubelet-client"
+COREDNS_USER = "system:sextant-coredns"
+
+
+def _binding(name: str, role: str, user: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+
+
+def node_rbac() -> list[dict[str, Any]]:
+    """Least privilege for the node's parts: the API server may use the kubelet API (logs, exec,
+    port-forward); CoreDNS may read what names resolve to."""
+    coredns_role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "sextant:coredns"},
+        "rules": [
+            {"apiGroups": [""], "resources": ["services", "pods", "namespaces"], "verbs": ["list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+        ],
+    }
+    return [
+        _binding("sextant:apiserver-kubelet-client", KUBELET_API_ADMIN, APISERVER_KUBELET_CLIENT),
+        coredns_role,
+        _binding("sextant:coredns", "sextant:coredns", COREDNS_USER),
+    ]
 
 
 def default_containerd_root() -> Path:
@@ -119,11 +146,12 @@ class RealNode:
                                         server=True)
         serving.write(self.layout.pem("kubelet-serving"), self.layout.pem("kubelet-serving-key"))
         proxy = pki.issue_certificate(ca, "system:kube-proxy", client=True)
+        coredns = pki.issue_certificate(ca, COREDNS_USER, client=True)
         apiserver_client = pki.issue_certificate(ca, APISERVER_KUBELET_CLIENT, client=True)
         apiserver_client.write(self.layout.pem("apiserver-kubelet-client"),
                                self.layout.pem("apiserver-kubelet-client-key"))
         for name, pair, user in ((("kubelet", kubelet, f"system:node:{REAL_NODE_NAME}"),
-                                  ("kube-proxy", proxy, "system:kube-proxy"))):
+                                  ("kube-proxy", proxy, "system:kube-proxy"), ("coredns", coredns, COREDNS_USER))):
             config = kubeconfig.build_kubeconfig(server, ca.cert_pem, user, cert_pem=pair.cert_pem,
                                                  key_pem=pair.key_pem)
             kubeconfig.write_kubeconfig(self.layout.kubeconfigs / f"{name}.yaml", config)
@@ -144,6 +172,9 @@ class RealNode:
         self._wait("containerd", lambda: self._ctr("version", check=False).returncode == 0,
                    f"containerd to answer on {self.layout.containerd_socket}")
         self.import_images(index)
+        self._start("coredns", node_config.coredns_command(self.bin_dir, self.layout))
+        self._wait("coredns", lambda: cluster_dns.resolves(cluster_dns.API_SERVICE_NAME, NODE_IP),
+                   f"CoreDNS on {NODE_IP}:53 to resolve {cluster_dns.API_SERVICE_NAME}")
         self._start("kubelet", node_config.kubelet_command(self.bin_dir, self.layout))
         self._start("kube-proxy", node_config.kube_proxy_command(self.bin_dir, self.layout))
         self._record_pids()
