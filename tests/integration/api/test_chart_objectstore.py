@@ -89,8 +89,8 @@ def test_install_in_a_restricted_namespace_keeps_the_keys_on_upgrade(cluster: An
         return subprocess.run([*helm, *argv], capture_output=True, text=True, timeout=300)
 
     def keys() -> str:
-        return cluster.kubectl("get", "secret", "-n", namespace, "sx-sextant-objectstore-credentials", "-o",
-                               "jsonpath={.data}").stdout
+        return str(cluster.kubectl("get", "secret", "-n", namespace, "sx-sextant-objectstore-credentials", "-o",
+                                   "jsonpath={.data}").stdout)
 
     try:
         install = run("install", "sx", str(CHART), *args)
