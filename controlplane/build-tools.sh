@@ -85,11 +85,15 @@ build_tool() {
       local v; v=$(module_version "$here/tools/helm" helm.sh/helm/v3)
       build helm helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$v" ;;
     kubeconform) build kubeconform kubeconform github.com/yannh/kubeconform/cmd/kubeconform ;;
+    # the embedded artifact store (docs/artifact-store.md): an S3 gateway over a directory
+    versitygw)
+      local v; v=$(module_version "$here/tools/versitygw" github.com/versity/versitygw)
+      build versitygw versitygw github.com/versity/versitygw/cmd/versitygw "-X main.Version=$v" ;;
     *) log "unknown tool '$1'"; exit 2 ;;
   esac
 }
 
-all_tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl helm kubeconform
+all_tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl helm kubeconform versitygw
            kubelet kube-proxy containerd containerd-shim-runc-v2 ctr coredns)
 require_go
 for tool in "${@:-${all_tools[@]}}"; do build_tool "$tool"; done

@@ -56,3 +56,93 @@ No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is
   resources: ["events"]
   verbs: ["create"]
 {{- end -}}
+
+{{/*
+The artifact store, resolved once: the embedded store's defaults fill what the values leave empty.
+*/}}
+{{- define "sextant.objectstore.name" -}}
+{{- printf "%s-objectstore" (include "sextant.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "sextant.objectstore.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: objectstore
+{{- end -}}
+
+{{- define "sextant.objectstore.labels" -}}
+{{ include "sextant.objectstore.selectorLabels" . }}
+app.kubernetes.io/part-of: sextant
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "sextant.artifactStore.uri" -}}
+{{- $store := .Values.artifactStore -}}
+{{- if $store.uri -}}
+{{- $store.uri -}}
+{{- else if $store.embedded.enabled -}}
+{{- printf "s3://%s" $store.embedded.bucket -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "sextant.artifactStore.endpoint" -}}
+{{- $store := .Values.artifactStore -}}
+{{- if $store.endpoint -}}
+{{- $store.endpoint -}}
+{{- else if $store.embedded.enabled -}}
+{{- printf "http://%s.%s.svc:%d" (include "sextant.objectstore.name" .) .Release.Namespace (int $store.embedded.port) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "sextant.artifactStore.secretName" -}}
+{{- $store := .Values.artifactStore -}}
+{{- if $store.credentialsSecret -}}
+{{- $store.credentialsSecret -}}
+{{- else if $store.embedded.enabled -}}
+{{- printf "%s-credentials" (include "sextant.objectstore.name" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The operator's store settings as env vars: the keys by reference to the Secret, never by value. */}}
+{{- define "sextant.artifactStore.env" -}}
+{{- $uri := include "sextant.artifactStore.uri" . -}}
+{{- $endpoint := include "sextant.artifactStore.endpoint" . -}}
+{{- $secret := include "sextant.artifactStore.secretName" . -}}
+{{- if $uri }}
+- name: SEXTANT_STORE_URI
+  value: {{ $uri | quote }}
+{{- end }}
+{{- if hasPrefix "s3://" $uri }}
+- name: AWS_REGION
+  value: {{ .Values.artifactStore.region | quote }}
+- name: AWS_DEFAULT_REGION
+  value: {{ .Values.artifactStore.region | quote }}
+{{- end }}
+{{- if $endpoint }}
+- name: AWS_ENDPOINT_URL
+  value: {{ $endpoint | quote }}
+{{- end }}
+{{- if $secret }}
+- name: SEXTANT_STORE_CREDENTIALS_SECRET
+  value: {{ $secret | quote }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef: {name: {{ $secret | quote }}, key: AWS_ACCESS_KEY_ID}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ $secret | quote }}, key: AWS_SECRET_ACCESS_KEY}
+{{- end }}
+{{- end -}}
+
+{{/* The `restricted` Pod Security Standard for the store's containers. */}}
+{{- define "sextant.objectstore.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sextant_contracts.errors import InvalidURI
+from sextant_contracts.storage import split_uri
+
 BACKENDS = ("kubeflow", "job", "local")
 # In a pod, probes and the API server reach the operator on the pod IP, so it listens on every interface;
 # tests and local runs set SEXTANT_WEBHOOK_BIND / SEXTANT_LIVENESS to 127.0.0.1.
@@ -31,6 +34,9 @@ class OperatorConfig:
     webhook_port: int = 9443
     webhook_cert_dir: Path | None = None
     log_format: str = "plain"
+    # The artifact store (docs/artifact-store.md): its URI, and the Secret whose AWS_* keys reach it.
+    store_uri: str | None = None
+    store_credentials_secret: str | None = None
 
     @property
     def clusterwide(self) -> bool:
@@ -80,7 +86,20 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         webhook_port=_int(env, "SEXTANT_WEBHOOK_PORT", 9443, 1),
         webhook_cert_dir=Path(cert_dir) if cert_dir else None,
         log_format=_log_format(env),
+        store_uri=_store_uri(env),
+        store_credentials_secret=env.get("SEXTANT_STORE_CREDENTIALS_SECRET") or None,
     )
+
+
+def _store_uri(env: Mapping[str, str]) -> str | None:
+    value = env.get("SEXTANT_STORE_URI", "")
+    if not value:
+        return None
+    try:
+        split_uri(value)
+    except InvalidURI as exc:
+        raise ConfigError(f"SEXTANT_STORE_URI={value!r} is not a store URI: {exc}") from None
+    return value
 
 
 def _log_format(env: Mapping[str, str]) -> str:

@@ -18,6 +18,12 @@ VALUE_SETS = {
     "namespaced": ["--set", "watch.namespaces={team-a,team-b}"],
     "cert-manager": ["--set", "webhook.certificate.mode=certManager"],
     "no-webhook": ["--set", "webhook.enabled=false"],
+    "embedded-store": ["--set", "artifactStore.embedded.enabled=true"],
+    "embedded-store-nodeport": ["--set", "artifactStore.embedded.enabled=true", "--set",
+                                "artifactStore.embedded.service.type=NodePort", "--set",
+                                "artifactStore.embedded.storage.existingClaim=store-data"],
+    "external-s3": ["--set", "artifactStore.uri=s3://models/sextant", "--set",
+                    "artifactStore.endpoint=https://rgw.example:8443", "--set", "artifactStore.credentialsSecret=s3"],
 }
 
 

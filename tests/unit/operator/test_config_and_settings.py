@@ -21,11 +21,18 @@ def test_namespaces_list_makes_the_operator_namespaced() -> None:
     assert config.namespaces == ("team-a", "team-b") and not config.clusterwide
 
 
+def test_the_artifact_store_comes_from_the_charts_variables() -> None:
+    config = config_from_env({"SEXTANT_STORE_URI": "s3://sextant", "SEXTANT_STORE_CREDENTIALS_SECRET": "sx-creds"})
+    assert config.store_uri == "s3://sextant" and config.store_credentials_secret == "sx-creds"
+    assert config_from_env({}).store_uri is None
+
+
 @pytest.mark.parametrize("env,needle", [
     ({"SEXTANT_WORKER_LIMIT": "many"}, "SEXTANT_WORKER_LIMIT='many' is not an integer"),
     ({"SEXTANT_WORKER_LIMIT": "0"}, "SEXTANT_WORKER_LIMIT=0 is below 1"),
     ({"SEXTANT_DEFAULT_BACKEND": "spark"}, "use one of kubeflow, job, local"),
     ({"SEXTANT_WEBHOOK_ENABLED": "maybe"}, "use true or false"),
+    ({"SEXTANT_STORE_URI": "gs://bucket"}, "SEXTANT_STORE_URI='gs://bucket' is not a store URI"),
 ])
 def test_invalid_values_name_the_variable_and_the_fix(env: dict[str, str], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle.replace("(", r"\(")):
