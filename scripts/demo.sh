@@ -56,6 +56,7 @@ spec:
   task: classification
   dataset: {uri: "builtin:iris", target: target}
   estimator: {algorithm: xgboost}
+  model: {name: typo}
 YAML
 
 step "Done in $((SECONDS - started)) s. The cluster keeps running: make cluster-down stops it, make cluster-reset wipes it."

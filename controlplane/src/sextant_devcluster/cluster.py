@@ -260,7 +260,7 @@ class LocalCluster:
                 f"https://{self.api_host}:{ports.apiserver}", self._ca().cert_pem, user,
                 cert_pem=pair.cert_pem, key_pem=pair.key_pem)
             kubeconfig.write_kubeconfig(path, config)
-        if self.node is not None and not (self.layout.kubeconfigs / "kubelet.yaml").exists():
+        if self.node is not None:
             self.node.write_credentials(self._ca(), f"https://{self.api_host}:{ports.apiserver}")
 
     def _start(self, component: str, ports: Ports) -> None:

@@ -139,22 +139,25 @@ class RealNode:
         host_network.install_guard()
 
     def write_credentials(self, ca: pki.KeyPair, server: str) -> None:
-        """Kubelet (Node authorizer identity and serving cert), kube-proxy and the API server's kubelet client."""
-        kubelet = pki.issue_certificate(ca, f"system:node:{REAL_NODE_NAME}", organizations=("system:nodes",),
-                                        client=True)
-        serving = pki.issue_certificate(ca, REAL_NODE_NAME, dns_names=(REAL_NODE_NAME,), ip_addresses=(NODE_IP,),
-                                        server=True)
-        serving.write(self.layout.pem("kubelet-serving"), self.layout.pem("kubelet-serving-key"))
-        proxy = pki.issue_certificate(ca, "system:kube-proxy", client=True)
-        coredns = pki.issue_certificate(ca, COREDNS_USER, client=True)
-        apiserver_client = pki.issue_certificate(ca, APISERVER_KUBELET_CLIENT, client=True)
-        apiserver_client.write(self.layout.pem("apiserver-kubelet-client"),
-                               self.layout.pem("apiserver-kubelet-client-key"))
-        for name, pair, user in ((("kubelet", kubelet, f"system:node:{REAL_NODE_NAME}"),
-                                  ("kube-proxy", proxy, "system:kube-proxy"), ("coredns", coredns, COREDNS_USER))):
+        """Kubelet (Node authorizer identity and serving cert), kube-proxy, CoreDNS and the API server's kubelet
+        client; each written once, so a state directory from before a new part gains only that part's."""
+        if not self.layout.pem("kubelet-serving").exists():
+            pki.issue_certificate(ca, REAL_NODE_NAME, dns_names=(REAL_NODE_NAME,), ip_addresses=(NODE_IP,),
+                                  server=True).write(self.layout.pem("kubelet-serving"),
+                                                     self.layout.pem("kubelet-serving-key"))
+        if not self.layout.pem("apiserver-kubelet-client").exists():
+            pki.issue_certificate(ca, APISERVER_KUBELET_CLIENT, client=True).write(
+                self.layout.pem("apiserver-kubelet-client"), self.layout.pem("apiserver-kubelet-client-key"))
+        identities = {"kubelet": (f"system:node:{REAL_NODE_NAME}", ("system:nodes",)),
+                      "kube-proxy": ("system:kube-proxy", ()), "coredns": (COREDNS_USER, ())}
+        for name, (user, groups) in identities.items():
+            path = self.layout.kubeconfigs / f"{name}.yaml"
+            if path.exists():
+                continue
+            pair = pki.issue_certificate(ca, user, organizations=groups, client=True)
             config = kubeconfig.build_kubeconfig(server, ca.cert_pem, user, cert_pem=pair.cert_pem,
                                                  key_pem=pair.key_pem)
-            kubeconfig.write_kubeconfig(self.layout.kubeconfigs / f"{name}.yaml", config)
+            kubeconfig.write_kubeconfig(path, config)
 
     def start(self) -> None:
         """Start containerd, import the images, then kubelet and kube-proxy (each once)."""
