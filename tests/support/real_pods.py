@@ -23,6 +23,15 @@ def image_refs(cluster: Any) -> dict[str, str]:
     return {name: entry["ref"] for name, entry in index.items()}
 
 
+def operator_image_values(cluster: Any) -> list[str]:
+    """`helm --set` arguments that run the operator image built here (with a real node its pods run for real;
+    on fake nodes any image "runs")."""
+    if getattr(cluster, "node", None) is None:
+        return []
+    repository, tag = image_refs(cluster)["operator"].rsplit(":", 1)
+    return ["--set", f"image.repository={repository}", "--set", f"image.tag={tag}", "--set", "image.pullPolicy=Never"]
+
+
 def restricted_container(name: str, image: str, command: list[str], **extra: Any) -> dict[str, Any]:
     """A container that satisfies the `restricted` Pod Security Standard and never pulls."""
     return {

@@ -11,6 +11,7 @@ import yaml
 
 from tests.support.kubeconform import LOCATION, write_crd_schemas, write_kubernetes_schemas
 from tests.support.polling import eventually
+from tests.support.real_pods import operator_image_values
 from tests.support.sextant_operator import CHART, helm_template
 
 VALUE_SETS = {
@@ -105,7 +106,7 @@ def test_helm_install_wait_in_a_restricted_namespace(cluster: Any, crds: None, n
     helm = [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig)]
     # Namespaced mode keeps the chart's webhook scoped to this namespace while it is installed.
     install = _run([*helm, "install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "120s",
-                    "--set", f"watch.namespaces={{{namespace}}}"])
+                    "--set", f"watch.namespaces={{{namespace}}}", *operator_image_values(cluster)])
     try:
         assert install.returncode == 0, install.stdout + install.stderr
         assert "Sextant 0.1.0 is installed" in install.stdout  # NOTES.txt
@@ -124,7 +125,8 @@ def test_helm_install_wait_in_a_restricted_namespace(cluster: Any, crds: None, n
 
 def test_webhook_certificate_is_kept_on_upgrade(cluster: Any, crds: None, namespace: str) -> None:
     helm = [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig)]
-    args = ["--namespace", namespace, "--set", f"watch.namespaces={{{namespace}}}", "--timeout", "120s"]
+    args = ["--namespace", namespace, "--set", f"watch.namespaces={{{namespace}}}", "--timeout", "120s",
+            *operator_image_values(cluster)]
     try:
         assert _run([*helm, "install", "sx", str(CHART), *args]).returncode == 0
 

@@ -12,7 +12,7 @@ import pytest
 
 from sextant_devcluster.layout import REAL_NODE_NAME
 from tests.support.polling import eventually
-from tests.support.real_pods import image_refs, read_pod
+from tests.support.real_pods import image_refs, operator_image_values, read_pod
 from tests.support.sextant_operator import CHART
 
 pytestmark = pytest.mark.integration
@@ -33,12 +33,11 @@ def _helm(cluster: Any, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture()
 def installed(cluster: Any, crds: None, namespace: str) -> Iterator[str]:
     """The chart installed in a namespace that enforces `restricted`, running the image built here."""
-    repository, tag = image_refs(cluster)["operator"].rsplit(":", 1)
+    image_refs(cluster)  # skips without a real node
     cluster.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
                     "pod-security.kubernetes.io/enforce-version=latest")
     install = _helm(cluster, "install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "180s",
-                    "--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
-                    "--set", "image.pullPolicy=Never", "--set", f"watch.namespaces={{{namespace}}}",
+                    *operator_image_values(cluster), "--set", f"watch.namespaces={{{namespace}}}",
                     "--set", "webhook.failurePolicy=Fail")
     try:
         assert install.returncode == 0, install.stdout + install.stderr
