@@ -13,15 +13,16 @@ VENV          := .venv
 PY            := $(VENV)/bin/python
 PYTEST        := $(VENV)/bin/pytest
 CLUSTER_DIR   ?= .cluster
-# Debian packages the targets need, installed when the command is missing (command:package).
-APT_NEEDS     := git:git curl:curl nginx:nginx-light
+# Debian packages the targets need, installed when the command is missing (command:package); `images` uses
+# buildah, runc, debootstrap and gcc (apt installs gcc with its recommended libc6-dev, which -static needs).
+APT_NEEDS     := git:git curl:curl nginx:nginx-light buildah:buildah runc:runc debootstrap:debootstrap gcc:gcc
 
 export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(BIN_DIR):$(PATH)
 
 .PHONY: crds manifests help deps uv venv tools test test-unit test-integration lint bench cluster cluster-down \
-        cluster-reset cluster-status demo clean
+        cluster-reset cluster-status demo clean images
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -46,8 +47,11 @@ venv: $(UV) ## Create .venv from uv.lock (every package, dev tools included)
 tools: deps ## Build etcd, Kubernetes, kwok, kubectl, helm, kubeconform (cached by version)
 	controlplane/build-tools.sh >/dev/null
 
-test: deps venv tools lint ## Lint, unit and integration tests (starts a control plane for the session)
+test: deps venv tools lint images ## Lint, unit and integration tests (starts a control plane for the session)
 	$(PYTEST) tests/unit tests/integration -m "not bench"
+
+images: deps venv ## Build the container images with buildah (no daemon, no registry); cached by content
+	$(PY) -m sextant_devcluster.images build
 
 test-unit: venv ## Unit tests only (no cluster, seconds)
 	$(PYTEST) tests/unit -m "not bench"
