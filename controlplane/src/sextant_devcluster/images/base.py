@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .buildah import BuildahStore, has_image, log_tail, run_buildah
@@ -65,7 +66,8 @@ def import_rootfs(store: BuildahStore, tarball: Path, ref: str) -> None:
         run_buildah(store, ["rm", container], what="removing the base container")
 
 
-def ensure_base(store: BuildahStore, cache: Path, base: BaseDefinition) -> tuple[str, str]:
+def ensure_base(store: BuildahStore, cache: Path, base: BaseDefinition,
+                say: Callable[[str], None]) -> tuple[str, str]:
     """The base image's ref, made if missing; and what happened (for the summary line)."""
     ref = base_ref(base)
     if has_image(store, ref):
@@ -75,6 +77,7 @@ def ensure_base(store: BuildahStore, cache: Path, base: BaseDefinition) -> tuple
     tarball.parent.mkdir(parents=True, exist_ok=True)
     made = not tarball.is_file()
     if made:
+        say(f"{BASE_NAME:<9} debootstrap {base.suite} from {base.mirror} (a few minutes, once per package list)")
         with tempfile.TemporaryDirectory(dir=tarball.parent, prefix="debootstrap-") as work:
             make_rootfs_tar(base, tarball, Path(work))
     import_rootfs(store, tarball, ref)

@@ -115,13 +115,14 @@ def build_all(plans: Sequence[PlannedImage], store: BuildahStore, layout: CacheL
     """Build what has no archive yet (the base first, when needed); say one line per image."""
     missing = [p for p in plans if not layout.archive(p.definition.name, p.tag).is_file()]
     if any(p.definition.on_base for p in missing):
-        ref, what = ensure_base(store, layout.cache, BASE)
+        ref, what = ensure_base(store, layout.cache, BASE, say)
         say(f"{'base':<9} {ref}  {what}")
     refs = {}
     for plan in plans:
         name = plan.definition.name
         archive = layout.archive(name, plan.tag)
         if plan in missing:
+            say(f"{name:<9} building {plan.definition.dockerfile} (log: {layout.log(name, plan.tag)})")
             started = time.monotonic()
             build_image(plan, store, layout)
             size = archive.stat().st_size / 1e6

@@ -1,0 +1,166 @@
+"""The built images behave as pods will run them: UID 65532, read-only root, only /tmp writable, no registry."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sextant_devcluster.images import ImageRef, load_index
+from sextant_devcluster.layout import free_port
+from tests.support.image_archives import (
+    archive_config,
+    archive_paths,
+    archive_repo_tags,
+    bundle,
+    run_in_image,
+    runc_argv,
+)
+from tests.support.polling import eventually
+from tests.support.processes import http_status
+from tests.support.resources import REPO
+
+# `make test` builds the images first (warm: a second); alone, this builds what is missing (cold: minutes).
+pytestmark = pytest.mark.timeout(3600)
+
+ENTRYPOINTS = {
+    "pause": ["/pause"],
+    "operator": ["python", "-m", "sextant_operator"],
+    "trainer": ["sextant-train"],
+    "server": ["python", "-m", "sextant_services", "serve"],
+    "router": ["python", "-m", "sextant_services.router"],
+}
+SITE = "app/.venv/lib/python3.11/site-packages"
+IRIS = """apiVersion: ml.sextant.io/v1alpha1
+kind: TrainingJob
+metadata: {name: iris}
+spec:
+  task: classification
+  dataset: {uri: "builtin:iris", target: target}
+  estimator: {algorithm: logistic_regression}
+  acceptance: [{metric: accuracy, min: 0.9}]
+  model: {name: iris, promote: production}
+"""
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, ImageRef]:
+    proc = subprocess.run([sys.executable, "-m", "sextant_devcluster.images", "build"], cwd=REPO,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return load_index(REPO / "build/images.json")
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    subprocess.run(["rm", "-rf", str(tmp_path)], check=False)  # root-owned files from the image
+
+
+def test_every_image_is_indexed_by_content_tag_with_a_matching_archive(images: dict[str, ImageRef]) -> None:
+    assert set(images) == set(ENTRYPOINTS)
+    for name, image in images.items():
+        assert re.fullmatch(rf"sextant\.local/{name}:[0-9a-f]{{12}}", image.ref)
+        assert image.archive.name == f"{name}-{image.tag}.tar"
+        assert archive_repo_tags(image.archive) == [image.ref]
+
+
+@pytest.mark.parametrize("name", sorted(ENTRYPOINTS))
+def test_image_runs_as_uid_65532_with_its_entrypoint(images: dict[str, ImageRef], name: str) -> None:
+    config = archive_config(images[name].archive)["config"]
+    assert config["User"] == "65532:65532"
+    assert config["Entrypoint"] == ENTRYPOINTS[name]
+
+
+def test_operator_image_has_kopf_and_no_ml_libraries(images: dict[str, ImageRef]) -> None:
+    packages = {p.split("/")[5] for p in archive_paths(images["operator"].archive) if p.startswith(SITE + "/")}
+    assert {"kopf", "kubernetes", "sextant_operator", "sextant_contracts"} <= packages
+    assert not packages & {"sklearn", "pandas", "bentoml", "numpy"}
+
+
+def test_pause_image_holds_only_the_static_pause(images: dict[str, ImageRef], workdir: Path) -> None:
+    assert {p for p in archive_paths(images["pause"].archive) if p} == {"pause"}
+    with bundle(images["pause"].archive, workdir) as b:
+        proc = run_in_image(b, images["pause"].archive, ["-v"])
+    assert proc.returncode == 0 and proc.stdout.startswith("pause.c k8s.io/kubernetes@v")
+
+
+@pytest.fixture(scope="module")
+def trained(images: dict[str, ImageRef], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The trainer image's run of the iris TrainingJob: the store it wrote and its result document."""
+    work = tmp_path_factory.mktemp("trainer")
+    store = work / "store"
+    store.mkdir()
+    store.chmod(0o777)
+    (work / "in").mkdir()
+    (work / "in" / "iris.yaml").write_text(IRIS)
+    trainer = images["trainer"].archive
+    with bundle(trainer, work) as b:
+        proc = run_in_image(b, trainer, ["run", "--spec", "/in/iris.yaml", "--store", "file:///store"],
+                            binds={"/in": work / "in", "/store": store})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return store, result
+
+
+def test_trainer_trains_and_registers_on_a_read_only_root(trained: tuple[Path, dict[str, Any]]) -> None:
+    store, result = trained
+    assert result["accepted"] is True and result["model"]["version"] == 1, result
+    assert (store / "models" / "iris").is_dir()
+
+
+@contextmanager
+def running(archive: Path, workdir: Path, args: list[str], binds: dict[str, Path]) -> Iterator[Path]:
+    """The image running under runc on the host network (as a pod with a port); killed on the way out."""
+    with bundle(archive, workdir) as b:
+        argv = runc_argv(b, archive, args, binds=binds, host_network=True)
+        log = (workdir / f"{b.name}.log").open("w")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield workdir / f"{b.name}.log"
+        finally:
+            subprocess.run(["runc", "--root", argv[2], "kill", argv[-1], "KILL"], capture_output=True, check=False)
+            proc.wait(30)
+            subprocess.run(["runc", "--root", argv[2], "delete", "--force", argv[-1]], capture_output=True,
+                           check=False)
+            log.close()
+
+
+def _predict(url: str) -> dict[str, Any]:
+    body = json.dumps({"records": [{"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4,
+                                    "petal width (cm)": 0.2}]}).encode()
+    request = urllib.request.Request(url + "/predict", body, {"content-type": "application/json"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http://127.0.0.1 only
+        return dict(json.load(response))
+
+
+def test_server_and_router_serve_the_model_on_a_read_only_root(
+        images: dict[str, ImageRef], trained: tuple[Path, dict[str, Any]], workdir: Path) -> None:
+    store, _ = trained
+    server_port, router_port = free_port(), free_port()
+    server_args = ["--store", "file:///store", "--model", "iris", "--alias", "production", "--host", "127.0.0.1",
+                   "--port", str(server_port)]
+    (workdir / "in").mkdir()
+    (workdir / "in" / "router.json").write_text(json.dumps({
+        "listen": f"127.0.0.1:{router_port}", "probeIntervalSeconds": 0.5,
+        "variants": [{"name": "default", "url": f"http://127.0.0.1:{server_port}", "weight": 100}]}))
+    with running(images["server"].archive, workdir, server_args, {"/store": store}) as server_log, \
+            running(images["router"].archive, workdir, ["--spec", "/in/router.json", "--run-dir", "/tmp/router"],
+                    {"/in": workdir / "in"}) as router_log:
+        try:
+            eventually(lambda: http_status(f"http://127.0.0.1:{server_port}/readyz") == 200, timeout=240,
+                       what="the server image's /readyz")
+            answer = eventually(lambda: _predict(f"http://127.0.0.1:{router_port}"), timeout=60,
+                                what="a prediction through the router image")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nserver: {server_log.read_text()[-2000:]}\n"
+                                 f"router: {router_log.read_text()[-2000:]}") from None
+    assert answer["predictions"] == [0] and answer["model"] == "iris"
