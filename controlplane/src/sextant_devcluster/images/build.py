@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .base import base_ref, ensure_base
-from .buildah import BuildahStore, bud_args, push_args, run_buildah
+from .buildah import CA_BUNDLE_SECRET_ID, BuildahStore, bud_args, push_args, run_buildah, trust_bundle
 from .context import copied_files, copy_sources, parse_dockerignore
 from .definitions import BASE, BaseDefinition, ImageDefinition, image_ref
 from .index import ImageRef
@@ -99,8 +99,11 @@ def plan_images(definitions: Sequence[ImageDefinition], repo: Path, layout: Cach
 def build_image(plan: PlannedImage, store: BuildahStore, layout: CacheLayout) -> Path:
     """Build the image and write its docker-archive (atomically). Raises ImagesError with buildah's output."""
     name, log = plan.definition.name, layout.log(plan.definition.name, plan.tag)
+    bundle = trust_bundle(os.environ)
+    secrets = {CA_BUNDLE_SECRET_ID: bundle} if bundle else {}
     run_buildah(store, bud_args(dockerfile=plan.dockerfile, ignorefile=plan.ignorefile, context=plan.context,
-                                ref=plan.ref, target=plan.definition.target, build_args=plan.build_args),
+                                ref=plan.ref, target=plan.definition.target, build_args=plan.build_args,
+                                secrets=secrets),
                 what=f"building the {name} image ({plan.definition.dockerfile})", log=log)
     archive = layout.archive(name, plan.tag)
     partial = archive.with_suffix(".partial")

@@ -11,6 +11,8 @@ from pathlib import Path
 from .index import ImagesError
 
 LOG_TAIL_LINES = 25
+DEBIAN_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+CA_BUNDLE_SECRET_ID = "ca-certificates"  # noqa: S105 - a build secret's name, not a password
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,10 @@ def buildah_argv(store: BuildahStore, *args: str) -> list[str]:
 
 
 def bud_args(*, dockerfile: Path, ignorefile: Path | None, context: Path, ref: str, target: str | None,
-             build_args: Mapping[str, str]) -> list[str]:
+             build_args: Mapping[str, str], secrets: Mapping[str, Path] | None = None) -> list[str]:
     """`buildah bud` arguments: chroot isolation (no daemon, no user namespaces), nothing pulled from a registry,
-    intermediate layers kept so a changed source file does not repeat the dependency downloads."""
+    intermediate layers kept so a changed source file does not repeat the dependency downloads. `secrets` are
+    files a RUN step may mount (the CA bundle); they are not part of the image or its tag."""
     args = ["bud", "--isolation", "chroot", "--pull=never", "--layers", "--format", "docker", "-f", str(dockerfile),
             "-t", ref]
     if ignorefile is not None:
@@ -44,6 +47,8 @@ def bud_args(*, dockerfile: Path, ignorefile: Path | None, context: Path, ref: s
         args += ["--target", target]
     for key, value in sorted(build_args.items()):
         args += ["--build-arg", f"{key}={value}"]
+    for key, path in sorted((secrets or {}).items()):
+        args += ["--secret", f"id={key},src={path}"]
     return [*args, str(context)]
 
 
@@ -57,6 +62,15 @@ def _env(store: BuildahStore) -> dict[str, str]:
     for directory in (store.root, store.runroot, store.tmpdir):
         directory.mkdir(parents=True, exist_ok=True)
     return {**os.environ, "TMPDIR": str(store.tmpdir), "BUILDAH_FORMAT": "docker"}
+
+
+def trust_bundle(env: Mapping[str, str], default: Path = DEBIAN_CA_BUNDLE) -> Path | None:
+    """The CA bundle this machine trusts (SSL_CERT_FILE, else Debian's), handed to builds that download from
+    PyPI: behind a TLS-intercepting proxy the image's own CA list would not do."""
+    for candidate in (env.get("SSL_CERT_FILE"), str(default)):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
 
 
 def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
