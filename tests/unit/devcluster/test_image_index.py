@@ -9,7 +9,7 @@ import pytest
 
 from sextant_devcluster.images import ImageRef, ImagesError, load_index
 from sextant_devcluster.images.base import base_ref, debootstrap_argv
-from sextant_devcluster.images.buildah import BuildahStore, bud_args, buildah_argv, log_tail, push_args
+from sextant_devcluster.images.buildah import BuildahStore, bud_args, buildah_argv, log_tail, push_args, trust_bundle
 from sextant_devcluster.images.definitions import BASE
 from sextant_devcluster.images.index import write_index
 from sextant_devcluster.images.pause import kubernetes_version
@@ -77,3 +77,14 @@ def test_pause_source_comes_from_the_pinned_kubernetes_module() -> None:
     assert kubernetes_version((REPO / "controlplane/tools/kubernetes/go.mod").read_text()).startswith("v1.")
     with pytest.raises(ImagesError, match="does not require k8s.io/kubernetes"):
         kubernetes_version("module x\n")
+
+
+def test_builds_trust_the_machines_ca_bundle(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.crt"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert trust_bundle({"SSL_CERT_FILE": str(bundle)}) == bundle
+    assert trust_bundle({"SSL_CERT_FILE": str(tmp_path / "nope")}, default=bundle) == bundle
+    assert trust_bundle({}, default=tmp_path / "nope") is None
+    argv = bud_args(dockerfile=Path("D"), ignorefile=None, context=Path("."), ref="r", target=None, build_args={},
+                    secrets={"ca-certificates": bundle})
+    assert f"id=ca-certificates,src={bundle}" in argv

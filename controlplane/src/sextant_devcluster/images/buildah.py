@@ -78,18 +78,23 @@ def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def run_buildah(store: BuildahStore, args: Sequence[str], *, what: str, log: Path | None = None) -> str:
-    """Run buildah; its output goes to `log` (when given) and is returned.
+    """Run buildah and return its output; with `log`, the output goes there as it comes (tail -f it).
 
     Raises ImagesError with the tail of the output, where the full log is and what to try next.
     """
-    proc = subprocess.run(buildah_argv(store, *args), capture_output=True, text=True, env=_env(store), check=False)
-    output = proc.stdout + proc.stderr
-    if log is not None:
+    argv = buildah_argv(store, *args)
+    if log is None:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=_env(store), check=False)
+        returncode, output = proc.returncode, proc.stdout + proc.stderr
+    else:
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(output)
-    if proc.returncode != 0:
-        where = f"full log: {log}" if log else f"command: {' '.join(buildah_argv(store, *args))}"
-        raise ImagesError(f"{what} failed (buildah exit {proc.returncode}); last lines:\n{log_tail(output)}\n"
+        with log.open("w") as sink:
+            returncode = subprocess.run(argv, stdout=sink, stderr=subprocess.STDOUT, env=_env(store),
+                                        check=False).returncode
+        output = log.read_text(errors="replace")
+    if returncode != 0:
+        where = f"full log: {log}" if log else f"command: {' '.join(argv)}"
+        raise ImagesError(f"{what} failed (buildah exit {returncode}); last lines:\n{log_tail(output)}\n"
                           f"{where}\nFix the step above and run `make images` again (finished images are kept).")
     return output
 
