@@ -86,6 +86,13 @@ def test_operator_image_has_kopf_and_no_ml_libraries(images: dict[str, ImageRef]
     assert not packages & {"sklearn", "pandas", "bentoml", "numpy"}
 
 
+def test_operator_image_starts_and_names_the_missing_webhook_certificates(
+        images: dict[str, ImageRef], workdir: Path) -> None:
+    with bundle(images["operator"].archive, workdir) as b:
+        proc = run_in_image(b, images["operator"].archive, [])
+    assert proc.returncode == 2 and "SEXTANT_WEBHOOK_CERT_DIR is not set" in proc.stderr, proc.stderr[-2000:]
+
+
 def test_pause_image_holds_only_the_static_pause(images: dict[str, ImageRef], workdir: Path) -> None:
     assert {p for p in archive_paths(images["pause"].archive) if p} == {"pause"}
     with bundle(images["pause"].archive, workdir) as b:
