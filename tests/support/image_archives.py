@@ -6,8 +6,7 @@ import json
 import subprocess
 import tarfile
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +45,21 @@ def unpack_rootfs(archive: Path, rootfs: Path) -> None:
     """Apply the layers in order, honouring whiteouts (.wh.<name> deletes <name> from lower layers)."""
     rootfs.mkdir(parents=True)
     with tarfile.open(archive) as outer:
-        for layer in json.load(_member(outer, "manifest.json"))[0]["Layers"]:
+        layers = json.load(_member(outer, "manifest.json"))[0]["Layers"]
+        for layer in layers:
             with tarfile.open(fileobj=_member(outer, layer)) as inner:
                 for whiteout in [m.name for m in inner if Path(m.name).name.startswith(".wh.")]:
                     target = rootfs / Path(whiteout).parent / Path(whiteout).name.removeprefix(".wh.")
                     subprocess.run(["rm", "-rf", str(target)], check=True)
-            data = _member(outer, layer).read()
-            subprocess.run(["tar", "--numeric-owner", "-xpf", "-", "-C", str(rootfs), "--exclude=*.wh.*"],
-                           input=data, check=True)
+            with subprocess.Popen(["tar", "-xOf", str(archive), layer], stdout=subprocess.PIPE) as reader:
+                subprocess.run(["tar", "--numeric-owner", "-xpf", "-", "-C", str(rootfs), "--exclude=*.wh.*"],
+                               stdin=reader.stdout, check=True)
+            if reader.returncode != 0:
+                raise RuntimeError(f"cannot read layer {layer} of {archive}")
 
 
-def runc_config(image_config: dict[str, Any], args: Sequence[str], env: dict[str, str], binds: dict[str, Path],
-                host_network: bool) -> dict[str, Any]:
+def runc_config(image_config: dict[str, Any], rootfs: Path, args: Sequence[str], env: dict[str, str],
+                binds: dict[str, Path], host_network: bool) -> dict[str, Any]:
     """A runc bundle config: the image's user, env and entrypoint; read-only root, a tmpfs at /tmp, no
     capabilities, `binds` mounted read-write, a new network namespace unless `host_network`."""
     user, _, group = str(image_config.get("User") or "0").partition(":")
@@ -74,32 +76,31 @@ def runc_config(image_config: dict[str, Any], args: Sequence[str], env: dict[str
         "process": {"terminal": False, "user": {"uid": int(user), "gid": int(group or user)}, "args": argv,
                     "env": [f"{k}={v}" for k, v in {**image_env, **env}.items()], "cwd": "/",
                     "noNewPrivileges": True, "capabilities": {}},
-        "root": {"path": "rootfs", "readonly": True},
+        "root": {"path": str(rootfs), "readonly": True},
         "hostname": "sextant-test",
         "mounts": mounts,
         "linux": {"namespaces": [{"type": t} for t in namespaces]},
     }
 
 
-@contextmanager
-def bundle(archive: Path, workdir: Path) -> Iterator[Path]:
-    """An OCI bundle directory with the image's root filesystem unpacked."""
-    path = workdir / f"bundle-{uuid.uuid4().hex[:8]}"
-    unpack_rootfs(archive, path / "rootfs")
-    yield path
-
-
-def runc_argv(bundle_dir: Path, archive: Path, args: Sequence[str], env: dict[str, str] | None = None,
+def runc_argv(rootfs: Path, workdir: Path, archive: Path, args: Sequence[str], env: dict[str, str] | None = None,
               binds: dict[str, Path] | None = None, host_network: bool = False) -> list[str]:
-    """Write the bundle's config.json and return the `runc run` command line for it."""
-    config = runc_config(archive_config(archive)["config"], args, env or {}, binds or {}, host_network)
-    (bundle_dir / "config.json").write_text(json.dumps(config))
+    """A fresh bundle in `workdir` for the unpacked (read-only, shareable) rootfs; the `runc run` command for it.
+
+    Like the kubelet, it provides /etc/hosts (localhost) in the container.
+    """
+    bundle = workdir / f"bundle-{uuid.uuid4().hex[:8]}"
+    bundle.mkdir(parents=True)
+    (bundle / "hosts").write_text("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n")
+    all_binds = {"/etc/hosts": bundle / "hosts", **(binds or {})}
+    config = runc_config(archive_config(archive)["config"], rootfs, args, env or {}, all_binds, host_network)
+    (bundle / "config.json").write_text(json.dumps(config))
     name = f"sextant-test-{uuid.uuid4().hex[:8]}"
-    return ["runc", "--root", str(bundle_dir / "runc-state"), "run", "--bundle", str(bundle_dir), name]
+    return ["runc", "--root", str(bundle / "runc-state"), "run", "--bundle", str(bundle), name]
 
 
-def run_in_image(bundle_dir: Path, archive: Path, args: Sequence[str], env: dict[str, str] | None = None,
+def run_in_image(rootfs: Path, workdir: Path, archive: Path, args: Sequence[str], env: dict[str, str] | None = None,
                  binds: dict[str, Path] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run the image's entrypoint with `args` under runc (as the image's user) and return its output."""
-    argv = runc_argv(bundle_dir, archive, args, env, binds)
+    argv = runc_argv(rootfs, workdir, archive, args, env, binds)
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)

@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 
 from sextant_devcluster.images import ImageRef, load_index
+from sextant_devcluster.images.build import default_cache
 from sextant_devcluster.layout import free_port
 from tests.support.image_archives import (
     archive_config,
     archive_paths,
     archive_repo_tags,
-    bundle,
     run_in_image,
     runc_argv,
+    unpack_rootfs,
 )
 from tests.support.polling import eventually
 from tests.support.processes import http_status
@@ -59,10 +60,30 @@ def images() -> dict[str, ImageRef]:
     return load_index(REPO / "build/images.json")
 
 
-@pytest.fixture()
-def workdir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
-    subprocess.run(["rm", "-rf", str(tmp_path)], check=False)  # root-owned files from the image
+class Unpacked:
+    """Each image's root filesystem, unpacked once per tag into the cache (runc mounts it read-only, so runs
+    share it and a warm test run unpacks nothing); older unpacks of the same image are removed."""
+
+    def __init__(self, images: dict[str, ImageRef], root: Path) -> None:
+        self.images, self.root = images, root
+
+    def rootfs(self, name: str) -> Path:
+        path = self.root / f"{name}-{self.images[name].tag}"
+        if not path.is_dir():
+            for stale in self.root.glob(f"{name}-*"):
+                subprocess.run(["rm", "-rf", str(stale)], check=True)
+            unpack_rootfs(self.images[name].archive, path.with_suffix(".partial"))
+            path.with_suffix(".partial").rename(path)
+        return path
+
+    def run(self, name: str, workdir: Path, args: list[str], binds: dict[str, Path] | None = None,
+            ) -> subprocess.CompletedProcess[str]:
+        return run_in_image(self.rootfs(name), workdir, self.images[name].archive, args, binds=binds)
+
+
+@pytest.fixture(scope="module")
+def unpacked(images: dict[str, ImageRef]) -> Unpacked:
+    return Unpacked(images, default_cache() / "images" / "rootfs")
 
 
 def test_every_image_is_indexed_by_content_tag_with_a_matching_archive(images: dict[str, ImageRef]) -> None:
@@ -86,22 +107,20 @@ def test_operator_image_has_kopf_and_no_ml_libraries(images: dict[str, ImageRef]
     assert not packages & {"sklearn", "pandas", "bentoml", "numpy"}
 
 
-def test_operator_image_starts_and_names_the_missing_webhook_certificates(
-        images: dict[str, ImageRef], workdir: Path) -> None:
-    with bundle(images["operator"].archive, workdir) as b:
-        proc = run_in_image(b, images["operator"].archive, [])
+def test_operator_image_starts_and_names_the_missing_webhook_certificates(unpacked: Unpacked, tmp_path: Path) -> None:
+    proc = unpacked.run("operator", tmp_path, [])
     assert proc.returncode == 2 and "SEXTANT_WEBHOOK_CERT_DIR is not set" in proc.stderr, proc.stderr[-2000:]
 
 
-def test_pause_image_holds_only_the_static_pause(images: dict[str, ImageRef], workdir: Path) -> None:
+def test_pause_image_holds_only_the_static_pause(images: dict[str, ImageRef], unpacked: Unpacked,
+                                                 tmp_path: Path) -> None:
     assert {p for p in archive_paths(images["pause"].archive) if p} == {"pause"}
-    with bundle(images["pause"].archive, workdir) as b:
-        proc = run_in_image(b, images["pause"].archive, ["-v"])
+    proc = unpacked.run("pause", tmp_path, ["-v"])
     assert proc.returncode == 0 and proc.stdout.startswith("pause.c k8s.io/kubernetes@v")
 
 
 @pytest.fixture(scope="module")
-def trained(images: dict[str, ImageRef], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def trained(unpacked: Unpacked, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """The trainer image's run of the iris TrainingJob: the store it wrote and its result document."""
     work = tmp_path_factory.mktemp("trainer")
     store = work / "store"
@@ -109,10 +128,8 @@ def trained(images: dict[str, ImageRef], tmp_path_factory: pytest.TempPathFactor
     store.chmod(0o777)
     (work / "in").mkdir()
     (work / "in" / "iris.yaml").write_text(IRIS)
-    trainer = images["trainer"].archive
-    with bundle(trainer, work) as b:
-        proc = run_in_image(b, trainer, ["run", "--spec", "/in/iris.yaml", "--store", "file:///store"],
-                            binds={"/in": work / "in", "/store": store})
+    proc = unpacked.run("trainer", work, ["run", "--spec", "/in/iris.yaml", "--store", "file:///store"],
+                        binds={"/in": work / "in", "/store": store})
     assert proc.returncode == 0, proc.stderr[-3000:]
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return store, result
@@ -125,20 +142,20 @@ def test_trainer_trains_and_registers_on_a_read_only_root(trained: tuple[Path, d
 
 
 @contextmanager
-def running(archive: Path, workdir: Path, args: list[str], binds: dict[str, Path]) -> Iterator[Path]:
+def running(unpacked: Unpacked, name: str, workdir: Path, args: list[str], binds: dict[str, Path]) -> Iterator[Path]:
     """The image running under runc on the host network (as a pod with a port); killed on the way out."""
-    with bundle(archive, workdir) as b:
-        argv = runc_argv(b, archive, args, binds=binds, host_network=True)
-        log = (workdir / f"{b.name}.log").open("w")
+    argv = runc_argv(unpacked.rootfs(name), workdir, unpacked.images[name].archive, args, binds=binds,
+                     host_network=True)
+    log_path = workdir / f"{name}.log"
+    with log_path.open("w") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         try:
-            yield workdir / f"{b.name}.log"
+            yield log_path
         finally:
             subprocess.run(["runc", "--root", argv[2], "kill", argv[-1], "KILL"], capture_output=True, check=False)
             proc.wait(30)
             subprocess.run(["runc", "--root", argv[2], "delete", "--force", argv[-1]], capture_output=True,
                            check=False)
-            log.close()
 
 
 def _predict(url: str) -> dict[str, Any]:
@@ -150,18 +167,18 @@ def _predict(url: str) -> dict[str, Any]:
 
 
 def test_server_and_router_serve_the_model_on_a_read_only_root(
-        images: dict[str, ImageRef], trained: tuple[Path, dict[str, Any]], workdir: Path) -> None:
+        unpacked: Unpacked, trained: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     store, _ = trained
     server_port, router_port = free_port(), free_port()
     server_args = ["--store", "file:///store", "--model", "iris", "--alias", "production", "--host", "127.0.0.1",
                    "--port", str(server_port)]
-    (workdir / "in").mkdir()
-    (workdir / "in" / "router.json").write_text(json.dumps({
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "router.json").write_text(json.dumps({
         "listen": f"127.0.0.1:{router_port}", "probeIntervalSeconds": 0.5,
         "variants": [{"name": "default", "url": f"http://127.0.0.1:{server_port}", "weight": 100}]}))
-    with running(images["server"].archive, workdir, server_args, {"/store": store}) as server_log, \
-            running(images["router"].archive, workdir, ["--spec", "/in/router.json", "--run-dir", "/tmp/router"],
-                    {"/in": workdir / "in"}) as router_log:
+    with running(unpacked, "server", tmp_path, server_args, {"/store": store}) as server_log, \
+            running(unpacked, "router", tmp_path, ["--spec", "/in/router.json", "--run-dir", "/tmp/router"],
+                    {"/in": tmp_path / "in"}) as router_log:
         try:
             eventually(lambda: http_status(f"http://127.0.0.1:{server_port}/readyz") == 200, timeout=240,
                        what="the server image's /readyz")
