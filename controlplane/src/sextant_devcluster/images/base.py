@@ -20,6 +20,9 @@ PRUNED = ("var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/li
           "usr/share/info/*", "var/log/*.log", "var/log/apt/*")
 
 
+HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
+
 def base_ref(base: BaseDefinition) -> str:
     """The base image's content-tagged ref; the key covers suite, mirror, variant, packages and recipe."""
     key = base_key(suite=base.suite, mirror=base.mirror, variant=base.variant, packages=base.packages,
@@ -32,6 +35,15 @@ def debootstrap_argv(base: BaseDefinition, target: Path) -> list[str]:
             str(target), base.mirror]
 
 
+def write_host_files(rootfs: Path) -> None:
+    """Replace the build machine's resolv.conf and hostname (debootstrap copies them in) with neutral ones; a
+    runtime mounts its own over them, but an image must not carry this machine's."""
+    (rootfs / "etc" / "resolv.conf").unlink(missing_ok=True)
+    (rootfs / "etc" / "resolv.conf").write_text("")
+    (rootfs / "etc" / "hostname").write_text("localhost\n")
+    (rootfs / "etc" / "hosts").write_text(HOSTS)
+
+
 def make_rootfs_tar(base: BaseDefinition, tarball: Path, work: Path) -> None:
     """debootstrap into `work`, prune it and pack it into `tarball`. Raises ImagesError when debootstrap fails."""
     rootfs = work / "rootfs"
@@ -41,6 +53,7 @@ def make_rootfs_tar(base: BaseDefinition, tarball: Path, work: Path) -> None:
         detail = log.read_text() if log.is_file() else proc.stdout + proc.stderr
         raise ImagesError(f"debootstrap of Debian {base.suite} from {base.mirror} failed; last lines:\n"
                           f"{log_tail(detail)}\nCheck that the mirror is reachable and that this runs as root.")
+    write_host_files(rootfs)
     for pattern in PRUNED:
         for path in rootfs.glob(pattern):
             if path.is_dir() and not path.is_symlink():

@@ -16,7 +16,7 @@ class BaseDefinition:
     mirror: str
     variant: str
     packages: tuple[str, ...]
-    recipe: str = "1"
+    recipe: str = "2"  # 2: neutral /etc/hosts, hostname and resolv.conf
 
 
 @dataclass(frozen=True)
