@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sextant_devcluster.images import ImageRef, ImagesError, load_index
-from sextant_devcluster.images.base import base_ref, debootstrap_argv
+from sextant_devcluster.images.base import base_ref, debootstrap_argv, write_host_files
 from sextant_devcluster.images.buildah import BuildahStore, bud_args, buildah_argv, log_tail, push_args, trust_bundle
 from sextant_devcluster.images.definitions import BASE
 from sextant_devcluster.images.index import write_index
@@ -88,3 +88,13 @@ def test_builds_trust_the_machines_ca_bundle(tmp_path: Path) -> None:
     argv = bud_args(dockerfile=Path("D"), ignorefile=None, context=Path("."), ref="r", target=None, build_args={},
                     secrets={"ca-certificates": bundle})
     assert f"id=ca-certificates,src={bundle}" in argv
+
+
+def test_the_base_does_not_carry_the_build_machines_network_files(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "resolv.conf").write_text("nameserver 10.0.0.53\n")
+    (tmp_path / "etc" / "hostname").write_text("buildhost\n")
+    write_host_files(tmp_path)
+    assert (tmp_path / "etc" / "resolv.conf").read_text() == ""
+    assert (tmp_path / "etc" / "hostname").read_text() == "localhost\n"
+    assert "127.0.0.1\tlocalhost" in (tmp_path / "etc" / "hosts").read_text()
