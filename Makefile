@@ -13,16 +13,18 @@ VENV          := .venv
 PY            := $(VENV)/bin/python
 PYTEST        := $(VENV)/bin/pytest
 CLUSTER_DIR   ?= .cluster
-# Debian packages the targets need, installed when the command is missing (command:package).
-APT_NEEDS     := git:git curl:curl nginx:nginx-light runc:runc /usr/lib/cni/bridge:containernetworking-plugins \
-                 iptables:iptables conntrack:conntrack ip:iproute2 gcc:gcc
+# Debian packages the targets need, installed when the command is missing (command:package); `images` uses
+# buildah, runc, debootstrap and gcc (apt installs gcc with its recommended libc6-dev, which -static needs); the
+# real node runc, the CNI plugins, iptables, conntrack and iproute2.
+APT_NEEDS     := git:git curl:curl nginx:nginx-light buildah:buildah runc:runc debootstrap:debootstrap gcc:gcc \
+                 /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables conntrack:conntrack ip:iproute2
 
 export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(BIN_DIR):$(PATH)
 
 .PHONY: crds manifests help deps uv venv tools test test-unit test-integration lint bench cluster cluster-down \
-        cluster-reset cluster-status demo clean
+        cluster-reset cluster-status demo clean images
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,13 +49,16 @@ venv: $(UV) ## Create .venv from uv.lock (every package, dev tools included)
 tools: deps ## Build etcd, Kubernetes, kwok, kubectl, helm, kubeconform, versitygw (cached by version)
 	controlplane/build-tools.sh >/dev/null
 
-test: deps venv tools lint ## Lint, unit and integration tests (starts a control plane for the session)
+test: deps venv tools lint images ## Lint, unit and integration tests (starts a cluster with the real node for the session)
 	$(PYTEST) tests/unit tests/integration -m "not bench"
+
+images: deps venv ## Build the container images with buildah (no daemon, no registry); cached by content
+	$(PY) -m sextant_devcluster.images build
 
 test-unit: venv ## Unit tests only (no cluster, seconds)
 	$(PYTEST) tests/unit -m "not bench"
 
-test-integration: deps venv tools ## Integration tests on the local control plane
+test-integration: deps venv tools images ## Integration tests on the local cluster (with the real node)
 	$(PYTEST) tests/integration -m "not bench"
 
 LINT_PATHS := controlplane/src contracts/src operator/src services/src pipelines/src manifests/render.py tests
@@ -73,13 +78,13 @@ bench: deps venv tools ## Benchmarks (not part of make test); results in bench-r
 	@for setup in tests/bench/*/setup.sh; do [ -f "$$setup" ] && PATH="$(dir $(UV)):$$PATH" bash "$$setup"; done; true
 	$(PYTEST) tests/bench -m bench -p no:randomly -s
 
-cluster: deps venv tools ## Start the local control plane (state in .cluster/)
+cluster: deps venv tools images ## Start the local cluster: control plane, kwok nodes, the real node (state in .cluster/)
 	$(VENV)/bin/sextant-devcluster up --state-dir $(CLUSTER_DIR) --bin-dir $(BIN_DIR)
 
 cluster-down: venv ## Stop the local control plane (keeps its state)
 	$(VENV)/bin/sextant-devcluster down --state-dir $(CLUSTER_DIR) --bin-dir $(BIN_DIR)
 
-cluster-reset: venv ## Stop the local control plane and delete its state
+cluster-reset: venv ## Stop the local cluster and delete its state (and the node's imported images)
 	$(VENV)/bin/sextant-devcluster reset --state-dir $(CLUSTER_DIR) --bin-dir $(BIN_DIR)
 
 cluster-status: venv ## Show which components run
