@@ -90,8 +90,8 @@ cluster-reset: venv ## Stop the local cluster and delete its state (and the node
 cluster-status: venv ## Show which components run
 	$(VENV)/bin/sextant-devcluster status --state-dir $(CLUSTER_DIR) --bin-dir $(BIN_DIR)
 
-demo: cluster ## Run the demo on the local control plane and show kubectl get output
-	KUBECONFIG=$(CLUSTER_DIR)/kubeconfig CLUSTER_DIR=$(CLUSTER_DIR) PY=$(PY) scripts/demo.sh
+demo: cluster ## Install Sextant on the local cluster with helm, apply the samples, show what kubectl shows
+	KUBECONFIG=$(CLUSTER_DIR)/kubeconfig PY=$(PY) scripts/demo.sh
 
 clean: cluster-down ## Remove the virtual environment and local state (not the tool cache)
 	rm -rf $(VENV) $(CLUSTER_DIR) .pytest_cache .mypy_cache .ruff_cache bench-results

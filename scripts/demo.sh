@@ -5,7 +5,7 @@
 # samples, and what a kubectl user sees.
 # Later issues extend it: the sample TrainingJob trains and registers a model, an InferenceService serves it.
 set -euo pipefail
-: "${KUBECONFIG:?run through make demo}" "${PY:?run through make demo}" "${CLUSTER_DIR:?run through make demo}"
+: "${KUBECONFIG:?run through make demo, or set it to your cluster}" "${PY:?run through make demo (PY=.venv/bin/python)}"
 IMAGES=${IMAGES:-build/images.json}
 SYSTEM_NS=sextant-system
 NS=sextant-demo
@@ -29,11 +29,24 @@ step "helm upgrade --install sextant charts/sextant in $SYSTEM_NS (enforces the 
 kubectl create namespace "$SYSTEM_NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl label namespace "$SYSTEM_NS" --overwrite pod-security.kubernetes.io/enforce=restricted \
   pod-security.kubernetes.io/enforce-version=latest >/dev/null
-operator=$(image operator)
+operator=$(image operator) store=$(image objectstore)
 helm upgrade --install sextant charts/sextant --namespace "$SYSTEM_NS" --skip-crds --wait --timeout 180s \
   --set image.repository="${operator%:*}" --set image.tag="${operator##*:}" --set image.pullPolicy=Never \
-  --set webhook.failurePolicy=Fail --set operator.logFormat=plain
+  --set webhook.failurePolicy=Fail --set operator.logFormat=plain \
+  --set artifactStore.embedded.enabled=true --set artifactStore.embedded.image.repository="${store%:*}" \
+  --set artifactStore.embedded.image.tag="${store##*:}" --set artifactStore.embedded.image.pullPolicy=Never
 kubectl get pods,services -n "$SYSTEM_NS" -o wide
+
+step "The embedded artifact store (versitygw) answers S3 on its ClusterIP, with the keys of its Secret"
+STORE_IP=$(kubectl get service -n "$SYSTEM_NS" sextant-objectstore -o jsonpath='{.spec.clusterIP}') \
+KEYS=$(kubectl get secret -n "$SYSTEM_NS" sextant-objectstore-credentials -o jsonpath='{.data}') "$PY" - <<'PY'
+import base64, json, os, boto3
+keys = {k: base64.b64decode(v).decode() for k, v in json.loads(os.environ["KEYS"]).items()}
+s3 = boto3.client("s3", endpoint_url=f"http://{os.environ['STORE_IP']}:7070", region_name="us-east-1",
+                  aws_access_key_id=keys["AWS_ACCESS_KEY_ID"], aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"])
+s3.put_object(Bucket="sextant", Key="demo/hello.txt", Body=b"hello from the demo")
+print("  s3://sextant/", [o["Key"] for o in s3.list_objects_v2(Bucket="sextant")["Contents"]])
+PY
 
 step "Apply every sample (manifests/samples) to namespace $NS"
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -60,3 +73,4 @@ spec:
 YAML
 
 step "Done in $((SECONDS - started)) s. The cluster keeps running: make cluster-down stops it, make cluster-reset wipes it."
+echo "  helm uninstall sextant -n $SYSTEM_NS removes Sextant (the CRDs stay, as helm leaves them)."

@@ -34,7 +34,8 @@ def store(cluster: Any, crds: None, namespace: str) -> Iterator[str]:
     install = subprocess.run(
         [*helm, "install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "180s",
          "--set", f"watch.namespaces={{{namespace}}}", *operator_image_values(cluster),
-         "--set", "artifactStore.embedded.enabled=true", "--set", f"artifactStore.embedded.image.repository={repository}",
+         "--set", "artifactStore.embedded.enabled=true",
+         "--set", f"artifactStore.embedded.image.repository={repository}",
          "--set", f"artifactStore.embedded.image.tag={tag}", "--set", "artifactStore.embedded.image.pullPolicy=Never"],
         capture_output=True, text=True, timeout=300)
     try:
