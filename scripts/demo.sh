@@ -13,6 +13,10 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 image() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["ref"])' "$IMAGES" "$1"; }
 started=$SECONDS
 
+kubectl get node sextant-node-0 >/dev/null 2>&1 || {
+  echo "this cluster has no real node (created with SEXTANT_REAL_NODE=0 or by an older Sextant): the demo runs"
+  echo "the operator and the store as real pods. Start afresh with: make cluster-reset && make demo"; exit 1; }
+
 step "Nodes: sextant-node-0 runs pods for real; the kwok nodes (tainted) take only pods that ask for them"
 kubectl get nodes -o wide -L type,node.sextant.io/accelerator
 kubectl version | grep Server

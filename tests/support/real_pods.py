@@ -32,6 +32,16 @@ def operator_image_values(cluster: Any) -> list[str]:
     return ["--set", f"image.repository={repository}", "--set", f"image.tag={tag}", "--set", "image.pullPolicy=Never"]
 
 
+def objectstore_image_values(cluster: Any) -> list[str]:
+    """`helm --set` arguments that run the embedded store's image built here (see operator_image_values)."""
+    if getattr(cluster, "node", None) is None:
+        return []
+    repository, tag = image_refs(cluster)["objectstore"].rsplit(":", 1)
+    prefix = "artifactStore.embedded.image"
+    return ["--set", f"{prefix}.repository={repository}", "--set", f"{prefix}.tag={tag}",
+            "--set", f"{prefix}.pullPolicy=Never"]
+
+
 def restricted_container(name: str, image: str, command: list[str], **extra: Any) -> dict[str, Any]:
     """A container that satisfies the `restricted` Pod Security Standard and never pulls."""
     return {

@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
                            image_index=args.images)
     try:
         if args.command == "up":
+            if not args.no_real_node and cluster.node is None:
+                print(f"note: {cluster.state_dir} was created without a real node, so it starts without one; "
+                      "`make cluster-reset` (or `reset`) and `up` again to get it", file=sys.stderr)
             seconds = cluster.up()
             print(f"control plane ready in {seconds:.1f} s")
             _print_usage_hint(cluster)

@@ -46,13 +46,6 @@ class ClusterError(RuntimeError):
     """The local control plane could not be started, reached or stopped; the message says what to do."""
 
 
-def _log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log written)"
-
-
 @dataclass
 class LocalCluster:
     """A control plane whose state (certs, etcd data, logs, kubeconfig) lives in `state_dir`.
@@ -275,7 +268,7 @@ class LocalCluster:
         if supervisor.running_pid(self.layout.pidfile(component)) is None:
             raise ClusterError(
                 f"{component} exited during start-up; the end of {self.layout.log(component)}:\n"
-                f"{_log_tail(self.layout.log(component))}\n"
+                f"{supervisor.log_tail(self.layout.log(component))}\n"
                 "If a port is taken or the state is corrupt, `make cluster-reset` starts afresh.")
 
     def _wait_component(self, component: str, ports: Ports) -> None:

@@ -67,13 +67,6 @@ class NodeError(RuntimeError):
     """The real node could not be started or stopped; the message says what to do."""
 
 
-def _log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log written)"
-
-
 def load_image_index(path: Path) -> dict[str, dict[str, str]]:
     """`make images`' index: image name -> {ref, archive}. Raises NodeError naming the fix when missing."""
     try:
@@ -290,9 +283,10 @@ class RealNode:
                 pidfile = self.layout.pidfile(process)
                 if pidfile.exists() and not pid_alive(int(pidfile.read_text().split()[0])):
                     raise NodeError(f"{process} exited during start-up; the end of {self.layout.log(process)}:\n"
-                                    f"{_log_tail(self.layout.log(process))}")
+                                    f"{supervisor.log_tail(self.layout.log(process))}")
 
         try:
             wait_for(condition, timeout=self.startup_timeout, what=what, on_poll=alive)
         except WaitTimeout as exc:
-            raise NodeError(f"{exc}; see {self.layout.log(name)}:\n{_log_tail(self.layout.log(name))}") from exc
+            log = self.layout.log(name)
+            raise NodeError(f"{exc}; see {log}:\n{supervisor.log_tail(log)}") from exc

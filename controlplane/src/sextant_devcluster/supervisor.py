@@ -100,3 +100,11 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
     except ProcessLookupError:
         pass
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last `lines` lines of a process log, for error messages that say why a start failed."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log written)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
+from tests.support.real_pods import objectstore_image_values, operator_image_values
 from tests.support.sextant_operator import CHART, helm_template
 
 EMBEDDED = ("--set", "artifactStore.embedded.enabled=true")
@@ -83,7 +84,7 @@ def test_install_in_a_restricted_namespace_keeps_the_keys_on_upgrade(cluster: An
                     "pod-security.kubernetes.io/enforce-version=latest")
     helm = [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig)]
     args = ["--namespace", namespace, "--set", f"watch.namespaces={{{namespace}}}", *EMBEDDED, "--wait",
-            "--timeout", "120s"]
+            "--timeout", "120s", *operator_image_values(cluster), *objectstore_image_values(cluster)]
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*helm, *argv], capture_output=True, text=True, timeout=300)

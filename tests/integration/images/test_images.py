@@ -38,6 +38,7 @@ ENTRYPOINTS = {
     "trainer": ["sextant-train"],
     "server": ["python", "-m", "sextant_services", "serve"],
     "router": ["python", "-m", "sextant_services.router"],
+    "objectstore": ["/usr/local/bin/versitygw"],
 }
 SITE = "app/.venv/lib/python3.11/site-packages"
 IRIS = """apiVersion: ml.sextant.io/v1alpha1

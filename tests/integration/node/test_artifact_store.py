@@ -15,7 +15,14 @@ from botocore.config import Config
 
 from sextant_devcluster.layout import REAL_NODE_NAME
 from tests.support.polling import eventually
-from tests.support.real_pods import apply, image_refs, operator_image_values, python_pod, wait_phase
+from tests.support.real_pods import (
+    apply,
+    image_refs,
+    objectstore_image_values,
+    operator_image_values,
+    python_pod,
+    wait_phase,
+)
 from tests.support.sextant_operator import CHART
 
 pytestmark = pytest.mark.integration
@@ -27,16 +34,14 @@ SECRET = f"{STORE}-credentials"
 @pytest.fixture()
 def store(cluster: Any, crds: None, namespace: str) -> Iterator[str]:
     """The chart with the embedded store, in a namespace that enforces `restricted`."""
-    repository, tag = image_refs(cluster)["objectstore"].rsplit(":", 1)
+    image_refs(cluster)  # skips without a real node
     cluster.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
                     "pod-security.kubernetes.io/enforce-version=latest")
     helm = [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig)]
     install = subprocess.run(
         [*helm, "install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "180s",
          "--set", f"watch.namespaces={{{namespace}}}", *operator_image_values(cluster),
-         "--set", "artifactStore.embedded.enabled=true",
-         "--set", f"artifactStore.embedded.image.repository={repository}",
-         "--set", f"artifactStore.embedded.image.tag={tag}", "--set", "artifactStore.embedded.image.pullPolicy=Never"],
+         "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster)],
         capture_output=True, text=True, timeout=300)
     try:
         assert install.returncode == 0, install.stdout + install.stderr

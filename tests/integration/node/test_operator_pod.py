@@ -85,7 +85,9 @@ def test_an_invalid_resource_is_rejected_by_the_webhook_through_its_service(clus
     assert ours and all(w["failurePolicy"] == "Fail" and "url" not in w["clientConfig"] for w in ours)
     bad = json.loads(json.dumps(TRAININGJOB))
     bad["spec"]["estimator"]["algorithm"] = "xgboost"
-    rejected = _apply(cluster, installed, bad)
+    # kube-proxy programs a Service about a second after its endpoint is ready: until then, connection refused.
+    rejected = eventually(lambda: (r := _apply(cluster, installed, bad)) and "connection refused" not in r.stderr and r,
+                          what="the webhook's Service to answer")
     assert rejected.returncode != 0
     assert "denied the request" in rejected.stderr and "spec.estimator.algorithm" in rejected.stderr
 
