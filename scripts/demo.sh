@@ -22,8 +22,8 @@ kubectl get nodes -o wide -L type,node.sextant.io/accelerator
 kubectl version | grep Server
 
 step "Images built on this machine and imported into the node's containerd (make images)"
-"$PY" -c 'import json, sys; [print(f"  {n:<10} {e[\"ref\"]}") for n, e in json.load(open(sys.argv[1])).items()]' \
-  "$IMAGES"
+"$PY" -c 'import json, sys
+for name, entry in json.load(open(sys.argv[1])).items(): print("  %-12s %s" % (name, entry["ref"]))' "$IMAGES"
 
 step "Install the CRDs (server-side apply: helm installs crds/ only on first install)"
 kubectl apply --server-side --force-conflicts -f charts/sextant/crds/

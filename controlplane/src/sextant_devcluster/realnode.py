@@ -162,8 +162,10 @@ class RealNode:
                 self.layout.pidfile(name).unlink(missing_ok=True)
         files = node_config.node_files(self.layout, index["pause"]["ref"], self.containerd_root)
         for path, content in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
+            # Unchanged files are left alone: kube-proxy exits when its configuration file is written.
+            if not path.exists() or path.read_text() != content:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content)
         self._start("containerd", node_config.containerd_command(self.bin_dir, self.layout))
         self._wait("containerd", lambda: self._ctr("version", check=False).returncode == 0,
                    f"containerd to answer on {self.layout.containerd_socket}")
