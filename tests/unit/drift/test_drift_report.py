@@ -1,4 +1,4 @@
-"""The drift engine's verdicts from histogram counts: shifts found, no shift quiet, too little data said, bad input named."""
+"""The drift engine from histogram counts: shifts found, no shift quiet, too little data said, bad input named."""
 
 from __future__ import annotations
 
