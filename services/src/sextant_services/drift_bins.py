@@ -17,8 +17,8 @@ import numpy as np
 
 OTHER, MISSING, BELOW, ABOVE = "__other__", "__missing__", "below", "above"
 # From this many rows a batch is counted edge by edge per feature (one vectorised count per edge): the broadcast
-# comparison costs about 110 ns per value, edge counting about 7 ns plus ~20 us per feature (see docs/drift.md).
-EDGE_COUNT_MIN_ROWS = 256
+# comparison costs about 100 ns per value, edge counting about 7 ns plus 20-40 us per feature (see docs/drift.md).
+EDGE_COUNT_MIN_ROWS = 512
 
 
 class NumericBinner:
