@@ -1,9 +1,10 @@
 """Per-feature histograms on the training baseline's bins, counted in bulk and flushed to Prometheus.
 
 Counting is vectorised over all numeric features of a batch (one comparison against padded bin edges, one
-bincount; from EDGE_COUNT_MIN_ROWS rows, one vectorised count per feature and edge instead), and the counts are pushed to the Prometheus counter at most every `flush_interval_s` seconds: a
-multiprocess counter increment costs microseconds under a lock, and a wide model would otherwise pay one per
-feature and bin on every batch. Scrapes see counts at most one interval late.
+bincount; from EDGE_COUNT_MIN_ROWS rows, one vectorised count per feature and edge instead), and the counts are
+pushed to the Prometheus counter at most every `flush_interval_s` seconds: a multiprocess counter increment costs
+microseconds under a lock, and a wide model would otherwise pay one per feature and bin on every batch. Scrapes see
+counts at most one interval late.
 """
 
 from __future__ import annotations
