@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from sextant_contracts.errors import DriftInputError
 from sextant_services.drift import DriftPolicy, FeatureCounts, baseline_counts, drift_report, live_counts
+from sextant_services.drift.report import adjust_p_values
 from sextant_services.drift_bins import categorical_bin_labels
 from tests.support.drift_data import live_numeric_counts, normal_trial, numeric_setup
 
@@ -122,3 +125,15 @@ def test_quality_at_modest_size_detection_and_false_alarms() -> None:
         detected += "f000" in drift_report(baseline, shifted).drifted_features
         alarms += drift_report(baseline, unshifted).verdict == "drifted"
     assert detected >= 17 and alarms <= 2, (detected, alarms)
+
+
+def test_corrections_adjust_p_values_as_published() -> None:
+    assert adjust_p_values([0.01, 0.04, 0.03], "holm") == pytest.approx([0.03, 0.06, 0.06])
+    assert adjust_p_values([0.01, 0.04, 0.03], "benjamini-hochberg") == pytest.approx([0.03, 0.04, 0.04])
+
+
+def test_the_report_is_json_ready() -> None:
+    baseline = baseline_counts(CATEGORICAL_BASELINE)
+    doc = json.loads(json.dumps(drift_report(baseline, categorical_live(["basic"] * 300)).to_dict()))
+    assert doc["verdict"] == "drifted" and doc["driftedFeatures"] == ["plan"]
+    assert doc["features"][0]["drifted"] is True and doc["policy"]["alpha"] == 0.05
