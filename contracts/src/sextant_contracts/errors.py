@@ -46,3 +46,7 @@ class DigestMismatch(ContractError):
 
 class RegistryError(ContractError):
     """Version allocation, alias update or resolution failed."""
+
+
+class DriftInputError(ContractError):
+    """Baseline and live counts that cannot be compared (bins disagree, negative counts) or an invalid drift policy."""
