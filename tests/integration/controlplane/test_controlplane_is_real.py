@@ -147,3 +147,26 @@ def test_restricted_pod_security_is_enforced(core: client.CoreV1Api, namespace: 
         core.create_namespaced_pod(namespace, privileged)
     message = json.loads(rejected.value.body)["message"]
     assert rejected.value.status == 403 and 'violates PodSecurity "restricted:' in message
+
+
+def test_owner_references_need_the_finalizers_grant_as_on_a_real_cluster(
+        cluster: LocalCluster, core: client.CoreV1Api, namespace: str) -> None:
+    """OwnerReferencesPermissionEnforcement: blocking an owner's deletion needs `update` on its finalizers, so an
+    operator whose Role forgets that grant fails here as it would on a real cluster."""
+    owner = core.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="owner")))
+    cluster.kubectl("-n", namespace, "create", "role", "maker", "--verb=get,list,create", "--resource=configmaps")
+    cluster.kubectl("-n", namespace, "create", "rolebinding", "bob-makes", "--role=maker", "--user=bob")
+    child = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "child", "ownerReferences": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid,
+         "blockOwnerDeletion": True}]}}
+    bob = cluster.user_kubeconfig("bob")
+    denied = eventually(lambda: (r := cluster.kubectl("-n", namespace, "create", "-f", "-", input=json.dumps(child),
+                                                      kubeconfig_path=bob, check=False)).returncode != 0
+                        and "cannot set blockOwnerDeletion" in r.stderr and r,
+                        what="the admission plugin to refuse blockOwnerDeletion without the finalizers grant")
+    assert "forbidden" in denied.stderr.lower()
+    cluster.kubectl("-n", namespace, "create", "role", "finalizer", "--verb=update", "--resource=configmaps/finalizers")
+    cluster.kubectl("-n", namespace, "create", "rolebinding", "bob-finalizes", "--role=finalizer", "--user=bob")
+    eventually(lambda: cluster.kubectl("-n", namespace, "create", "-f", "-", input=json.dumps(child),
+                                       kubeconfig_path=bob, check=False).returncode == 0,
+               what="the child to be created once bob may update the owner's finalizers")
