@@ -13,6 +13,7 @@ from kubernetes import client
 
 from sextant_devcluster import LocalCluster
 from sextant_devcluster.cli import DEFAULT_BIN_DIR, real_node_wanted
+from tests.support.external_cluster import ExternalCluster
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_INDEX = REPO_ROOT / "build" / "images.json"
@@ -27,12 +28,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster | ExternalCluster]:
     """The session's cluster, with the real node unless SEXTANT_REAL_NODE=0.
 
-    SEXTANT_TEST_CLUSTER_DIR=.cluster reuses a running `make cluster` (and its real node).
+    SEXTANT_TEST_CLUSTER_DIR=.cluster reuses a running `make cluster` (and its real node);
+    SEXTANT_TEST_KUBECONFIG=<kubeconfig> runs the real-pod tests on another cluster (docs/development.md).
     """
     bin_dir = Path(os.environ.get("SEXTANT_BIN_DIR", DEFAULT_BIN_DIR))
+    external = os.environ.get("SEXTANT_TEST_KUBECONFIG")
+    if external:  # kind, k3d or a real cluster with the images loaded: run tests/integration/node there
+        yield ExternalCluster(kubeconfig=Path(external), bin_dir=bin_dir, image_index=IMAGE_INDEX)
+        return
     reuse = os.environ.get("SEXTANT_TEST_CLUSTER_DIR")
     if reuse:
         shared = LocalCluster(state_dir=Path(reuse), bin_dir=bin_dir, image_index=IMAGE_INDEX)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.external_cluster import runs_real_pods
 from tests.support.polling import eventually
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,7 +18,7 @@ NON_ROOT_UID = 65532
 
 def image_refs(cluster: Any) -> dict[str, str]:
     """Image name -> ref from `make images`' index; skips the test when the cluster has no real node."""
-    if getattr(cluster, "node", None) is None:
+    if not runs_real_pods(cluster):
         pytest.skip("the cluster has no real node (SEXTANT_REAL_NODE=0)")
     index = json.loads(Path(cluster.image_index).read_text())
     return {name: entry["ref"] for name, entry in index.items()}
@@ -26,7 +27,7 @@ def image_refs(cluster: Any) -> dict[str, str]:
 def operator_image_values(cluster: Any) -> list[str]:
     """`helm --set` arguments that run the operator image built here (with a real node its pods run for real;
     on fake nodes any image "runs")."""
-    if getattr(cluster, "node", None) is None:
+    if not runs_real_pods(cluster):
         return []
     repository, tag = image_refs(cluster)["operator"].rsplit(":", 1)
     return ["--set", f"image.repository={repository}", "--set", f"image.tag={tag}", "--set", "image.pullPolicy=Never"]
@@ -34,7 +35,7 @@ def operator_image_values(cluster: Any) -> list[str]:
 
 def objectstore_image_values(cluster: Any) -> list[str]:
     """`helm --set` arguments that run the embedded store's image built here (see operator_image_values)."""
-    if getattr(cluster, "node", None) is None:
+    if not runs_real_pods(cluster):
         return []
     repository, tag = image_refs(cluster)["objectstore"].rsplit(":", 1)
     prefix = "artifactStore.embedded.image"

@@ -42,6 +42,8 @@ def _machine_state(state_dir: Path) -> dict[str, Any]:
 def own_node_cluster(tmp_path: Path) -> Any:
     if os.geteuid() != 0:
         pytest.skip("the real node needs root")
+    if os.environ.get("SEXTANT_TEST_KUBECONFIG"):
+        pytest.skip("the tests run on another cluster (SEXTANT_TEST_KUBECONFIG)")
     owner = NodeRecord().read()
     if owner is not None and is_live(owner):
         pytest.skip(f"the machine's real node is held by {owner.state_dir}")

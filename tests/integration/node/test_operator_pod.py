@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sextant_devcluster.layout import REAL_NODE_NAME
+from tests.support.external_cluster import assert_on_a_real_node, skip_unless_local
 from tests.support.polling import eventually
 from tests.support.real_pods import image_refs, operator_image_values, read_pod
 from tests.support.sextant_operator import CHART
@@ -70,7 +70,8 @@ def _reconciled(cluster: Any, namespace: str, name: str) -> bool:
 
 def test_the_operator_pod_is_ready_on_the_real_node_under_restricted(cluster: Any, installed: str) -> None:
     pod = _operator_pod(cluster, installed)
-    assert _ready(pod) and pod["spec"]["nodeName"] == REAL_NODE_NAME
+    assert _ready(pod)
+    assert_on_a_real_node(cluster, pod)
     assert pod["status"]["containerStatuses"][0]["image"].startswith("sextant.local/operator:")
     events = cluster.kubectl("get", "events", "-n", installed, "-o", "json").stdout
     assert "violates PodSecurity" not in events
@@ -93,6 +94,7 @@ def test_an_invalid_resource_is_rejected_by_the_webhook_through_its_service(clus
 
 
 def test_a_sigkilled_operator_container_is_restarted_and_resumes_work(cluster: Any, installed: str) -> None:
+    skip_unless_local(cluster, "killing a container through the node's containerd")
     before = _operator_pod(cluster, installed)
     container_id = before["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
     kill = subprocess.run([str(cluster.bin_dir / "ctr"), f"--address={cluster.layout.containerd_socket}",
