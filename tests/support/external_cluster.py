@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from sextant_devcluster.cluster import new_api_client, run_kubectl
+
 
 @dataclass
 class ExternalCluster:
@@ -28,17 +30,11 @@ class ExternalCluster:
         self, *args: str, check: bool = True, input: str | None = None, kubeconfig_path: Path | None = None,
         timeout: float = 120.0,
     ) -> subprocess.CompletedProcess[str]:
-        config = kubeconfig_path or self.kubeconfig
-        argv = [str(self.bin_dir / "kubectl"), f"--kubeconfig={config}", *args]
-        result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
-        if check and result.returncode != 0:
-            raise RuntimeError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
-        return result
+        return run_kubectl(self.bin_dir, kubeconfig_path or self.kubeconfig, *args, check=check, input=input,
+                           timeout=timeout)
 
     def api_client(self, kubeconfig_path: Path | None = None) -> Any:
-        from kubernetes import config
-
-        return config.new_client_from_config(config_file=str(kubeconfig_path or self.kubeconfig))
+        return new_api_client(kubeconfig_path or self.kubeconfig)
 
 
 def runs_real_pods(cluster: Any) -> bool:

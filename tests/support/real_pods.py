@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sextant_devcluster.images import load_index
 from tests.support.external_cluster import runs_real_pods
 from tests.support.polling import eventually
 
@@ -20,8 +21,7 @@ def image_refs(cluster: Any) -> dict[str, str]:
     """Image name -> ref from `make images`' index; skips the test when the cluster has no real node."""
     if not runs_real_pods(cluster):
         pytest.skip("the cluster has no real node (SEXTANT_REAL_NODE=0)")
-    index = json.loads(Path(cluster.image_index).read_text())
-    return {name: entry["ref"] for name, entry in index.items()}
+    return {name: image.ref for name, image in load_index(Path(cluster.image_index)).items()}
 
 
 def operator_image_values(cluster: Any) -> list[str]:

@@ -46,6 +46,25 @@ class ClusterError(RuntimeError):
     """The local control plane could not be started, reached or stopped; the message says what to do."""
 
 
+def run_kubectl(
+    bin_dir: Path, kubeconfig_path: Path, *args: str, check: bool = True, input: str | None = None,
+    timeout: float = 120.0,
+) -> subprocess.CompletedProcess[str]:
+    """kubectl from `bin_dir` with `kubeconfig_path`; raises ClusterError (with stderr) when `check` and it fails."""
+    argv = [str(bin_dir / "kubectl"), f"--kubeconfig={kubeconfig_path}", *args]
+    result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise ClusterError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+    return result
+
+
+def new_api_client(kubeconfig_path: Path) -> Any:
+    """A kubernetes.client.ApiClient for the user of `kubeconfig_path`."""
+    from kubernetes import config
+
+    return config.new_client_from_config(config_file=str(kubeconfig_path))
+
+
 @dataclass
 class LocalCluster:
     """A control plane whose state (certs, etcd data, logs, kubeconfig) lives in `state_dir`.
@@ -183,18 +202,12 @@ class LocalCluster:
         timeout: float = 120.0,
     ) -> subprocess.CompletedProcess[str]:
         """Run the cluster's kubectl; raises ClusterError (with stderr) when `check` and it fails."""
-        config = kubeconfig_path or self.kubeconfig
-        argv = [str(self.bin_dir / "kubectl"), f"--kubeconfig={config}", *args]
-        result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
-        if check and result.returncode != 0:
-            raise ClusterError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
-        return result
+        return run_kubectl(self.bin_dir, kubeconfig_path or self.kubeconfig, *args, check=check, input=input,
+                           timeout=timeout)
 
     def api_client(self, kubeconfig_path: Path | None = None) -> Any:
         """A kubernetes.client.ApiClient for the admin (or for the user of `kubeconfig_path`)."""
-        from kubernetes import config
-
-        return config.new_client_from_config(config_file=str(kubeconfig_path or self.kubeconfig))
+        return new_api_client(kubeconfig_path or self.kubeconfig)
 
     def user_kubeconfig(self, user: str, groups: Sequence[str] = ()) -> Path:
         """A kubeconfig for `user` in `groups`, authenticated by a client certificate (no rights by default)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sextant_devcluster import cluster_dns, host_cleanup, host_network, kubeconfig, node_config, pki, supervisor
+from sextant_devcluster.images.index import ImageRef, ImagesError, load_index
 from sextant_devcluster.layout import NODE_IP, REAL_NODE_NAME, Layout
 from sextant_devcluster.node_lock import NodeRecord, Ownership, check_free, is_live, pid_alive
 from sextant_devcluster.readiness import WaitTimeout, wait_for
@@ -67,15 +67,15 @@ class NodeError(RuntimeError):
     """The real node could not be started or stopped; the message says what to do."""
 
 
-def load_image_index(path: Path) -> dict[str, dict[str, str]]:
-    """`make images`' index: image name -> {ref, archive}. Raises NodeError naming the fix when missing."""
+def load_node_images(path: Path) -> dict[str, ImageRef]:
+    """`make images`' index (through the image builder's one reader), which must hold the pod sandbox image.
+
+    Raises NodeError naming the fix.
+    """
     try:
-        index: dict[str, dict[str, str]] = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise NodeError(f"no image index at {path}: build the project's images with `make images`") from None
-    missing = [entry["archive"] for entry in index.values() if not Path(entry["archive"]).exists()]
-    if missing:
-        raise NodeError(f"image archives listed in {path} are missing ({', '.join(missing)}): run `make images`")
+        index = load_index(path)
+    except ImagesError as exc:
+        raise NodeError(str(exc)) from exc
     if "pause" not in index:
         raise NodeError(f"{path} has no pause image (the pod sandbox): run `make images`")
     return index
@@ -108,7 +108,7 @@ class RealNode:
         if packages:
             raise NodeError(f"missing Debian packages for the real node: {' '.join(packages)}; `make deps` "
                             f"installs them (apt-get install {' '.join(packages)})")
-        load_image_index(self.image_index)
+        load_node_images(self.image_index)
 
     def running(self) -> dict[str, int | None]:
         return {name: supervisor.running_pid(self.layout.pidfile(name)) for name in NODE_PROCESSES}
@@ -154,13 +154,13 @@ class RealNode:
 
     def start(self) -> None:
         """Start containerd, import the images, then kubelet and kube-proxy (each once)."""
-        index = load_image_index(self.image_index)
+        index = load_node_images(self.image_index)
         for directory in (self.layout.node, self.layout.cni_conf_dir, self.layout.pod_logs):
             directory.mkdir(parents=True, exist_ok=True)
         for name in NODE_PROCESSES:  # a crash leaves pidfiles of dead processes: they are not ours to watch
             if supervisor.running_pid(self.layout.pidfile(name)) is None:
                 self.layout.pidfile(name).unlink(missing_ok=True)
-        files = node_config.node_files(self.layout, index["pause"]["ref"], self.containerd_root)
+        files = node_config.node_files(self.layout, index["pause"].ref, self.containerd_root)
         for path, content in files.items():
             # Unchanged files are left alone: kube-proxy exits when its configuration file is written.
             if not path.exists() or path.read_text() != content:
@@ -177,16 +177,13 @@ class RealNode:
         self._start("kube-proxy", node_config.kube_proxy_command(self.bin_dir, self.layout))
         self._record_pids()
 
-    def import_images(self, index: dict[str, dict[str, str]]) -> list[str]:
+    def import_images(self, index: dict[str, ImageRef]) -> list[str]:
         """Import every indexed image containerd does not have yet; return the refs imported."""
         present = set(self._ctr("-n", "k8s.io", "images", "ls", "-q").stdout.split())
-        imported = []
-        for entry in index.values():
-            if entry["ref"] in present:
-                continue
-            self._ctr("-n", "k8s.io", "images", "import", entry["archive"], timeout=600)
-            imported.append(entry["ref"])
-        return imported
+        missing = [image for image in index.values() if image.ref not in present]
+        for image in missing:
+            self._ctr("-n", "k8s.io", "images", "import", str(image.archive), timeout=600)
+        return [image.ref for image in missing]
 
     def wait_ready(self, core: Any) -> None:
         """Wait until the node is registered and Ready (kubelet and the CNI network up)."""
@@ -215,9 +212,7 @@ class RealNode:
                 core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, grace_period_seconds=1)
             wait_for(lambda: not core.list_pod_for_all_namespaces(field_selector=selector).items,
                      timeout=timeout, what=f"the pods on {REAL_NODE_NAME} to stop")
-        except (WaitTimeout, OSError, RuntimeError, ValueError):
-            return  # the clean-up below kills what is left
-        except Exception:  # noqa: BLE001 - the API may already be gone; the clean-up below covers it
+        except Exception:  # noqa: BLE001 - a timeout or an API already gone: clean_machine kills what is left
             return
 
     def stop_processes(self) -> list[str]:

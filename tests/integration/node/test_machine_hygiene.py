@@ -6,7 +6,6 @@ tests/integration/conftest.py) and are skipped when another live cluster holds t
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from sextant_devcluster import LocalCluster, host_cleanup, host_network
+from sextant_devcluster.images import load_index
 from sextant_devcluster.layout import NODE_BRIDGE, REAL_NODE_NAME, Layout
 from sextant_devcluster.node_lock import NodeRecord, is_live
 from sextant_devcluster.realnode import RealNode
@@ -77,7 +77,7 @@ def test_down_after_a_crash_and_a_restart_leaves_the_machine_as_it_was(own_node_
     cluster.up()
     namespace = "hygiene"
     cluster.kubectl("create", "namespace", namespace)
-    image = json.loads(IMAGE_INDEX.read_text())["operator"]["ref"]
+    image = load_index(IMAGE_INDEX)["operator"].ref
     apply(cluster, namespace, http_server_pod("web", image))
     assert wait_ready(cluster, namespace, "web")["spec"]["nodeName"] == REAL_NODE_NAME
 
