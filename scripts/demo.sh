@@ -11,6 +11,10 @@ SYSTEM_NS=sextant-system
 NS=sextant-demo
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 image() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["ref"])' "$IMAGES" "$1"; }
+# helm --wait returns once pods are Ready; kube-proxy programs their Services about a second later.
+until_within() { local seconds=$1 what=$2; shift 2; local end=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do ((SECONDS < end)) || { echo "timed out after ${seconds}s waiting for $what"; exit 1; }
+    sleep 0.5; done; }
 started=$SECONDS
 
 kubectl get node sextant-node-0 >/dev/null 2>&1 || {
@@ -40,9 +44,12 @@ helm upgrade --install sextant charts/sextant --namespace "$SYSTEM_NS" --skip-cr
   --set artifactStore.embedded.enabled=true --set artifactStore.embedded.image.repository="${store%:*}" \
   --set artifactStore.embedded.image.tag="${store##*:}" --set artifactStore.embedded.image.pullPolicy=Never
 kubectl get pods,services -n "$SYSTEM_NS" -o wide
+until_within 30 "the webhook's Service" kubectl create --dry-run=server -n "$SYSTEM_NS" -f manifests/samples/ml.sextant.io_v1alpha1_trainingjob.yaml
 
 step "The embedded artifact store (versitygw) answers S3 on its ClusterIP, with the keys of its Secret"
-STORE_IP=$(kubectl get service -n "$SYSTEM_NS" sextant-objectstore -o jsonpath='{.spec.clusterIP}') \
+STORE_IP=$(kubectl get service -n "$SYSTEM_NS" sextant-objectstore -o jsonpath='{.spec.clusterIP}')
+until_within 30 "the store's Service" timeout 2 bash -c "</dev/tcp/$STORE_IP/7070"
+STORE_IP=$STORE_IP \
 KEYS=$(kubectl get secret -n "$SYSTEM_NS" sextant-objectstore-credentials -o jsonpath='{.data}') "$PY" - <<'PY'
 import base64, json, os, boto3
 keys = {k: base64.b64decode(v).decode() for k, v in json.loads(os.environ["KEYS"]).items()}

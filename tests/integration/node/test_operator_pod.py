@@ -41,11 +41,23 @@ def installed(cluster: Any, crds: None, namespace: str) -> Iterator[str]:
                     "--set", "webhook.failurePolicy=Fail")
     try:
         assert install.returncode == 0, install.stdout + install.stderr
+        _wait_for_the_webhook_service(cluster, namespace)
         yield namespace
     finally:
         cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=true", "--timeout=60s",
                         check=False)
         _helm(cluster, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s")
+
+
+def _wait_for_the_webhook_service(cluster: Any, namespace: str) -> None:
+    """`helm --wait` returns once the pod is Ready; kube-proxy programs its Service about a second later and
+    until then the API server's calls to the webhook are refused."""
+    def answers() -> bool:
+        dry_run = cluster.kubectl("create", "--dry-run=server", "-n", namespace, "-f", "-",
+                                  input=json.dumps(TRAININGJOB), check=False)
+        return dry_run.returncode == 0 or "connection refused" not in dry_run.stderr
+
+    eventually(answers, what="the webhook's Service to answer")
 
 
 def _operator_pod(cluster: Any, namespace: str) -> dict[str, Any]:
@@ -86,9 +98,7 @@ def test_an_invalid_resource_is_rejected_by_the_webhook_through_its_service(clus
     assert ours and all(w["failurePolicy"] == "Fail" and "url" not in w["clientConfig"] for w in ours)
     bad = json.loads(json.dumps(TRAININGJOB))
     bad["spec"]["estimator"]["algorithm"] = "xgboost"
-    # kube-proxy programs a Service about a second after its endpoint is ready: until then, connection refused.
-    rejected = eventually(lambda: (r := _apply(cluster, installed, bad)) and "connection refused" not in r.stderr and r,
-                          what="the webhook's Service to answer")
+    rejected = _apply(cluster, installed, bad)
     assert rejected.returncode != 0
     assert "denied the request" in rejected.stderr and "spec.estimator.algorithm" in rejected.stderr
 
