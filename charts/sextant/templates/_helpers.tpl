@@ -52,6 +52,7 @@ No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is
 - apiGroups: ["ml.sextant.io"]
   resources: ["trainingjobs/status", "inferenceservices/status"]
   verbs: ["patch"]
+# Jobs: server-side apply creates a missing Job, which the API server authorizes as `create`.
 # Jobs are owned with blockOwnerDeletion, which OwnerReferencesPermissionEnforcement allows only to those who
 # may update the owner's finalizers.
 - apiGroups: ["ml.sextant.io"]
@@ -59,7 +60,7 @@ No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is
   verbs: ["update"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["list", "watch", "patch", "delete"]
+  verbs: ["create", "list", "watch", "patch", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch"]

@@ -36,6 +36,9 @@ log = logging.getLogger("sextant.operator.training")
 Key = tuple[str, str]
 JobIndex = kopf.Index[Key, JobView]
 PodIndex = kopf.Index[Key, PodView]
+#: kopf passes each index to handlers as a keyword named by the index's id; without an explicit id the id is the
+#: function's qualified name (`register_trainingjob_handlers.<locals>.training_jobs`), which no handler can name.
+JOB_INDEX, POD_INDEX = "training_jobs", "training_pods"
 
 
 class TrainingReconciler:
@@ -113,26 +116,26 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
     """Register the TrainingJob handlers and the indexes of its children into registry."""
     children = {LABEL_TRAININGJOB: kopf.PRESENT}
 
-    @kopf.index("batch", "v1", "jobs", labels=children, registry=registry)
+    @kopf.index("batch", "v1", "jobs", labels=children, id=JOB_INDEX, registry=registry)
     def training_jobs(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, JobView]:
         return {_owner_key(namespace, labels): job_view(body)}
 
-    @kopf.index("", "v1", "pods", labels=children, registry=registry)
+    @kopf.index("", "v1", "pods", labels=children, id=POD_INDEX, registry=registry)
     def training_pods(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, PodView]:
         return {_owner_key(namespace, labels): pod_view(body)}
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def trainingjob_changed(namespace: str | None, name: str, type: str, **indexes: Any) -> None:
-        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
+        reconciler.remember(indexes[JOB_INDEX], indexes[POD_INDEX])
         if type != "DELETED":
             await reconciler.reconcile(namespace or "", name)
 
     @kopf.on.event("batch", "v1", "jobs", labels=children, registry=registry)
     async def run_job_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
-        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
+        reconciler.remember(indexes[JOB_INDEX], indexes[POD_INDEX])
         await reconciler.reconcile(*_owner_key(namespace, labels))
 
     @kopf.on.event("", "v1", "pods", labels=children, registry=registry)
     async def run_pod_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
-        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
+        reconciler.remember(indexes[JOB_INDEX], indexes[POD_INDEX])
         await reconciler.reconcile(*_owner_key(namespace, labels))
