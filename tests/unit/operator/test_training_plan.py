@@ -240,3 +240,21 @@ def test_cron_ticks_start_runs_forbid_skips_and_history_is_bounded() -> None:
 def test_the_kubeflow_backend_is_reported_unavailable() -> None:
     plan = plan_trainingjob(Observed(_tj({**SPEC, "runtime": {"backend": "kubeflow"}}), now=T0), SETTINGS)
     assert plan.apply == [] and plan.status["reason"] == "BackendNotConfigured"
+
+
+def test_a_crash_after_the_new_generations_job_before_the_status_patch_never_revives_the_old_run() -> None:
+    # The operator applied iris-g2 and deleted iris-g1, then died before patching status: the status still says
+    # iris-g1 is going and only iris-g2's Job is left. iris-g1 must end Stopped, never get a Job again.
+    tj, _ = _running()
+    tj["metadata"]["generation"] = 2
+    tj["spec"]["estimator"] = {"algorithm": "random_forest"}
+    started = plan_trainingjob(Observed(tj, now=T1), SETTINGS)
+    g2 = next(j for j in started.apply if j["metadata"]["name"] == "iris-g2")
+    g1 = _running()[1]
+    for g1_jobs in ([], [job_view(_job_body(g1, active=1))]):  # iris-g1 deleted, or the crash came before that
+        after = plan_trainingjob(Observed(tj, jobs=[*g1_jobs, job_view(_job_body(g2))], now=T2), SETTINGS)
+        assert [j["metadata"]["name"] for j in after.apply] == []
+        runs = {r["name"]: r for r in after.status["runs"]}
+        assert runs["iris-g1"]["phase"] == "Stopped" and runs["iris-g2"]["phase"] != "Stopped"
+        assert after.status["run"]["id"] == "iris-g2"
+        assert after.delete == [j.name for j in g1_jobs]

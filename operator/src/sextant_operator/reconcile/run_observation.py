@@ -36,6 +36,7 @@ class JobView:
     failed_message: str = ""
     start_time: str | None = None
     completion_time: str | None = None
+    created: str | None = None  # metadata.creationTimestamp: when the run started, if status never said
     deleting: bool = False
     pods: int = 1  # parallelism: pods the run holds at once, for its requested compute
     cpu_request: float = 0.0
@@ -96,7 +97,8 @@ def job_view(body: Mapping[str, Any]) -> JobView:
         failed_reason=failed.get("reason") if failed else None,
         failed_message=failed.get("message", "") if failed else "",
         start_time=status.get("startTime"), completion_time=status.get("completionTime"),
-        deleting=bool(meta.get("deletionTimestamp")), pods=int(spec.get("parallelism") or 1),
+        created=meta.get("creationTimestamp"), deleting=bool(meta.get("deletionTimestamp")),
+        pods=int(spec.get("parallelism") or 1),
         cpu_request=_quantity(requests.get("cpu")),
         gpu_request=sum(_quantity(v) for k, v in requests.items() if k.endswith("/gpu")),
     )

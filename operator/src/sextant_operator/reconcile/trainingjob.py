@@ -103,7 +103,7 @@ class _Run:
         return str(self.record.get("phase", "Pending"))
 
 
-def _known_runs(status: Mapping[str, Any], jobs: Sequence[JobView]) -> dict[str, _Run]:
+def _known_runs(status: Mapping[str, Any], jobs: Sequence[JobView], now: str) -> dict[str, _Run]:
     runs: dict[str, _Run] = {}
     for record in status.get("runs") or []:
         runs[record["name"]] = _Run(record["name"], record.get("cause", "spec"), int(record.get("generation", 0)),
@@ -113,9 +113,14 @@ def _known_runs(status: Mapping[str, Any], jobs: Sequence[JobView]) -> dict[str,
         if run is None:  # a Job created just before the operator died, before its run reached status
             run = runs[job.run] = _Run(job.run, job.cause, job.generation, job.spec_hash, {
                 "name": job.run, "generation": job.generation, "cause": job.cause,  # type: ignore[typeddict-item]
-                "phase": "Pending", "startTime": job.start_time or "", "specHash": job.spec_hash})
+                "phase": "Pending", "startTime": job.created or job.start_time or now, "specHash": job.spec_hash})
         run.jobs.append(job)
     return runs
+
+
+def _run_order(run: _Run) -> tuple[str, int, str]:
+    """Sorts runs oldest first: by start, then generation (two runs can start within one second), then name."""
+    return str(run.record.get("startTime", "")), run.generation, run.name
 
 
 def _latest(runs: Sequence[_Run], cause: str) -> _Run | None:
@@ -244,7 +249,7 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
         return TrainingPlan(_without_backend(spec, generation, current, backend, now))
 
     spec_hash = training_fingerprint(spec)
-    runs = _known_runs(current, observed.jobs)
+    runs = _known_runs(current, observed.jobs, now)
     pods_by_run: dict[str, list[PodView]] = {}
     for pod in observed.pods:
         pods_by_run.setdefault(pod.run, []).append(pod)
@@ -264,10 +269,14 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
     plan = TrainingPlan(status={})
 
     if starting is not None:
-        for run in runs.values():  # a new run supersedes any still going
-            if run.phase not in TERMINAL:
-                _record_outcome(run, RunOutcome("Stopped", "Superseded", f"run {starting.name} replaced it"), now)
         runs[starting.name] = starting
+    # One run at a time: the newest supersedes any still going. Also when it started before a crash that lost
+    # the status patch recording this (its Job exists, the older run is still going in status): the older run
+    # is stopped, never given a Job again.
+    newest = starting or max(runs.values(), key=_run_order, default=None)
+    for run in runs.values():
+        if run is not newest and newest is not None and run.phase not in TERMINAL:
+            _record_outcome(run, RunOutcome("Stopped", "Superseded", f"run {newest.name} replaced it"), now)
 
     for run in runs.values():
         if run.phase in TERMINAL:
@@ -288,7 +297,7 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
                                                       ("Failed", "failedRunsHistoryLimit"))}}
     plan.delete.extend(name for name in _history_deletions(list(runs.values()), limits) if name not in plan.delete)
 
-    ordered = sorted(runs.values(), key=lambda r: (r.record.get("startTime", ""), r.name), reverse=True)
+    ordered = sorted(runs.values(), key=_run_order, reverse=True)
     latest = ordered[0]
     status: dict[str, Any] = {k: current[k] for k in MODEL_FIELDS if k in current}
     for run in reversed(ordered):  # the newest success wins
