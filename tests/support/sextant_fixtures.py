@@ -25,14 +25,16 @@ def crds(cluster: Any) -> None:
 
 
 def start_sextant(cluster: Any, namespace: str, workdir: Path, webhook: bool = True,
-                  rbac_edit: Any = None) -> tuple[OperatorProcess, str | None]:
-    """Install the chart's RBAC for namespace, start the operator as its ServiceAccount, register the webhook."""
+                  rbac_edit: Any = None, env: dict[str, str] | None = None) -> tuple[OperatorProcess, str | None]:
+    """Install the chart's RBAC for namespace, start the operator as its ServiceAccount, register the webhook.
+
+    `env` adds variables to the operator's environment (SEXTANT_STORE_URI, ...)."""
     rbac = chart_rbac(cluster, namespace)
     if rbac_edit is not None:
         rbac = rbac_edit(rbac)
     apply_docs(cluster, rbac)
     kubeconfig = cluster.service_account_kubeconfig(namespace, SERVICE_ACCOUNT)
-    operator = OperatorProcess(kubeconfig=kubeconfig, namespaces=(namespace,), workdir=workdir)
+    operator = OperatorProcess(kubeconfig=kubeconfig, namespaces=(namespace,), workdir=workdir, env=dict(env or {}))
     operator.start()
     hook_name = None
     if webhook:

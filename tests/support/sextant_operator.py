@@ -74,6 +74,7 @@ class OperatorProcess:
     workdir: Path
     webhook_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)  # more variables (SEXTANT_STORE_URI, ...)
     proc: subprocess.Popen[bytes] | None = None
     cert: ServingCertificate | None = None
     starts: int = 0
@@ -89,7 +90,8 @@ class OperatorProcess:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "SEXTANT_NAMESPACES": ",".join(self.namespaces),
                "SEXTANT_WEBHOOK_BIND": "127.0.0.1", "SEXTANT_WEBHOOK_PORT": str(self.webhook_port),
                "SEXTANT_WEBHOOK_CERT_DIR": str(self.cert.certfile.parent), "SEXTANT_WATCH_TIMEOUT": "60",
-               "SEXTANT_LIVENESS": f"http://127.0.0.1:{self.health_port}/healthz", "SEXTANT_LOG_FORMAT": "full"}
+               "SEXTANT_LIVENESS": f"http://127.0.0.1:{self.health_port}/healthz", "SEXTANT_LOG_FORMAT": "full",
+               **self.env}
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "sextant_operator"], stdout=out,
                                          stderr=subprocess.STDOUT, env=env)

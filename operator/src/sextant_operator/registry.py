@@ -37,7 +37,7 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
         return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
     reconciler = TrainingReconciler(training_settings(config), KubeActions(),
-                                    RunResults(config.store_uri))
+                                    RunResults(config.store_uri), concurrency=config.worker_limit)
     register_trainingjob_handlers(registry, reconciler)
     register_inferenceservice_handlers(registry, no_registry)
     if config.webhook_enabled:

@@ -27,7 +27,10 @@ def apply_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> N
     # No runtime scanning of CRDs and namespaces: the CRDs exist before the operator starts (the chart installs
     # them first) and namespaces are listed explicitly, so no cluster-wide list/watch permission is needed.
     settings.scanning.disabled = True
-    settings.queueing.worker_limit = config.worker_limit
+    # No kopf worker limit: with indexes it deadlocks a start that finds more objects of one kind than the limit
+    # (each worker indexes its object, then waits for every object to be indexed; the objects past the limit
+    # never get a worker). SEXTANT_WORKER_LIMIT bounds concurrent TrainingJob reconciles instead (handlers).
+    settings.queueing.worker_limit = None
     # Only our own Events (phase transitions) and kopf's warnings/errors reach `kubectl describe`.
     settings.posting.level = logging.WARNING
     settings.queueing.error_delays = (1, 2, 5, 10, 30, 60)

@@ -46,5 +46,5 @@ def test_settings_keep_progress_in_annotations_and_bound_everything() -> None:
     assert isinstance(settings.persistence.progress_storage, kopf.AnnotationsProgressStorage)
     assert settings.persistence.finalizer == FINALIZER == "ml.sextant.io/finalizer"
     assert settings.watching.server_timeout == 120 and settings.watching.client_timeout == 150
-    assert settings.queueing.worker_limit == 7
+    assert settings.queueing.worker_limit is None  # a kopf limit deadlocks index pre-population (handlers bound)
     assert settings.posting.level == logging.WARNING

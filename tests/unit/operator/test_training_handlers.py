@@ -17,3 +17,25 @@ def test_every_training_handler_finds_the_job_and_pod_indexes_kopf_passes_it() -
     indexes: dict[str, Any] = {index_id: {} for index_id in index_ids}  # kopf: one keyword per index, by its id
     # A DELETED event reconciles nothing, so this only checks that the handler reads the indexes it is given.
     asyncio.run(changed.fn(namespace="ml", name="iris", type="DELETED", **indexes))
+
+
+def test_no_more_trainingjobs_are_reconciled_at_once_than_the_worker_limit() -> None:
+    from sextant_operator.handlers.trainingjob import TrainingReconciler
+    from sextant_operator.reconcile.training_job_manifest import TrainingSettings
+
+    class Counting(TrainingReconciler):
+        running = peak = 0
+
+        async def _reconcile_once(self, namespace: str, name: str) -> float | None:
+            Counting.running += 1
+            Counting.peak = max(Counting.peak, Counting.running)
+            await asyncio.sleep(0.01)  # virtual work: lets the other reconciles try to run beside this one
+            Counting.running -= 1
+            return None
+
+    async def many() -> None:
+        reconciler = Counting(TrainingSettings(), None, None, concurrency=3)  # type: ignore[arg-type]
+        await asyncio.gather(*(reconciler.reconcile("ml", f"tj-{i}") for i in range(12)))
+
+    asyncio.run(many())
+    assert Counting.peak == 3

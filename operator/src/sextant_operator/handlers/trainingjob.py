@@ -44,11 +44,13 @@ JOB_INDEX, POD_INDEX = "training_jobs", "training_pods"
 class TrainingReconciler:
     """Holds what outlives one handler call: the indexes, a lock and a pending requeue per TrainingJob."""
 
-    def __init__(self, settings: TrainingSettings, actions: KubeActions, results: RunResults) -> None:
+    def __init__(self, settings: TrainingSettings, actions: KubeActions, results: RunResults,
+                 concurrency: int = 20) -> None:
         self.settings, self.actions, self.results = settings, actions, results
         self.jobs: JobIndex | None = None
         self.pods: PodIndex | None = None
         self._locks: dict[Key, asyncio.Lock] = {}
+        self._slots = asyncio.Semaphore(concurrency)  # SEXTANT_WORKER_LIMIT: TrainingJobs reconciled at once
         self._requeues: dict[Key, asyncio.TimerHandle] = {}
 
     def remember(self, jobs: JobIndex, pods: PodIndex) -> None:
@@ -67,7 +69,7 @@ class TrainingReconciler:
     async def reconcile(self, namespace: str, name: str) -> None:
         key = (namespace, name)
         lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        async with lock, self._slots:
             try:
                 delay = await self._reconcile_once(namespace, name)
             except Exception:  # noqa: BLE001 - logged, and tried again shortly: level-triggered
