@@ -1,9 +1,11 @@
 """Crash safety (R2), small: 20 TrainingJobs created, edited, suspended and deleted while the operator is
-SIGKILLed 3 times; no run is duplicated, none is lost, no Job is orphaned. The full run is
-tests/bench/operator/test_bench_crash_chaos.py (100 TrainingJobs, 10 kills)."""
+SIGKILLed 3 times; no run is duplicated, none is lost, no Job is orphaned. SEXTANT_CHAOS_SEED=<n> replays
+another random scenario. The full run is tests/bench/operator/test_bench_crash_chaos.py (100 TrainingJobs,
+10 kills)."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,9 @@ def test_random_sigkills_duplicate_no_run_and_lose_no_trainingjob(cluster: Any, 
     started = time.monotonic()
     try:
         with cluster.api_client() as api:
-            figures = CrashChaos(api, namespace, operator, store, ChaosSettings(trainingjobs=20, kills=3)).run()
+            settings = ChaosSettings(trainingjobs=20, kills=3,
+                                     seed=int(os.environ.get("SEXTANT_CHAOS_SEED", ChaosSettings.seed)))
+            figures = CrashChaos(api, namespace, operator, store, settings).run()
     finally:
         stop_sextant(cluster, namespace, operator, hook)
     print("\n" + "\n".join(figures.table()))
