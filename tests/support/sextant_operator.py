@@ -44,8 +44,10 @@ def apply_docs(cluster: Any, docs: list[dict[str, Any]]) -> None:
 
 def install_crds(cluster: Any) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(REPO / "manifests" / "crds"))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                    "crd/trainingjobs.ml.sextant.io", "crd/inferenceservices.ml.sextant.io")
+    # kubectl wait fails at once (no retry) when a just-created CRD has no status.conditions yet: poll it.
+    eventually(lambda: cluster.kubectl("wait", "--for=condition=Established", "--timeout=10s",
+                                       "crd/trainingjobs.ml.sextant.io", "crd/inferenceservices.ml.sextant.io",
+                                       check=False).returncode == 0, timeout=60, what="the CRDs to be established")
 
 
 def chart_rbac(cluster: Any, namespace: str) -> list[dict[str, Any]]:
