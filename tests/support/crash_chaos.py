@@ -8,8 +8,10 @@ run it writes the result document `runs/<run>/result.json` into a file store the
 expected state of every surviving TrainingJob is exact:
 
 - `status.observedGeneration` is its `metadata.generation` and `status.run.id` is `<name>-g<G>`, where G is the
-  generation of the last edit that changed what it trains (suspend edits bump the generation but start no run);
-- exactly one Job exists for that run, labelled with generation G;
+  generation of the last edit that changed what it trains, or a later one reached by suspend edits only (those
+  start no run, but a run starts under the generation the operator first sees: a TrainingJob suspended and
+  resumed while the operator was down starts `<name>-g3`);
+- exactly one Job exists for that run;
 - phase `Succeeded` with `status.model.version` == G (the version the result document names), or `Suspended`
   with the Job suspended when spec.suspend is true and the run never ran unsuspended (if it could have, either);
 - every other run in `status.runs` is finished (Succeeded or Stopped) and no Job of a Stopped run is left.
@@ -75,8 +77,9 @@ class Tracked:
     max_iter: int = 100
 
     @property
-    def run(self) -> str:
-        return spec_run_name(self.name, self.run_generation)
+    def runs(self) -> dict[str, int]:
+        """The run names the current spec may run under (see the module docstring), with their generations."""
+        return {spec_run_name(self.name, g): g for g in range(self.run_generation, self.generation + 1)}
 
 
 @dataclass(frozen=True)
@@ -186,12 +189,10 @@ class CrashChaos:
         if op.kind == "create":
             self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, kwok_trainingjob(
                 tracked.name, tracked.max_iter, tracked.suspended))
-            write_result(self.store, tracked.name, tracked.run, tracked.run_generation)
         elif op.kind == "edit":
             tracked.max_iter += 1
             self._patch(tracked, {"estimator": {"params": {"max_iter": tracked.max_iter}}})
             tracked.run_generation, tracked.may_have_run = tracked.generation, not tracked.suspended
-            write_result(self.store, tracked.name, tracked.run, tracked.run_generation)
         elif op.kind in ("suspend", "resume"):
             tracked.suspended = op.kind == "suspend"
             tracked.may_have_run = tracked.may_have_run or not tracked.suspended
@@ -199,6 +200,8 @@ class CrashChaos:
         elif op.kind == "delete":
             self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, tracked.name)
             tracked.deleted = True
+        if op.kind != "delete":  # the result of a run under this generation, should one start (kwok "trains")
+            write_result(self.store, tracked.name, spec_run_name(tracked.name, tracked.generation), tracked.generation)
         self.figures.operations[op.kind] = self.figures.operations.get(op.kind, 0) + 1
 
     def run(self) -> ChaosFigures:
@@ -282,19 +285,20 @@ def expected_state_problem(tracked: Tracked, tj: dict[str, Any] | None, jobs: li
         return "the TrainingJob is gone", []
     status = tj.get("status") or {}
     runs = {r["name"]: r for r in status.get("runs") or []}
-    kept = {name for name, r in runs.items() if r.get("phase") == "Succeeded"} | {tracked.run}
+    run = str((status.get("run") or {}).get("id"))
+    kept = {name for name, r in runs.items() if r.get("phase") == "Succeeded"} | {run}
     stale = [j.metadata.name for j in jobs if j.metadata.labels.get(LABEL_RUN) not in kept]
-    current = [j for j in jobs if j.metadata.labels.get(LABEL_RUN) == tracked.run]
+    current = [j for j in jobs if j.metadata.labels.get(LABEL_RUN) == run]
     phase = status.get("phase")
     if tj["metadata"]["generation"] != tracked.generation:
         return f"generation {tj['metadata']['generation']}, expected {tracked.generation}", stale
     if status.get("observedGeneration") != tracked.generation:
         return f"observedGeneration {status.get('observedGeneration')} of {tracked.generation}", stale
-    if (status.get("run") or {}).get("id") != tracked.run:
-        return f"status.run.id {(status.get('run') or {}).get('id')}, expected {tracked.run}", stale
+    if run not in tracked.runs:
+        return f"status.run.id {run}, expected one of {sorted(tracked.runs)}", stale
     if len(current) != 1:
-        return f"{len(current)} Jobs for run {tracked.run}", stale
-    going = [name for name, r in runs.items() if name != tracked.run and r.get("phase") not in FINISHED]
+        return f"{len(current)} Jobs for run {run}", stale
+    going = [name for name, r in runs.items() if name != run and r.get("phase") not in FINISHED]
     if going:
         return f"older runs still going: {going}", stale
     suspended_job = bool(current[0].spec.suspend)
@@ -303,7 +307,7 @@ def expected_state_problem(tracked: Tracked, tj: dict[str, Any] | None, jobs: li
     elif tracked.suspended:
         ok = (phase == "Suspended" and suspended_job) or phase == "Succeeded"
     else:
-        ok = phase == "Succeeded" and str((status.get("model") or {}).get("version")) == str(tracked.run_generation)
+        ok = phase == "Succeeded" and str((status.get("model") or {}).get("version")) == str(tracked.runs[run])
     if not ok:
         return (f"phase {phase} ({status.get('reason')}: {status.get('message')}), Job suspended={suspended_job}, "
                 f"model {status.get('model')}; expected suspended={tracked.suspended}"), stale

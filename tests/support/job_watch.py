@@ -18,7 +18,14 @@ from typing import Any
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from sextant_operator.reconcile.run_names import LABEL_RUN, LABEL_TRAININGJOB
+from sextant_operator.reconcile.run_names import (
+    LABEL_CAUSE,
+    LABEL_ROLE,
+    LABEL_RUN,
+    LABEL_SPEC_HASH,
+    LABEL_TRAININGJOB,
+    ROLE_TRAIN,
+)
 
 WATCH_SECONDS = 5  # a watch call ends this often, so stop() returns quickly
 
@@ -107,6 +114,17 @@ class JobRecorder:
         return min(matches, key=lambda j: j.seen_at, default=None)
 
     def duplicated_runs(self) -> dict[str, int]:
-        """Runs whose Job (same name) was created more than once: run name -> Job objects seen."""
-        counts = Counter(j.name for j in self.jobs())
-        return {name: n for name, n in sorted(counts.items()) if n > 1}
+        """Runs started twice: a Job name created more than once (name -> Job objects seen), and one training
+        spec (TrainingJob, spec-hash label) run under more than one run name ("<trainingjob>@<hash>" -> runs).
+
+        The second is only a duplicate where nothing restarts a spec on purpose (`spec.trigger`, a cron
+        schedule, an edit back to an earlier spec); the chaos harness does none of these."""
+        jobs = self.jobs()
+        counts = Counter(j.name for j in jobs)
+        duplicated = {name: n for name, n in sorted(counts.items()) if n > 1}
+        per_spec: dict[str, set[str]] = {}
+        for job in jobs:
+            if job.labels.get(LABEL_ROLE, ROLE_TRAIN) == ROLE_TRAIN and job.labels.get(LABEL_CAUSE) == "spec":
+                per_spec.setdefault(f"{job.trainingjob}@{job.labels.get(LABEL_SPEC_HASH, '')}", set()).add(job.run)
+        duplicated.update({key: len(runs) for key, runs in sorted(per_spec.items()) if len(runs) > 1})
+        return duplicated

@@ -39,3 +39,17 @@ def test_no_more_trainingjobs_are_reconciled_at_once_than_the_worker_limit() -> 
 
     asyncio.run(many())
     assert Counting.peak == 3
+
+
+def test_a_status_patch_for_a_trainingjob_deleted_meanwhile_is_not_an_error() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from sextant_operator.handlers.kube_actions import KubeActions
+
+    class Gone:
+        def patch_namespaced_custom_object_status(self, *args: Any) -> None:
+            raise ApiException(status=404, reason="Not Found")
+
+    actions = KubeActions()
+    actions.__dict__["custom"] = Gone()  # the cached property, without a cluster
+    assert actions.patch_status("ml", "iris", {"phase": "Running"}) is False

@@ -78,7 +78,15 @@ class KubeActions:
             if exc.status != 404:
                 raise
 
-    def patch_status(self, namespace: str, name: str, changes: Mapping[str, Any]) -> None:
-        """A merge patch of the given status fields only (fields other writers own are left alone)."""
-        self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, TRAININGJOBS, name,
-                                                          {"status": dict(changes)})
+    def patch_status(self, namespace: str, name: str, changes: Mapping[str, Any]) -> bool:
+        """A merge patch of the given status fields only (fields other writers own are left alone).
+
+        Returns False when the TrainingJob was deleted since it was read: nothing is left to record."""
+        try:
+            self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, TRAININGJOBS, name,
+                                                              {"status": dict(changes)})
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True

@@ -103,8 +103,8 @@ class TrainingReconciler:
             log.info("deleted Job %s/%s", namespace, job)
         current = body.get("status") or {}
         changes = {k: v for k, v in status_changes(current, plan.status).items() if k in OWNED_STATUS_FIELDS}
-        if changes:
-            await asyncio.to_thread(self.actions.patch_status, namespace, name, changes)
+        written = bool(changes) and await asyncio.to_thread(self.actions.patch_status, namespace, name, changes)
+        if written:  # not when the TrainingJob was deleted since it was read
             for event in transition_events(current, plan.status):
                 kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
         return plan.requeue_after
