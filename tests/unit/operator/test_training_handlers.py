@@ -53,3 +53,39 @@ def test_a_status_patch_for_a_trainingjob_deleted_meanwhile_is_not_an_error() ->
     actions = KubeActions()
     actions.__dict__["custom"] = Gone()  # the cached property, without a cluster
     assert actions.patch_status("ml", "iris", {"phase": "Running"}) is False
+
+
+def test_a_run_is_recorded_failed_before_its_job_is_deleted(monkeypatch: Any) -> None:
+    """Killed between the two, the operator finds the run Failed and deletes the Job; in the other order it would
+    find a run still going without a Job and create that Job again."""
+    import kopf
+
+    from sextant_operator.handlers.trainingjob import TrainingReconciler
+    from sextant_operator.reconcile.run_observation import job_view, pod_view
+    from sextant_operator.reconcile.training_job_manifest import TrainingSettings
+    from sextant_operator.reconcile.trainingjob import Observed, plan_trainingjob
+    from tests.unit.operator.test_training_plan import SETTINGS, T0, _applied, _job_body, _pod, _tj
+
+    tj = _tj()
+    tj = _applied(tj, plan_trainingjob(Observed(tj, now=T0), SETTINGS))
+    job = plan_trainingjob(Observed(tj, now=T0), SETTINGS).apply[0]
+    calls: list[str] = []
+
+    class Actions:
+        def read_trainingjob(self, namespace: str, name: str) -> dict[str, Any]:
+            return tj
+
+        def patch_status(self, namespace: str, name: str, changes: Any) -> bool:
+            calls.append(f"status {changes.get('phase')}")
+            return True
+
+        def delete_job(self, namespace: str, name: str) -> None:
+            calls.append(f"delete {name}")
+
+    monkeypatch.setattr(kopf, "event", lambda *args, **kwargs: None)
+    reconciler = TrainingReconciler(TrainingSettings(), Actions(), None)  # type: ignore[arg-type]
+    bad = _pod("iris-g1", "iris-g1", phase="Pending", waiting={"reason": "ErrImageNeverPull", "message": "no"})
+    reconciler.remember({("ml", "iris"): [job_view(_job_body(job, active=1))]},  # type: ignore[arg-type]
+                        {("ml", "iris"): [pod_view(bad)]})  # type: ignore[arg-type]
+    asyncio.run(reconciler._reconcile_once("ml", "iris"))
+    assert calls == ["status Failed", "delete iris-g1"]

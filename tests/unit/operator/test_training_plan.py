@@ -258,3 +258,15 @@ def test_a_crash_after_the_new_generations_job_before_the_status_patch_never_rev
         assert runs["iris-g1"]["phase"] == "Stopped" and runs["iris-g2"]["phase"] != "Stopped"
         assert after.status["run"]["id"] == "iris-g2"
         assert after.delete == [j.name for j in g1_jobs]
+
+
+def test_a_failed_run_recorded_before_a_crash_still_releases_its_pods() -> None:
+    # The run failed on its image; the operator recorded Failed, then died before deleting the Job.
+    tj, job = _running()
+    bad = pod_view(_pod("iris-g1", "iris-g1", phase="Pending",
+                        waiting={"reason": "ErrImageNeverPull", "message": "image not present"}))
+    failed = plan_trainingjob(Observed(tj, jobs=[job_view(_job_body(job, active=1))], pods=[bad], now=T1), SETTINGS)
+    assert failed.status["phase"] == "Failed" and failed.delete == ["iris-g1"]
+    after = plan_trainingjob(Observed(_applied(tj, failed), jobs=[job_view(_job_body(job, active=1))], pods=[bad],
+                                      now=T2), SETTINGS)
+    assert after.apply == [] and after.delete == ["iris-g1"] and after.status["phase"] == "Failed"

@@ -98,15 +98,18 @@ class TrainingReconciler:
             log.info("applied Job %s/%s", namespace, manifest["metadata"]["name"])
         for job, suspend in plan.suspend.items():
             await asyncio.to_thread(self.actions.set_suspended, namespace, job, suspend)
-        for job in plan.delete:
-            await asyncio.to_thread(self.actions.delete_job, namespace, job)
-            log.info("deleted Job %s/%s", namespace, job)
         current = body.get("status") or {}
         changes = {k: v for k, v in status_changes(current, plan.status).items() if k in OWNED_STATUS_FIELDS}
         written = bool(changes) and await asyncio.to_thread(self.actions.patch_status, namespace, name, changes)
         if written:  # not when the TrainingJob was deleted since it was read
             for event in transition_events(current, plan.status):
                 kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
+        # Deletions last: a run is recorded Stopped or Failed before its Job goes, so an operator killed in between
+        # deletes it when it returns (the plan deletes the Jobs of such runs) instead of seeing a run still going
+        # without a Job and creating that Job again.
+        for job in plan.delete:
+            await asyncio.to_thread(self.actions.delete_job, namespace, job)
+            log.info("deleted Job %s/%s", namespace, job)
         return plan.requeue_after
 
 

@@ -211,7 +211,8 @@ def _model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _history_deletions(runs: Sequence[_Run], limits: Mapping[str, int]) -> list[str]:
-    """Jobs of finished runs beyond the history limits (newest kept), and every Job of a stopped run."""
+    """Jobs of finished runs beyond the history limits (newest kept), every Job of a stopped run, and the Jobs of a
+    failed run that still hold pods (a failed run releases them)."""
     doomed: list[str] = []
     kept = {"Succeeded": 0, "Failed": 0}
     for run in sorted(runs, key=lambda r: (r.record.get("startTime", ""), r.name), reverse=True):
@@ -221,10 +222,12 @@ def _history_deletions(runs: Sequence[_Run], limits: Mapping[str, int]) -> list[
         if run.phase == "Stopped":
             doomed += live
             continue
+        if run.phase == "Failed":
+            doomed += [j.name for j in run.jobs if j.active and not j.deleting]
         kept[run.phase] += 1
         if kept[run.phase] > limits[run.phase]:
             doomed += live
-    return doomed
+    return list(dict.fromkeys(doomed))
 
 
 def _conditions(phase: str, reason: str, message: str) -> list[ConditionState]:
