@@ -8,7 +8,13 @@ from typing import Any
 
 from sextant_operator.reconcile.run_observation import job_view, pod_view
 from sextant_operator.reconcile.training_job_manifest import TrainingSettings
-from sextant_operator.reconcile.trainingjob import Observed, TrainingPlan, plan_trainingjob, results_to_read
+from sextant_operator.reconcile.trainingjob import (
+    Observed,
+    TrainingPlan,
+    plan_trainingjob,
+    progress_to_read,
+    results_to_read,
+)
 from sextant_operator.reconcile.transitions import status_changes, transition_events
 
 T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", "2026-01-01T00:02:00Z"
@@ -240,3 +246,29 @@ def test_cron_ticks_start_runs_forbid_skips_and_history_is_bounded() -> None:
 def test_the_kubeflow_backend_is_reported_unavailable() -> None:
     plan = plan_trainingjob(Observed(_tj({**SPEC, "runtime": {"backend": "kubeflow"}}), now=T0), SETTINGS)
     assert plan.apply == [] and plan.status["reason"] == "BackendNotConfigured"
+
+
+def test_progress_of_a_running_search_is_shown_until_the_run_ends() -> None:
+    spec = {**SPEC, "tuning": {"algorithm": "svm", "maxTrials": 20, "searchSpace": {
+        "C": {"type": "float", "min": 0.1, "max": 10}}}}
+    del spec["estimator"]
+    tj, job = _running(spec)
+    jobs = [job_view(_job_body(job, active=1, startTime=T0))]
+    assert results_to_read(tj, jobs) == [] and progress_to_read(tj, jobs) == ["iris-g1"]
+    plan = plan_trainingjob(Observed(tj, jobs=jobs, now=T1, progress={"iris-g1": {
+        "trialsDone": 7, "trialsTotal": 20, "bestValue": 0.93}}), SETTINGS)
+    assert plan.status["progress"] == {"trialsDone": 7, "trialsTotal": 20, "summary": "7/20", "bestValue": 0.93}
+    assert plan.requeue_after == 10.0
+    done = plan_trainingjob(Observed(_applied(tj, plan), jobs=[job_view(_complete(job))],
+                                     results={"iris-g1": RESULT}, now=T2), SETTINGS)
+    assert "progress" not in done.status
+    assert status_changes(_applied(tj, plan)["status"], done.status).get("progress", 1) is None
+
+
+def test_a_cron_the_pattern_lets_through_is_refused_at_admission() -> None:
+    from sextant_operator.admission.webhook import schedule_violations
+
+    assert schedule_violations({"schedule": {"cron": "61 * * * *"}}) == [
+        "spec.schedule.cron: '61 * * * *' is not a cron expression: use five fields (minute hour day-of-month "
+        "month day-of-week), e.g. \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly"]
+    assert schedule_violations({"schedule": {"cron": "0 3 * * 1"}}) == [] and schedule_violations({}) == []

@@ -21,7 +21,7 @@ from ..reconcile.conditions import now_rfc3339
 from ..reconcile.run_names import LABEL_TRAININGJOB
 from ..reconcile.run_observation import JobView, PodView, job_view, pod_view
 from ..reconcile.training_job_manifest import TrainingSettings
-from ..reconcile.trainingjob import Observed, plan_trainingjob, results_to_read
+from ..reconcile.trainingjob import Observed, plan_trainingjob, progress_to_read, results_to_read
 from ..reconcile.transitions import status_changes, transition_events
 from .kube_actions import KubeActions
 from .run_results import RunResults
@@ -87,7 +87,12 @@ class TrainingReconciler:
             document = await asyncio.to_thread(self.results.read, run)
             if document is not None:
                 results[run] = document
-        plan = plan_trainingjob(Observed(body, jobs, pods, results, now_rfc3339()), self.settings)
+        progress: dict[str, Mapping[str, Any]] = {}
+        for run in progress_to_read(body, jobs):
+            document = await asyncio.to_thread(self.results.progress, run)
+            if document is not None:
+                progress[run] = document
+        plan = plan_trainingjob(Observed(body, jobs, pods, results, now_rfc3339(), progress), self.settings)
         for manifest in plan.apply:
             await asyncio.to_thread(self.actions.apply, manifest)
             log.info("applied Job %s/%s", namespace, manifest["metadata"]["name"])

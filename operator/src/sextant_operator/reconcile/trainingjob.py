@@ -26,6 +26,7 @@ MAX_RECORDS = 10
 DEFAULT_HISTORY = {"Succeeded": 3, "Failed": 1}
 ACTIVE_RESYNC_SECONDS = 30.0
 RESULT_RETRY_SECONDS = 5.0
+PROGRESS_SECONDS = 10.0
 #: Status fields carried from the run that last succeeded until another one does.
 MODEL_FIELDS = ("model", "best", "metrics", "accepted", "dataQualityReport", "trials")
 
@@ -39,6 +40,7 @@ class Observed:
     pods: Sequence[PodView] = ()
     results: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run name -> result document
     now: str = "1970-01-01T00:00:00Z"
+    progress: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run name -> progress document
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,23 @@ def results_to_read(trainingjob: Mapping[str, Any], jobs: Sequence[JobView]) -> 
     """Runs whose train Job completed but whose outcome is not yet in status: read their result documents."""
     recorded = {r["name"]: r.get("phase") for r in (trainingjob.get("status") or {}).get("runs") or []}
     return sorted({j.run for j in jobs if j.role == ROLE_TRAIN and j.complete and recorded.get(j.run) not in TERMINAL})
+
+
+def progress_to_read(trainingjob: Mapping[str, Any], jobs: Sequence[JobView]) -> list[str]:
+    """Runs whose search is going (an active train Job of a tuning or AutoML spec): read their progress."""
+    spec = trainingjob.get("spec") or {}
+    if not (spec.get("tuning") or spec.get("automl")):
+        return []
+    return sorted({j.run for j in jobs if j.role == ROLE_TRAIN and j.active and not j.complete})
+
+
+def _progress(document: Mapping[str, Any]) -> dict[str, Any]:
+    done, total = int(document.get("trialsDone", 0)), int(document.get("trialsTotal", 0))
+    progress: dict[str, Any] = {"trialsDone": done, "trialsTotal": total,
+                                "summary": f"{done}/{total}" if total else str(done)}
+    if isinstance(document.get("bestValue"), (int, float)):
+        progress["bestValue"] = float(document["bestValue"])
+    return progress
 
 
 def _without_backend(spec: Mapping[str, Any], generation: int, current: Mapping[str, Any], backend: str,
@@ -309,7 +328,14 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
     })
     if latest.record.get("completionTime"):
         status["completionTime"] = latest.record["completionTime"]
+    if phase not in TERMINAL:
+        if latest.name in observed.progress:
+            status["progress"] = _progress(observed.progress[latest.name])
+        elif current.get("progress") and current.get("run", {}).get("id") == latest.name:
+            status["progress"] = current["progress"]
     waits = [ACTIVE_RESYNC_SECONDS] if phase not in TERMINAL else []
+    if phase == "Running" and (spec.get("tuning") or spec.get("automl")):
+        waits.append(PROGRESS_SECONDS)
     if phase == "Running" and reason == "ReadingResult":
         waits.append(RESULT_RETRY_SECONDS)
     if spec.get("schedule") and not spec.get("suspend"):
