@@ -26,7 +26,7 @@ def progress_reporter(store: ArtifactStore, run_id: str, clock: Callable[[], flo
     """A trial callback that logs each trial and writes trials done, total and best score so far to the store
     (at most every two seconds, and always on the last planned trial). Store errors only log: progress is
     for people, the run goes on."""
-    state = {"done": 0, "best": -math.inf, "written": -math.inf}
+    state: dict[str, float] = {"done": 0, "best": -math.inf, "written": -math.inf}
 
     def on_trial(result: TrialResult, total: int) -> None:
         then(result, total)
@@ -36,7 +36,7 @@ def progress_reporter(store: ArtifactStore, run_id: str, clock: Callable[[], flo
         now = clock()
         if now - state["written"] < MIN_INTERVAL_SECONDS and state["done"] != total:
             return
-        document = {"trialsDone": int(state["done"]), "trialsTotal": int(total)}
+        document: dict[str, float] = {"trialsDone": int(state["done"]), "trialsTotal": int(total)}
         if math.isfinite(state["best"]):
             document["bestValue"] = float(state["best"])
         try:
