@@ -118,26 +118,26 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
     """Register the TrainingJob handlers and the indexes of its children into registry."""
     children = {LABEL_TRAININGJOB: kopf.PRESENT}
 
-    @kopf.index("batch", "v1", "jobs", labels=children, registry=registry)
+    @kopf.index("batch", "v1", "jobs", labels=children, registry=registry, id="training_jobs")
     def training_jobs(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, JobView]:
         return {_owner_key(namespace, labels): job_view(body)}
 
-    @kopf.index("", "v1", "pods", labels=children, registry=registry)
+    @kopf.index("", "v1", "pods", labels=children, registry=registry, id="training_pods")
     def training_pods(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, PodView]:
         return {_owner_key(namespace, labels): pod_view(body)}
 
-    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="trainingjob")
     async def trainingjob_changed(namespace: str | None, name: str, type: str, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
         if type != "DELETED":
             await reconciler.reconcile(namespace or "", name)
 
-    @kopf.on.event("batch", "v1", "jobs", labels=children, registry=registry)
+    @kopf.on.event("batch", "v1", "jobs", labels=children, registry=registry, id="run-job")
     async def run_job_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
         await reconciler.reconcile(*_owner_key(namespace, labels))
 
-    @kopf.on.event("", "v1", "pods", labels=children, registry=registry)
+    @kopf.on.event("", "v1", "pods", labels=children, registry=registry, id="run-pod")
     async def run_pod_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
         await reconciler.reconcile(*_owner_key(namespace, labels))
