@@ -272,3 +272,17 @@ def test_a_cron_the_pattern_lets_through_is_refused_at_admission() -> None:
         "spec.schedule.cron: '61 * * * *' is not a cron expression: use five fields (minute hour day-of-month "
         "month day-of-week), e.g. \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly"]
     assert schedule_violations({"schedule": {"cron": "0 3 * * 1"}}) == [] and schedule_violations({}) == []
+
+
+def test_a_running_run_reconciled_later_changes_nothing() -> None:
+    """No field may depend on the clock while nothing happens: each status patch wakes the operator again."""
+    tj, job = _running()
+    jobs = [job_view(_job_body(job, active=1, startTime=T0))]
+    first = plan_trainingjob(Observed(tj, jobs=jobs, now=T1), SETTINGS)
+    after = _applied(tj, first)
+    later = plan_trainingjob(Observed(after, jobs=jobs, now="2026-01-01T00:30:00Z"), SETTINGS)
+    assert status_changes(after["status"], later.status) == {}
+    failed = [job_view(_failed(job))]
+    ended = _applied(after, plan_trainingjob(Observed(after, jobs=failed, now=T2), SETTINGS))
+    again = plan_trainingjob(Observed(ended, jobs=failed, now="2026-01-01T01:00:00Z"), SETTINGS)
+    assert status_changes(ended["status"], again.status) == {}

@@ -35,7 +35,7 @@ class JobView:
     failed_reason: str | None = None  # BackoffLimitExceeded, DeadlineExceeded, PodFailurePolicy, ...
     failed_message: str = ""
     start_time: str | None = None
-    completion_time: str | None = None
+    completion_time: str | None = None  # when it completed or failed
     deleting: bool = False
     pods: int = 1  # parallelism: pods the run holds at once, for its requested compute
     cpu_request: float = 0.0
@@ -95,7 +95,8 @@ def job_view(body: Mapping[str, Any]) -> JobView:
         failed=int(status.get("failed") or 0), complete="Complete" in conditions,
         failed_reason=failed.get("reason") if failed else None,
         failed_message=failed.get("message", "") if failed else "",
-        start_time=status.get("startTime"), completion_time=status.get("completionTime"),
+        start_time=status.get("startTime"),
+        completion_time=status.get("completionTime") or (failed.get("lastTransitionTime") if failed else None),
         deleting=bool(meta.get("deletionTimestamp")), pods=int(spec.get("parallelism") or 1),
         cpu_request=_quantity(requests.get("cpu")),
         gpu_request=sum(_quantity(v) for k, v in requests.items() if k.endswith("/gpu")),

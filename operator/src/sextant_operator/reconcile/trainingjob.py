@@ -179,12 +179,14 @@ def _manifests(tj: Mapping[str, Any], run: _Run, settings: TrainingSettings) -> 
     return [] if ROLE_TRAIN in have else [train_job(identity, settings, suspend)]
 
 
-def _cost(jobs: Sequence[JobView], now: str) -> dict[str, float]:
+def _cost(jobs: Sequence[JobView]) -> dict[str, float]:
+    """Requested compute of the run's finished Jobs (a running Job is counted when it ends: a value that
+    changed on every reconcile would patch the status, wake the operator and patch it again, forever)."""
     cpu = gpu = 0.0
     for job in jobs:
-        if not job.start_time:
+        if not job.start_time or not job.completion_time:
             continue
-        seconds = (parse_time(job.completion_time or now) - parse_time(job.start_time)).total_seconds()
+        seconds = (parse_time(job.completion_time) - parse_time(job.start_time)).total_seconds()
         cpu += job.cpu_request * job.pods * max(seconds, 0.0)
         gpu += job.gpu_request * job.pods * max(seconds, 0.0)
     return {"cpuSeconds": round(cpu, 1), "gpuSeconds": round(gpu, 1)}
@@ -322,7 +324,7 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
         "run": {"backend": "job", "id": latest.name},
         "startTime": latest.record.get("startTime", now),
         "runs": [r.record for r in ordered[:MAX_RECORDS]],
-        "cost": _cost(latest.jobs, now),
+        "cost": _cost(latest.jobs),
         "conditions": merge_conditions(current.get("conditions", []), _conditions(phase, reason or phase, message),
                                        generation, now),
     })
