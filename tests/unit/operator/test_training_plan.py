@@ -286,3 +286,14 @@ def test_a_running_run_reconciled_later_changes_nothing() -> None:
     ended = _applied(after, plan_trainingjob(Observed(after, jobs=failed, now=T2), SETTINGS))
     again = plan_trainingjob(Observed(ended, jobs=failed, now="2026-01-01T01:00:00Z"), SETTINGS)
     assert status_changes(ended["status"], again.status) == {}
+
+
+def test_an_acceptance_failure_fails_the_run_with_the_trainers_criteria() -> None:
+    tj, job = _running()
+    missed = {**RESULT, "accepted": False, "failedCriteria": ["accuracy 0.8000 is below the minimum 0.95"],
+              "model": {**RESULT["model"], "promotedTo": None}}
+    plan = plan_trainingjob(Observed(tj, jobs=[job_view(_complete(job))], results={"iris-g1": missed}, now=T2),
+                            SETTINGS)
+    assert plan.status["phase"] == "Failed" and plan.status["reason"] == "AcceptanceFailed"
+    assert "accuracy 0.8000 is below the minimum 0.95" in plan.status["message"]
+    assert plan.status["accepted"] is False and plan.status["model"]["version"] == "1"

@@ -207,7 +207,13 @@ def observe_run(jobs: Sequence[JobView], pods: Sequence[PodView], result: Mappin
             return RunOutcome("Running", "ReadingResult", "the trainer finished; reading its result document")
         if result.get("status") != "Succeeded":
             return RunOutcome("Failed", str(result.get("reason", "TrainerFailed")), str(result.get("message", "")))
-        return RunOutcome("Succeeded", "Trained", "the model was trained, evaluated and registered", result)
+        version = (result.get("model") or {}).get("version")
+        if result.get("accepted") is False:  # registered for the record, but no alias moved to it
+            failed = "; ".join(str(f) for f in result.get("failedCriteria") or []) or "a criterion failed"
+            return RunOutcome("Failed", "AcceptanceFailed", f"version {version} was registered but not promoted: "
+                              f"{failed}", result)
+        return RunOutcome("Succeeded", "Trained", f"version {version} was trained, evaluated and registered",
+                          result)
     if any(j.suspended for j in jobs):
         return RunOutcome("Suspended", "Suspended", "spec.suspend is true: the run's pods are stopped until it "
                           "is set back to false")

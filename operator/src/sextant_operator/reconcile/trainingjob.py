@@ -314,7 +314,7 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
     status: dict[str, Any] = {k: current[k] for k in MODEL_FIELDS if k in current}
     for run in reversed(ordered):  # the newest success wins
         result = observed.results.get(run.name)
-        if run.phase == "Succeeded" and result:
+        if run.phase in ("Succeeded", "Failed") and result:
             status.update(_model_fields(result))
     phase = latest.phase
     reason, message = str(latest.record.get("reason", "")), str(latest.record.get("message", ""))
