@@ -57,9 +57,10 @@ No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is
 - apiGroups: ["ml.sextant.io"]
   resources: ["trainingjobs/finalizers"]
   verbs: ["update"]
+# Server-side apply of a Job that does not exist yet is a create.
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["list", "watch", "patch", "delete"]
+  verbs: ["create", "list", "watch", "patch", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch"]

@@ -93,6 +93,13 @@ class TrainingReconciler:
             if document is not None:
                 progress[run] = document
         plan = plan_trainingjob(Observed(body, jobs, pods, results, now_rfc3339(), progress), self.settings)
+        # Status first: a run is recorded before its Job exists, so a crash in between is seen and repaired.
+        current = body.get("status") or {}
+        changes = {k: v for k, v in status_changes(current, plan.status).items() if k in OWNED_STATUS_FIELDS}
+        if changes:
+            await asyncio.to_thread(self.actions.patch_status, namespace, name, changes)
+            for event in transition_events(current, plan.status):
+                kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
         for manifest in plan.apply:
             await asyncio.to_thread(self.actions.apply, manifest)
             log.info("applied Job %s/%s", namespace, manifest["metadata"]["name"])
@@ -101,12 +108,6 @@ class TrainingReconciler:
         for job in plan.delete:
             await asyncio.to_thread(self.actions.delete_job, namespace, job)
             log.info("deleted Job %s/%s", namespace, job)
-        current = body.get("status") or {}
-        changes = {k: v for k, v in status_changes(current, plan.status).items() if k in OWNED_STATUS_FIELDS}
-        if changes:
-            await asyncio.to_thread(self.actions.patch_status, namespace, name, changes)
-            for event in transition_events(current, plan.status):
-                kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
         return plan.requeue_after
 
 
