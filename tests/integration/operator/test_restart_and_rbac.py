@@ -102,8 +102,9 @@ def _without_verb(resource: str, verb: str) -> Any:
     return edit
 
 
-@pytest.mark.parametrize("resource,verb", [("jobs", "create"), ("jobs", "patch"), ("jobs", "watch"),
-                                           ("pods", "watch"), ("trainingjobs/finalizers", "update")])
+@pytest.mark.parametrize("resource,verb", [
+    ("jobs", "create"), ("jobs", "patch"), ("jobs", "list"), ("jobs", "watch"), ("jobs", "delete"),
+    ("pods", "list"), ("pods", "watch"), ("trainingjobs/finalizers", "update")])
 def test_each_verb_added_for_training_is_needed(cluster: Any, crds: None, namespace: str, tmp_path: Path,
                                                 resource: str, verb: str) -> None:
     """Training grew the Role by these verbs; without any one of them a TrainingJob never gets its Job."""
@@ -111,6 +112,11 @@ def test_each_verb_added_for_training_is_needed(cluster: Any, crds: None, namesp
                                    rbac_edit=_without_verb(resource, verb))
     try:
         _apply(cluster, namespace, "trainingjob_clustering", "needs-verbs")
+        if verb == "delete":  # a spec change stops the running run: its Job is deleted
+            eventually(lambda: cluster.kubectl("get", "jobs", "-n", namespace, "-o", "name").stdout, timeout=60,
+                       what="the first run's Job")
+            _apply(cluster, namespace, "trainingjob_clustering", "needs-verbs",
+                   estimator={"algorithm": "kmeans", "params": {"n_clusters": 4}})
         eventually(lambda: forbidden_lines(operator.logs()), timeout=60, what=f"a 403 without {verb} {resource}")
         jobs = cluster.kubectl("get", "jobs", "-n", namespace, "-o", "name").stdout.split()
         assert jobs == [] or verb not in ("create", "patch", "update")
