@@ -71,7 +71,11 @@ def test_a_new_trainingjob_gets_one_job_under_a_deterministic_name_and_is_pendin
     assert [j["metadata"]["name"] for j in again.apply] == ["iris-g1"]  # the same name: applying it is a no-op
     seen = plan_trainingjob(Observed(_applied(_tj(), plan), jobs=[job_view(_job_body(job, active=1))], now=T1),
                             SETTINGS)
-    assert seen.apply == [] and seen.status["phase"] == "Running"
+    assert seen.apply == [] and seen.status["phase"] == "Pending" and seen.status["reason"] == "PodsStarting"
+    running = pod_view(_pod("iris-g1", "iris-g1", phase="Running", running={}))
+    busy = plan_trainingjob(Observed(_applied(_tj(), plan), jobs=[job_view(_job_body(job, active=1))],
+                                     pods=[running], now=T1), SETTINGS)
+    assert busy.status["phase"] == "Running"
 
 
 def test_the_training_pod_is_restricted_and_gets_credentials_only_by_reference() -> None:
@@ -212,7 +216,9 @@ def test_sharded_tuning_runs_an_indexed_job_then_the_train_job() -> None:
     assert trials["metadata"]["name"] == "iris-g1-trials"
     assert trials["spec"]["completionMode"] == "Indexed" and trials["spec"]["completions"] == 3
     assert trials["spec"]["template"]["spec"]["containers"][0]["args"][:1] == ["trials"]
-    busy = plan_trainingjob(Observed(tj, jobs=[job_view(_job_body(trials, active=3))], now=T1), SETTINGS)
+    shard = pod_view(_pod("iris-g1-trials", "iris-g1", phase="Running", running={}))
+    busy = plan_trainingjob(Observed(tj, jobs=[job_view(_job_body(trials, active=3))], pods=[shard], now=T1),
+                            SETTINGS)
     assert busy.apply == [] and busy.status["phase"] == "Running"
     done = plan_trainingjob(Observed(tj, jobs=[job_view(_complete(trials))], now=T1), SETTINGS)
     (train,) = done.apply
@@ -255,7 +261,8 @@ def test_progress_of_a_running_search_is_shown_until_the_run_ends() -> None:
     tj, job = _running(spec)
     jobs = [job_view(_job_body(job, active=1, startTime=T0))]
     assert results_to_read(tj, jobs) == [] and progress_to_read(tj, jobs) == ["iris-g1"]
-    plan = plan_trainingjob(Observed(tj, jobs=jobs, now=T1, progress={"iris-g1": {
+    running = [pod_view(_pod("iris-g1", "iris-g1", phase="Running", running={}))]
+    plan = plan_trainingjob(Observed(tj, jobs=jobs, pods=running, now=T1, progress={"iris-g1": {
         "trialsDone": 7, "trialsTotal": 20, "bestValue": 0.93}}), SETTINGS)
     assert plan.status["progress"] == {"trialsDone": 7, "trialsTotal": 20, "summary": "7/20", "bestValue": 0.93}
     assert plan.requeue_after == 10.0

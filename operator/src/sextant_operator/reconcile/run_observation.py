@@ -220,7 +220,7 @@ def observe_run(jobs: Sequence[JobView], pods: Sequence[PodView], result: Mappin
     stalled = _stall_from_pods([p for p in pods if p.phase == "Pending"], now)
     if stalled is not None:
         return stalled
-    if any(j.active for j in jobs):
+    if any(p.phase != "Pending" for p in pods) or any(j.succeeded or j.failed for j in jobs):
         stage = "evaluating tuning trials in shards" if train is None else "training"
         return RunOutcome("Running", "Training", f"the run is {stage}")
     return RunOutcome("Pending", "PodsStarting", "waiting for the run's pods to start")

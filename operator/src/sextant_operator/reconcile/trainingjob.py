@@ -221,7 +221,7 @@ def _model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     report = (result.get("artifacts") or {}).get("report") or (result.get("artifacts") or {}).get("profile")
     if report:
         fields["dataQualityReport"] = str(report)
-    if result.get("trials"):
+    if (result.get("trials") or {}).get("total"):  # a single estimator has no trials to count
         fields["trials"] = {k: int(v) for k, v in result["trials"].items() if isinstance(v, int)}
     return fields
 
