@@ -304,3 +304,10 @@ def test_an_acceptance_failure_fails_the_run_with_the_trainers_criteria() -> Non
     assert plan.status["phase"] == "Failed" and plan.status["reason"] == "AcceptanceFailed"
     assert "accuracy 0.8000 is below the minimum 0.95" in plan.status["message"]
     assert plan.status["accepted"] is False and plan.status["model"]["version"] == "1"
+
+
+def test_the_status_writer_leaves_fields_it_does_not_own() -> None:
+    current = {"phase": "Running", "progress": {"trialsDone": 1}, "drift": {"score": 0.3}}
+    desired = {"phase": "Succeeded"}
+    assert status_changes(current, desired, frozenset({"phase", "progress"})) == {"phase": "Succeeded",
+                                                                                  "progress": None}

@@ -95,7 +95,7 @@ class TrainingReconciler:
         plan = plan_trainingjob(Observed(body, jobs, pods, results, now_rfc3339(), progress), self.settings)
         # Status first: a run is recorded before its Job exists, so a crash in between is seen and repaired.
         current = body.get("status") or {}
-        changes = {k: v for k, v in status_changes(current, plan.status).items() if k in OWNED_STATUS_FIELDS}
+        changes = status_changes(current, plan.status, OWNED_STATUS_FIELDS)
         if changes:
             await asyncio.to_thread(self.actions.patch_status, namespace, name, changes)
             for event in transition_events(current, plan.status):
