@@ -55,11 +55,15 @@ class TrainingReconciler:
         loop = asyncio.get_running_loop()
         pending = self._requeues.get(key)
         when = loop.time() + delay
-        if pending is not None and not pending.cancelled() and pending.when() <= when:
+        if pending is not None and pending.when() <= when:
             return  # an earlier wake-up is already due
         if pending is not None:
             pending.cancel()
-        self._requeues[key] = loop.call_at(when, lambda: asyncio.ensure_future(self.reconcile(*key)))
+        self._requeues[key] = loop.call_at(when, self._wake, key)
+
+    def _wake(self, key: Key) -> None:
+        self._requeues.pop(key, None)  # fired: the next reconcile may ask for a new wake-up
+        asyncio.ensure_future(self.reconcile(*key))
 
     async def reconcile(self, namespace: str, name: str) -> None:
         key = (namespace, name)
