@@ -98,6 +98,7 @@ def _without_verb(resource: str, verb: str) -> Any:
                 for rule in doc["rules"]:
                     if resource in rule["resources"]:
                         rule["verbs"] = [v for v in rule["verbs"] if v != verb]
+                doc["rules"] = [rule for rule in doc["rules"] if rule["verbs"]]  # a rule needs a verb
         return docs
     return edit
 
