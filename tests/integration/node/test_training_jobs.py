@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,9 +13,11 @@ import pytest
 from tests.support.external_cluster import assert_on_a_real_node
 from tests.support.polling import eventually
 from tests.support.real_pods import (
+    helm,
     image_refs,
     objectstore_image_values,
     operator_image_values,
+    restricted_namespace,
     trainer_image_values,
 )
 from tests.support.sextant_operator import CHART
@@ -38,24 +39,18 @@ def trained_ns(cluster: Any, crds: None) -> Iterator[str]:
     """The chart (operator, embedded store, trainer image) watching one `restricted` namespace."""
     image_refs(cluster)  # skips without a real node
     namespace = "sx-training"
-    cluster.kubectl("create", "namespace", namespace, check=False)
-    cluster.kubectl("label", "namespace", namespace, "--overwrite", "pod-security.kubernetes.io/enforce=restricted",
-                    "pod-security.kubernetes.io/enforce-version=latest")
-    helm = [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig)]
-    install = subprocess.run(
-        [*helm, "upgrade", "--install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "180s",
-         "--set", f"watch.namespaces={{{namespace}}}", "--set", "webhook.enabled=false",
-         *operator_image_values(cluster), *trainer_image_values(cluster),
-         "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster)],
-        capture_output=True, text=True, timeout=300)
+    restricted_namespace(cluster, namespace)
+    install = helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", namespace, "--wait",
+                   "--timeout", "180s", "--set", f"watch.namespaces={{{namespace}}}", "--set", "webhook.enabled=false",
+                   *operator_image_values(cluster), *trainer_image_values(cluster),
+                   "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster))
     try:
         assert install.returncode == 0, install.stdout + install.stderr
         yield namespace
     finally:
         cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=true", "--timeout=60s",
                         check=False)
-        subprocess.run([*helm, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s"],
-                       capture_output=True, timeout=120)
+        helm(cluster, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s")
         cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
