@@ -227,3 +227,21 @@ def test_a_cron_schedule_produces_runs_and_keeps_its_history_limit(cluster: Any,
     # Three runs succeeded (the first generation's and two ticks); the limit keeps the newest one's Job.
     eventually(lambda: len(kept_succeeded_jobs()) == 1, timeout=60, interval=2, what="older Jobs to be pruned")
     cluster.kubectl("patch", "sxtj", "nightly", "-n", trained_ns, "--type", "merge", "-p", '{"spec":{"suspend":true}}')
+
+
+def test_a_gpu_nobody_has_is_unschedulable_and_a_missing_image_fails(cluster: Any, trained_ns: str) -> None:
+    _apply(cluster, trained_ns, _variant("wants-gpu", resources={"limits": {"nvidia.com/gpu": 1}}))
+    _apply(cluster, trained_ns, _variant("no-image", image="sextant.local/trainer:does-not-exist"))
+
+    def reason(name: str, wanted: str) -> dict[str, Any] | None:
+        status = _tj(cluster, trained_ns, name).get("status", {})
+        return status if status.get("reason") == wanted else None
+
+    stuck = eventually(lambda: reason("wants-gpu", "Unschedulable"), timeout=120, interval=1,
+                       what="the GPU run to be reported unschedulable")
+    assert stuck["phase"] == "Pending" and "nvidia.com/gpu" in stuck["message"]
+    failed = eventually(lambda: reason("no-image", "ImagePullFailed"), timeout=120, interval=1,
+                        what="the run with a missing image to fail")
+    assert failed["phase"] == "Failed" and "does-not-exist" in failed["message"]
+    eventually(lambda: not _pods(cluster, trained_ns, "no-image"), timeout=60, interval=1,
+               what="the failed run's pods to be released")
