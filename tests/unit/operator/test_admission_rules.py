@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sextant_operator.admission.trainingjob_rules import validate_trainingjob
+from sextant_contracts.rules.trainingjob import validate_trainingjob
 from sextant_operator.admission.webhook import admission_message, needs_validation
 from tests.support.resources import invalid_cases, load_sample, sample_files
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Required, TypedDict
+from typing import Annotated, Any, Literal, Required, TypedDict, get_args
 
+from ..durations import DURATION_PATTERN as DURATION_PATTERN
+from ..quantities import parse_quantity
 from .fields import Field, Rule
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 CONDITION_STATUS = Literal["True", "False", "Unknown"]
+#: The aliases the model registry keeps (models/<name>/aliases/<alias>.json); nothing else can be promoted to.
+ModelAlias = Literal["staging", "production"]
+MODEL_ALIASES: tuple[str, ...] = get_args(ModelAlias)
 
 
 Quantity = Annotated[str | int, Field(
@@ -27,13 +31,14 @@ class ModelReference(TypedDict, total=False):
     version: Annotated[str, Field(
         "Version number of the model (\"6\"). Mutually exclusive with alias; when neither is set the latest "
         "version is used.", pattern=r"^[1-9][0-9]*$", max_length=10)]
-    alias: Annotated[str, Field(
-        "Alias pointing at a version, such as staging or production. Mutually exclusive with version.",
-        pattern=NAME_PATTERN, max_length=63)]
+    alias: Annotated[ModelAlias, Field(
+        "Alias pointing at a version: staging or production (the registry's aliases). Mutually exclusive with "
+        "version.")]
 
 
 MODEL_REFERENCE_RULES = (
-    Rule("!(has(self.version) && has(self.alias))", "set at most one of version or alias"),
+    Rule("!(has(self.version) && has(self.alias))", "set at most one of version or alias",
+         check=lambda s: not ("version" in s and "alias" in s)),
 )
 
 
@@ -60,6 +65,22 @@ class ComputeResources(TypedDict, total=False):
     nodeSelector: Annotated[dict[str, str], Field(
         "Node labels the pods must match.", max_properties=32)]
     tolerations: Annotated[list[Toleration], Field("Taints the pods tolerate.", max_items=32)]
+
+
+def requests_within_limits(resources: dict[str, Any]) -> bool:
+    """True when no resource is requested above its limit (the Python twin of the CEL rule below)."""
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    return all(parse_quantity(value) <= parse_quantity(limits[name])
+               for name, value in requests.items() if name in limits)
+
+
+COMPUTE_RESOURCES_RULES = (
+    Rule("!has(self.requests) || !has(self.limits) || self.requests.all(k, !(k in self.limits) || "
+         "!isQuantity(string(self.requests[k])) || !isQuantity(string(self.limits[k])) || "
+         "quantity(string(self.requests[k])).compareTo(quantity(string(self.limits[k]))) <= 0)",
+         "a request must not exceed its limit: lower requests or raise limits", field_path=".requests",
+         check=requests_within_limits),
+)
 
 
 class Condition(TypedDict, total=False):
