@@ -83,7 +83,8 @@ def check_plan(spec: TrainingSpec) -> None:
 
 
 def _split(spec: TrainingSpec, X: pd.DataFrame, y: pd.Series | None) -> tuple[Any, ...]:
-    stratify = y if spec.task == "classification" and spec.split.stratify else None
+    # The CRD allows stratify for classification and labelled anomaly detection (parse_spec set its default).
+    stratify = y if spec.task in ("classification", "anomalyDetection") and spec.split.stratify else None
     try:
         if y is None:
             train_X, test_X = train_test_split(X, test_size=spec.split.test_fraction, random_state=spec.split.seed)

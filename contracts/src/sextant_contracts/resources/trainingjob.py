@@ -40,8 +40,9 @@ class Dataset(TypedDict, total=False):
         "File format of the data; read from the file name when omitted "
         f"({', '.join(FORMAT_BY_SUFFIX)}), so required for other names.")]
     target: Annotated[str, Field(
-        "Column to predict. Required for classification and regression; optional for anomalyDetection "
-        "(used for evaluation only); not used for clustering.", min_length=1, max_length=256)]
+        "Column to predict. Required for classification and regression; optional for anomalyDetection and "
+        "clustering, where it is used for evaluation only (labelled metrics, adjusted Rand index) and never as a "
+        "feature.", min_length=1, max_length=256)]
     features: Annotated[list[Annotated[str, Field("A column name.", max_length=256)]], Field(
         "Columns used as features; every column but the target and the excluded ones when omitted.",
         max_items=4096)]
@@ -312,9 +313,6 @@ TRAININGJOB_SPEC_RULES = (
     Rule("self.task == 'clustering' || self.task == 'anomalyDetection' || has(self.dataset.target)",
          "dataset.target is required for classification and regression", field_path=".dataset",
          check=lambda s: s["task"] in ("clustering", "anomalyDetection") or "target" in s["dataset"]),
-    Rule("self.task != 'clustering' || !has(self.dataset.target)",
-         "dataset.target is not used by clustering; remove it", field_path=".dataset",
-         check=lambda s: s["task"] != "clustering" or "target" not in s["dataset"]),
     Rule("!has(self.split) || !has(self.split.stratify) || !self.split.stratify || self.task == 'classification'"
          " || (self.task == 'anomalyDetection' && has(self.dataset.target))",
          "split.stratify needs class labels (classification, or anomalyDetection with dataset.target): set it "

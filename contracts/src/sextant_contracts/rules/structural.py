@@ -75,52 +75,75 @@ def _scalar_violations(schema: Schema, value: Any, path: str) -> Iterator[Violat
             yield Violation(path, f"Invalid value: {value!r}: should be less than or equal to {high}")
     if isinstance(value, str):
         if "pattern" in schema and not re.search(schema["pattern"], value):
-            yield Violation(path, f"Invalid value: {value!r}: should match '{schema['pattern']}'")
+            what = f" ({schema['description']})" if schema.get("description") else ""
+            yield Violation(path, f"Invalid value: {value!r}: should match '{schema['pattern']}'{what}")
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             yield Violation(path, f"Too long: may not be more than {schema['maxLength']} characters")
         if "minLength" in schema and len(value) < schema["minLength"]:
             yield Violation(path, f"Invalid value: {value!r}: should be at least {schema['minLength']} chars long")
 
 
-def _array_violations(schema: Schema, value: list[Any], path: str, rules: Mapping[str, Rule]) -> Iterator[Violation]:
+def _array_violations(schema: Schema, value: list[Any], path: Path, rules: Mapping[str, Rule]) -> Iterator[Violation]:
     if "maxItems" in schema and len(value) > schema["maxItems"]:
-        yield Violation(path, f"Too many: {len(value)}: must have at most {schema['maxItems']} items")
+        yield Violation(path.schema, f"Too many: {len(value)}: must have at most {schema['maxItems']} items")
     if "minItems" in schema and len(value) < schema["minItems"]:
-        yield Violation(path, f"Invalid value: {len(value)}: should have at least {schema['minItems']} items")
+        yield Violation(path.schema, f"Invalid value: {len(value)}: should have at least {schema['minItems']} items")
     if schema.get("x-kubernetes-list-type") == "set":
         for i, item in enumerate(value):
             if item in value[:i]:
-                yield Violation(f"{path}[{i}]", f"Duplicate value: {item!r}")
+                yield Violation(path.item(i).schema, f"Duplicate value: {item!r}")
     items = schema.get("items")
     if isinstance(items, Mapping):
         for i, item in enumerate(value):
-            yield from violations(items, item, f"{path}[{i}]", rules)
+            yield from _violations(items, item, path.item(i), rules)
 
 
-def _object_violations(schema: Schema, value: dict[str, Any], path: str, rules: Mapping[str, Rule]
+def _object_violations(schema: Schema, value: dict[str, Any], path: Path, rules: Mapping[str, Rule]
                        ) -> Iterator[Violation]:
     if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        yield Violation(path, f"Too many: {len(value)}: must have at most {schema['maxProperties']} items")
+        yield Violation(path.schema, f"Too many: {len(value)}: must have at most {schema['maxProperties']} items")
     for key in schema.get("required") or []:
         if key not in value:
-            yield Violation(f"{path}.{key}", "Required value")
+            yield Violation(path.field(key).schema, "Required value")
     props, extra = schema.get("properties"), schema.get("additionalProperties")
     for key, item in value.items():
         if props is not None and key in props:
-            yield from violations(props[key], item, f"{path}.{key}", rules)
+            yield from _violations(props[key], item, path.field(key), rules)
         elif isinstance(extra, Mapping):
-            yield from violations(extra, item, f"{path}[{key}]", rules)
+            yield from _violations(extra, item, path.entry(key), rules)
         elif props is not None and not schema.get("x-kubernetes-preserve-unknown-fields"):
-            yield Violation(f"{path}.{key}", 'field not declared in schema (unknown field "' + key + '")')
+            yield Violation(path.field(key).schema, f'field not declared in schema (unknown field "{key}")')
 
 
-def violations(schema: Schema, value: Any, path: str, rules: Mapping[str, Rule]) -> Iterator[Violation]:
+@dataclass(frozen=True)
+class Path:
+    """Where a value is, named as the API server names it: schema errors write a map entry as `.key`, CEL
+    errors as `[key]` (spec.resources.requests.memory, spec.tuning.searchSpace[max_depth].min)."""
+
+    schema: str
+    cel: str
+
+    def field(self, name: str) -> Path:
+        return Path(f"{self.schema}.{name}", f"{self.cel}.{name}")
+
+    def entry(self, key: str) -> Path:
+        return Path(f"{self.schema}.{key}", f"{self.cel}[{key}]")
+
+    def item(self, index: int) -> Path:
+        return Path(f"{self.schema}[{index}]", f"{self.cel}[{index}]")
+
+
+def violations(schema: Schema, value: Any, path: str, rules: Mapping[str, Rule]) -> list[Violation]:
     """Every way value breaks schema; CEL rules are evaluated by their Python twins, found by rule text."""
+    return list(_violations(schema, value, Path(path, path), rules))
+
+
+def _violations(schema: Schema, value: Any, path: Path, rules: Mapping[str, Rule]) -> Iterator[Violation]:
     if not _type_ok(schema, value):
         expected = "integer or string" if schema.get("x-kubernetes-int-or-string") else schema.get("type")
-        yield Violation(path, f"Invalid value: {value!r}: must be of type {expected}")
+        yield Violation(path.schema, f"Invalid value: {value!r}: must be of type {expected}")
         return
-    found = list(_scalar_violations(schema, value, path))
+    found = list(_scalar_violations(schema, value, path.schema))
     if isinstance(value, list):
         found += _array_violations(schema, value, path, rules)
     if isinstance(value, dict):
@@ -130,7 +153,7 @@ def violations(schema: Schema, value: Any, path: str, rules: Mapping[str, Rule])
         return  # the rules of an object assume its fields are well-formed
     for entry in schema.get("x-kubernetes-validations") or []:
         if not _rule_holds(rules.get(entry["rule"]), value):
-            yield Violation(path + entry.get("fieldPath", ""), entry["message"])
+            yield Violation(path.cel + entry.get("fieldPath", ""), entry["message"])
 
 
 def _rule_holds(rule: Rule | None, value: Any) -> bool:

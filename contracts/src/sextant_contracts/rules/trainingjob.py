@@ -8,8 +8,9 @@ A spec it accepts is one the API server admits and the trainer can train.
 
 from __future__ import annotations
 
+import difflib
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,13 +73,18 @@ def _lookup(task: Task, name: object, path: str) -> Algorithm | Violation:
     if isinstance(name, str) and name in algos:
         return algos[name]
     elsewhere = [t for t, table in ALGORITHMS.items() if isinstance(name, str) and name in table]
-    hint = f" ({name} is offered for {', '.join(elsewhere)}, not {task})" if elsewhere else ""
+    hint = f" ({name} is offered for {', '.join(elsewhere)}, not {task})" if elsewhere else _did_you_mean(name, algos)
     return Violation(path, f"unknown algorithm {name!r} for task {task}{hint}; choose one of: {', '.join(algos)}")
 
 
+def _did_you_mean(name: object, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1) if isinstance(name, str) else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _unknown_param(algo: Algorithm, name: str, path: str) -> Violation:
-    return Violation(path, f"{algo.name} ({algo.task}) does not accept hyperparameter {name!r}; "
-                     f"accepted: {', '.join(sorted(algo.params))}")
+    return Violation(path, f"{algo.name} ({algo.task}) does not accept hyperparameter {name!r}"
+                     f"{_did_you_mean(name, algo.params)}; accepted: {', '.join(sorted(algo.params))}")
 
 
 def _check_params(algo: Algorithm, params: Mapping[str, Any], path: str) -> Iterator[Violation]:
