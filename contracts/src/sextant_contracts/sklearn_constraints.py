@@ -30,6 +30,8 @@ CONSTRAINTS: dict[str, dict[str, list[dict[str, Any]]]] = {
         ],
         'init': [
             {'kind': 'options', 'type': 'str', 'values': ['k-means++', 'random']},
+            {'kind': 'type', 'type': 'list'},
+            {'kind': 'type', 'type': 'dict'},
         ],
         'max_iter': [
             {'closed': 'left', 'kind': 'interval', 'left': 1, 'right': None, 'type': 'int'},
@@ -55,6 +57,8 @@ CONSTRAINTS: dict[str, dict[str, list[dict[str, Any]]]] = {
         ],
         'init': [
             {'kind': 'options', 'type': 'str', 'values': ['k-means++', 'random']},
+            {'kind': 'type', 'type': 'list'},
+            {'kind': 'type', 'type': 'dict'},
         ],
         'max_iter': [
             {'closed': 'left', 'kind': 'interval', 'left': 1, 'right': None, 'type': 'int'},
@@ -732,6 +736,8 @@ CONSTRAINTS: dict[str, dict[str, list[dict[str, Any]]]] = {
     'sklearn.linear_model.Ridge': {
         'alpha': [
             {'closed': 'left', 'kind': 'interval', 'left': 0, 'right': None, 'type': 'real'},
+            {'kind': 'type', 'type': 'list'},
+            {'kind': 'type', 'type': 'dict'},
         ],
         'fit_intercept': [
             {'kind': 'type', 'type': 'bool'},

@@ -45,11 +45,13 @@ def describe(constraint: Any) -> list[dict[str, Any]]:
         return [{"kind": "options", "type": _TYPES.get(c.type, "str"), "values": sorted(c.options, key=str)}]
     if isinstance(c, pv._NoneConstraint):
         return [{"kind": "none"}]
+    if isinstance(c, pv._ArrayLikes):
+        return [{"kind": "type", "type": "list"}, {"kind": "type", "type": "dict"}]  # both have a length
     if isinstance(c, pv._InstancesOf):
         return [{"kind": "type", "type": _TYPES[c.type]}] if c.type in _TYPES else []
     if hasattr(c, "_constraints"):  # booleans, random states, verbose: unions of the above
         return [alt for inner in c._constraints for alt in describe(inner)]
-    return []  # callables, arrays, estimators, distance metrics: nothing a JSON value can be
+    return []  # callables, sparse matrices, estimators, distance metrics: nothing a JSON value can be
 
 
 def constraints_of(estimator_path: str, params: list[str]) -> dict[str, list[dict[str, Any]]]:

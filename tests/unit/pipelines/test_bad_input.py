@@ -106,7 +106,7 @@ CASES: dict[str, tuple[Case, list[str]]] = {
         ["spec.automl.timeBudget", "longer than 0s"]),
     "holdout of nothing": (
         lambda t: est("builtin:iris", **{"split": {"testFraction": 0}}),
-        ["spec.split.testFraction", "between 0.05 and 0.5"]),
+        ["spec.split.testFraction", "0.05"]),
 }
 
 

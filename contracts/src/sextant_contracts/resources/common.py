@@ -19,7 +19,8 @@ MODEL_ALIASES: tuple[str, ...] = get_args(ModelAlias)
 
 
 Quantity = Annotated[str | int, Field(
-    "A Kubernetes quantity such as 500m, 2 or 4Gi.", int_or_string=True, pattern=QUANTITY_PATTERN)]
+    "A Kubernetes quantity such as 500m, 2 or 4Gi.", int_or_string=True, pattern=QUANTITY_PATTERN,
+    max_length=32)]
 
 
 class ModelReference(TypedDict, total=False):
