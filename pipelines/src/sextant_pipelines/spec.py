@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sextant_contracts.durations import parse_duration as parse_go_duration
-from sextant_contracts.rules.trainingjob import check_trainingjob_spec
+from sextant_contracts.rules.structural import with_defaults
+from sextant_contracts.rules.trainingjob import check_trainingjob_spec, spec_schema
 from sextant_pipelines.errors import SpecError
 
 TASKS = ("classification", "regression", "clustering", "anomalyDetection")
@@ -137,14 +138,20 @@ def parse_spec(doc: dict[str, Any]) -> TrainingSpec:
     return _typed(checked.spec)
 
 
+def _section(spec: dict[str, Any], key: str) -> dict[str, Any]:
+    """An optional section with the CRD's defaults, also when it is omitted (the API server fills in the
+    defaults of the objects that are present only)."""
+    return with_defaults(spec_schema()["properties"][key], spec.get(key, {}))  # type: ignore[no-any-return]
+
+
 def _typed(spec: dict[str, Any]) -> TrainingSpec:
     """The typed spec from a checked one with its defaults filled in (so every key used here is present)."""
     task: Task = spec["task"]
     objective = spec.get("objective", {})
     model = spec["model"]
     return TrainingSpec(
-        task=task, dataset=_dataset(spec["dataset"]), model_name=model["name"], split=_split(task, spec),
-        preprocessing=_preprocessing(spec.get("preprocessing", {})),
+        task=task, dataset=_dataset(spec["dataset"]), model_name=model["name"],
+        split=_split(task, _section(spec, "split")), preprocessing=_preprocessing(_section(spec, "preprocessing")),
         estimator=EstimatorSpec(spec["estimator"]["algorithm"], dict(spec["estimator"].get("params", {})))
         if "estimator" in spec else None,
         tuning=_tuning(spec["tuning"]) if "tuning" in spec else None,
@@ -152,7 +159,7 @@ def _typed(spec: dict[str, Any]) -> TrainingSpec:
         objective_metric=objective.get("metric"), objective_goal=objective.get("goal"),
         acceptance=[Criterion(c["metric"], c.get("min"), c.get("max")) for c in spec.get("acceptance", [])],
         promote=model.get("promote"),
-        evaluation_cv_folds=spec.get("evaluation", {}).get("cvFolds", 0),
+        evaluation_cv_folds=_section(spec, "evaluation")["cvFolds"],
     )
 
 
@@ -162,16 +169,14 @@ def _dataset(doc: dict[str, Any]) -> DatasetSpec:
                        exclude=list(doc.get("exclude", [])))
 
 
-def _split(task: Task, spec: dict[str, Any]) -> SplitSpec:
-    split = spec.get("split", {})
+def _split(task: Task, split: dict[str, Any]) -> SplitSpec:
     # As the CRD says: stratified for classification when omitted; stratify needs class labels.
     stratify = bool(split.get("stratify", task == "classification"))
-    return SplitSpec(float(split.get("testFraction", 0.2)), stratify, int(split.get("seed", 42)))
+    return SplitSpec(float(split["testFraction"]), stratify, int(split["seed"]))
 
 
 def _preprocessing(doc: dict[str, Any]) -> PreprocessingSpec:
-    return PreprocessingSpec(impute=doc.get("impute", "auto"), scale=doc.get("scale", "standard"),
-                             encode_categorical=doc.get("encodeCategorical", "onehot"))
+    return PreprocessingSpec(impute=doc["impute"], scale=doc["scale"], encode_categorical=doc["encodeCategorical"])
 
 
 def _space(name: str, doc: dict[str, Any]) -> ParamSpace:

@@ -9,6 +9,7 @@ cases runs in tests/integration/api/test_admission.py.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from sextant_contracts.errors import ContractError
 from sextant_contracts.rules.trainingjob import spec_schema, validate_trainingjob
 from sextant_pipelines.errors import SpecError
-from sextant_pipelines.spec import TrainingSpec, parse_spec
+from sextant_pipelines.spec import AutomlSpec, PreprocessingSpec, SplitSpec, TrainingSpec, TuningSpec, parse_spec
 from sextant_pipelines.steps import check_plan
 from tests.support.resources import invalid_cases, load_sample, merge_patch
 
@@ -105,6 +106,34 @@ def test_defaults_are_the_crds() -> None:
     assert (parsed.preprocessing.impute, parsed.preprocessing.scale, parsed.preprocessing.encode_categorical) == (
         prep["impute"]["default"], prep["scale"]["default"], prep["encodeCategorical"]["default"])
     assert parsed.split.stratify is True  # classification's default, as the CRD describes
+
+
+def test_the_dataclass_defaults_are_the_crds() -> None:
+    """Code that builds the typed spec by hand (tests, benchmarks) gets the same defaults as parse_spec."""
+    schema = spec_schema()["properties"]
+
+    def default(*path: str) -> Any:
+        node = schema
+        for key in path[:-1]:
+            node = node[key]["properties"]
+        return node[path[-1]]["default"]
+
+    split, prep = SplitSpec(), PreprocessingSpec()
+    assert (split.test_fraction, split.seed) == (default("split", "testFraction"), default("split", "seed"))
+    assert (prep.impute, prep.scale, prep.encode_categorical) == (
+        default("preprocessing", "impute"), default("preprocessing", "scale"),
+        default("preprocessing", "encodeCategorical"))
+    for cls, section in ((TuningSpec, "tuning"), (AutomlSpec, "automl")):
+        fields = {f.name: f.default for f in dataclasses.fields(cls)}
+        assert fields["cv_folds"] == default(section, "cvFolds")
+        assert fields["parallel_trials"] == default(section, "parallelTrials")
+    assert {f.name: f.default for f in dataclasses.fields(TuningSpec)}["max_trials"] == default("tuning", "maxTrials")
+    assert {f.name: f.default for f in dataclasses.fields(AutomlSpec)}["ensemble"] == default("automl", "ensemble")
+
+
+def test_omitted_sections_get_the_crds_defaults() -> None:
+    parsed = parse_spec(_variation("trainingjob_automl", {"split": None, "preprocessing": None, "evaluation": None}))
+    assert parsed.split.test_fraction == spec_schema()["properties"]["split"]["properties"]["testFraction"]["default"]
 
 
 def test_stratify_defaults_to_false_where_there_are_no_classes() -> None:
