@@ -34,12 +34,16 @@ kubectl apply --server-side --force-conflicts -f charts/sextant/crds/
 kubectl wait --for=condition=Established --timeout=60s crd/trainingjobs.ml.sextant.io crd/inferenceservices.ml.sextant.io
 
 step "helm upgrade --install sextant charts/sextant in $SYSTEM_NS (enforces the restricted Pod Security Standard)"
-kubectl create namespace "$SYSTEM_NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl label namespace "$SYSTEM_NS" --overwrite pod-security.kubernetes.io/enforce=restricted \
-  pod-security.kubernetes.io/enforce-version=latest >/dev/null
-operator=$(image operator) store=$(image objectstore)
+for ns in "$SYSTEM_NS" "$NS"; do
+  kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  kubectl label namespace "$ns" --overwrite pod-security.kubernetes.io/enforce=restricted \
+    pod-security.kubernetes.io/enforce-version=latest >/dev/null
+done
+operator=$(image operator) store=$(image objectstore) trainer=$(image trainer)
 helm upgrade --install sextant charts/sextant --namespace "$SYSTEM_NS" --skip-crds --wait --timeout 180s \
   --set image.repository="${operator%:*}" --set image.tag="${operator##*:}" --set image.pullPolicy=Never \
+  --set training.image.repository="${trainer%:*}" --set training.image.tag="${trainer##*:}" \
+  --set training.image.pullPolicy=Never --set "artifactStore.shareCredentialsWith={$NS}" \
   --set webhook.failurePolicy=Fail --set operator.logFormat=plain \
   --set artifactStore.embedded.enabled=true --set artifactStore.embedded.image.repository="${store%:*}" \
   --set artifactStore.embedded.image.tag="${store##*:}" --set artifactStore.embedded.image.pullPolicy=Never
@@ -59,17 +63,24 @@ s3.put_object(Bucket="sextant", Key="demo/hello.txt", Body=b"hello from the demo
 print("  s3://sextant/", [o["Key"] for o in s3.list_objects_v2(Bucket="sextant")["Contents"]])
 PY
 
-step "Apply every sample (manifests/samples) to namespace $NS"
-kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl apply -n "$NS" -k manifests/samples
-kubectl wait -n "$NS" --for=jsonpath='{.status.observedGeneration}'=1 --timeout=60s trainingjobs --all
-kubectl wait -n "$NS" --for=jsonpath='{.status.observedGeneration}'=1 --timeout=60s inferenceservices --all
+step "Every sample (manifests/samples) is admitted: server-side dry run in $NS"
+kubectl apply -n "$NS" -k manifests/samples --dry-run=server
 
-step "kubectl get sextant -n $NS -o wide"
-kubectl get sextant -n "$NS" -o wide
+step "Train: kubectl apply the quickstart TrainingJob; the operator runs it as a Job on the real node"
+kubectl apply -n "$NS" -f manifests/samples/ml.sextant.io_v1alpha1_trainingjob_quickstart.yaml
+kubectl wait -n "$NS" --for=jsonpath='{.status.phase}'=Running --timeout=120s trainingjob/breast-cancer || true
+kubectl get jobs,pods -n "$NS" -l ml.sextant.io/trainingjob=breast-cancer -o wide
+kubectl wait -n "$NS" --for=jsonpath='{.status.phase}'=Succeeded --timeout=600s trainingjob/breast-cancer || {
+  kubectl describe -n "$NS" trainingjob breast-cancer; kubectl logs -n "$NS" -l ml.sextant.io/trainingjob=breast-cancer --tail=40; exit 1; }
 
-step "kubectl describe trainingjob churn (conditions and events)"
-kubectl describe -n "$NS" trainingjob churn | sed -n '/^Status:/,$p'
+step "kubectl get sxtj -n $NS (phase, metric, registered version)"
+kubectl get sxtj -n "$NS" -o wide
+
+step "kubectl describe trainingjob breast-cancer (runs, conditions and events)"
+kubectl describe -n "$NS" trainingjob breast-cancer | sed -n '/^Status:/,$p'
+
+step "The model is in the in-cluster store: version 1 of breast-cancer"
+kubectl get sxtj -n "$NS" breast-cancer -o jsonpath='{.status.model}{"\n"}'
 
 step "A mistake is refused at admission by the operator's webhook (through its Service)"
 kubectl create -n "$NS" -f - <<'YAML' 2>&1 | sed 's/^/  /' || true

@@ -33,6 +33,15 @@ def operator_image_values(cluster: Any) -> list[str]:
     return ["--set", f"image.repository={repository}", "--set", f"image.tag={tag}", "--set", "image.pullPolicy=Never"]
 
 
+def trainer_image_values(cluster: Any) -> list[str]:
+    """`helm --set` arguments that run training Jobs with the trainer image built here."""
+    if not runs_real_pods(cluster):
+        return []
+    repository, tag = image_refs(cluster)["trainer"].rsplit(":", 1)
+    return ["--set", f"training.image.repository={repository}", "--set", f"training.image.tag={tag}",
+            "--set", "training.image.pullPolicy=Never"]
+
+
 def objectstore_image_values(cluster: Any) -> list[str]:
     """`helm --set` arguments that run the embedded store's image built here (see operator_image_values)."""
     if not runs_real_pods(cluster):

@@ -52,6 +52,18 @@ No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is
 - apiGroups: ["ml.sextant.io"]
   resources: ["trainingjobs/status", "inferenceservices/status"]
   verbs: ["patch"]
+# Jobs are owned with blockOwnerDeletion, which OwnerReferencesPermissionEnforcement allows only to those who
+# may update the owner's finalizers.
+- apiGroups: ["ml.sextant.io"]
+  resources: ["trainingjobs/finalizers"]
+  verbs: ["update"]
+# Server-side apply of a Job that does not exist yet is a create.
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["create", "list", "watch", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]

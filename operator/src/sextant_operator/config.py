@@ -10,7 +10,8 @@ from pathlib import Path
 from sextant_contracts.errors import InvalidURI
 from sextant_contracts.storage import split_uri
 
-BACKENDS = ("kubeflow", "job", "local")
+BACKENDS = ("job", "kubeflow")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 # In a pod, probes and the API server reach the operator on the pod IP, so it listens on every interface;
 # tests and local runs set SEXTANT_WEBHOOK_BIND / SEXTANT_LIVENESS to 127.0.0.1.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
@@ -37,6 +38,13 @@ class OperatorConfig:
     # The artifact store (docs/artifact-store.md): its URI, and the Secret whose AWS_* keys reach it.
     store_uri: str | None = None
     store_credentials_secret: str | None = None
+    # Training pods (docs/training.md): their image, and the Secret in each TrainingJob's namespace whose
+    # AWS_* keys reach the store (the operator passes its name, never its content).
+    trainer_image: str = "ghcr.io/sextant-ml/sextant-trainer:0.1.0"
+    trainer_pull_policy: str = "IfNotPresent"
+    trainer_store_secret: str | None = "sextant-artifact-store"  # noqa: S105 - a Secret's name, not a key
+    store_endpoint: str | None = None
+    store_region: str | None = None
 
     @property
     def clusterwide(self) -> bool:
@@ -88,7 +96,19 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         log_format=_log_format(env),
         store_uri=_store_uri(env),
         store_credentials_secret=env.get("SEXTANT_STORE_CREDENTIALS_SECRET") or None,
+        trainer_image=env.get("SEXTANT_TRAINER_IMAGE") or OperatorConfig.trainer_image,
+        trainer_pull_policy=_choice(env, "SEXTANT_TRAINER_PULL_POLICY", "IfNotPresent", PULL_POLICIES),
+        trainer_store_secret=env.get("SEXTANT_TRAINER_STORE_SECRET", OperatorConfig.trainer_store_secret or "") or None,
+        store_endpoint=env.get("AWS_ENDPOINT_URL") or None,
+        store_region=env.get("AWS_REGION") or None,
     )
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is unknown; use one of {', '.join(allowed)}")
+    return value
 
 
 def _store_uri(env: Mapping[str, str]) -> str | None:

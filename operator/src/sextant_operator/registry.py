@@ -9,9 +9,23 @@ import kopf
 from .admission.webhook import register_admission
 from .config import OperatorConfig
 from .handlers.inferenceservice import register_inferenceservice_handlers
-from .handlers.trainingjob import register_trainingjob_handlers
+from .handlers.kube_actions import KubeActions
+from .handlers.run_results import RunResults
+from .handlers.trainingjob import TrainingReconciler, register_trainingjob_handlers
 from .reconcile.inferenceservice import no_registry
-from .reconcile.trainingjob import TrainingContext
+from .reconcile.training_job_manifest import TrainingSettings
+
+
+def training_settings(config: OperatorConfig) -> TrainingSettings:
+    """What training pods get from the operator's configuration: image, store location, Secret name."""
+    store_env = {}
+    if config.store_endpoint:
+        store_env["AWS_ENDPOINT_URL"] = config.store_endpoint
+    if config.store_region:
+        store_env.update({"AWS_REGION": config.store_region, "AWS_DEFAULT_REGION": config.store_region})
+    return TrainingSettings(image=config.trainer_image, image_pull_policy=config.trainer_pull_policy,
+                            default_backend=config.default_backend, store_uri=config.store_uri,
+                            store_env=store_env, store_secret=config.trainer_store_secret)
 
 
 def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
@@ -22,7 +36,9 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
-    register_trainingjob_handlers(registry, TrainingContext(default_backend=config.default_backend))
+    reconciler = TrainingReconciler(training_settings(config), KubeActions(),
+                                    RunResults(config.store_uri))
+    register_trainingjob_handlers(registry, reconciler)
     register_inferenceservice_handlers(registry, no_registry)
     if config.webhook_enabled:
         register_admission(registry)

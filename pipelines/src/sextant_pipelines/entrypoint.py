@@ -24,10 +24,21 @@ from sextant_pipelines.errors import SpecError
 STORE_ENV = "SEXTANT_ARTIFACT_STORE"
 
 
+def _spec_text(path: str) -> str:
+    """The spec document from a file, or from an environment variable with `env:NAME` (how the operator
+    passes it to a Job's pod: no ConfigMap to create, clean up or grant)."""
+    if path.startswith("env:"):
+        text = os.environ.get(path[4:])
+        if text is None:
+            raise SpecError("", f"environment variable {path[4:]} is not set.", "pass --spec FILE or set it.")
+        return text
+    return Path(path).read_text(encoding="utf-8")
+
+
 def load_spec_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (spec, trainingJob lineage) from a TrainingJob document or a bare spec (YAML or JSON)."""
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        doc = yaml.safe_load(_spec_text(path))
     except FileNotFoundError:
         raise SpecError("", f"spec file {path} does not exist.", "pass --spec pointing at the mounted spec.") from None
     except yaml.YAMLError as exc:
@@ -45,10 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sextant-train", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run every step and register the model")
-    run.add_argument("--spec", required=True, help="TrainingJob YAML/JSON (or just its spec)")
+    run.add_argument("--spec", required=True, help="TrainingJob YAML/JSON (or its spec); env:NAME reads a variable")
     run.add_argument("--store", default=os.environ.get(STORE_ENV), help=f"artifact store URI (env {STORE_ENV})")
     run.add_argument("--run-id", default=os.environ.get("SEXTANT_RUN_ID"), help="run id (default: random)")
     run.add_argument("--result", help="also write the result JSON here")
+    run.add_argument("--termination-message", help="write a short outcome here (/dev/termination-log in a pod)")
     run.add_argument("--trials-from-store", action="store_true",
                      help="use tuning trials written by `trials` shards of this run id instead of searching")
     trials = sub.add_parser("trials", help="evaluate one shard of tuning trials (an Indexed Job pod)")
@@ -57,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     trials.add_argument("--run-id", required=True)
     trials.add_argument("--index", type=int, default=int(os.environ.get("JOB_COMPLETION_INDEX", "0")))
     trials.add_argument("--count", type=int, required=True, help="number of shards (the Job's completions)")
+    trials.add_argument("--termination-message", help="write a short outcome here (/dev/termination-log in a pod)")
     compile_ = sub.add_parser("compile", help="compile the KFP pipeline to IR YAML")
     compile_.add_argument("--output", required=True)
     return parser
@@ -68,6 +81,30 @@ def _emit(result: dict[str, Any], path: str | None) -> None:
         Path(path).write_text(json.dumps(result, indent=2, sort_keys=True), encoding="utf-8")
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+TERMINATION_MESSAGE_LIMIT = 4000  # the kubelet keeps 4096 bytes of a termination message
+
+
+def termination_message(result: dict[str, Any]) -> str:
+    """The outcome in a few fields for the pod's termination message, which the operator reads."""
+    keys = ("status", "reason", "message", "fix", "runId") if result.get("status") == "Failed" else \
+        ("status", "runId", "accepted")
+    short = {k: result[k] for k in keys if k in result}
+    text = json.dumps(short, sort_keys=True)
+    while len(text.encode()) > TERMINATION_MESSAGE_LIMIT and short.get("message"):
+        short["message"] = str(short["message"])[: len(str(short["message"])) // 2] + "…"
+        text = json.dumps(short, sort_keys=True)
+    return text
+
+
+def _write_termination_message(path: str | None, result: dict[str, Any]) -> None:
+    if not path:
+        return
+    try:
+        Path(path).write_text(termination_message(result), encoding="utf-8")
+    except OSError as exc:  # the outcome is still on stdout and in the store
+        logging.getLogger("sextant.pipelines").warning("cannot write the termination message: %s", exc)
 
 
 def _require_store(store: str | None) -> str:
@@ -111,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("sextant.pipelines").error("run failed: %s", document["message"] +
                                                       (f" Fix: {document['fix']}" if document.get("fix") else ""))
         _emit(document, getattr(args, "result", None))
+        _write_termination_message(getattr(args, "termination_message", None), document)
         return 2 if isinstance(exc, ContractError) and exc.permanent else 3
     _emit(result, getattr(args, "result", None))
+    _write_termination_message(getattr(args, "termination_message", None), result)
     return 0
 
 

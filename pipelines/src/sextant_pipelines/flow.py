@@ -17,6 +17,7 @@ from sextant_contracts.storage import ArtifactStore, open_store
 from sextant_pipelines import accept, register, report, steps
 from sextant_pipelines.errors import PipelineError
 from sextant_pipelines.evaluate import Evaluation
+from sextant_pipelines.progress import progress_reporter
 from sextant_pipelines.spec import TrainingSpec, parse_spec
 
 log = logging.getLogger("sextant.pipelines")
@@ -129,7 +130,7 @@ def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext,
              spec.mode)
     prepared = steps.prepare(spec)
     artifacts = write_profile(store, context, spec, prepared.profile)
-    fitted = steps.fit(spec, prepared, searched)
+    fitted = steps.fit(spec, prepared, searched, progress_reporter(store, context.run_id))
     evaluation = steps.evaluate_step(spec, prepared, fitted)
     result = finish(spec, context, store, prepared, fitted, evaluation, artifacts, started)
     log.info("run %s finished in %.1f s: model %s version %d (%s)", context.run_id, result["durationSeconds"],

@@ -132,9 +132,10 @@ def task_defaults(task: str, algorithm: str, params: dict[str, Any], contaminati
     return {key: contamination, **params} if key else params
 
 
-def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | None = None) -> Fitted:
+def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | None = None,
+        on_trial: tune.TrialLogger = tune.log_trial) -> Fitted:
     """Steps train / tune / automl, then refit the winner on every training row (`searched`: tuning trials
-    already run elsewhere, e.g. by Indexed Job shards)."""
+    already run elsewhere, e.g. by Indexed Job shards; `on_trial`: called after each trial)."""
     started = time.perf_counter()
     if spec.estimator:
         problem = problem_for(spec, prepared, 2, spec.estimator.params)
@@ -143,7 +144,7 @@ def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | N
         algorithm, search = spec.estimator.algorithm, {}
     elif spec.tuning:
         problem = problem_for(spec, prepared, spec.tuning.cv_folds, spec.tuning.params)
-        outcome = searched or tune.run_batches(problem, spec.tuning)
+        outcome = searched or tune.run_batches(problem, spec.tuning, on_trial)
         algorithm, params = spec.tuning.algorithm, outcome.best.params
         params = task_defaults(spec.task, algorithm, params, problem.contamination)
         estimator = catalogue.build_estimator(spec.task, algorithm, params, spec.split.seed)
@@ -151,7 +152,7 @@ def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | N
                   "history": [t.summary() for t in outcome.trials], "strategy": spec.tuning.strategy}
     elif spec.automl:
         problem = problem_for(spec, prepared, spec.automl.cv_folds, {})
-        result = automl.search(problem, spec.automl)
+        result = automl.search(problem, spec.automl, on_trial)
         estimator, algorithm, params = automl.final_estimator(problem, result), result.algorithm(), result.params()
         search = {"trials": result.counts(), "bestScore": result.best.score, "bestTrial": result.best.number,
                   "history": [t.summary() for t in result.trials], "ensemble": result.choice,

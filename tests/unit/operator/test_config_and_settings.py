@@ -30,7 +30,8 @@ def test_the_artifact_store_comes_from_the_charts_variables() -> None:
 @pytest.mark.parametrize("env,needle", [
     ({"SEXTANT_WORKER_LIMIT": "many"}, "SEXTANT_WORKER_LIMIT='many' is not an integer"),
     ({"SEXTANT_WORKER_LIMIT": "0"}, "SEXTANT_WORKER_LIMIT=0 is below 1"),
-    ({"SEXTANT_DEFAULT_BACKEND": "spark"}, "use one of kubeflow, job, local"),
+    ({"SEXTANT_DEFAULT_BACKEND": "spark"}, "use one of job, kubeflow"),
+        ({"SEXTANT_TRAINER_PULL_POLICY": "Sometimes"}, "use one of Always, IfNotPresent, Never"),
     ({"SEXTANT_WEBHOOK_ENABLED": "maybe"}, "use true or false"),
     ({"SEXTANT_STORE_URI": "gs://bucket"}, "SEXTANT_STORE_URI='gs://bucket' is not a store URI"),
 ])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Required, TypedDict, get_args
 
 from ..durations import DURATION_PATTERN as DURATION_PATTERN
 from ..quantities import parse_quantity
-from .fields import Field, Rule
+from .fields import Field, JsonValue, Rule
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 QUANTITY_PATTERN = (
@@ -56,16 +57,95 @@ class Toleration(TypedDict, total=False):
 
 
 class ComputeResources(TypedDict, total=False):
-    """CPU, memory and GPUs for each pod, and where those pods may run."""
+    """CPU, memory and accelerators for each pod, as Kubernetes container resources."""
 
     requests: Annotated[dict[str, Quantity], Field(
         "Minimum resources per pod, e.g. {cpu: \"2\", memory: 4Gi}.", max_properties=16)]
     limits: Annotated[dict[str, Quantity], Field(
-        "Maximum resources per pod, e.g. {memory: 8Gi}.", max_properties=16)]
-    gpus: Annotated[int, Field("Number of nvidia.com/gpu devices per pod.", minimum=0, maximum=16, default=0)]
+        "Maximum resources per pod, e.g. {memory: 8Gi}. Accelerators by their resource name, e.g. "
+        "{nvidia.com/gpu: 1} (Kubernetes sets the request equal to the limit).", max_properties=16)]
+
+
+class Scheduling(TypedDict, total=False):
+    """Where the pods may run: copied onto the pods Sextant creates, beside their resources."""
+
     nodeSelector: Annotated[dict[str, str], Field(
         "Node labels the pods must match.", max_properties=32)]
     tolerations: Annotated[list[Toleration], Field("Taints the pods tolerate.", max_items=32)]
+    affinity: Annotated[dict[str, JsonValue], Field(
+        "A Kubernetes Affinity (nodeAffinity, podAffinity, podAntiAffinity), copied as given.",
+        preserve_unknown=True)]
+    priorityClassName: Annotated[str, Field(
+        "PriorityClass of the pods.", pattern=NAME_PATTERN, max_length=253)]
+
+
+class KeyReference(TypedDict, total=False):
+    """One key of a Secret or ConfigMap in the resource's namespace."""
+
+    name: Required[Annotated[str, Field("Name of the Secret or ConfigMap.", pattern=NAME_PATTERN, max_length=253)]]
+    key: Required[Annotated[str, Field("Key within it.", max_length=253)]]
+    optional: Annotated[bool, Field("Start the pod even when the key is missing.", default=False)]
+
+
+class EnvVarSource(TypedDict, total=False):
+    """Where an environment variable's value comes from: by reference, never inline."""
+
+    secretKeyRef: Annotated[KeyReference, Field("A key of a Secret (for credentials).")]
+    configMapKeyRef: Annotated[KeyReference, Field("A key of a ConfigMap.")]
+
+
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: Names that hold credentials by convention: their values must come from a Secret, not the spec.
+CREDENTIAL_NAME_RULE = Rule(
+    "!has(self.value) || !self.name.upperAscii().matches('(SECRET|PASSWORD|PASSWD|TOKEN|ACCESS_KEY|API_KEY|"
+    "CREDENTIAL|PRIVATE_KEY)')",
+    "looks like a credential: put it in a Secret and use valueFrom.secretKeyRef instead of value",
+    field_path=".value",
+    check=lambda s: "value" not in s or not re.search(
+        "(SECRET|PASSWORD|PASSWD|TOKEN|ACCESS_KEY|API_KEY|CREDENTIAL|PRIVATE_KEY)", s["name"].upper()))
+
+
+class EnvVar(TypedDict, total=False):
+    """An environment variable of the pods: a plain value, or a reference to a Secret or ConfigMap key."""
+
+    name: Required[Annotated[str, Field("Variable name.", pattern=ENV_NAME_PATTERN, max_length=256)]]
+    value: Annotated[str, Field("A plain value (never a credential: use valueFrom.secretKeyRef).",
+                                max_length=32768)]
+    valueFrom: Annotated[EnvVarSource, Field("A Secret or ConfigMap key.")]
+
+
+ENV_VAR_RULES = (
+    Rule("has(self.value) != has(self.valueFrom)", "set exactly one of value or valueFrom",
+         check=lambda s: ("value" in s) != ("valueFrom" in s)),
+    CREDENTIAL_NAME_RULE,
+)
+ENV_SOURCE_RULES = (
+    Rule("[has(self.secretKeyRef), has(self.configMapKeyRef)].filter(x, x).size() == 1",
+         "set exactly one of secretKeyRef or configMapKeyRef",
+         check=lambda s: ("secretKeyRef" in s) + ("configMapKeyRef" in s) == 1),
+)
+
+
+class ObjectReference(TypedDict, total=False):
+    """A whole Secret or ConfigMap in the resource's namespace."""
+
+    name: Required[Annotated[str, Field("Its name.", pattern=NAME_PATTERN, max_length=253)]]
+    optional: Annotated[bool, Field("Start the pod even when it is missing.", default=False)]
+
+
+class EnvFromSource(TypedDict, total=False):
+    """Every key of a Secret or ConfigMap as environment variables."""
+
+    secretRef: Annotated[ObjectReference, Field("A Secret.")]
+    configMapRef: Annotated[ObjectReference, Field("A ConfigMap.")]
+    prefix: Annotated[str, Field("Prefix added to every variable name.", pattern=ENV_NAME_PATTERN, max_length=64)]
+
+
+ENV_FROM_RULES = (
+    Rule("[has(self.secretRef), has(self.configMapRef)].filter(x, x).size() == 1",
+         "set exactly one of secretRef or configMapRef",
+         check=lambda s: ("secretRef" in s) + ("configMapRef" in s) == 1),
+)
 
 
 def requests_within_limits(resources: dict[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from .common import (
     ComputeResources,
     Condition,
     ModelReference,
+    Scheduling,
 )
 from .fields import Field, JsonValue, Rule
 
@@ -92,6 +93,7 @@ class InferenceServiceSpec(TypedDict, total=False):
     batching: Annotated[Batching, Field("Adaptive batching.")]
     monitoring: Annotated[Monitoring, Field("Metrics and drift monitoring.")]
     resources: Annotated[ComputeResources, Field("Compute for the model-server pods.")]
+    scheduling: Annotated[Scheduling, Field("Where the model-server pods may run.")]
     suspend: Annotated[bool, Field("Scale every variant to zero and stop serving.", default=False)]
 
 

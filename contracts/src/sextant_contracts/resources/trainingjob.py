@@ -8,17 +8,22 @@ from ..catalogue import BUILTIN_DATASETS, FORMAT_BY_SUFFIX, format_from_uri
 from ..durations import is_positive_duration
 from .common import (
     COMPUTE_RESOURCES_RULES,
-    CONDITIONS_FIELD,
     DURATION_PATTERN,
+    ENV_FROM_RULES,
+    ENV_SOURCE_RULES,
+    ENV_VAR_RULES,
     NAME_PATTERN,
     ComputeResources,
-    Condition,
+    EnvFromSource,
+    EnvVar,
+    EnvVarSource,
     ModelAlias,
+    Scheduling,
 )
 from .fields import Field, JsonValue, Rule
+from .trainingjob_status import TrainingJobStatus
 
 Task = Literal["classification", "regression", "clustering", "anomalyDetection"]
-TrainingPhase = Literal["Pending", "Running", "Succeeded", "Failed"]
 ALGORITHM_PATTERN = r"^[a-z][a-z0-9_]*$"
 METRIC_PATTERN = r"^[a-z][a-z0-9_]*$"
 PARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -273,9 +278,28 @@ class ModelOutput(TypedDict, total=False):
 class Runtime(TypedDict, total=False):
     """Where the training pipeline runs."""
 
-    backend: Annotated[Literal["kubeflow", "job", "local"], Field(
-        "kubeflow (a KFP pipeline run), job (Kubernetes Jobs) or local (processes beside the operator); "
-        "the operator's default when omitted.")]
+    backend: Annotated[Literal["job", "kubeflow"], Field(
+        "job (Kubernetes Jobs in the TrainingJob's namespace) or kubeflow (a Kubeflow Pipelines run); the "
+        "operator's default when omitted. To train on your own machine, run sextant-train instead.")]
+
+
+CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+
+
+class Schedule(TypedDict, total=False):
+    """Retrain on a cron schedule: each tick starts a run of the current spec."""
+
+    cron: Required[Annotated[str, Field(
+        "Five-field cron expression in UTC, e.g. \"0 3 * * 1\" (Mondays 03:00), or @daily, @weekly, @hourly.",
+        pattern=CRON_PATTERN, max_length=128)]]
+    concurrencyPolicy: Annotated[Literal["Forbid", "Replace"], Field(
+        "When a tick comes while a run is still going: Forbid skips the tick, Replace stops the running run "
+        "and starts a new one.", default="Forbid")]
+    successfulRunsHistoryLimit: Annotated[int, Field(
+        "Finished successful runs whose Job and pods are kept (for kubectl logs).", default=3, minimum=0,
+        maximum=100)]
+    failedRunsHistoryLimit: Annotated[int, Field(
+        "Failed runs whose Job and pods are kept.", default=1, minimum=0, maximum=100)]
 
 
 class TrainingJobSpec(TypedDict, total=False):
@@ -293,11 +317,36 @@ class TrainingJobSpec(TypedDict, total=False):
     acceptance: Annotated[list[AcceptanceCriterion], Field(
         "Criteria for promotion; a model that misses one is registered but not promoted.", max_items=16)]
     model: Required[Annotated[ModelOutput, Field("Registration of the trained model.")]]
-    resources: Annotated[ComputeResources, Field("Compute for the training pods.")]
+    resources: Annotated[ComputeResources, Field("Compute for each training pod.")]
+    scheduling: Annotated[Scheduling, Field("Where the training pods may run.")]
+    image: Annotated[str, Field(
+        "Trainer image; the operator's default (the chart's training.image) when omitted.", min_length=1,
+        max_length=512)]
+    env: Annotated[list[EnvVar], Field(
+        "Environment of the training pods; credentials only by Secret reference (valueFrom.secretKeyRef).",
+        max_items=64, list_map_keys=("name",))]
+    envFrom: Annotated[list[EnvFromSource], Field(
+        "Secrets or ConfigMaps whose keys become environment variables of the training pods.", max_items=16)]
+    serviceAccountName: Annotated[str, Field(
+        "ServiceAccount of the training pods (for cloud workload identity); its token is mounted only when "
+        "this is set. The namespace's default account, without a token, when omitted.", pattern=NAME_PATTERN,
+        max_length=253)]
     runtime: Annotated[Runtime, Field("Training backend.")]
+    suspend: Annotated[bool, Field(
+        "true stops the running run's pods (they are recreated when set back to false) and holds scheduled "
+        "runs.", default=False)]
+    schedule: Annotated[Schedule, Field(
+        "Retrain on a schedule. Each generation of the spec still runs once when applied.")]
+    trigger: Annotated[str, Field(
+        "Any value; changing it starts a new run of an unchanged spec, e.g. "
+        "kubectl patch sxtj NAME --type merge -p '{\"spec\":{\"trigger\":\"'$(date +%s)'\"}}'.",
+        max_length=253)]
     activeDeadlineSeconds: Annotated[int, Field(
-        "Seconds the whole run may take before it is stopped and marked Failed.", minimum=1)]
-    backoffLimit: Annotated[int, Field("Retries of a failed run.", default=2, minimum=0, maximum=10)]
+        "Seconds a run may take before it is stopped and marked Failed (DeadlineExceeded).", minimum=1)]
+    backoffLimit: Annotated[int, Field("Pod retries of a failed run.", default=2, minimum=0, maximum=10)]
+    ttlSecondsAfterFinished: Annotated[int, Field(
+        "Seconds a finished run's Job and pods are kept before Kubernetes deletes them; kept until the "
+        "history limit removes them when omitted. The run stays listed in status.runs.", minimum=0)]
 
 
 def _stratify_has_labels(spec: dict[str, Any]) -> bool:
@@ -320,59 +369,6 @@ TRAININGJOB_SPEC_RULES = (
 )
 
 
-class RunReference(TypedDict, total=False):
-    """The backend run executing the pipeline."""
-
-    backend: Annotated[str, Field("Backend running the pipeline (kubeflow, job or local).")]
-    id: Annotated[str, Field("Run identifier in that backend.")]
-    url: Annotated[str, Field("Link to the run's page, when the backend has one.")]
-
-
-class TrialCounts(TypedDict, total=False):
-    """How many trials ran and how they ended."""
-
-    total: Annotated[int, Field("Trials started.", minimum=0)]
-    succeeded: Annotated[int, Field("Trials that finished.", minimum=0)]
-    failed: Annotated[int, Field("Trials that failed.", minimum=0)]
-    pruned: Annotated[int, Field("Trials stopped early.", minimum=0)]
-
-
-class BestResult(TypedDict, total=False):
-    """The best model found so far."""
-
-    algorithm: Annotated[str, Field("Algorithm of the best model.")]
-    params: Annotated[dict[str, JsonValue], Field("Its hyperparameters.", preserve_unknown=True)]
-    metrics: Annotated[dict[str, float], Field("Its holdout metrics by name.")]
-    metric: Annotated[str, Field("Name of the objective metric.")]
-    value: Annotated[float, Field("Value of the objective metric.")]
-
-
-class RegisteredModel(TypedDict, total=False):
-    """The registry entry the run produced."""
-
-    name: Annotated[str, Field("Model name.")]
-    version: Annotated[str, Field("Version allocated by the registry.")]
-    uri: Annotated[str, Field("Artifact location.")]
-    digest: Annotated[str, Field("sha256 digest of the artifact, checked before serving.")]
-
-
-class TrainingJobStatus(TypedDict, total=False):
-    """Observed state of a TrainingJob, written only by the operator."""
-
-    phase: Annotated[TrainingPhase, Field("Pending, Running, Succeeded or Failed.")]
-    reason: Annotated[str, Field("Why the job is in this phase, one CamelCase word.")]
-    message: Annotated[str, Field("Details of the reason and what to do about it.")]
-    observedGeneration: Annotated[int, Field("The metadata.generation this status describes.", minimum=0)]
-    conditions: Annotated[list[Condition], CONDITIONS_FIELD]
-    mode: Annotated[str, Field("What is trained: the algorithm, tuning(<algorithm>) or automl.")]
-    run: Annotated[RunReference, Field("The backend run.")]
-    startTime: Annotated[str, Field("When the run started (RFC 3339).", format="date-time")]
-    completionTime: Annotated[str, Field("When the run ended (RFC 3339).", format="date-time")]
-    trials: Annotated[TrialCounts, Field("Trial counts for tuning and automl.")]
-    best: Annotated[BestResult, Field("Best model found.")]
-    model: Annotated[RegisteredModel, Field("Registered model version.")]
-
-
 class TrainingJob(TypedDict, total=False):
     """A request to train, evaluate and register a model."""
 
@@ -386,6 +382,9 @@ class TrainingJob(TypedDict, total=False):
 CLASS_RULES: dict[object, tuple[Rule, ...]] = {
     Dataset: DATASET_RULES,
     Split: SPLIT_RULES,
+    EnvVar: ENV_VAR_RULES,
+    EnvVarSource: ENV_SOURCE_RULES,
+    EnvFromSource: ENV_FROM_RULES,
     SearchDimension: SEARCH_DIMENSION_RULES,
     Tuning: TUNING_RULES,
     Evaluation: EVALUATION_RULES,

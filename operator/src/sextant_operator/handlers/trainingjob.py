@@ -1,31 +1,144 @@
-"""kopf handlers for TrainingJob: reconcile on create, spec change and operator restart; clean up on delete."""
+"""kopf handlers for TrainingJob: observe (the object, its Jobs and pods from indexes), plan, act.
+
+Every trigger — a TrainingJob event, an event of one of its Jobs or pods, or a requeue the plan asked for —
+ends in the same `reconcile(namespace, name)`, serialised per TrainingJob. No finalizer: Jobs carry owner
+references, so deleting a TrainingJob lets the garbage collector remove its Jobs and their pods, and
+registered models stay in the store.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any, cast
 
 import kopf
 
 from sextant_contracts.resources.crd import GROUP, VERSION
 
 from ..reconcile.conditions import now_rfc3339
-from ..reconcile.trainingjob import TrainingContext, desired_trainingjob_status
-from .status_writer import Logger, write_status
+from ..reconcile.run_names import LABEL_TRAININGJOB
+from ..reconcile.run_observation import JobView, PodView, job_view, pod_view
+from ..reconcile.training_job_manifest import TrainingSettings
+from ..reconcile.trainingjob import Observed, plan_trainingjob, progress_to_read, results_to_read
+from ..reconcile.transitions import status_changes, transition_events
+from .kube_actions import KubeActions
+from .run_results import RunResults
 
 PLURAL = "trainingjobs"
+OWNED_STATUS_FIELDS = frozenset({
+    "phase", "reason", "message", "observedGeneration", "conditions", "mode", "run", "startTime",
+    "completionTime", "trials", "best", "model", "metrics", "accepted", "dataQualityReport", "progress", "cost",
+    "runs", "nextScheduleTime"})
+ERROR_RETRY_SECONDS = 5.0
+log = logging.getLogger("sextant.operator.training")
+Key = tuple[str, str]
+JobIndex = kopf.Index[Key, JobView]
+PodIndex = kopf.Index[Key, PodView]
 
 
-def register_trainingjob_handlers(registry: kopf.OperatorRegistry, context: TrainingContext) -> None:
-    """Register the TrainingJob handlers into registry."""
+class TrainingReconciler:
+    """Holds what outlives one handler call: the indexes, a lock and a pending requeue per TrainingJob."""
 
-    @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry, id="reconcile")
-    @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry, id="reconcile")
-    @kopf.on.update(GROUP, VERSION, PLURAL, registry=registry, id="reconcile")
-    def reconcile_trainingjob(body: kopf.Body, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
-                              patch: kopf.Patch, logger: Logger, **_: Any) -> None:
-        desired = desired_trainingjob_status(spec, int(meta.get("generation", 0)), status, context, now_rfc3339())
-        write_status(body, status, desired, patch, logger)
+    def __init__(self, settings: TrainingSettings, actions: KubeActions, results: RunResults) -> None:
+        self.settings, self.actions, self.results = settings, actions, results
+        self.jobs: JobIndex | None = None
+        self.pods: PodIndex | None = None
+        self._locks: dict[Key, asyncio.Lock] = {}
+        self._requeues: dict[Key, asyncio.TimerHandle] = {}
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
-    def cleanup_trainingjob(logger: Logger, **_: Any) -> None:
-        logger.info("TrainingJob deleted: no backend run exists in this operator version, nothing to clean up")
+    def remember(self, jobs: JobIndex, pods: PodIndex) -> None:
+        self.jobs, self.pods = jobs, pods
+
+    def _requeue(self, key: Key, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        pending = self._requeues.get(key)
+        when = loop.time() + delay
+        if pending is not None and not pending.cancelled() and pending.when() <= when:
+            return  # an earlier wake-up is already due
+        if pending is not None:
+            pending.cancel()
+        self._requeues[key] = loop.call_at(when, lambda: asyncio.ensure_future(self.reconcile(*key)))
+
+    async def reconcile(self, namespace: str, name: str) -> None:
+        key = (namespace, name)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            try:
+                delay = await self._reconcile_once(namespace, name)
+            except Exception:  # noqa: BLE001 - logged, and tried again shortly: level-triggered
+                log.exception("reconciling TrainingJob %s/%s failed; retrying in %.0f s", namespace, name,
+                              ERROR_RETRY_SECONDS)
+                delay = ERROR_RETRY_SECONDS
+        if delay is not None:
+            self._requeue(key, delay)
+        elif key in self._requeues:
+            self._requeues.pop(key).cancel()
+
+    async def _reconcile_once(self, namespace: str, name: str) -> float | None:
+        body = await asyncio.to_thread(self.actions.read_trainingjob, namespace, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return None
+        jobs = list(self.jobs.get((namespace, name), [])) if self.jobs is not None else []
+        pods = list(self.pods.get((namespace, name), [])) if self.pods is not None else []
+        results: dict[str, Mapping[str, Any]] = {}
+        for run in results_to_read(body, jobs):
+            document = await asyncio.to_thread(self.results.read, run)
+            if document is not None:
+                results[run] = document
+        progress: dict[str, Mapping[str, Any]] = {}
+        for run in progress_to_read(body, jobs):
+            document = await asyncio.to_thread(self.results.progress, run)
+            if document is not None:
+                progress[run] = document
+        plan = plan_trainingjob(Observed(body, jobs, pods, results, now_rfc3339(), progress), self.settings)
+        # Status first: a run is recorded before its Job exists, so a crash in between is seen and repaired.
+        current = body.get("status") or {}
+        changes = status_changes(current, plan.status, OWNED_STATUS_FIELDS)
+        if changes:
+            await asyncio.to_thread(self.actions.patch_status, namespace, name, changes)
+            for event in transition_events(current, plan.status):
+                kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
+        for manifest in plan.apply:
+            await asyncio.to_thread(self.actions.apply, manifest)
+            log.info("applied Job %s/%s", namespace, manifest["metadata"]["name"])
+        for job, suspend in plan.suspend.items():
+            await asyncio.to_thread(self.actions.set_suspended, namespace, job, suspend)
+        for job in plan.delete:
+            await asyncio.to_thread(self.actions.delete_job, namespace, job)
+            log.info("deleted Job %s/%s", namespace, job)
+        return plan.requeue_after
+
+
+def _owner_key(namespace: str | None, labels: Mapping[str, str]) -> Key:
+    return (namespace or "", labels.get(LABEL_TRAININGJOB, ""))
+
+
+def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: TrainingReconciler) -> None:
+    """Register the TrainingJob handlers and the indexes of its children into registry."""
+    children = {LABEL_TRAININGJOB: kopf.PRESENT}
+
+    @kopf.index("batch", "v1", "jobs", labels=children, registry=registry, id="training_jobs")
+    def training_jobs(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, JobView]:
+        return {_owner_key(namespace, labels): job_view(body)}
+
+    @kopf.index("", "v1", "pods", labels=children, registry=registry, id="training_pods")
+    def training_pods(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, PodView]:
+        return {_owner_key(namespace, labels): pod_view(body)}
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="trainingjob")
+    async def trainingjob_changed(namespace: str | None, name: str, type: str, **indexes: Any) -> None:
+        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
+        if type != "DELETED":
+            await reconciler.reconcile(namespace or "", name)
+
+    @kopf.on.event("batch", "v1", "jobs", labels=children, registry=registry, id="run-job")
+    async def run_job_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
+        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
+        await reconciler.reconcile(*_owner_key(namespace, labels))
+
+    @kopf.on.event("", "v1", "pods", labels=children, registry=registry, id="run-pod")
+    async def run_pod_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
+        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
+        await reconciler.reconcile(*_owner_key(namespace, labels))

@@ -1,24 +1,57 @@
-"""Computes a TrainingJob's status from its spec and the training backends this operator has."""
+"""Decides a TrainingJob's runs: which Jobs to apply, suspend or delete, its status, and when to look again.
+
+Pure: the handlers observe (the TrainingJob, its Jobs and pods from kopf indexes, result documents from the
+store), call `plan_trainingjob`, and act on the plan. Every decision is reproducible from what is observed,
+so an operator killed at any moment decides the same thing when it comes back: runs have deterministic names
+(one per spec generation, one per cron tick) and a Job is applied under its run's name or not at all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sextant_contracts.resources.trainingjob import TrainingJobStatus
+from sextant_contracts.resources.trainingjob_status import RunRecord, TrainingJobStatus
 
 from .conditions import ConditionState, merge_conditions
+from .run_names import ROLE_TRAIN, ROLE_TRIALS, scheduled_run_name, spec_run_name, training_fingerprint
+from .run_observation import JobView, PodView, RunOutcome, observe_run
+from .run_schedule import due_tick, next_tick, parse_time
+from .training_job_manifest import RunIdentity, TrainingSettings, train_job, trial_shards, trials_job
 
 BACKEND_NOT_CONFIGURED = "BackendNotConfigured"
+TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
+MAX_RECORDS = 10
+DEFAULT_HISTORY = {"Succeeded": 3, "Failed": 1}
+ACTIVE_RESYNC_SECONDS = 30.0
+RESULT_RETRY_SECONDS = 5.0
+PROGRESS_SECONDS = 10.0
+#: Status fields carried from the run that last succeeded until another one does.
+MODEL_FIELDS = ("model", "best", "metrics", "accepted", "dataQualityReport", "trials")
 
 
 @dataclass(frozen=True)
-class TrainingContext:
-    """What the operator offers a TrainingJob: its default backend and the backends that can run jobs."""
+class Observed:
+    """Everything the planner looks at for one TrainingJob."""
 
-    default_backend: str
-    available_backends: frozenset[str] = frozenset()
+    trainingjob: Mapping[str, Any]
+    jobs: Sequence[JobView] = ()
+    pods: Sequence[PodView] = ()
+    results: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run name -> result document
+    now: str = "1970-01-01T00:00:00Z"
+    progress: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run name -> progress document
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What to do: Jobs to server-side apply, Jobs whose suspend flag to set, Jobs to delete, the status."""
+
+    status: TrainingJobStatus
+    apply: list[dict[str, Any]] = field(default_factory=list)
+    suspend: dict[str, bool] = field(default_factory=dict)
+    delete: list[str] = field(default_factory=list)
+    requeue_after: float | None = None
 
 
 def trainingjob_mode(spec: Mapping[str, Any]) -> str:
@@ -30,38 +63,286 @@ def trainingjob_mode(spec: Mapping[str, Any]) -> str:
     return "automl"
 
 
-def chosen_backend(spec: Mapping[str, Any], context: TrainingContext) -> str:
+def chosen_backend(spec: Mapping[str, Any], settings: TrainingSettings) -> str:
     """The backend the job asks for, or the operator's default."""
-    return str((spec.get("runtime") or {}).get("backend") or context.default_backend)
+    return str((spec.get("runtime") or {}).get("backend") or settings.default_backend)
 
 
-def _pending_without_backend(backend: str, context: TrainingContext) -> tuple[str, list[ConditionState]]:
-    offered = ", ".join(sorted(context.available_backends)) or "none yet"
-    message = (f"the {backend!r} training backend is not available in this operator version "
-               f"(available: {offered}); the job stays Pending and starts once an operator with that backend "
-               f"reconciles it")
-    return message, [
+def results_to_read(trainingjob: Mapping[str, Any], jobs: Sequence[JobView]) -> list[str]:
+    """Runs whose train Job completed but whose outcome is not yet in status: read their result documents."""
+    recorded = {r["name"]: r.get("phase") for r in (trainingjob.get("status") or {}).get("runs") or []}
+    return sorted({j.run for j in jobs if j.role == ROLE_TRAIN and j.complete and recorded.get(j.run) not in TERMINAL})
+
+
+def progress_to_read(trainingjob: Mapping[str, Any], jobs: Sequence[JobView]) -> list[str]:
+    """Runs whose search is going (an active train Job of a tuning or AutoML spec): read their progress."""
+    spec = trainingjob.get("spec") or {}
+    if not (spec.get("tuning") or spec.get("automl")):
+        return []
+    return sorted({j.run for j in jobs if j.role == ROLE_TRAIN and j.active and not j.complete})
+
+
+def _progress(document: Mapping[str, Any]) -> dict[str, Any]:
+    done, total = int(document.get("trialsDone", 0)), int(document.get("trialsTotal", 0))
+    progress: dict[str, Any] = {"trialsDone": done, "trialsTotal": total,
+                                "summary": f"{done}/{total}" if total else str(done)}
+    if isinstance(document.get("bestValue"), (int, float)):
+        progress["bestValue"] = float(document["bestValue"])
+    return progress
+
+
+def _without_backend(spec: Mapping[str, Any], generation: int, current: Mapping[str, Any], backend: str,
+                     now: str) -> TrainingJobStatus:
+    message = (f"the {backend!r} training backend is not available in this operator version (available: job); "
+               f"the job stays Pending and starts once an operator with that backend reconciles it")
+    states = [
         ConditionState("Accepted", "True", "SpecValid", "the spec passed schema and catalogue validation"),
         ConditionState("Running", "False", BACKEND_NOT_CONFIGURED, message),
         ConditionState("Succeeded", "Unknown", BACKEND_NOT_CONFIGURED, "training has not started"),
         ConditionState("Failed", "False", BACKEND_NOT_CONFIGURED, "training has not started"),
     ]
+    return {"phase": "Pending", "reason": BACKEND_NOT_CONFIGURED, "message": message,
+            "observedGeneration": generation, "mode": trainingjob_mode(spec),
+            "conditions": merge_conditions(current.get("conditions", []), states, generation, now)}
 
 
-def desired_trainingjob_status(spec: Mapping[str, Any], generation: int, current: Mapping[str, Any],
-                               context: TrainingContext, now: str) -> TrainingJobStatus:
-    """The status the operator should report for this TrainingJob generation.
+@dataclass
+class _Run:
+    """A run the planner knows of, from its status record, its Jobs, or because it starts now."""
 
-    Training backends arrive in later versions; until one is available the job is honestly Pending.
-    """
-    backend = chosen_backend(spec, context)
-    message, states = _pending_without_backend(backend, context)
-    status: TrainingJobStatus = {
-        "phase": "Pending",
-        "reason": BACKEND_NOT_CONFIGURED,
-        "message": message,
-        "observedGeneration": generation,
-        "mode": trainingjob_mode(spec),
-        "conditions": merge_conditions(current.get("conditions", []), states, generation, now),
+    name: str
+    cause: str
+    generation: int
+    spec_hash: str
+    record: RunRecord
+    jobs: list[JobView] = field(default_factory=list)
+
+    @property
+    def phase(self) -> str:
+        return str(self.record.get("phase", "Pending"))
+
+
+def _known_runs(status: Mapping[str, Any], jobs: Sequence[JobView]) -> dict[str, _Run]:
+    runs: dict[str, _Run] = {}
+    for record in status.get("runs") or []:
+        runs[record["name"]] = _Run(record["name"], record.get("cause", "spec"), int(record.get("generation", 0)),
+                                    str(record.get("specHash", "")), dict(record))  # type: ignore[arg-type]
+    for job in jobs:
+        run = runs.get(job.run)
+        if run is None:  # a Job created just before the operator died, before its run reached status
+            run = runs[job.run] = _Run(job.run, job.cause, job.generation, job.spec_hash, {
+                "name": job.run, "generation": job.generation, "cause": job.cause,  # type: ignore[typeddict-item]
+                "phase": "Pending", "startTime": job.start_time or "", "specHash": job.spec_hash})
+        run.jobs.append(job)
+    return runs
+
+
+def _latest(runs: Sequence[_Run], cause: str) -> _Run | None:
+    candidates = [r for r in runs if r.cause == cause]
+    return max(candidates, key=lambda r: (r.generation, r.record.get("startTime", ""), r.name), default=None)
+
+
+def _new_run(name: str, cause: str, generation: int, spec_hash: str, now: str) -> _Run:
+    record: RunRecord = {"name": name, "generation": generation, "cause": cause,  # type: ignore[typeddict-item]
+                         "phase": "Pending", "reason": "RunCreated", "message": "the run's Job is being created",
+                         "startTime": now, "specHash": spec_hash}
+    return _Run(name, cause, generation, spec_hash, record)
+
+
+def _due_scheduled_run(tj: Mapping[str, Any], runs: Sequence[_Run], generation: int, spec_hash: str,
+                       now: str) -> _Run | None:
+    schedule = tj["spec"].get("schedule")
+    if not schedule or tj["spec"].get("suspend"):
+        return None
+    latest = _latest(runs, "schedule")
+    since = str(latest.record.get("startTime") if latest else tj["metadata"].get("creationTimestamp", now))
+    tick = due_tick(schedule["cron"], since, now)
+    if tick is None:
+        return None
+    name = scheduled_run_name(tj["metadata"]["name"], int(tick.timestamp()))
+    if any(r.name == name for r in runs):
+        return None
+    return _new_run(name, "schedule", generation, spec_hash, now)
+
+
+def _manifests(tj: Mapping[str, Any], run: _Run, settings: TrainingSettings) -> list[dict[str, Any]]:
+    """The Jobs the run needs now: the trials Job first when sharded, the train Job once the trials are done."""
+    identity = RunIdentity(tj, run.name, run.cause, run.generation, run.spec_hash)
+    suspend = bool(tj["spec"].get("suspend"))
+    have = {j.role: j for j in run.jobs}
+    if trial_shards(tj["spec"]):
+        trials = have.get(ROLE_TRIALS)
+        if trials is None:
+            return [trials_job(identity, settings, suspend)]
+        if not trials.complete or ROLE_TRAIN in have:
+            return []
+    return [] if ROLE_TRAIN in have else [train_job(identity, settings, suspend)]
+
+
+def _cost(jobs: Sequence[JobView]) -> dict[str, float]:
+    """Requested compute of the run's finished Jobs (a running Job is counted when it ends: a value that
+    changed on every reconcile would patch the status, wake the operator and patch it again, forever)."""
+    cpu = gpu = 0.0
+    for job in jobs:
+        if not job.start_time or not job.completion_time:
+            continue
+        seconds = (parse_time(job.completion_time) - parse_time(job.start_time)).total_seconds()
+        cpu += job.cpu_request * job.pods * max(seconds, 0.0)
+        gpu += job.gpu_request * job.pods * max(seconds, 0.0)
+    return {"cpuSeconds": round(cpu, 1), "gpuSeconds": round(gpu, 1)}
+
+
+def _record_outcome(run: _Run, outcome: RunOutcome, now: str) -> None:
+    record = run.record
+    record.update({"phase": outcome.phase, "reason": outcome.reason, "message": outcome.message})  # type: ignore[typeddict-item]
+    if outcome.phase in TERMINAL and not record.get("completionTime"):
+        record["completionTime"] = now
+    result = outcome.trainer_result
+    if result:
+        record["modelVersion"] = str(result.get("model", {}).get("version", ""))
+        record["metrics"] = {k: float(v) for k, v in (result.get("metrics") or {}).items()
+                             if isinstance(v, (int, float))}
+
+
+def _model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Status fields copied from a successful run's result document."""
+    model = result.get("model") or {}
+    best = result.get("best") or {}
+    objective = result.get("objective") or {}
+    metric = objective.get("metric") if isinstance(objective, Mapping) else objective
+    metrics = {k: float(v) for k, v in (result.get("metrics") or {}).items() if isinstance(v, (int, float))}
+    fields: dict[str, Any] = {
+        "model": {k: str(model[k]) for k in ("name", "version", "uri", "digest") if model.get(k) is not None},
+        "best": {"algorithm": best.get("algorithm", ""), "params": best.get("params") or {}, "metrics": metrics},
+        "metrics": metrics, "accepted": bool(result.get("accepted")),
     }
-    return status
+    if metric:
+        fields["best"].update({"metric": str(metric), "value": metrics.get(str(metric), 0.0)})
+    report = (result.get("artifacts") or {}).get("report") or (result.get("artifacts") or {}).get("profile")
+    if report:
+        fields["dataQualityReport"] = str(report)
+    if (result.get("trials") or {}).get("total"):  # a single estimator has no trials to count
+        fields["trials"] = {k: int(v) for k, v in result["trials"].items() if isinstance(v, int)}
+    return fields
+
+
+def _history_deletions(runs: Sequence[_Run], limits: Mapping[str, int]) -> list[str]:
+    """Jobs of finished runs beyond the history limits (newest kept), and every Job of a stopped run."""
+    doomed: list[str] = []
+    kept = {"Succeeded": 0, "Failed": 0}
+    for run in sorted(runs, key=lambda r: (r.record.get("startTime", ""), r.name), reverse=True):
+        live = [j.name for j in run.jobs if not j.deleting]
+        if not live or run.phase not in TERMINAL:
+            continue
+        if run.phase == "Stopped":
+            doomed += live
+            continue
+        kept[run.phase] += 1
+        if kept[run.phase] > limits[run.phase]:
+            doomed += live
+    return doomed
+
+
+def _conditions(phase: str, reason: str, message: str) -> list[ConditionState]:
+    return [
+        ConditionState("Accepted", "True", "SpecValid", "the spec passed schema and catalogue validation"),
+        ConditionState("Running", "True" if phase == "Running" else "False", reason, message),
+        ConditionState("Suspended", "True" if phase == "Suspended" else "False", reason, message),
+        ConditionState("Succeeded", "True" if phase == "Succeeded" else "False" if phase == "Failed" else "Unknown",
+                       reason, message),
+        ConditionState("Failed", "True" if phase == "Failed" else "False", reason, message),
+    ]
+
+
+def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> TrainingPlan:
+    """The plan for one TrainingJob: see the module docstring."""
+    tj, now = observed.trainingjob, observed.now
+    spec, meta = tj["spec"], tj["metadata"]
+    current: Mapping[str, Any] = tj.get("status") or {}
+    generation = int(meta.get("generation", 0))
+    backend = chosen_backend(spec, settings)
+    if backend != "job":
+        return TrainingPlan(_without_backend(spec, generation, current, backend, now))
+
+    spec_hash = training_fingerprint(spec)
+    runs = _known_runs(current, observed.jobs)
+    pods_by_run: dict[str, list[PodView]] = {}
+    for pod in observed.pods:
+        pods_by_run.setdefault(pod.run, []).append(pod)
+
+    latest_spec_run = _latest(list(runs.values()), "spec")
+    starting: _Run | None = None
+    if latest_spec_run is None or latest_spec_run.spec_hash != spec_hash:
+        starting = _new_run(spec_run_name(meta["name"], generation), "spec", generation, spec_hash, now)
+        if starting.name in runs:  # the same generation seen again (status lost): it is the same run
+            starting = None
+    if starting is None:
+        starting = _due_scheduled_run(tj, list(runs.values()), generation, spec_hash, now)
+        active = [r for r in runs.values() if r.phase not in TERMINAL]
+        policy = (spec.get("schedule") or {}).get("concurrencyPolicy", "Forbid")
+        if starting is not None and active and policy == "Forbid":
+            starting = None
+    plan = TrainingPlan(status={})
+
+    if starting is not None:
+        for run in runs.values():  # a new run supersedes any still going
+            if run.phase not in TERMINAL:
+                _record_outcome(run, RunOutcome("Stopped", "Superseded", f"run {starting.name} replaced it"), now)
+        runs[starting.name] = starting
+
+    for run in runs.values():
+        if run.phase in TERMINAL:
+            continue
+        plan.apply.extend(_manifests(tj, run, settings))
+        outcome = observe_run(run.jobs, pods_by_run.get(run.name, []), observed.results.get(run.name), now)
+        if run.jobs or outcome.phase != "Pending" or run is not starting:
+            _record_outcome(run, outcome, now)
+        if outcome.phase == "Failed":  # a run that cannot go on (e.g. a bad image) releases its pods
+            plan.delete.extend(j.name for j in run.jobs if j.active and not j.deleting)
+        elif outcome.phase != "Succeeded":
+            for job in run.jobs:
+                if job.suspended != bool(spec.get("suspend")) and not job.complete:
+                    plan.suspend[job.name] = bool(spec.get("suspend"))
+
+    limits = {**DEFAULT_HISTORY, **{phase: int((spec.get("schedule") or {}).get(key, DEFAULT_HISTORY[phase]))
+                                   for phase, key in (("Succeeded", "successfulRunsHistoryLimit"),
+                                                      ("Failed", "failedRunsHistoryLimit"))}}
+    plan.delete.extend(name for name in _history_deletions(list(runs.values()), limits) if name not in plan.delete)
+
+    ordered = sorted(runs.values(), key=lambda r: (r.record.get("startTime", ""), r.name), reverse=True)
+    latest = ordered[0]
+    status: dict[str, Any] = {k: current[k] for k in MODEL_FIELDS if k in current}
+    for run in reversed(ordered):  # the newest success wins
+        result = observed.results.get(run.name)
+        if run.phase in ("Succeeded", "Failed") and result:
+            status.update(_model_fields(result))
+    phase = latest.phase
+    reason, message = str(latest.record.get("reason", "")), str(latest.record.get("message", ""))
+    status.update({
+        "phase": phase, "reason": reason, "message": f"run {latest.name}: {message}",
+        "observedGeneration": generation, "mode": trainingjob_mode(spec),
+        "run": {"backend": "job", "id": latest.name},
+        "startTime": latest.record.get("startTime", now),
+        "runs": [r.record for r in ordered[:MAX_RECORDS]],
+        "cost": _cost(latest.jobs),
+        "conditions": merge_conditions(current.get("conditions", []), _conditions(phase, reason or phase, message),
+                                       generation, now),
+    })
+    if latest.record.get("completionTime"):
+        status["completionTime"] = latest.record["completionTime"]
+    if phase not in TERMINAL:
+        if latest.name in observed.progress:
+            status["progress"] = _progress(observed.progress[latest.name])
+        elif current.get("progress") and current.get("run", {}).get("id") == latest.name:
+            status["progress"] = current["progress"]
+    waits = [ACTIVE_RESYNC_SECONDS] if phase not in TERMINAL else []
+    if phase == "Running" and (spec.get("tuning") or spec.get("automl")):
+        waits.append(PROGRESS_SECONDS)
+    if phase == "Running" and reason == "ReadingResult":
+        waits.append(RESULT_RETRY_SECONDS)
+    if spec.get("schedule") and not spec.get("suspend"):
+        tick = next_tick(spec["schedule"]["cron"], now)
+        status["nextScheduleTime"] = tick.strftime("%Y-%m-%dT%H:%M:%SZ")
+        waits.append(max((tick - parse_time(now)).total_seconds(), 1.0))
+    return TrainingPlan(status=status, apply=plan.apply, suspend=plan.suspend, delete=plan.delete,  # type: ignore[arg-type]
+                        requeue_after=min(waits) if waits else None)

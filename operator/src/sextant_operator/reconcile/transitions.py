@@ -18,25 +18,31 @@ class EventSpec:
     message: str
 
 
-def status_changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
-    """Top-level status fields whose desired value differs from the current one (a merge patch)."""
+def status_changes(current: Mapping[str, Any], desired: Mapping[str, Any],
+                   owned: frozenset[str] | None = None) -> dict[str, Any]:
+    """Top-level status fields whose desired value differs from the current one (a merge patch).
+
+    A field the writer owns but no longer produces is removed (null); fields owned by other writers (a drift
+    poller, say) are left alone. `owned=None` means every field is this writer's.
+    """
     changes: dict[str, Any] = {k: v for k, v in desired.items() if current.get(k) != v}
-    changes.update({k: None for k in current if k not in desired})
+    changes.update({k: None for k in current if k not in desired and (owned is None or k in owned)})
     return changes
 
 
 def transition_events(current: Mapping[str, Any], desired: Mapping[str, Any],
                       warning_reasons: frozenset[str] = frozenset()) -> list[EventSpec]:
-    """One Event per phase change and per existing condition whose status changed.
+    """One Event per transition: the phase change, or else each existing condition whose status changed.
 
-    Conditions appearing for the first time are covered by the phase Event, so creating a resource posts one
-    Event, not one per condition.
+    A phase change also flips conditions; they are covered by its Event, so `kubectl describe` reads as one
+    line per thing that happened. Failed phases and the given reasons are Warnings.
     """
-    events: list[EventSpec] = []
     reason = str(desired.get("reason") or "Reconciled")
     if current.get("phase") != desired.get("phase"):
-        kind: Literal["Normal", "Warning"] = "Warning" if reason in warning_reasons else "Normal"
-        events.append(EventSpec(kind, reason, f"phase is now {desired.get('phase')}: {desired.get('message', '')}"))
+        warn = reason in warning_reasons or desired.get("phase") == "Failed"
+        kind: Literal["Normal", "Warning"] = "Warning" if warn else "Normal"
+        return [EventSpec(kind, reason, f"phase is now {desired.get('phase')}: {desired.get('message', '')}")]
+    events: list[EventSpec] = []
     for cond in desired.get("conditions", []):
         before = find_condition(current.get("conditions", []), cond["type"])
         if before is not None and before.get("status") != cond["status"]:

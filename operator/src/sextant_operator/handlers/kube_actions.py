@@ -1,0 +1,84 @@
+"""The thin acting layer for training: server-side apply of Jobs, suspend flags, deletions, status patches.
+
+Blocking calls of the official client, run in a worker thread by the handlers. One field manager owns every
+field Sextant sets on a child, so re-applying the same manifest is a no-op and a crash mid-apply is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from sextant_contracts.resources.crd import GROUP, VERSION
+
+FIELD_MANAGER = "sextant-operator"
+TRAININGJOBS = "trainingjobs"
+
+
+def load_client_configuration() -> client.ApiClient:
+    """In a pod: the mounted ServiceAccount; elsewhere: the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+class KubeActions:
+    """Reads TrainingJobs and changes their Jobs and status."""
+
+    def __init__(self, connect: Callable[[], client.ApiClient] = load_client_configuration) -> None:
+        self._connect = connect  # on first use, not at start-up: kopf logs in first and reports failures
+
+    @cached_property
+    def api_client(self) -> client.ApiClient:
+        return self._connect()
+
+    @cached_property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api_client)
+
+    @cached_property
+    def batch(self) -> client.BatchV1Api:
+        return client.BatchV1Api(self.api_client)
+
+    def read_trainingjob(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The TrainingJob as stored now, or None when it is gone."""
+        try:
+            return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, TRAININGJOBS, name))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def apply(self, manifest: Mapping[str, Any]) -> None:
+        """Server-side apply a namespaced batch/v1 Job under Sextant's field manager."""
+        meta = manifest["metadata"]
+        self.api_client.call_api(
+            f"/apis/batch/v1/namespaces/{meta['namespace']}/jobs/{meta['name']}", "PATCH",
+            query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+            body=manifest, auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True,
+            _preload_content=True)
+
+    def set_suspended(self, namespace: str, name: str, suspend: bool) -> None:
+        """Flip a Job's spec.suspend (the one field of a running Job Sextant changes)."""
+        self.batch.patch_namespaced_job(name, namespace, {"spec": {"suspend": suspend}},
+                                        field_manager=FIELD_MANAGER)
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        """Delete a Job; the garbage collector then deletes its pods (already gone is fine)."""
+        try:
+            self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def patch_status(self, namespace: str, name: str, changes: Mapping[str, Any]) -> None:
+        """A merge patch of the given status fields only (fields other writers own are left alone)."""
+        self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, TRAININGJOBS, name,
+                                                          {"status": dict(changes)})
