@@ -10,7 +10,7 @@ import pytest
 from sextant_contracts.durations import parse_duration
 from sextant_contracts.quantities import parse_quantity
 from sextant_contracts.rules.structural import with_defaults
-from sextant_contracts.rules.trainingjob import _rules_by_text, spec_schema
+from sextant_contracts.rules.trainingjob import rules_by_text, spec_schema
 
 
 def _validations(schema: dict[str, Any]) -> Iterator[dict[str, str]]:
@@ -23,7 +23,7 @@ def _validations(schema: dict[str, Any]) -> Iterator[dict[str, str]]:
 
 
 def test_every_cel_rule_has_a_python_twin() -> None:
-    rules = _rules_by_text()
+    rules = rules_by_text()
     listed = list(_validations(dict(spec_schema())))
     assert len(listed) >= 15
     missing = [v["rule"] for v in listed if v["rule"] not in rules or rules[v["rule"]].check is None]

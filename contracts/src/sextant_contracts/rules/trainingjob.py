@@ -21,7 +21,7 @@ from ..resources.fields import Rule
 from .hyperparameters import violates
 from .structural import Schema, Violation, violations, with_defaults
 
-__all__ = ["CheckedSpec", "Violation", "check_trainingjob_spec", "spec_schema", "validate_trainingjob"]
+__all__ = ["CheckedSpec", "Violation", "check_trainingjob_spec", "rules_by_text", "spec_schema", "validate_trainingjob"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ def spec_schema() -> Schema:
 
 
 @functools.cache
-def _rules_by_text() -> dict[str, Rule]:
+def rules_by_text() -> dict[str, Rule]:
+    """Every CEL rule of the TrainingJob CRD by its text, with its Python twin."""
     groups = (*trainingjob.CLASS_RULES.values(), trainingjob.TRAININGJOB_SPEC_RULES)
     return {rule.rule: rule for group in groups for rule in group}
 
@@ -48,7 +49,7 @@ def check_trainingjob_spec(spec: Mapping[str, Any]) -> CheckedSpec:
     """The defaulted spec and its violations: schema and CEL rules first, then the catalogue rules."""
     schema = spec_schema()
     defaulted = with_defaults(schema, dict(spec)) if isinstance(spec, Mapping) else spec
-    found = list(violations(schema, defaulted, "spec", _rules_by_text()))
+    found = list(violations(schema, defaulted, "spec", rules_by_text()))
     if not found:
         found = catalogue_violations(defaulted)
     return CheckedSpec(defaulted, found)
