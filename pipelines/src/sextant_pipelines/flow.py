@@ -96,8 +96,7 @@ def result_document(spec: TrainingSpec, context: RunContext, store: ArtifactStor
     trials = search.pop("trials", {"total": 0, "succeeded": 0, "failed": 0, "pruned": 0})
     return {
         "apiVersion": RESULT_API_VERSION, "status": "Succeeded", "runId": context.run_id, "task": spec.task,
-        "mode": fitted.mode, "objective": steps.objective_of(spec, "classes" in (manifest.target or {}) or
-                                                             manifest.target is not None),
+        "mode": fitted.mode, "objective": steps.objective_of(spec),
         "best": {"algorithm": fitted.algorithm, "params": manifest.params, "metrics": manifest.metrics},
         "metrics": manifest.metrics, **evaluation.extras, "crossValidation": evaluation.cv,
         "trials": trials, "search": search,

@@ -1,4 +1,4 @@
-"""The validating admission webhook: kopf handler and TLS server wiring around the pure catalogue checks."""
+"""The validating admission webhook: kopf handler and TLS server wiring around the rules from contracts."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 import kopf
 
 from sextant_contracts.resources.crd import GROUP, VERSION
+from sextant_contracts.rules.trainingjob import validate_trainingjob
 
 from ..config import OperatorConfig
 from ..reconcile.run_schedule import cron_error
-from .trainingjob_rules import validate_trainingjob
 
 TRAININGJOB_WEBHOOK_ID = "validate-trainingjob"
 
