@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,16 @@ def wait_ready(cluster: Any, namespace: str, name: str, timeout: float = 90.0) -
 def wait_phase(cluster: Any, namespace: str, name: str, phase: str, timeout: float = 90.0) -> dict[str, Any]:
     return eventually(lambda: (body := read_pod(cluster, namespace, name))["status"].get("phase") == phase and body,
                       timeout=timeout, what=f"pod {namespace}/{name} to be {phase}")
+
+
+def helm(cluster: Any, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The cluster's helm with its kubeconfig (returns the result; the caller asserts)."""
+    argv = [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def restricted_namespace(cluster: Any, namespace: str) -> None:
+    """Label a namespace to enforce the `restricted` Pod Security Standard (created when missing)."""
+    cluster.kubectl("create", "namespace", namespace, check=False)
+    cluster.kubectl("label", "namespace", namespace, "--overwrite", "pod-security.kubernetes.io/enforce=restricted",
+                    "pod-security.kubernetes.io/enforce-version=latest")

@@ -58,6 +58,7 @@ No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is
 - apiGroups: ["ml.sextant.io"]
   resources: ["trainingjobs/finalizers"]
   verbs: ["update"]
+# Server-side apply of a Job that does not exist yet is a create.
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["create", "list", "watch", "patch", "delete"]

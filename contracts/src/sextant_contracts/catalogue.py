@@ -12,6 +12,16 @@ from typing import Literal
 Task = Literal["classification", "regression", "clustering", "anomalyDetection"]
 TASKS: tuple[Task, ...] = ("classification", "regression", "clustering", "anomalyDetection")
 ValueType = Literal["int", "float", "bool", "str", "null"]
+#: Datasets bundled with scikit-learn, named by `builtin:<name>` URIs.
+BUILTIN_DATASETS: tuple[str, ...] = ("iris", "wine", "breast_cancer", "digits", "diabetes")
+#: File-name endings the trainer reads the format from when `dataset.format` is omitted (lower case).
+FORMAT_BY_SUFFIX: dict[str, str] = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def format_from_uri(uri: str) -> str | None:
+    """csv or parquet when the URI's name tells the format, else None."""
+    lowered = uri.lower()
+    return next((fmt for suffix, fmt in FORMAT_BY_SUFFIX.items() if lowered.endswith(suffix)), None)
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ from pathlib import Path
 from sextant_contracts.digest import digest_directory, digest_files, iter_directory
 from sextant_contracts.errors import DigestMismatch, ObjectNotFound, RegistryError
 from sextant_contracts.manifest import Manifest, manifest_from_json
+from sextant_contracts.resources.common import MODEL_ALIASES
 from sextant_contracts.storage import ArtifactStore
 
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$")
-ALIASES = ("staging", "production")
+ALIASES = MODEL_ALIASES  # the aliases the CRDs accept (model.promote, a model reference's alias)
 MAX_CLAIM_ATTEMPTS = 200
 
 

@@ -18,7 +18,7 @@ class SpecError(PipelineError):
 
     def __init__(self, field: str, message: str, fix: str = "") -> None:
         self.field = field
-        super().__init__(f"spec.{field}: {message}", fix)
+        super().__init__(f"spec.{field}: {message}" if field else f"spec: {message}", fix)
 
 
 class DataError(PipelineError):

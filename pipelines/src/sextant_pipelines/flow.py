@@ -17,6 +17,7 @@ from sextant_contracts.storage import ArtifactStore, open_store
 from sextant_pipelines import accept, register, report, steps
 from sextant_pipelines.errors import PipelineError
 from sextant_pipelines.evaluate import Evaluation
+from sextant_pipelines.progress import progress_reporter
 from sextant_pipelines.spec import TrainingSpec, parse_spec
 
 log = logging.getLogger("sextant.pipelines")
@@ -95,8 +96,7 @@ def result_document(spec: TrainingSpec, context: RunContext, store: ArtifactStor
     trials = search.pop("trials", {"total": 0, "succeeded": 0, "failed": 0, "pruned": 0})
     return {
         "apiVersion": RESULT_API_VERSION, "status": "Succeeded", "runId": context.run_id, "task": spec.task,
-        "mode": fitted.mode, "objective": steps.objective_of(spec, "classes" in (manifest.target or {}) or
-                                                             manifest.target is not None),
+        "mode": fitted.mode, "objective": steps.objective_of(spec),
         "best": {"algorithm": fitted.algorithm, "params": manifest.params, "metrics": manifest.metrics},
         "metrics": manifest.metrics, **evaluation.extras, "crossValidation": evaluation.cv,
         "trials": trials, "search": search,
@@ -130,7 +130,7 @@ def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext,
              spec.mode)
     prepared = steps.prepare(spec)
     artifacts = write_profile(store, context, spec, prepared.profile)
-    fitted = steps.fit(spec, prepared, searched)
+    fitted = steps.fit(spec, prepared, searched, progress_reporter(store, context.run_id))
     evaluation = steps.evaluate_step(spec, prepared, fitted)
     result = finish(spec, context, store, prepared, fitted, evaluation, artifacts, started)
     log.info("run %s finished in %.1f s: model %s version %d (%s)", context.run_id, result["durationSeconds"],

@@ -9,16 +9,15 @@ from typing import Any
 import pandas as pd
 from sklearn import datasets
 
+from sextant_contracts.catalogue import BUILTIN_DATASETS, format_from_uri
 from sextant_contracts.digest import digest_bytes
 from sextant_contracts.errors import ContractError
 from sextant_contracts.storage import read_uri
 from sextant_pipelines.errors import DataError, SpecError
 from sextant_pipelines.spec import DatasetSpec
 
-BUILTINS: dict[str, Any] = {
-    "iris": datasets.load_iris, "wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer,
-    "digits": datasets.load_digits, "diabetes": datasets.load_diabetes,
-}
+#: The loaders of the datasets the CRD admits as builtin:<name> (a unit test checks the two lists agree).
+BUILTINS: dict[str, Any] = {name: getattr(datasets, f"load_{name}") for name in BUILTIN_DATASETS}
 
 
 @dataclass(frozen=True)
@@ -42,13 +41,9 @@ def load_builtin(name: str) -> pd.DataFrame:
 
 
 def _format_of(uri: str, declared: str | None) -> str:
-    if declared:
-        return declared
-    lowered = uri.lower()
-    if lowered.endswith((".parquet", ".pq")):
-        return "parquet"
-    if lowered.endswith((".csv", ".csv.gz")):
-        return "csv"
+    found = declared or format_from_uri(uri)  # the CRD refuses a spec whose format neither says
+    if found:
+        return found
     raise SpecError("dataset.format", f"cannot tell the format of {uri!r} from its name.",
                     "set format: csv or parquet.")
 

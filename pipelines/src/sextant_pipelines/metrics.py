@@ -1,4 +1,8 @@
-"""Metric definitions per task: holdout computation, scorer for cross-validation, and which way is better."""
+"""Metric computation per task (holdout and cross-validation); the names and goals are the contracts' catalogue.
+
+Every metric the catalogue offers (and so the API server admits) is computed here; a few more are reported
+beside them (adjusted_rand, flagged_fraction_error) but cannot be an objective or an acceptance criterion.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,10 @@ from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
+from sklearn.preprocessing import label_binarize
 
+from sextant_contracts.catalogue import DEFAULT_METRIC
+from sextant_contracts.catalogue import METRICS as CATALOGUE_METRICS
 from sextant_pipelines.errors import SpecError
 
 Scorer = Callable[[Any, Any, Any], float]
@@ -19,22 +26,14 @@ class Metric:
     name: str
     task: str
     maximize: bool
+    needs_target: bool = True
 
 
 METRICS: dict[str, list[Metric]] = {
-    "classification": [Metric("accuracy", "classification", True), Metric("f1", "classification", True),
-                       Metric("roc_auc", "classification", True), Metric("log_loss", "classification", False),
-                       Metric("balanced_accuracy", "classification", True)],
-    "regression": [Metric("rmse", "regression", False), Metric("mae", "regression", False),
-                   Metric("r2", "regression", True), Metric("mape", "regression", False)],
-    "clustering": [Metric("silhouette", "clustering", True), Metric("davies_bouldin", "clustering", False),
-                   Metric("adjusted_rand", "clustering", True)],
-    "anomalyDetection": [Metric("anomaly_f1", "anomalyDetection", True),
-                         Metric("anomaly_roc_auc", "anomalyDetection", True),
-                         Metric("flagged_fraction_error", "anomalyDetection", False)],
+    task: [Metric(m.name, task, m.goal == "maximize", m.needs_target) for m in table.values()]
+    for task, table in CATALOGUE_METRICS.items()
 }
-DEFAULT_OBJECTIVE = {"classification": "roc_auc", "regression": "r2", "clustering": "silhouette",
-                     "anomalyDetection": "anomaly_f1"}
+DEFAULT_OBJECTIVE: dict[str, str] = {str(task): metric for task, metric in DEFAULT_METRIC.items()}
 
 
 def metric_for(task: str, name: str, where: str) -> Metric:
@@ -54,16 +53,24 @@ def classification_scores(y: Any, predicted: Any, proba: np.ndarray | None, clas
     """Accuracy, balanced accuracy, F1 (binary for two classes, else macro), and with probabilities ROC AUC and
     log loss."""
     binary = len(classes) == 2
+    # f1, precision and recall: of the positive (last) class for two classes, else macro-averaged.
+    averaging: dict[str, Any] = ({"pos_label": classes[-1]} if binary else {"average": "macro", "labels": classes})
     out = {"accuracy": skm.accuracy_score(y, predicted),
            "balanced_accuracy": skm.balanced_accuracy_score(y, predicted),
-           "f1": (skm.f1_score(y, predicted, pos_label=classes[-1], zero_division=0.0) if binary
-                  else skm.f1_score(y, predicted, average="macro", labels=classes, zero_division=0.0))}
+           "f1": skm.f1_score(y, predicted, zero_division=0.0, **averaging),
+           "f1_macro": skm.f1_score(y, predicted, average="macro", labels=classes, zero_division=0.0),
+           "f1_weighted": skm.f1_score(y, predicted, average="weighted", labels=classes, zero_division=0.0),
+           "precision": skm.precision_score(y, predicted, zero_division=0.0, **averaging),
+           "recall": skm.recall_score(y, predicted, zero_division=0.0, **averaging)}
     if proba is not None:
         clipped = np.clip(proba, 1e-15, 1.0)
         out["log_loss"] = skm.log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=classes)
         if len(set(np.asarray(y).tolist())) == len(classes):
             out["roc_auc"] = (skm.roc_auc_score(y, proba[:, 1]) if binary
                               else skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
+            out["average_precision"] = (
+                skm.average_precision_score(y, proba[:, 1], pos_label=classes[-1]) if binary
+                else skm.average_precision_score(label_binarize(y, classes=classes), proba, average="macro"))
     return {k: float(v) for k, v in out.items()}
 
 
@@ -79,8 +86,11 @@ def classification_metrics(model: Any, X: Any, y: Any) -> tuple[dict[str, float]
 
 def regression_scores(y: Any, predicted: Any) -> dict[str, float]:
     return {"rmse": float(skm.root_mean_squared_error(y, predicted)),
+            "mse": float(skm.mean_squared_error(y, predicted)),
             "mae": float(skm.mean_absolute_error(y, predicted)),
+            "median_absolute_error": float(skm.median_absolute_error(y, predicted)),
             "r2": float(skm.r2_score(y, predicted)),
+            "explained_variance": float(skm.explained_variance_score(y, predicted)),
             "mape": float(skm.mean_absolute_percentage_error(y, predicted))}
 
 
@@ -89,13 +99,14 @@ def regression_metrics(model: Any, X: Any, y: Any) -> dict[str, float]:
 
 
 def clustering_metrics(model: Any, X: Any, y: Any | None) -> dict[str, float]:
-    """Silhouette and Davies-Bouldin in the model's preprocessed feature space; ARI when labels exist."""
+    """Silhouette, Calinski-Harabasz and Davies-Bouldin in the preprocessed feature space; ARI with labels."""
     labels = model.predict(X)
     space = model[:-1].transform(X) if hasattr(model, "steps") else X
     out: dict[str, float] = {}
     if 1 < len(set(labels.tolist())) < len(labels):
         out["silhouette"] = float(skm.silhouette_score(space, labels))
         out["davies_bouldin"] = float(skm.davies_bouldin_score(space, labels))
+        out["calinski_harabasz"] = float(skm.calinski_harabasz_score(space, labels))
     else:
         out["silhouette"] = -1.0
     if y is not None:
@@ -106,18 +117,23 @@ def clustering_metrics(model: Any, X: Any, y: Any | None) -> dict[str, float]:
 def anomaly_metrics(model: Any, X: Any, y: Any | None, contamination: float) -> dict[str, float]:
     """Contamination-aware scores: the model flags its top `contamination` share of points as anomalies.
 
-    With labels (1 = anomaly): F1 of the flagged set and ROC AUC of the anomaly score. Always: the gap
-    between the flagged share and the expected contamination (0 is ideal).
+    Always: the share of rows the model flags (anomaly_fraction) and its gap to the expected contamination
+    (flagged_fraction_error, 0 is ideal). With labels (1 = anomaly): F1, precision and recall of the flagged
+    set, ROC AUC and average precision of the anomaly score.
     """
     scores = -model.score_samples(X)
     threshold = np.quantile(scores, 1.0 - contamination)
     flagged = scores >= threshold
-    out = {"flagged_fraction_error": float(abs(float(np.mean(model.predict(X) == -1)) - contamination))}
+    fraction = float(np.mean(model.predict(X) == -1))
+    out = {"anomaly_fraction": fraction, "flagged_fraction_error": float(abs(fraction - contamination))}
     if y is not None:
         truth = np.asarray(y).astype(int) == 1
-        out["anomaly_f1"] = float(skm.f1_score(truth, flagged, zero_division=0.0))
+        out["f1"] = float(skm.f1_score(truth, flagged, zero_division=0.0))
+        out["precision"] = float(skm.precision_score(truth, flagged, zero_division=0.0))
+        out["recall"] = float(skm.recall_score(truth, flagged, zero_division=0.0))
         if 0 < truth.sum() < len(truth):
-            out["anomaly_roc_auc"] = float(skm.roc_auc_score(truth, scores))
+            out["roc_auc"] = float(skm.roc_auc_score(truth, scores))
+            out["average_precision"] = float(skm.average_precision_score(truth, scores))
     return out
 
 

@@ -50,13 +50,10 @@ class Fitted:
     search: dict[str, Any] = field(default_factory=dict)
 
 
-def objective_of(spec: TrainingSpec, has_labels: bool = True) -> str:
-    """The metric that tuning/AutoML optimise and CV reports (spec.objective.metric or the task default)."""
-    if spec.objective_metric:
-        return spec.objective_metric
-    if spec.task == "anomalyDetection" and not has_labels:
-        return "flagged_fraction_error"
-    return DEFAULT_OBJECTIVE[spec.task]
+def objective_of(spec: TrainingSpec) -> str:
+    """The metric that tuning/AutoML optimise and CV reports: spec.objective.metric or the catalogue's default
+    for the task (the one docs/api.md states; every default needs no labels beyond what the task requires)."""
+    return spec.objective_metric or DEFAULT_OBJECTIVE[spec.task]
 
 
 def check_plan(spec: TrainingSpec) -> None:
@@ -75,15 +72,16 @@ def check_plan(spec: TrainingSpec) -> None:
     if spec.automl:
         automl.candidate_algorithms(spec.task, spec.automl)
     if spec.task not in ("classification", "regression") and spec.dataset.target is None and spec.acceptance:
-        labelled = ("adjusted_rand", "anomaly_f1", "anomaly_roc_auc")
-        needs_labels = [c.metric for c in spec.acceptance if c.metric in labelled]
+        needs_labels = [c.metric for c in spec.acceptance
+                        if metric_for(spec.task, c.metric, "acceptance").needs_target]
         if needs_labels:
             raise SpecError("acceptance", f"{needs_labels[0]} needs labels but dataset.target is not set.",
                             "set dataset.target to the label column or use a label-free metric.")
 
 
 def _split(spec: TrainingSpec, X: pd.DataFrame, y: pd.Series | None) -> tuple[Any, ...]:
-    stratify = y if spec.task == "classification" and spec.split.stratify else None
+    # The CRD allows stratify for classification and labelled anomaly detection (parse_spec set its default).
+    stratify = y if spec.task in ("classification", "anomalyDetection") and spec.split.stratify else None
     try:
         if y is None:
             train_X, test_X = train_test_split(X, test_size=spec.split.test_fraction, random_state=spec.split.seed)
@@ -122,7 +120,7 @@ def contamination_of(spec: TrainingSpec, prepared: Prepared, params: dict[str, A
 def problem_for(spec: TrainingSpec, prepared: Prepared, folds: int, params: dict[str, Any]) -> Problem:
     contamination = contamination_of(spec, prepared, params)
     return Problem(spec.task, prepared.profile.schema, spec.preprocessing, prepared.train_X, prepared.train_y,
-                   objective_of(spec, prepared.train_y is not None), spec.split.seed, folds, contamination)
+                   objective_of(spec), spec.split.seed, folds, contamination)
 
 
 def task_defaults(task: str, algorithm: str, params: dict[str, Any], contamination: float) -> dict[str, Any]:
@@ -134,9 +132,10 @@ def task_defaults(task: str, algorithm: str, params: dict[str, Any], contaminati
     return {key: contamination, **params} if key else params
 
 
-def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | None = None) -> Fitted:
+def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | None = None,
+        on_trial: tune.TrialLogger = tune.log_trial) -> Fitted:
     """Steps train / tune / automl, then refit the winner on every training row (`searched`: tuning trials
-    already run elsewhere, e.g. by Indexed Job shards)."""
+    already run elsewhere, e.g. by Indexed Job shards; `on_trial`: called after each trial)."""
     started = time.perf_counter()
     if spec.estimator:
         problem = problem_for(spec, prepared, 2, spec.estimator.params)
@@ -145,7 +144,7 @@ def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | N
         algorithm, search = spec.estimator.algorithm, {}
     elif spec.tuning:
         problem = problem_for(spec, prepared, spec.tuning.cv_folds, spec.tuning.params)
-        outcome = searched or tune.run_batches(problem, spec.tuning)
+        outcome = searched or tune.run_batches(problem, spec.tuning, on_trial)
         algorithm, params = spec.tuning.algorithm, outcome.best.params
         params = task_defaults(spec.task, algorithm, params, problem.contamination)
         estimator = catalogue.build_estimator(spec.task, algorithm, params, spec.split.seed)
@@ -153,7 +152,7 @@ def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | N
                   "history": [t.summary() for t in outcome.trials], "strategy": spec.tuning.strategy}
     elif spec.automl:
         problem = problem_for(spec, prepared, spec.automl.cv_folds, {})
-        result = automl.search(problem, spec.automl)
+        result = automl.search(problem, spec.automl, on_trial)
         estimator, algorithm, params = automl.final_estimator(problem, result), result.algorithm(), result.params()
         search = {"trials": result.counts(), "bestScore": result.best.score, "bestTrial": result.best.number,
                   "history": [t.summary() for t in result.trials], "ensemble": result.choice,
@@ -174,7 +173,7 @@ def evaluate_step(spec: TrainingSpec, prepared: Prepared, fitted: Fitted) -> Eva
     started = time.perf_counter()
     params = fitted.params if spec.estimator else {}
     result = evaluate(spec.task, fitted.model, prepared.test_X, prepared.test_y,
-                      metric=objective_of(spec, prepared.train_y is not None),
+                      metric=objective_of(spec),
                       contamination=contamination_of(spec, prepared, params), cv_folds=spec.evaluation_cv_folds,
                       train_X=prepared.train_X, train_y=prepared.train_y, seed=spec.split.seed)
     log.info("step evaluate finished in %.2f s: %s", time.perf_counter() - started,

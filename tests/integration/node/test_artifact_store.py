@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,10 +16,12 @@ from tests.support.external_cluster import assert_on_a_real_node, skip_unless_lo
 from tests.support.polling import eventually
 from tests.support.real_pods import (
     apply,
+    helm,
     image_refs,
     objectstore_image_values,
     operator_image_values,
     python_pod,
+    restricted_namespace,
     wait_phase,
 )
 from tests.support.sextant_operator import CHART
@@ -35,20 +36,15 @@ SECRET = f"{STORE}-credentials"
 def store(cluster: Any, crds: None, namespace: str) -> Iterator[str]:
     """The chart with the embedded store, in a namespace that enforces `restricted`."""
     image_refs(cluster)  # skips without a real node
-    cluster.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
-                    "pod-security.kubernetes.io/enforce-version=latest")
-    helm = [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig)]
-    install = subprocess.run(
-        [*helm, "install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "180s",
-         "--set", f"watch.namespaces={{{namespace}}}", *operator_image_values(cluster),
-         "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster)],
-        capture_output=True, text=True, timeout=300)
+    restricted_namespace(cluster, namespace)
+    install = helm(cluster, "install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "180s",
+                   "--set", f"watch.namespaces={{{namespace}}}", *operator_image_values(cluster),
+                   "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster))
     try:
         assert install.returncode == 0, install.stdout + install.stderr
         yield namespace
     finally:
-        subprocess.run([*helm, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s"],
-                       capture_output=True, timeout=120)
+        helm(cluster, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s")
 
 
 def _keys(cluster: Any, namespace: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.external_cluster import assert_on_a_real_node, skip_unless_local
 from tests.support.polling import eventually
-from tests.support.real_pods import image_refs, operator_image_values, read_pod
+from tests.support.real_pods import helm, image_refs, operator_image_values, read_pod, restricted_namespace
 from tests.support.sextant_operator import CHART
 
 pytestmark = pytest.mark.integration
@@ -25,18 +25,12 @@ TRAININGJOB = {
 }
 
 
-def _helm(cluster: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    argv = [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig), *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=300)
-
-
 @pytest.fixture()
 def installed(cluster: Any, crds: None, namespace: str) -> Iterator[str]:
     """The chart installed in a namespace that enforces `restricted`, running the image built here."""
     image_refs(cluster)  # skips without a real node
-    cluster.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
-                    "pod-security.kubernetes.io/enforce-version=latest")
-    install = _helm(cluster, "install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "180s",
+    restricted_namespace(cluster, namespace)
+    install = helm(cluster, "install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "180s",
                     *operator_image_values(cluster), "--set", f"watch.namespaces={{{namespace}}}",
                     "--set", "webhook.failurePolicy=Fail")
     try:
@@ -46,7 +40,7 @@ def installed(cluster: Any, crds: None, namespace: str) -> Iterator[str]:
     finally:
         cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=true", "--timeout=60s",
                         check=False)
-        _helm(cluster, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s")
+        helm(cluster, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s")
 
 
 def _wait_for_the_webhook_service(cluster: Any, namespace: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,9 +13,11 @@ import pytest
 from tests.support.external_cluster import assert_on_a_real_node
 from tests.support.polling import eventually
 from tests.support.real_pods import (
+    helm,
     image_refs,
     objectstore_image_values,
     operator_image_values,
+    restricted_namespace,
     trainer_image_values,
 )
 from tests.support.sextant_operator import CHART
@@ -38,24 +39,18 @@ def trained_ns(cluster: Any, crds: None) -> Iterator[str]:
     """The chart (operator, embedded store, trainer image) watching one `restricted` namespace."""
     image_refs(cluster)  # skips without a real node
     namespace = "sx-training"
-    cluster.kubectl("create", "namespace", namespace, check=False)
-    cluster.kubectl("label", "namespace", namespace, "--overwrite", "pod-security.kubernetes.io/enforce=restricted",
-                    "pod-security.kubernetes.io/enforce-version=latest")
-    helm = [str(cluster.bin_dir / "helm"), "--kubeconfig", str(cluster.kubeconfig)]
-    install = subprocess.run(
-        [*helm, "upgrade", "--install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout", "180s",
-         "--set", f"watch.namespaces={{{namespace}}}", "--set", "webhook.enabled=false",
-         *operator_image_values(cluster), *trainer_image_values(cluster),
-         "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster)],
-        capture_output=True, text=True, timeout=300)
+    restricted_namespace(cluster, namespace)
+    install = helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", namespace, "--wait",
+                   "--timeout", "180s", "--set", f"watch.namespaces={{{namespace}}}", "--set", "webhook.enabled=false",
+                   *operator_image_values(cluster), *trainer_image_values(cluster),
+                   "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster))
     try:
         assert install.returncode == 0, install.stdout + install.stderr
         yield namespace
     finally:
         cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=true", "--timeout=60s",
                         check=False)
-        subprocess.run([*helm, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s"],
-                       capture_output=True, timeout=120)
+        helm(cluster, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s")
         cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
@@ -138,3 +133,115 @@ def test_deleting_a_trainingjob_mid_run_leaves_no_pod(cluster: Any, trained_ns: 
     cluster.kubectl("delete", "trainingjob", "doomed", "-n", trained_ns, "--wait=true", "--timeout=60s")
     eventually(lambda: not _pods(cluster, trained_ns, "doomed"), timeout=90, interval=1,
                what="the garbage collector to remove the run's pods")
+
+
+def _store(cluster: Any, namespace: str) -> Any:
+    """An S3 client on the embedded store's ClusterIP (kube-proxy makes it reachable from the node)."""
+    import base64
+
+    import boto3
+
+    data = json.loads(cluster.kubectl("get", "secret", "sx-sextant-objectstore-credentials", "-n", namespace,
+                                      "-o", "jsonpath={.data}").stdout)
+    keys = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    ip = cluster.kubectl("get", "service", "sx-sextant-objectstore", "-n", namespace,
+                         "-o", "jsonpath={.spec.clusterIP}").stdout
+    return boto3.client("s3", endpoint_url=f"http://{ip}:7070", region_name="us-east-1",
+                        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"])
+
+
+def _alias(cluster: Any, namespace: str, model: str, alias: str) -> int:
+    body = _store(cluster, namespace).get_object(Bucket="sextant", Key=f"models/{model}/aliases/{alias}.json")["Body"]
+    return int(json.loads(body.read())["version"])
+
+
+def _finished(cluster: Any, namespace: str, name: str, timeout: float = 300) -> dict[str, Any]:
+    tj = eventually(lambda: _phase_in(cluster, namespace, name, {"Succeeded", "Failed"}), timeout=timeout,
+                    interval=2, what=f"TrainingJob {name} to finish")
+    return dict(tj["status"])
+
+
+def test_an_acceptance_failure_registers_but_moves_no_alias(cluster: Any, trained_ns: str) -> None:
+    model = {"name": "gate", "promote": "staging"}
+    _apply(cluster, trained_ns, _variant("gate-1", model=model, acceptance=[{"metric": "roc_auc", "min": 0.5}]))
+    assert _finished(cluster, trained_ns, "gate-1")["phase"] == "Succeeded"
+    assert _alias(cluster, trained_ns, "gate", "staging") == 1
+    _apply(cluster, trained_ns, _variant("gate-2", model=model, acceptance=[{"metric": "roc_auc", "min": 0.99999}]))
+    status = _finished(cluster, trained_ns, "gate-2")
+    assert status["phase"] == "Failed" and status["reason"] == "AcceptanceFailed", status
+    assert "roc_auc" in status["message"] and status["model"]["version"] == "2"
+    assert _alias(cluster, trained_ns, "gate", "staging") == 1  # the failed version was not promoted
+
+
+def test_tuning_sharded_over_an_indexed_job_gives_the_same_model_as_one_pod(cluster: Any, trained_ns: str) -> None:
+    tuning = {"algorithm": "logistic_regression", "strategy": "random", "maxTrials": 6, "cvFolds": 3,
+              "searchSpace": {"C": {"type": "float", "min": 0.01, "max": 10.0, "log": True}},
+              "params": {"max_iter": 500}}
+    for name, parallel in (("one-pod", 1), ("sharded", 3)):
+        doc = _variant(name, tuning={**tuning, "parallelTrials": parallel})
+        del doc["spec"]["estimator"]
+        _apply(cluster, trained_ns, doc)
+    one, sharded = _finished(cluster, trained_ns, "one-pod"), _finished(cluster, trained_ns, "sharded")
+    assert one["phase"] == sharded["phase"] == "Succeeded", (one, sharded)
+    assert sharded["best"]["params"] == one["best"]["params"]
+    assert sharded["metrics"] == one["metrics"] and sharded["trials"]["total"] == one["trials"]["total"] == 6
+    jobs = json.loads(cluster.kubectl("get", "jobs", "-n", trained_ns, "-l", "ml.sextant.io/trainingjob=sharded",
+                                      "-o", "json").stdout)["items"]
+    shards = next(j for j in jobs if j["metadata"]["name"] == "sharded-g1-trials")
+    assert shards["spec"]["completionMode"] == "Indexed" and shards["status"]["succeeded"] == 3
+
+
+def test_suspend_stops_the_run_and_resume_finishes_it(cluster: Any, trained_ns: str) -> None:
+    slow = {"algorithm": "random_forest", "params": {"n_estimators": 3000}}
+    _apply(cluster, trained_ns, _variant("paused", estimator=slow))
+    eventually(lambda: any(p["status"].get("phase") == "Running" for p in _pods(cluster, trained_ns, "paused")),
+               timeout=120, interval=1, what="the training pod to run")
+    cluster.kubectl("patch", "sxtj", "paused", "-n", trained_ns, "--type", "merge", "-p", '{"spec":{"suspend":true}}')
+    eventually(lambda: _phase_in(cluster, trained_ns, "paused", {"Suspended"}), timeout=60, interval=1,
+               what="phase Suspended")
+    eventually(lambda: not _pods(cluster, trained_ns, "paused"), timeout=90, interval=1, what="the pods to stop")
+    cluster.kubectl("patch", "sxtj", "paused", "-n", trained_ns, "--type", "merge", "-p", '{"spec":{"suspend":false}}')
+    status = _finished(cluster, trained_ns, "paused", timeout=600)
+    assert status["phase"] == "Succeeded" and [r["name"] for r in status["runs"]] == ["paused-g1"]  # the same run
+
+
+def test_a_cron_schedule_produces_runs_and_keeps_its_history_limit(cluster: Any, trained_ns: str) -> None:
+    schedule = {"cron": "* * * * *", "successfulRunsHistoryLimit": 1}
+    _apply(cluster, trained_ns, _variant("nightly", schedule=schedule))
+
+    def two_scheduled_runs() -> dict[str, Any] | None:
+        status = _tj(cluster, trained_ns, "nightly").get("status", {})
+        done = [r for r in status.get("runs", []) if r.get("cause") == "schedule" and r.get("phase") == "Succeeded"]
+        return status if len(done) >= 2 else None
+
+    status = eventually(two_scheduled_runs, timeout=240, interval=3, what="two scheduled runs to succeed")
+    assert status["nextScheduleTime"] and int(status["model"]["version"]) >= 3
+
+    def kept_succeeded_jobs() -> list[str]:
+        jobs = json.loads(cluster.kubectl("get", "jobs", "-n", trained_ns, "-l", "ml.sextant.io/trainingjob=nightly",
+                                          "-o", "json").stdout)["items"]
+        return [j["metadata"]["name"] for j in jobs
+                if j["status"].get("succeeded") and not j["metadata"].get("deletionTimestamp")]
+
+    # Three runs succeeded (the first generation's and two ticks); the limit keeps the newest one's Job.
+    eventually(lambda: len(kept_succeeded_jobs()) == 1, timeout=60, interval=2, what="older Jobs to be pruned")
+    cluster.kubectl("patch", "sxtj", "nightly", "-n", trained_ns, "--type", "merge", "-p", '{"spec":{"suspend":true}}')
+
+
+def test_a_gpu_nobody_has_is_unschedulable_and_a_missing_image_fails(cluster: Any, trained_ns: str) -> None:
+    _apply(cluster, trained_ns, _variant("wants-gpu", resources={"limits": {"nvidia.com/gpu": 1}}))
+    _apply(cluster, trained_ns, _variant("no-image", image="sextant.local/trainer:does-not-exist"))
+
+    def reason(name: str, wanted: str) -> dict[str, Any] | None:
+        status = _tj(cluster, trained_ns, name).get("status", {})
+        return status if status.get("reason") == wanted else None
+
+    stuck = eventually(lambda: reason("wants-gpu", "Unschedulable"), timeout=120, interval=1,
+                       what="the GPU run to be reported unschedulable")
+    assert stuck["phase"] == "Pending" and "nvidia.com/gpu" in stuck["message"]
+    failed = eventually(lambda: reason("no-image", "ImagePullFailed"), timeout=120, interval=1,
+                        what="the run with a missing image to fail")
+    assert failed["phase"] == "Failed" and "does-not-exist" in failed["message"]
+    eventually(lambda: not _pods(cluster, trained_ns, "no-image"), timeout=60, interval=1,
+               what="the failed run's pods to be released")

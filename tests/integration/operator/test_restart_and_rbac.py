@@ -98,13 +98,14 @@ def _without_verb(resource: str, verb: str) -> Any:
                 for rule in doc["rules"]:
                     if resource in rule["resources"]:
                         rule["verbs"] = [v for v in rule["verbs"] if v != verb]
-                doc["rules"] = [r for r in doc["rules"] if r["verbs"]]  # a Role rule needs at least one verb
+                doc["rules"] = [rule for rule in doc["rules"] if rule["verbs"]]  # a rule needs a verb
         return docs
     return edit
 
 
-@pytest.mark.parametrize("resource,verb", [("jobs", "create"), ("jobs", "patch"), ("jobs", "watch"),
-                                           ("pods", "watch"), ("trainingjobs/finalizers", "update")])
+@pytest.mark.parametrize("resource,verb", [
+    ("jobs", "create"), ("jobs", "patch"), ("jobs", "list"), ("jobs", "watch"), ("jobs", "delete"),
+    ("pods", "list"), ("pods", "watch"), ("trainingjobs/finalizers", "update")])
 def test_each_verb_added_for_training_is_needed(cluster: Any, crds: None, namespace: str, tmp_path: Path,
                                                 resource: str, verb: str) -> None:
     """Training grew the Role by these verbs; without any one of them a TrainingJob never gets its Job."""
@@ -112,6 +113,11 @@ def test_each_verb_added_for_training_is_needed(cluster: Any, crds: None, namesp
                                    rbac_edit=_without_verb(resource, verb))
     try:
         _apply(cluster, namespace, "trainingjob_clustering", "needs-verbs")
+        if verb == "delete":  # a spec change stops the running run: its Job is deleted
+            eventually(lambda: cluster.kubectl("get", "jobs", "-n", namespace, "-o", "name").stdout, timeout=60,
+                       what="the first run's Job")
+            _apply(cluster, namespace, "trainingjob_clustering", "needs-verbs",
+                   estimator={"algorithm": "kmeans", "params": {"n_clusters": 4}})
         eventually(lambda: forbidden_lines(operator.logs()), timeout=60, what=f"a 403 without {verb} {resource}")
         jobs = cluster.kubectl("get", "jobs", "-n", namespace, "-o", "name").stdout.split()
         assert jobs == [] or verb not in ("create", "patch", "update")

@@ -8,7 +8,13 @@ from typing import Any
 
 from sextant_operator.reconcile.run_observation import job_view, pod_view
 from sextant_operator.reconcile.training_job_manifest import TrainingSettings
-from sextant_operator.reconcile.trainingjob import Observed, TrainingPlan, plan_trainingjob, results_to_read
+from sextant_operator.reconcile.trainingjob import (
+    Observed,
+    TrainingPlan,
+    plan_trainingjob,
+    progress_to_read,
+    results_to_read,
+)
 from sextant_operator.reconcile.transitions import status_changes, transition_events
 
 T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", "2026-01-01T00:02:00Z"
@@ -65,7 +71,11 @@ def test_a_new_trainingjob_gets_one_job_under_a_deterministic_name_and_is_pendin
     assert [j["metadata"]["name"] for j in again.apply] == ["iris-g1"]  # the same name: applying it is a no-op
     seen = plan_trainingjob(Observed(_applied(_tj(), plan), jobs=[job_view(_job_body(job, active=1))], now=T1),
                             SETTINGS)
-    assert seen.apply == [] and seen.status["phase"] == "Running"
+    assert seen.apply == [] and seen.status["phase"] == "Pending" and seen.status["reason"] == "PodsStarting"
+    running = pod_view(_pod("iris-g1", "iris-g1", phase="Running", running={}))
+    busy = plan_trainingjob(Observed(_applied(_tj(), plan), jobs=[job_view(_job_body(job, active=1))],
+                                     pods=[running], now=T1), SETTINGS)
+    assert busy.status["phase"] == "Running"
 
 
 def test_the_training_pod_is_restricted_and_gets_credentials_only_by_reference() -> None:
@@ -206,7 +216,9 @@ def test_sharded_tuning_runs_an_indexed_job_then_the_train_job() -> None:
     assert trials["metadata"]["name"] == "iris-g1-trials"
     assert trials["spec"]["completionMode"] == "Indexed" and trials["spec"]["completions"] == 3
     assert trials["spec"]["template"]["spec"]["containers"][0]["args"][:1] == ["trials"]
-    busy = plan_trainingjob(Observed(tj, jobs=[job_view(_job_body(trials, active=3))], now=T1), SETTINGS)
+    shard = pod_view(_pod("iris-g1-trials", "iris-g1", phase="Running", running={}))
+    busy = plan_trainingjob(Observed(tj, jobs=[job_view(_job_body(trials, active=3))], pods=[shard], now=T1),
+                            SETTINGS)
     assert busy.apply == [] and busy.status["phase"] == "Running"
     done = plan_trainingjob(Observed(tj, jobs=[job_view(_complete(trials))], now=T1), SETTINGS)
     (train,) = done.apply
@@ -270,3 +282,62 @@ def test_a_failed_run_recorded_before_a_crash_still_releases_its_pods() -> None:
     after = plan_trainingjob(Observed(_applied(tj, failed), jobs=[job_view(_job_body(job, active=1))], pods=[bad],
                                       now=T2), SETTINGS)
     assert after.apply == [] and after.delete == ["iris-g1"] and after.status["phase"] == "Failed"
+
+
+def test_progress_of_a_running_search_is_shown_until_the_run_ends() -> None:
+    spec = {**SPEC, "tuning": {"algorithm": "svm", "maxTrials": 20, "searchSpace": {
+        "C": {"type": "float", "min": 0.1, "max": 10}}}}
+    del spec["estimator"]
+    tj, job = _running(spec)
+    jobs = [job_view(_job_body(job, active=1, startTime=T0))]
+    assert results_to_read(tj, jobs) == [] and progress_to_read(tj, jobs) == ["iris-g1"]
+    running = [pod_view(_pod("iris-g1", "iris-g1", phase="Running", running={}))]
+    plan = plan_trainingjob(Observed(tj, jobs=jobs, pods=running, now=T1, progress={"iris-g1": {
+        "trialsDone": 7, "trialsTotal": 20, "bestValue": 0.93}}), SETTINGS)
+    assert plan.status["progress"] == {"trialsDone": 7, "trialsTotal": 20, "summary": "7/20", "bestValue": 0.93}
+    assert plan.requeue_after == 10.0
+    done = plan_trainingjob(Observed(_applied(tj, plan), jobs=[job_view(_complete(job))],
+                                     results={"iris-g1": RESULT}, now=T2), SETTINGS)
+    assert "progress" not in done.status
+    assert status_changes(_applied(tj, plan)["status"], done.status).get("progress", 1) is None
+
+
+def test_a_cron_the_pattern_lets_through_is_refused_at_admission() -> None:
+    from sextant_operator.admission.webhook import schedule_violations
+
+    assert schedule_violations({"schedule": {"cron": "61 * * * *"}}) == [
+        "spec.schedule.cron: '61 * * * *' is not a cron expression: use five fields (minute hour day-of-month "
+        "month day-of-week), e.g. \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly"]
+    assert schedule_violations({"schedule": {"cron": "0 3 * * 1"}}) == [] and schedule_violations({}) == []
+
+
+def test_a_running_run_reconciled_later_changes_nothing() -> None:
+    """No field may depend on the clock while nothing happens: each status patch wakes the operator again."""
+    tj, job = _running()
+    jobs = [job_view(_job_body(job, active=1, startTime=T0))]
+    first = plan_trainingjob(Observed(tj, jobs=jobs, now=T1), SETTINGS)
+    after = _applied(tj, first)
+    later = plan_trainingjob(Observed(after, jobs=jobs, now="2026-01-01T00:30:00Z"), SETTINGS)
+    assert status_changes(after["status"], later.status) == {}
+    failed = [job_view(_failed(job))]
+    ended = _applied(after, plan_trainingjob(Observed(after, jobs=failed, now=T2), SETTINGS))
+    again = plan_trainingjob(Observed(ended, jobs=failed, now="2026-01-01T01:00:00Z"), SETTINGS)
+    assert status_changes(ended["status"], again.status) == {}
+
+
+def test_an_acceptance_failure_fails_the_run_with_the_trainers_criteria() -> None:
+    tj, job = _running()
+    missed = {**RESULT, "accepted": False, "failedCriteria": ["accuracy 0.8000 is below the minimum 0.95"],
+              "model": {**RESULT["model"], "promotedTo": None}}
+    plan = plan_trainingjob(Observed(tj, jobs=[job_view(_complete(job))], results={"iris-g1": missed}, now=T2),
+                            SETTINGS)
+    assert plan.status["phase"] == "Failed" and plan.status["reason"] == "AcceptanceFailed"
+    assert "accuracy 0.8000 is below the minimum 0.95" in plan.status["message"]
+    assert plan.status["accepted"] is False and plan.status["model"]["version"] == "1"
+
+
+def test_the_status_writer_leaves_fields_it_does_not_own() -> None:
+    current = {"phase": "Running", "progress": {"trialsDone": 1}, "drift": {"score": 0.3}}
+    desired = {"phase": "Succeeded"}
+    assert status_changes(current, desired, frozenset({"phase", "progress"})) == {"phase": "Succeeded",
+                                                                                  "progress": None}

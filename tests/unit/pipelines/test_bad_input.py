@@ -47,28 +47,28 @@ CASES: dict[str, tuple[Case, list[str]]] = {
         ["could not be read as csv", "set dataset.format: parquet"]),
     "unknown algorithm": (
         lambda t: spec("classification", "builtin:iris", "m", estimator={"algorithm": "random_forrest"}),
-        ["spec.estimator.algorithm", "Did you mean 'random_forest'"]),
+        ["spec.estimator.algorithm", "did you mean 'random_forest'"]),
     "unknown hyperparameter": (
         lambda t: spec("classification", "builtin:iris", "m",
                        estimator={"algorithm": "random_forest", "params": {"n_estimator": 10}}),
-        ["estimator.params.n_estimator", "Did you mean 'n_estimators'"]),
+        ["spec.estimator.params[n_estimator]", "did you mean 'n_estimators'"]),
     "invalid hyperparameter value": (
         lambda t: spec("classification", "builtin:iris", "m",
                        estimator={"algorithm": "random_forest", "params": {"n_estimators": -5}}),
-        ["estimator.params.n_estimators", "range [1, inf)"]),
+        ["spec.estimator.params[n_estimators]", "range [1, inf)"]),
     "inconsistent search space": (
         lambda t: spec("classification", "builtin:iris", "m", tuning={
             "algorithm": "svm", "strategy": "random", "searchSpace": {"C": {"type": "float", "min": 10, "max": 1}}}),
-        ["tuning.searchSpace.C", "min 10 is greater than max 1"]),
+        ["spec.tuning.searchSpace[C].min", "min must be less than max"]),
     "grid over a continuous range": (
         lambda t: spec("classification", "builtin:iris", "m", tuning={
             "algorithm": "svm", "strategy": "grid", "searchSpace": {"C": {"type": "float", "min": 1, "max": 10}}}),
-        ["cannot be enumerated by grid search", "give `values` or `step`"]),
+        ["grid search cannot enumerate a float range", "give each float dimension a step"]),
     "search space outside the estimator's domain": (
         lambda t: spec("classification", "builtin:iris", "m", tuning={
             "algorithm": "knn", "strategy": "random", "searchSpace": {"n_neighbors": {"type": "int", "min": 0,
                                                                                        "max": 5}}}),
-        ["tuning.searchSpace.n_neighbors", "range [1, inf)"]),
+        ["spec.tuning.searchSpace[n_neighbors].min", "range [1, inf)"]),
     "empty dataset": (
         lambda t: est(csv(t, frame().iloc[:0])), ["has a header but no rows", "dataset.uri"]),
     "zero-byte file": (
@@ -76,31 +76,37 @@ CASES: dict[str, tuple[Case, list[str]]] = {
     "missing local file": (
         lambda t: est((t / "absent.csv").as_uri()), ["absent.csv does not exist", "check the path"]),
     "unknown builtin dataset": (
-        lambda t: est("builtin:titanic"), ["'titanic' does not exist", "breast_cancer"]),
+        lambda t: est("builtin:titanic"), ["spec.dataset.uri", "builtin:titanic", "breast_cancer"]),
     "unsupported URI scheme": (
-        lambda t: est("http://example.com/data.csv"), ["unsupported scheme", "s3://bucket/key"]),
+        lambda t: est("http://example.com/data.csv"), ["spec.dataset.uri", "s3://bucket/key"]),
     "non-numeric regression target": (
         lambda t: spec("regression", csv(t, frame().assign(target=["x", "y"] * 20)), "m",
                        estimator={"algorithm": "ridge"}), ["is not numeric", "task: classification"]),
     "metric of another task": (
         lambda t: spec("classification", "builtin:iris", "m", estimator={"algorithm": "knn"},
-                       objective={"metric": "rmse"}), ["objective.metric", "use one of accuracy"]),
+                       objective={"metric": "rmse"}), ["spec.objective.metric", "choose one of: accuracy"]),
     "acceptance on an unknown metric": (
         lambda t: spec("regression", "builtin:diabetes", "m", estimator={"algorithm": "ridge"},
                        acceptance=[{"metric": "auc", "min": 0.5}]), ["acceptance[0].metric", "rmse"]),
     "two training modes": (
         lambda t: spec("classification", "builtin:iris", "m", estimator={"algorithm": "knn"},
-                       automl={"timeBudget": "1m"}), ["exactly one of estimator, tuning or automl"]),
+                       automl={"timeBudget": "1m"}), ["exactly one of spec.estimator, spec.tuning or spec.automl"]),
     "invalid model name": (
         lambda t: spec("classification", "builtin:iris", "Churn Model!", estimator={"algorithm": "knn"}),
-        ["spec.model.name", "lowercase letters"]),
+        ["spec.model.name", "should match"]),
     "class with one row": (
         lambda t: est(csv(t, frame().assign(target=[0] * 20 + [1] * 19 + [2]))), ["has a single row", "class"]),
     "unknown feature column": (
         lambda t: est("builtin:iris", features=["petal width (cm)", "colour"]), ["'colour'", "dataset.features"]),
     "bad time budget": (
         lambda t: spec("regression", "builtin:diabetes", "m", automl={"timeBudget": "ten minutes"}),
-        ["automl.timeBudget", "not a positive duration"]),
+        ["spec.automl.timeBudget", "should match", "1h30m"]),
+    "zero time budget": (
+        lambda t: spec("regression", "builtin:diabetes", "m", automl={"timeBudget": "0m"}),
+        ["spec.automl.timeBudget", "longer than 0s"]),
+    "holdout of nothing": (
+        lambda t: est("builtin:iris", **{"split": {"testFraction": 0}}),
+        ["spec.split.testFraction", "0.05"]),
 }
 
 

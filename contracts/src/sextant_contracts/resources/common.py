@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Required, TypedDict
+import re
+from typing import Annotated, Any, Literal, Required, TypedDict, get_args
 
+from ..durations import DURATION_PATTERN as DURATION_PATTERN
+from ..quantities import parse_quantity
 from .fields import Field, JsonValue, Rule
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 CONDITION_STATUS = Literal["True", "False", "Unknown"]
+#: The aliases the model registry keeps (models/<name>/aliases/<alias>.json); nothing else can be promoted to.
+ModelAlias = Literal["staging", "production"]
+MODEL_ALIASES: tuple[str, ...] = get_args(ModelAlias)
 
 
 Quantity = Annotated[str | int, Field(
-    "A Kubernetes quantity such as 500m, 2 or 4Gi.", int_or_string=True, pattern=QUANTITY_PATTERN)]
+    "A Kubernetes quantity such as 500m, 2 or 4Gi.", int_or_string=True, pattern=QUANTITY_PATTERN,
+    max_length=32)]
 
 
 class ModelReference(TypedDict, total=False):
@@ -27,13 +33,14 @@ class ModelReference(TypedDict, total=False):
     version: Annotated[str, Field(
         "Version number of the model (\"6\"). Mutually exclusive with alias; when neither is set the latest "
         "version is used.", pattern=r"^[1-9][0-9]*$", max_length=10)]
-    alias: Annotated[str, Field(
-        "Alias pointing at a version, such as staging or production. Mutually exclusive with version.",
-        pattern=NAME_PATTERN, max_length=63)]
+    alias: Annotated[ModelAlias, Field(
+        "Alias pointing at a version: staging or production (the registry's aliases). Mutually exclusive with "
+        "version.")]
 
 
 MODEL_REFERENCE_RULES = (
-    Rule("!(has(self.version) && has(self.alias))", "set at most one of version or alias"),
+    Rule("!(has(self.version) && has(self.alias))", "set at most one of version or alias",
+         check=lambda s: not ("version" in s and "alias" in s)),
 )
 
 
@@ -93,7 +100,9 @@ CREDENTIAL_NAME_RULE = Rule(
     "!has(self.value) || !self.name.upperAscii().matches('(SECRET|PASSWORD|PASSWD|TOKEN|ACCESS_KEY|API_KEY|"
     "CREDENTIAL|PRIVATE_KEY)')",
     "looks like a credential: put it in a Secret and use valueFrom.secretKeyRef instead of value",
-    field_path=".value")
+    field_path=".value",
+    check=lambda s: "value" not in s or not re.search(
+        "(SECRET|PASSWORD|PASSWD|TOKEN|ACCESS_KEY|API_KEY|CREDENTIAL|PRIVATE_KEY)", s["name"].upper()))
 
 
 class EnvVar(TypedDict, total=False):
@@ -106,12 +115,14 @@ class EnvVar(TypedDict, total=False):
 
 
 ENV_VAR_RULES = (
-    Rule("has(self.value) != has(self.valueFrom)", "set exactly one of value or valueFrom"),
+    Rule("has(self.value) != has(self.valueFrom)", "set exactly one of value or valueFrom",
+         check=lambda s: ("value" in s) != ("valueFrom" in s)),
     CREDENTIAL_NAME_RULE,
 )
 ENV_SOURCE_RULES = (
     Rule("[has(self.secretKeyRef), has(self.configMapKeyRef)].filter(x, x).size() == 1",
-         "set exactly one of secretKeyRef or configMapKeyRef"),
+         "set exactly one of secretKeyRef or configMapKeyRef",
+         check=lambda s: ("secretKeyRef" in s) + ("configMapKeyRef" in s) == 1),
 )
 
 
@@ -132,7 +143,24 @@ class EnvFromSource(TypedDict, total=False):
 
 ENV_FROM_RULES = (
     Rule("[has(self.secretRef), has(self.configMapRef)].filter(x, x).size() == 1",
-         "set exactly one of secretRef or configMapRef"),
+         "set exactly one of secretRef or configMapRef",
+         check=lambda s: ("secretRef" in s) + ("configMapRef" in s) == 1),
+)
+
+
+def requests_within_limits(resources: dict[str, Any]) -> bool:
+    """True when no resource is requested above its limit (the Python twin of the CEL rule below)."""
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    return all(parse_quantity(value) <= parse_quantity(limits[name])
+               for name, value in requests.items() if name in limits)
+
+
+COMPUTE_RESOURCES_RULES = (
+    Rule("!has(self.requests) || !has(self.limits) || self.requests.all(k, !(k in self.limits) || "
+         "!isQuantity(string(self.requests[k])) || !isQuantity(string(self.limits[k])) || "
+         "quantity(string(self.requests[k])).compareTo(quantity(string(self.limits[k]))) <= 0)",
+         "a request must not exceed its limit: lower requests or raise limits", field_path=".requests",
+         check=requests_within_limits),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,12 +12,18 @@ JsonValue = Any
 
 @dataclass(frozen=True)
 class Rule:
-    """A CEL `x-kubernetes-validations` rule evaluated by the API server on the annotated object."""
+    """A CEL `x-kubernetes-validations` rule evaluated by the API server on the annotated object.
+
+    `check` is the same rule in Python, evaluated on the same (defaulted) object by every other reader of the
+    resource (the admission webhook, the trainer), so the API server and they cannot disagree; tests apply
+    each rule both ways to the same resources.
+    """
 
     rule: str
     message: str
     field_path: str | None = None
     reason: str | None = None
+    check: Callable[[Any], bool] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, eq=False)

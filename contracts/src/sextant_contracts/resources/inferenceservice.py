@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, Required, TypedDict
 
 from .common import (
+    COMPUTE_RESOURCES_RULES,
     CONDITIONS_FIELD,
     DURATION_PATTERN,
     MODEL_REFERENCE_RULES,
@@ -157,5 +158,6 @@ class InferenceService(TypedDict, total=False):
 
 CLASS_RULES: dict[object, tuple[Rule, ...]] = {
     ModelReference: MODEL_REFERENCE_RULES,
+    ComputeResources: COMPUTE_RESOURCES_RULES,
     Scaling: SCALING_RULES,
 }

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Required, TypedDict
+from typing import Annotated, Any, Literal, Required, TypedDict
 
+from ..catalogue import BUILTIN_DATASETS, FORMAT_BY_SUFFIX, format_from_uri
+from ..durations import is_positive_duration
 from .common import (
+    COMPUTE_RESOURCES_RULES,
     DURATION_PATTERN,
     ENV_FROM_RULES,
     ENV_SOURCE_RULES,
@@ -14,6 +17,7 @@ from .common import (
     EnvFromSource,
     EnvVar,
     EnvVarSource,
+    ModelAlias,
     Scheduling,
 )
 from .fields import Field, JsonValue, Rule
@@ -23,20 +27,27 @@ Task = Literal["classification", "regression", "clustering", "anomalyDetection"]
 ALGORITHM_PATTERN = r"^[a-z][a-z0-9_]*$"
 METRIC_PATTERN = r"^[a-z][a-z0-9_]*$"
 PARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: A URI that names one object: s3://bucket/key, file:///absolute/path (not a directory) or a bundled dataset.
+DATASET_URI_PATTERN = (
+    r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^?#]*[^/?#]|file:///[^?#]*[^/?#]|builtin:("
+    + "|".join(BUILTIN_DATASETS) + r"))$")
+_FORMAT_SUFFIX_REGEX = "[.](" + "|".join(s.removeprefix(".").replace(".", "[.]") for s in FORMAT_BY_SUFFIX) + ")$"
 
 
 class Dataset(TypedDict, total=False):
     """Where the training data is and how to read it."""
 
     uri: Required[Annotated[str, Field(
-        "Location of the data: s3://bucket/key, file:///path, or builtin:<name> for a dataset bundled with "
-        "scikit-learn (iris, wine, breast_cancer, digits, diabetes, ...).",
-        pattern=r"^(s3://|file://|builtin:).+$", max_length=2048)]]
+        "Location of one data file: s3://bucket/key, file:///absolute/path, or builtin:<name> for a dataset "
+        f"bundled with scikit-learn ({', '.join(BUILTIN_DATASETS)}).",
+        pattern=DATASET_URI_PATTERN, max_length=2048)]]
     format: Annotated[Literal["csv", "parquet"], Field(
-        "File format of the data; inferred from the file extension when omitted.")]
+        "File format of the data; read from the file name when omitted "
+        f"({', '.join(FORMAT_BY_SUFFIX)}), so required for other names.")]
     target: Annotated[str, Field(
-        "Column to predict. Required for classification and regression; optional for anomalyDetection "
-        "(used for evaluation only); not used for clustering.", min_length=1, max_length=256)]
+        "Column to predict. Required for classification and regression; optional for anomalyDetection and "
+        "clustering, where it is used for evaluation only (labelled metrics, adjusted Rand index) and never as a "
+        "feature.", min_length=1, max_length=256)]
     features: Annotated[list[Annotated[str, Field("A column name.", max_length=256)]], Field(
         "Columns used as features; every column but the target and the excluded ones when omitted.",
         max_items=4096)]
@@ -45,6 +56,14 @@ class Dataset(TypedDict, total=False):
     credentialsSecret: Annotated[str, Field(
         "Name of a Secret in the same namespace holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for s3:// "
         "URIs.", pattern=NAME_PATTERN, max_length=253)]
+
+
+DATASET_RULES = (
+    Rule("has(self.format) || self.uri.startsWith('builtin:') || self.uri.lowerAscii().matches('"
+         + _FORMAT_SUFFIX_REGEX + "')",
+         "the format cannot be read from the file name: set format to csv or parquet", field_path=".format",
+         check=lambda s: "format" in s or s["uri"].startswith("builtin:") or format_from_uri(s["uri"]) is not None),
+)
 
 
 class Split(TypedDict, total=False):
@@ -58,6 +77,15 @@ class Split(TypedDict, total=False):
     seed: Annotated[int, Field("Random seed of the split, for reproducible runs.", default=42, minimum=0)]
 
 
+SPLIT_RULES = (
+    # The OpenAPI minimum alone is not enough: the API server compares an integer value (0) with the
+    # minimum truncated to an integer (0), so testFraction: 0 would pass it.
+    Rule("!has(self.testFraction) || (double(self.testFraction) >= 0.05 && double(self.testFraction) <= 0.5)",
+         "testFraction must be between 0.05 and 0.5", field_path=".testFraction",
+         check=lambda s: "testFraction" not in s or 0.05 <= s["testFraction"] <= 0.5),
+)
+
+
 class Preprocessing(TypedDict, total=False):
     """How features are prepared before training."""
 
@@ -66,7 +94,7 @@ class Preprocessing(TypedDict, total=False):
         "otherwise.", default="auto")]
     scale: Annotated[Literal["standard", "minmax", "robust", "none"], Field(
         "How numeric features are scaled.", default="standard")]
-    encodeCategorical: Annotated[Literal["onehot", "ordinal", "none"], Field(
+    encodeCategorical: Annotated[Literal["onehot", "ordinal"], Field(
         "How categorical features are encoded.", default="onehot")]
 
 
@@ -96,22 +124,35 @@ class SearchDimension(TypedDict, total=False):
         min_items=1, max_items=64, preserve_unknown=True)]
 
 
+def _whole(dim: dict[str, Any], key: str) -> bool:
+    return key not in dim or float(dim[key]).is_integer()
+
+
 SEARCH_DIMENSION_RULES = (
     Rule("self.type == 'categorical' ? (!has(self.min) && !has(self.max)) : true",
-         "a categorical dimension takes values, not min/max"),
+         "a categorical dimension takes values, not min/max",
+         check=lambda s: s["type"] != "categorical" or ("min" not in s and "max" not in s)),
     Rule("self.type != 'categorical' ? has(self.min) && has(self.max) : true",
-         "an int or float dimension needs both min and max"),
+         "an int or float dimension needs both min and max",
+         check=lambda s: s["type"] == "categorical" or ("min" in s and "max" in s)),
     Rule("has(self.min) && has(self.max) ? self.min < self.max : true",
-         "min must be less than max", field_path=".min"),
+         "min must be less than max", field_path=".min",
+         check=lambda s: not ("min" in s and "max" in s) or s["min"] < s["max"]),
     Rule("has(self.log) && self.log ? has(self.min) && self.min > 0.0 : true",
-         "a log-scale dimension needs min > 0", field_path=".min"),
+         "a log-scale dimension needs min > 0", field_path=".min",
+         check=lambda s: not s.get("log") or ("min" in s and s["min"] > 0)),
+    Rule("self.type != 'int' || ((!has(self.min) || self.min == double(int(self.min))) && "
+         "(!has(self.max) || self.max == double(int(self.max))) && "
+         "(!has(self.step) || self.step == double(int(self.step))))",
+         "an int dimension needs whole-number min, max and step; use type: float for fractions",
+         check=lambda s: s["type"] != "int" or all(_whole(s, k) for k in ("min", "max", "step"))),
 )
 
 
 class EarlyStopping(TypedDict, total=False):
     """When unpromising trials are stopped before they finish."""
 
-    strategy: Annotated[Literal["none", "median", "hyperband"], Field(
+    strategy: Annotated[Literal["none", "median"], Field(
         "median stops a trial below the median of earlier trials at the same step.", default="none")]
     minTrials: Annotated[int, Field("Trials completed before any is stopped early.", default=5, minimum=1)]
 
@@ -135,11 +176,21 @@ class Tuning(TypedDict, total=False):
         "Hyperparameters held fixed during the search.", preserve_unknown=True, max_properties=64)]
 
 
+def _grid_can_enumerate(tuning: dict[str, Any]) -> bool:
+    return tuning.get("strategy") != "grid" or all(
+        d.get("type") != "float" or "step" in d for d in tuning["searchSpace"].values())
+
+
 TUNING_RULES = (
     Rule("!has(self.parallelTrials) || !has(self.maxTrials) || self.parallelTrials <= self.maxTrials",
-         "parallelTrials must not exceed maxTrials", field_path=".parallelTrials"),
+         "parallelTrials must not exceed maxTrials", field_path=".parallelTrials",
+         check=lambda s: s.get("parallelTrials", 1) <= s.get("maxTrials", 20)),
     Rule("size(self.searchSpace) > 0", "searchSpace needs at least one hyperparameter",
-         field_path=".searchSpace"),
+         field_path=".searchSpace", check=lambda s: len(s["searchSpace"]) > 0),
+    Rule("!has(self.strategy) || self.strategy != 'grid' || "
+         "self.searchSpace.all(k, self.searchSpace[k].type != 'float' || has(self.searchSpace[k].step))",
+         "grid search cannot enumerate a float range: give each float dimension a step, use type: categorical "
+         "or strategy: random", field_path=".searchSpace", check=_grid_can_enumerate),
 )
 
 
@@ -159,6 +210,12 @@ class Evaluation(TypedDict, total=False):
         default=0, minimum=0, maximum=20)]
 
 
+EVALUATION_RULES = (
+    Rule("!has(self.cvFolds) || self.cvFolds != 1", "cvFolds is 0 (off) or at least 2: one fold cannot "
+         "cross-validate", field_path=".cvFolds", check=lambda s: s.get("cvFolds", 0) != 1),
+)
+
+
 class AutoML(TypedDict, total=False):
     """Try many algorithms within a time budget and keep the best, or an ensemble."""
 
@@ -166,13 +223,19 @@ class AutoML(TypedDict, total=False):
         "Wall-clock budget such as 10m or 1h30m.", pattern=DURATION_PATTERN, max_length=32)]]
     algorithms: Annotated[list[Annotated[str, Field("An algorithm name.", pattern=ALGORITHM_PATTERN,
                                                     max_length=64)]], Field(
-        "Algorithms to try; all of the task's catalogue when omitted.", max_items=32,
+        "Algorithms to try; all of the task's catalogue when omitted.", min_items=1, max_items=32,
         extra={"x-kubernetes-list-type": "set"})]
     ensemble: Annotated[Literal["none", "voting", "stacking"], Field(
         "Combine the best models into an ensemble.", default="none")]
     exitCriteria: Annotated[AutoMLExitCriteria, Field("Stop before the time budget when one of these holds.")]
     parallelTrials: Annotated[int, Field("Trials run at once.", default=1, minimum=1, maximum=64)]
     cvFolds: Annotated[int, Field("Cross-validation folds per trial.", default=5, minimum=2, maximum=20)]
+
+
+AUTOML_RULES = (
+    Rule("duration(self.timeBudget) > duration('0s')", "timeBudget must be longer than 0s",
+         field_path=".timeBudget", check=lambda s: is_positive_duration(s["timeBudget"])),
+)
 
 
 class Objective(TypedDict, total=False):
@@ -195,9 +258,10 @@ class AcceptanceCriterion(TypedDict, total=False):
 
 
 ACCEPTANCE_RULES = (
-    Rule("has(self.min) || has(self.max)", "an acceptance criterion needs min, max or both"),
+    Rule("has(self.min) || has(self.max)", "an acceptance criterion needs min, max or both",
+         check=lambda s: "min" in s or "max" in s),
     Rule("!(has(self.min) && has(self.max)) || self.min <= self.max", "min must not exceed max",
-         field_path=".min"),
+         field_path=".min", check=lambda s: not ("min" in s and "max" in s) or s["min"] <= s["max"]),
 )
 
 
@@ -206,9 +270,9 @@ class ModelOutput(TypedDict, total=False):
 
     name: Required[Annotated[str, Field("Registry name of the model; each run adds a version.",
                                         pattern=NAME_PATTERN, max_length=63)]]
-    promote: Annotated[str, Field(
-        "Alias moved to the new version when every acceptance criterion is met, e.g. staging.",
-        pattern=NAME_PATTERN, max_length=63)]
+    promote: Annotated[ModelAlias, Field(
+        "Alias (staging or production, the registry's aliases) moved to the new version when every "
+        "acceptance criterion is met.")]
 
 
 class Runtime(TypedDict, total=False):
@@ -285,17 +349,23 @@ class TrainingJobSpec(TypedDict, total=False):
         "history limit removes them when omitted. The run stays listed in status.runs.", minimum=0)]
 
 
+def _stratify_has_labels(spec: dict[str, Any]) -> bool:
+    if not spec.get("split", {}).get("stratify"):
+        return True
+    return spec["task"] == "classification" or (spec["task"] == "anomalyDetection" and "target" in spec["dataset"])
+
+
 TRAININGJOB_SPEC_RULES = (
     Rule("[has(self.estimator), has(self.tuning), has(self.automl)].filter(x, x).size() == 1",
-         "exactly one of spec.estimator, spec.tuning or spec.automl must be set"),
+         "exactly one of spec.estimator, spec.tuning or spec.automl must be set",
+         check=lambda s: sum(k in s for k in ("estimator", "tuning", "automl")) == 1),
     Rule("self.task == 'clustering' || self.task == 'anomalyDetection' || has(self.dataset.target)",
-         "dataset.target is required for classification and regression", field_path=".dataset"),
-    Rule("self.task != 'clustering' || !has(self.dataset.target)",
-         "dataset.target is not used by clustering; remove it", field_path=".dataset"),
+         "dataset.target is required for classification and regression", field_path=".dataset",
+         check=lambda s: s["task"] in ("clustering", "anomalyDetection") or "target" in s["dataset"]),
     Rule("!has(self.split) || !has(self.split.stratify) || !self.split.stratify || self.task == 'classification'"
-         " || self.task == 'anomalyDetection'",
-         "split.stratify needs class labels: set it to false for regression and clustering",
-         field_path=".split"),
+         " || (self.task == 'anomalyDetection' && has(self.dataset.target))",
+         "split.stratify needs class labels (classification, or anomalyDetection with dataset.target): set it "
+         "to false", field_path=".split", check=_stratify_has_labels),
 )
 
 
@@ -310,10 +380,15 @@ class TrainingJob(TypedDict, total=False):
 
 
 CLASS_RULES: dict[object, tuple[Rule, ...]] = {
+    Dataset: DATASET_RULES,
+    Split: SPLIT_RULES,
     EnvVar: ENV_VAR_RULES,
     EnvVarSource: ENV_SOURCE_RULES,
     EnvFromSource: ENV_FROM_RULES,
     SearchDimension: SEARCH_DIMENSION_RULES,
     Tuning: TUNING_RULES,
+    Evaluation: EVALUATION_RULES,
+    AutoML: AUTOML_RULES,
     AcceptanceCriterion: ACCEPTANCE_RULES,
+    ComputeResources: COMPUTE_RESOURCES_RULES,
 }

@@ -1,4 +1,4 @@
-"""The validating admission webhook: kopf handler and TLS server wiring around the pure catalogue checks."""
+"""The validating admission webhook: kopf handler and TLS server wiring around the rules from contracts."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 import kopf
 
 from sextant_contracts.resources.crd import GROUP, VERSION
+from sextant_contracts.rules.trainingjob import validate_trainingjob
 
 from ..config import OperatorConfig
-from .trainingjob_rules import validate_trainingjob
+from ..reconcile.run_schedule import cron_error
 
 TRAININGJOB_WEBHOOK_ID = "validate-trainingjob"
 
@@ -22,6 +23,13 @@ def needs_validation(operation: str | None, body: Mapping[str, Any], old: Mappin
     if operation == "UPDATE" and old is not None:
         return bool(old.get("spec") != body.get("spec"))
     return operation in ("CREATE", "UPDATE")
+
+
+def schedule_violations(spec: Mapping[str, Any]) -> list[str]:
+    """A cron expression the schema's pattern lets through but croniter cannot schedule (e.g. minute 61)."""
+    cron = (spec.get("schedule") or {}).get("cron")
+    error = cron_error(cron) if isinstance(cron, str) else None
+    return [f"spec.schedule.cron: {error}"] if error else []
 
 
 def admission_message(violations: list[str]) -> str:
@@ -39,9 +47,10 @@ def register_admission(registry: kopf.OperatorRegistry) -> None:
     def validate_trainingjob_handler(body: kopf.Body, **kwargs: Any) -> None:
         if not needs_validation(kwargs.get("operation"), body, kwargs.get("old")):
             return
-        violations = validate_trainingjob(body.get("spec") or {})
+        spec = body.get("spec") or {}
+        violations = [str(v) for v in validate_trainingjob(spec)] + schedule_violations(spec)
         if violations:
-            raise kopf.AdmissionError(admission_message([str(v) for v in violations]), code=422)
+            raise kopf.AdmissionError(admission_message(violations), code=422)
 
 
 def configure_webhook_server(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:

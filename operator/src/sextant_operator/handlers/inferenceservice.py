@@ -13,6 +13,9 @@ from ..reconcile.inferenceservice import Resolver, desired_inferenceservice_stat
 from .status_writer import Logger, write_status
 
 PLURAL = "inferenceservices"
+#: What the reconciler writes; `drift` belongs to the drift monitor.
+OWNED_STATUS_FIELDS = frozenset({"phase", "reason", "message", "observedGeneration", "url", "conditions", "variants",
+                                 "variantWeights", "modelVersions"})
 
 
 def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, resolve: Resolver) -> None:
@@ -25,7 +28,7 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, resolve:
                                    patch: kopf.Patch, logger: Logger, **_: Any) -> None:
         desired = desired_inferenceservice_status(spec, int(meta.get("generation", 0)), status, resolve,
                                                   now_rfc3339())
-        write_status(body, status, desired, patch, logger)
+        write_status(body, status, desired, patch, logger, OWNED_STATUS_FIELDS)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
     def cleanup_inferenceservice(logger: Logger, **_: Any) -> None:

@@ -21,14 +21,21 @@ class RunResults:
 
     def read(self, run: str) -> dict[str, Any] | None:
         """The run's result document, or None when it is not there (yet) or the store cannot be read now."""
+        return self._document(f"runs/{run}/result.json")
+
+    def progress(self, run: str) -> dict[str, Any] | None:
+        """The running search's progress document (trials done, total, best so far), if it wrote one."""
+        return self._document(f"runs/{run}/progress.json")
+
+    def _document(self, key: str) -> dict[str, Any] | None:
         if not self.store_uri:
             return None
         try:
             if self._store is None:
                 self._store = open_store(self.store_uri)
-            return dict(json.loads(self._store.read(f"runs/{run}/result.json")))
+            return dict(json.loads(self._store.read(key)))
         except ObjectNotFound:
             return None
         except (ContractError, ValueError) as exc:
-            log.warning("cannot read the result of run %s yet: %s", run, exc)
+            log.warning("cannot read %s yet: %s", key, exc)
             return None

@@ -15,9 +15,10 @@ WARNING_REASONS = frozenset({"BackendNotConfigured", "RegistryNotConfigured", "M
 
 
 def write_status(body: kopf.Body, current: Mapping[str, Any], desired: Mapping[str, Any], patch: kopf.Patch,
-                 logger: Logger) -> bool:
-    """Put the changed status fields into kopf's patch (none when nothing changed); return whether any did."""
-    changes = status_changes(current, desired)
+                 logger: Logger, owned: frozenset[str]) -> bool:
+    """Put the changed status fields among `owned` into kopf's patch (none when nothing changed); return whether
+    any did."""
+    changes = status_changes(current, desired, owned)
     if not changes:
         logger.debug("status is up to date; nothing to patch")
         return False

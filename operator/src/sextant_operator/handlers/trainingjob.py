@@ -21,7 +21,7 @@ from ..reconcile.conditions import now_rfc3339
 from ..reconcile.run_names import LABEL_TRAININGJOB
 from ..reconcile.run_observation import JobView, PodView, job_view, pod_view
 from ..reconcile.training_job_manifest import TrainingSettings
-from ..reconcile.trainingjob import Observed, plan_trainingjob, results_to_read
+from ..reconcile.trainingjob import Observed, plan_trainingjob, progress_to_read, results_to_read
 from ..reconcile.transitions import status_changes, transition_events
 from .kube_actions import KubeActions
 from .run_results import RunResults
@@ -36,9 +36,6 @@ log = logging.getLogger("sextant.operator.training")
 Key = tuple[str, str]
 JobIndex = kopf.Index[Key, JobView]
 PodIndex = kopf.Index[Key, PodView]
-#: kopf passes each index to handlers as a keyword named by the index's id; without an explicit id the id is the
-#: function's qualified name (`register_trainingjob_handlers.<locals>.training_jobs`), which no handler can name.
-JOB_INDEX, POD_INDEX = "training_jobs", "training_pods"
 
 
 class TrainingReconciler:
@@ -60,11 +57,15 @@ class TrainingReconciler:
         loop = asyncio.get_running_loop()
         pending = self._requeues.get(key)
         when = loop.time() + delay
-        if pending is not None and not pending.cancelled() and pending.when() <= when:
+        if pending is not None and pending.when() <= when:
             return  # an earlier wake-up is already due
         if pending is not None:
             pending.cancel()
-        self._requeues[key] = loop.call_at(when, lambda: asyncio.ensure_future(self.reconcile(*key)))
+        self._requeues[key] = loop.call_at(when, self._wake, key)
+
+    def _wake(self, key: Key) -> None:
+        self._requeues.pop(key, None)  # fired: the next reconcile may ask for a new wake-up
+        asyncio.ensure_future(self.reconcile(*key))
 
     async def reconcile(self, namespace: str, name: str) -> None:
         key = (namespace, name)
@@ -92,21 +93,25 @@ class TrainingReconciler:
             document = await asyncio.to_thread(self.results.read, run)
             if document is not None:
                 results[run] = document
-        plan = plan_trainingjob(Observed(body, jobs, pods, results, now_rfc3339()), self.settings)
+        progress: dict[str, Mapping[str, Any]] = {}
+        for run in progress_to_read(body, jobs):
+            document = await asyncio.to_thread(self.results.progress, run)
+            if document is not None:
+                progress[run] = document
+        plan = plan_trainingjob(Observed(body, jobs, pods, results, now_rfc3339(), progress), self.settings)
+        # Status first: a run is recorded before its Job exists, and Stopped or Failed before its Job is deleted, so
+        # a crash in between is seen and repaired (a deleted Job is never created again for a run still "going").
+        current = body.get("status") or {}
+        changes = status_changes(current, plan.status, OWNED_STATUS_FIELDS)
+        written = bool(changes) and await asyncio.to_thread(self.actions.patch_status, namespace, name, changes)
+        if written:  # not when the TrainingJob was deleted since it was read
+            for event in transition_events(current, plan.status):
+                kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
         for manifest in plan.apply:
             await asyncio.to_thread(self.actions.apply, manifest)
             log.info("applied Job %s/%s", namespace, manifest["metadata"]["name"])
         for job, suspend in plan.suspend.items():
             await asyncio.to_thread(self.actions.set_suspended, namespace, job, suspend)
-        current = body.get("status") or {}
-        changes = {k: v for k, v in status_changes(current, plan.status).items() if k in OWNED_STATUS_FIELDS}
-        written = bool(changes) and await asyncio.to_thread(self.actions.patch_status, namespace, name, changes)
-        if written:  # not when the TrainingJob was deleted since it was read
-            for event in transition_events(current, plan.status):
-                kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
-        # Deletions last: a run is recorded Stopped or Failed before its Job goes, so an operator killed in between
-        # deletes it when it returns (the plan deletes the Jobs of such runs) instead of seeing a run still going
-        # without a Job and creating that Job again.
         for job in plan.delete:
             await asyncio.to_thread(self.actions.delete_job, namespace, job)
             log.info("deleted Job %s/%s", namespace, job)
@@ -121,26 +126,26 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
     """Register the TrainingJob handlers and the indexes of its children into registry."""
     children = {LABEL_TRAININGJOB: kopf.PRESENT}
 
-    @kopf.index("batch", "v1", "jobs", labels=children, id=JOB_INDEX, registry=registry)
+    @kopf.index("batch", "v1", "jobs", labels=children, registry=registry, id="training_jobs")
     def training_jobs(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, JobView]:
         return {_owner_key(namespace, labels): job_view(body)}
 
-    @kopf.index("", "v1", "pods", labels=children, id=POD_INDEX, registry=registry)
+    @kopf.index("", "v1", "pods", labels=children, registry=registry, id="training_pods")
     def training_pods(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, PodView]:
         return {_owner_key(namespace, labels): pod_view(body)}
 
-    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="trainingjob")
     async def trainingjob_changed(namespace: str | None, name: str, type: str, **indexes: Any) -> None:
-        reconciler.remember(indexes[JOB_INDEX], indexes[POD_INDEX])
+        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
         if type != "DELETED":
             await reconciler.reconcile(namespace or "", name)
 
-    @kopf.on.event("batch", "v1", "jobs", labels=children, registry=registry)
+    @kopf.on.event("batch", "v1", "jobs", labels=children, registry=registry, id="run-job")
     async def run_job_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
-        reconciler.remember(indexes[JOB_INDEX], indexes[POD_INDEX])
+        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
         await reconciler.reconcile(*_owner_key(namespace, labels))
 
-    @kopf.on.event("", "v1", "pods", labels=children, registry=registry)
+    @kopf.on.event("", "v1", "pods", labels=children, registry=registry, id="run-pod")
     async def run_pod_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
-        reconciler.remember(indexes[JOB_INDEX], indexes[POD_INDEX])
+        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
         await reconciler.reconcile(*_owner_key(namespace, labels))

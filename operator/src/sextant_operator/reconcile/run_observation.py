@@ -35,7 +35,7 @@ class JobView:
     failed_reason: str | None = None  # BackoffLimitExceeded, DeadlineExceeded, PodFailurePolicy, ...
     failed_message: str = ""
     start_time: str | None = None
-    completion_time: str | None = None
+    completion_time: str | None = None  # when it completed or failed
     created: str | None = None  # metadata.creationTimestamp: when the run started, if status never said
     deleting: bool = False
     pods: int = 1  # parallelism: pods the run holds at once, for its requested compute
@@ -96,7 +96,8 @@ def job_view(body: Mapping[str, Any]) -> JobView:
         failed=int(status.get("failed") or 0), complete="Complete" in conditions,
         failed_reason=failed.get("reason") if failed else None,
         failed_message=failed.get("message", "") if failed else "",
-        start_time=status.get("startTime"), completion_time=status.get("completionTime"),
+        start_time=status.get("startTime"),
+        completion_time=status.get("completionTime") or (failed.get("lastTransitionTime") if failed else None),
         created=meta.get("creationTimestamp"), deleting=bool(meta.get("deletionTimestamp")),
         pods=int(spec.get("parallelism") or 1),
         cpu_request=_quantity(requests.get("cpu")),
@@ -208,14 +209,20 @@ def observe_run(jobs: Sequence[JobView], pods: Sequence[PodView], result: Mappin
             return RunOutcome("Running", "ReadingResult", "the trainer finished; reading its result document")
         if result.get("status") != "Succeeded":
             return RunOutcome("Failed", str(result.get("reason", "TrainerFailed")), str(result.get("message", "")))
-        return RunOutcome("Succeeded", "Trained", "the model was trained, evaluated and registered", result)
+        version = (result.get("model") or {}).get("version")
+        if result.get("accepted") is False:  # registered for the record, but no alias moved to it
+            failed = "; ".join(str(f) for f in result.get("failedCriteria") or []) or "a criterion failed"
+            return RunOutcome("Failed", "AcceptanceFailed", f"version {version} was registered but not promoted: "
+                              f"{failed}", result)
+        return RunOutcome("Succeeded", "Trained", f"version {version} was trained, evaluated and registered",
+                          result)
     if any(j.suspended for j in jobs):
         return RunOutcome("Suspended", "Suspended", "spec.suspend is true: the run's pods are stopped until it "
                           "is set back to false")
     stalled = _stall_from_pods([p for p in pods if p.phase == "Pending"], now)
     if stalled is not None:
         return stalled
-    if any(j.active for j in jobs):
+    if any(p.phase != "Pending" for p in pods) or any(j.succeeded or j.failed for j in jobs):
         stage = "evaluating tuning trials in shards" if train is None else "training"
         return RunOutcome("Running", "Training", f"the run is {stage}")
     return RunOutcome("Pending", "PodsStarting", "waiting for the run's pods to start")

@@ -26,6 +26,7 @@ MAX_RECORDS = 10
 DEFAULT_HISTORY = {"Succeeded": 3, "Failed": 1}
 ACTIVE_RESYNC_SECONDS = 30.0
 RESULT_RETRY_SECONDS = 5.0
+PROGRESS_SECONDS = 10.0
 #: Status fields carried from the run that last succeeded until another one does.
 MODEL_FIELDS = ("model", "best", "metrics", "accepted", "dataQualityReport", "trials")
 
@@ -39,6 +40,7 @@ class Observed:
     pods: Sequence[PodView] = ()
     results: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run name -> result document
     now: str = "1970-01-01T00:00:00Z"
+    progress: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run name -> progress document
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,23 @@ def results_to_read(trainingjob: Mapping[str, Any], jobs: Sequence[JobView]) -> 
     """Runs whose train Job completed but whose outcome is not yet in status: read their result documents."""
     recorded = {r["name"]: r.get("phase") for r in (trainingjob.get("status") or {}).get("runs") or []}
     return sorted({j.run for j in jobs if j.role == ROLE_TRAIN and j.complete and recorded.get(j.run) not in TERMINAL})
+
+
+def progress_to_read(trainingjob: Mapping[str, Any], jobs: Sequence[JobView]) -> list[str]:
+    """Runs whose search is going (an active train Job of a tuning or AutoML spec): read their progress."""
+    spec = trainingjob.get("spec") or {}
+    if not (spec.get("tuning") or spec.get("automl")):
+        return []
+    return sorted({j.run for j in jobs if j.role == ROLE_TRAIN and j.active and not j.complete})
+
+
+def _progress(document: Mapping[str, Any]) -> dict[str, Any]:
+    done, total = int(document.get("trialsDone", 0)), int(document.get("trialsTotal", 0))
+    progress: dict[str, Any] = {"trialsDone": done, "trialsTotal": total,
+                                "summary": f"{done}/{total}" if total else str(done)}
+    if isinstance(document.get("bestValue"), (int, float)):
+        progress["bestValue"] = float(document["bestValue"])
+    return progress
 
 
 def _without_backend(spec: Mapping[str, Any], generation: int, current: Mapping[str, Any], backend: str,
@@ -165,12 +184,14 @@ def _manifests(tj: Mapping[str, Any], run: _Run, settings: TrainingSettings) -> 
     return [] if ROLE_TRAIN in have else [train_job(identity, settings, suspend)]
 
 
-def _cost(jobs: Sequence[JobView], now: str) -> dict[str, float]:
+def _cost(jobs: Sequence[JobView]) -> dict[str, float]:
+    """Requested compute of the run's finished Jobs (a running Job is counted when it ends: a value that
+    changed on every reconcile would patch the status, wake the operator and patch it again, forever)."""
     cpu = gpu = 0.0
     for job in jobs:
-        if not job.start_time:
+        if not job.start_time or not job.completion_time:
             continue
-        seconds = (parse_time(job.completion_time or now) - parse_time(job.start_time)).total_seconds()
+        seconds = (parse_time(job.completion_time) - parse_time(job.start_time)).total_seconds()
         cpu += job.cpu_request * job.pods * max(seconds, 0.0)
         gpu += job.gpu_request * job.pods * max(seconds, 0.0)
     return {"cpuSeconds": round(cpu, 1), "gpuSeconds": round(gpu, 1)}
@@ -205,7 +226,7 @@ def _model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     report = (result.get("artifacts") or {}).get("report") or (result.get("artifacts") or {}).get("profile")
     if report:
         fields["dataQualityReport"] = str(report)
-    if result.get("trials"):
+    if (result.get("trials") or {}).get("total"):  # a single estimator has no trials to count
         fields["trials"] = {k: int(v) for k, v in result["trials"].items() if isinstance(v, int)}
     return fields
 
@@ -305,7 +326,7 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
     status: dict[str, Any] = {k: current[k] for k in MODEL_FIELDS if k in current}
     for run in reversed(ordered):  # the newest success wins
         result = observed.results.get(run.name)
-        if run.phase == "Succeeded" and result:
+        if run.phase in ("Succeeded", "Failed") and result:
             status.update(_model_fields(result))
     phase = latest.phase
     reason, message = str(latest.record.get("reason", "")), str(latest.record.get("message", ""))
@@ -315,13 +336,20 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
         "run": {"backend": "job", "id": latest.name},
         "startTime": latest.record.get("startTime", now),
         "runs": [r.record for r in ordered[:MAX_RECORDS]],
-        "cost": _cost(latest.jobs, now),
+        "cost": _cost(latest.jobs),
         "conditions": merge_conditions(current.get("conditions", []), _conditions(phase, reason or phase, message),
                                        generation, now),
     })
     if latest.record.get("completionTime"):
         status["completionTime"] = latest.record["completionTime"]
+    if phase not in TERMINAL:
+        if latest.name in observed.progress:
+            status["progress"] = _progress(observed.progress[latest.name])
+        elif current.get("progress") and current.get("run", {}).get("id") == latest.name:
+            status["progress"] = current["progress"]
     waits = [ACTIVE_RESYNC_SECONDS] if phase not in TERMINAL else []
+    if phase == "Running" and (spec.get("tuning") or spec.get("automl")):
+        waits.append(PROGRESS_SECONDS)
     if phase == "Running" and reason == "ReadingResult":
         waits.append(RESULT_RETRY_SECONDS)
     if spec.get("schedule") and not spec.get("suspend"):

@@ -18,10 +18,15 @@ class EventSpec:
     message: str
 
 
-def status_changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
-    """Top-level status fields whose desired value differs from the current one (a merge patch)."""
+def status_changes(current: Mapping[str, Any], desired: Mapping[str, Any],
+                   owned: frozenset[str] | None = None) -> dict[str, Any]:
+    """Top-level status fields whose desired value differs from the current one (a merge patch).
+
+    A field the writer owns but no longer produces is removed (null); fields owned by other writers (a drift
+    poller, say) are left alone. `owned=None` means every field is this writer's.
+    """
     changes: dict[str, Any] = {k: v for k, v in desired.items() if current.get(k) != v}
-    changes.update({k: None for k in current if k not in desired})
+    changes.update({k: None for k in current if k not in desired and (owned is None or k in owned)})
     return changes
 
 

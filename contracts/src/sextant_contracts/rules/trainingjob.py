@@ -1,30 +1,70 @@
-"""Pure checks of a TrainingJob spec against the algorithm and metric catalogue."""
+"""Every rule a TrainingJob spec must meet, in one place: the admission webhook and the trainer both apply it.
+
+`check_trainingjob_spec` fills in the CRD's defaults and applies, in order, the CRD's structural schema (the
+one generated from the typed models), the Python twins of its CEL rules, and the rules CEL cannot express:
+the algorithm catalogue, scikit-learn's own constraints on hyperparameter values, metrics per task.
+A spec it accepts is one the API server admits and the trainer can train.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import difflib
+import functools
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sextant_contracts.catalogue import ALGORITHMS, METRICS, Algorithm, Task, value_type
+from ..catalogue import ALGORITHMS, METRICS, Algorithm, Task, value_type
+from ..resources import trainingjob
+from ..resources.crd import TRAININGJOB, openapi_schema
+from ..resources.fields import Rule
+from .hyperparameters import violates
+from .structural import Schema, Violation, violations, with_defaults
+
+__all__ = ["CheckedSpec", "Violation", "check_trainingjob_spec", "rules_by_text", "spec_schema", "validate_trainingjob"]
 
 
 @dataclass(frozen=True)
-class Violation:
-    """One rejected field: its path and what is wrong with it, with the fix."""
+class CheckedSpec:
+    """A spec with the CRD's defaults filled in, and everything wrong with it (empty when it can be trained)."""
 
-    field: str
-    message: str
+    spec: dict[str, Any]
+    violations: list[Violation]
 
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+
+@functools.cache
+def spec_schema() -> Schema:
+    """The OpenAPI schema of TrainingJob.spec, exactly as in the CRD."""
+    return openapi_schema(TRAININGJOB)["properties"]["spec"]  # type: ignore[no-any-return]
+
+
+@functools.cache
+def rules_by_text() -> dict[str, Rule]:
+    """Every CEL rule of the TrainingJob CRD by its text, with its Python twin."""
+    groups = (*trainingjob.CLASS_RULES.values(), trainingjob.TRAININGJOB_SPEC_RULES)
+    return {rule.rule: rule for group in groups for rule in group}
+
+
+def check_trainingjob_spec(spec: Mapping[str, Any]) -> CheckedSpec:
+    """The defaulted spec and its violations: schema and CEL rules first, then the catalogue rules."""
+    schema = spec_schema()
+    defaulted = with_defaults(schema, dict(spec)) if isinstance(spec, Mapping) else spec
+    found = list(violations(schema, defaulted, "spec", rules_by_text()))
+    if not found:
+        found = catalogue_violations(defaulted)
+    return CheckedSpec(defaulted, found)
 
 
 def validate_trainingjob(spec: Mapping[str, Any]) -> list[Violation]:
-    """Every catalogue violation in a TrainingJob spec (empty when the spec is acceptable)."""
+    """Every violation in a TrainingJob spec (empty when the spec is acceptable)."""
+    return check_trainingjob_spec(spec).violations
+
+
+def catalogue_violations(spec: Mapping[str, Any]) -> list[Violation]:
+    """What the catalogue refuses in a well-formed spec: algorithms, hyperparameters, metrics per task."""
     task = spec.get("task")
     if task not in ALGORITHMS:
-        return []  # the CRD enum rejects unknown tasks before the webhook is called
+        return []  # the schema's enum refuses unknown tasks first
     return [*_check_estimator(task, spec), *_check_tuning(task, spec), *_check_automl(task, spec),
             *_check_metrics(task, spec)]
 
@@ -34,13 +74,18 @@ def _lookup(task: Task, name: object, path: str) -> Algorithm | Violation:
     if isinstance(name, str) and name in algos:
         return algos[name]
     elsewhere = [t for t, table in ALGORITHMS.items() if isinstance(name, str) and name in table]
-    hint = f" ({name} is offered for {', '.join(elsewhere)}, not {task})" if elsewhere else ""
+    hint = f" ({name} is offered for {', '.join(elsewhere)}, not {task})" if elsewhere else _did_you_mean(name, algos)
     return Violation(path, f"unknown algorithm {name!r} for task {task}{hint}; choose one of: {', '.join(algos)}")
 
 
+def _did_you_mean(name: object, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1) if isinstance(name, str) else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _unknown_param(algo: Algorithm, name: str, path: str) -> Violation:
-    return Violation(path, f"{algo.name} ({algo.task}) does not accept hyperparameter {name!r}; "
-                     f"accepted: {', '.join(sorted(algo.params))}")
+    return Violation(path, f"{algo.name} ({algo.task}) does not accept hyperparameter {name!r}"
+                     f"{_did_you_mean(name, algo.params)}; accepted: {', '.join(sorted(algo.params))}")
 
 
 def _check_params(algo: Algorithm, params: Mapping[str, Any], path: str) -> Iterator[Violation]:
@@ -51,6 +96,8 @@ def _check_params(algo: Algorithm, params: Mapping[str, Any], path: str) -> Iter
         elif not spec.accepts(value):
             yield Violation(f"{path}[{name}]", f"{algo.name} expects {spec.describe()} for {name}, "
                             f"got {value_type(value)} {value!r}")
+        elif (refused := violates(algo.estimator, name, value)) is not None:
+            yield Violation(f"{path}[{name}]", refused)
 
 
 def _check_estimator(task: Task, spec: Mapping[str, Any]) -> Iterator[Violation]:
@@ -82,6 +129,14 @@ def _check_dimension(algo: Algorithm, name: str, dim: Mapping[str, Any], path: s
         if not param.accepts(value):
             yield Violation(f"{path}.values[{i}]", f"{algo.name} expects {param.describe()} for {name}, "
                             f"got {value_type(value)} {value!r}")
+        elif (refused := violates(algo.estimator, name, value)) is not None:
+            yield Violation(f"{path}.values[{i}]", refused)
+    for bound in ("min", "max"):
+        if kind in ("int", "float") and bound in dim:
+            value = int(dim[bound]) if kind == "int" else float(dim[bound])
+            if (refused := violates(algo.estimator, name, value)) is not None:
+                yield Violation(f"{path}.{bound}", f"the range reaches {value!r}, outside what scikit-learn "
+                                f"accepts: {refused}")
 
 
 def _check_tuning(task: Task, spec: Mapping[str, Any]) -> Iterator[Violation]:
