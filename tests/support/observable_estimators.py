@@ -29,18 +29,26 @@ class CountingClassifier:
 
 
 class SlowClassifier(CountingClassifier):
-    """Takes `seconds` per model call (the predict thread sleeps; the server's event loop stays free)."""
+    """Takes `seconds` per model call (the predict thread sleeps; the server's event loop stays free), and
+    appends a line to `calls_file` when a call starts, so a test can see from outside that a model call runs."""
 
-    def __init__(self, inner: Any, seconds: float) -> None:
+    def __init__(self, inner: Any, seconds: float, calls_file: str | None = None) -> None:
         super().__init__(inner)
         self.seconds = seconds
+        self.calls_file = calls_file
+
+    def _started(self, what: str) -> None:
+        if self.calls_file is not None:
+            with open(self.calls_file, "a") as f:
+                f.write(what + "\n")
+        time.sleep(self.seconds)
 
     def predict(self, x: Any) -> np.ndarray:
-        time.sleep(self.seconds)
+        self._started("predict")
         return super().predict(x)
 
     def predict_proba(self, x: Any) -> np.ndarray:
-        time.sleep(self.seconds)
+        self._started("predict_proba")
         return super().predict_proba(x)
 
 

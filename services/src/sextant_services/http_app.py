@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -58,7 +57,10 @@ async def read_json(request: Request, limit: int) -> Any:
 
 class CountRequests:
     """ASGI middleware counting every answered request by bounded route and status (unknown paths' 404s, 503s
-    before the model is loaded, and 504s: BentoML's request timeout cancels the app before it responds)."""
+    before the model is loaded, and 504s: BentoML's request timeout cancels the app before it responds).
+
+    Installed on the BentoML service (`add_asgi_middleware`), so it also sees BentoML's own routes and the 404s
+    of paths no route matches; BentoML places it inside its TimeoutMiddleware."""
 
     def __init__(self, app: ASGIApp, get_runtime: RuntimeGetter) -> None:
         self.app = app
@@ -219,4 +221,4 @@ def build_http_app(get_runtime: RuntimeGetter) -> Starlette:
         Route(f"{model}/infer", h.infer, methods=["POST"]),
         Route(f"{versioned}/infer", h.infer, methods=["POST"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(CountRequests, get_runtime=get_runtime)])
+    return Starlette(routes=routes)

@@ -24,7 +24,8 @@ ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"/v2/models/[^/]+(/versions/[^/]+)?/infer"), "infer"),
     (re.compile(r"/v2/models/[^/]+(/versions/[^/]+)?/ready"), "model_ready"),
     (re.compile(r"/v2/models/[^/]+(/versions/[^/]+)?"), "model_metadata"),
-    (re.compile(r"/v2/health/(live|ready)"), "health"),
+    (re.compile(r"/v2/health/(live|ready)|/readyz|/livez|/healthz"), "health"),
+    (re.compile(r"/metrics"), "metrics"),
     (re.compile(r"/v2"), "server_metadata"),
 )
 #: Statuses counted by their code; any other is counted by its class ("2xx" ... "5xx").

@@ -8,12 +8,13 @@ instance is created.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 import bentoml
 
 from . import bentoml_fixes
-from .http_app import build_http_app
+from .http_app import CountRequests, build_http_app
 from .metrics import RequestMetrics
 from .runtime import Runtime
 from .settings import ServerSettings, request_timeout_from_env
@@ -41,6 +42,10 @@ class Sextant:
     """Serves one registered model (resolved by name plus version or alias) as one variant."""
 
     def __init__(self) -> None:
+        # BentoML's server logging keeps the root logger at WARNING: our INFO lines (retries, drain, ready) say
+        # what happens next and belong in the log.
+        if logging.getLogger("sextant_services").level == logging.NOTSET:
+            logging.getLogger("sextant_services").setLevel(logging.INFO)
         settings = ServerSettings.from_env()
         self.runtime = Runtime(settings, requests=RequestMetrics(settings.model.name, settings.variant))
         app.state.runtime = self.runtime
@@ -61,3 +66,6 @@ class Sextant:
         # BentoML's /readyz answers with the detail of an HTTPException raised here (its own message otherwise
         # says only that __is_ready__ returned False).
         raise HTTPException(status_code=503, detail=reason)
+
+
+Sextant.add_asgi_middleware(CountRequests, get_runtime=_current_runtime)
