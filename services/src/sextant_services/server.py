@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import Any, cast
 
 import bentoml
 
@@ -68,4 +69,5 @@ class Sextant:
         raise HTTPException(status_code=503, detail=reason)
 
 
-Sextant.add_asgi_middleware(CountRequests, get_runtime=_current_runtime)
+# The decorators return BentoML's Service object, which bentoml.asgi_app's annotations hide from mypy.
+cast(Any, Sextant).add_asgi_middleware(CountRequests, get_runtime=_current_runtime)
