@@ -30,18 +30,21 @@ class CountingClassifier:
 
 class SlowClassifier(CountingClassifier):
     """Takes `seconds` per model call (the predict thread sleeps; the server's event loop stays free), and
-    appends a line to `calls_file` when a call starts, so a test can see from outside that a model call runs."""
+    appends a line to `calls_file` when a call starts, so a test can see from outside that a model call runs.
+    The first `fast_calls` calls (the warm-up) do not sleep."""
 
-    def __init__(self, inner: Any, seconds: float, calls_file: str | None = None) -> None:
+    def __init__(self, inner: Any, seconds: float, calls_file: str | None = None, fast_calls: int = 0) -> None:
         super().__init__(inner)
         self.seconds = seconds
         self.calls_file = calls_file
+        self.fast_calls = fast_calls
 
     def _started(self, what: str) -> None:
         if self.calls_file is not None:
             with open(self.calls_file, "a") as f:
                 f.write(what + "\n")
-        time.sleep(self.seconds)
+        if len(self.calls) >= self.fast_calls:
+            time.sleep(self.seconds)
 
     def predict(self, x: Any) -> np.ndarray:
         self._started("predict")

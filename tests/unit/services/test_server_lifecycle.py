@@ -140,3 +140,24 @@ def test_sigterm_turns_not_ready_at_once_finishes_in_flight_requests_then_exits_
     assert code == 0, server.log()[-3000:]
     assert elapsed < delay + drain + 15
     assert "SIGTERM: not ready from now on" in server.log()
+
+
+
+def test_a_request_longer_than_the_drain_bound_does_not_hold_the_exit(tmp_path: Path) -> None:
+    drain, model_seconds = 1.0, 30.0
+    calls = tmp_path / "calls"
+    store = tmp_path / "store"
+    serving_models.register_iris_wrapped(store, lambda m: SlowClassifier(m, model_seconds, str(calls), fast_calls=1))
+    with _serving(store, tmp_path, SEXTANT_SHUTDOWN_DELAY_SECONDS="0", SEXTANT_DRAIN_SECONDS=str(drain),
+                  SEXTANT_MAX_LATENCY_MS="60000") as server:
+        with ThreadPoolExecutor(1) as pool:
+            stuck = pool.submit(_call, server.url + "/predict", {"records": [ROW]}, 60)
+            wait_until(lambda: len(calls.read_text().splitlines()) >= 2, 30, "the request reaching the model")
+            signalled = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            code = server.process.wait(timeout=drain + 20)
+            elapsed = time.monotonic() - signalled
+            assert stuck.result()[0] != 200  # cut off at the bound, not answered after 30 s
+    assert code == 0, server.log()[-3000:]
+    assert elapsed < model_seconds - 5
+    assert "in-flight requests have 1 s to finish" in server.log()
