@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,15 @@ def iris_frame() -> tuple[pd.DataFrame, np.ndarray]:
 def register_iris(store_root: Path, aliases: tuple[str, ...] = ("production",)) -> Manifest:
     x, y = iris_frame()
     model = LogisticRegression(max_iter=500).fit(x, y)
+    return register(store_root, "iris", model, x, "classification",
+                    {"name": "species", "classes": [0, 1, 2]}, aliases)
+
+
+def register_iris_wrapped(store_root: Path, wrap: Callable[[Any], Any],
+                          aliases: tuple[str, ...] = ("production",)) -> Manifest:
+    """Iris with the fitted classifier wrapped (tests.support.observable_estimators): slow, counting or broken."""
+    x, y = iris_frame()
+    model = wrap(LogisticRegression(max_iter=500).fit(x, y))
     return register(store_root, "iris", model, x, "classification",
                     {"name": "species", "classes": [0, 1, 2]}, aliases)
 

@@ -13,6 +13,8 @@ import shutil
 import sys
 import tempfile
 
+from sextant_contracts.serving_settings import batching_default
+
 
 def serve_env(args: argparse.Namespace, base: dict[str, str]) -> dict[str, str]:
     """The environment for `bentoml serve`: SEXTANT_* settings plus a private BENTOML_HOME."""
@@ -52,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-batching", action="store_true", help="turn adaptive batching off")
-    serve.add_argument("--max-batch-size", type=int, default=64)
-    serve.add_argument("--max-latency-ms", type=int, default=1000)
+    serve.add_argument("--max-batch-size", type=int, default=int(batching_default("maxBatchSize")),
+                       help="most rows per model call (spec.batching.maxBatchSize)")
+    serve.add_argument("--max-latency-ms", type=int, default=int(batching_default("maxLatencyMs")),
+                       help="longest a request waits in the queue before it is answered 503 "
+                            "(spec.batching.maxLatencyMs)")
     serve.add_argument("--bentoml-home", help="BentoML home (default: a fresh private directory)")
     args = parser.parse_args(argv)
     bentoml = shutil.which("bentoml", path=os.path.dirname(sys.executable)) or "bentoml"

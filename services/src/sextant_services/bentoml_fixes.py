@@ -9,6 +9,8 @@ showed up as p99 latency. The timeout cannot simply be switched off: BentoML req
 
 The replacement keeps BentoML's contract (504 when no response has started within the timeout; once the
 response has started, the app runs to completion) and cancels the timer as soon as the response starts.
+The class's source is fingerprinted in `upstream_guard`: a test fails, naming the BentoML version and the
+symbol, when an upgrade changes it.
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ def install() -> bool:
     except ImportError:
         log.warning("bentoml's TimeoutMiddleware was not found; its per-request timer fix is not installed")
         return False
+    from .upstream_guard import FINGERPRINTS, drift
+
+    for fp in FINGERPRINTS:
+        problem = drift(fp) if fp.package == "bentoml" else None
+        if problem is not None:
+            log.warning("installing the TimeoutMiddleware fix anyway: %s", problem)
     if TimeoutMiddleware.__call__ is not _patched_call:
         TimeoutMiddleware.__call__ = _patched_call  # type: ignore[method-assign,assignment]
     return True

@@ -24,11 +24,19 @@ class Prediction:
 
 
 def predict_columns(model: LoadedModel, cols: Columns, want_proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Run the estimator on validated columns (no batching, no metrics): used by the batch scorer too."""
+    """Run the estimator on validated columns (no batching, no metrics): used by the batch scorer too.
+
+    With `want_proba` the estimator runs once (predict_proba); labels are its classes_ at the highest
+    probability. Only an estimator without classes_ is called twice.
+    """
     x = to_model_input(cols, model.schema, model.as_frame)
+    classes = getattr(model.estimator, "classes_", None)
+    if want_proba and classes is not None:
+        # One model call gives both: the label is the most probable class, as a classifier's predict decides.
+        proba = np.asarray(model.estimator.predict_proba(x))
+        return np.asarray(classes)[proba.argmax(axis=1)], proba
     preds = np.asarray(model.estimator.predict(x))
-    proba = np.asarray(model.estimator.predict_proba(x)) if want_proba else None
-    return preds, proba
+    return preds, np.asarray(model.estimator.predict_proba(x)) if want_proba else None
 
 
 class DataPlane:

@@ -5,6 +5,7 @@ Handlers decode, call the data plane and encode; ServingError is mapped to an HT
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -17,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import oip
 from .dataplane import DataPlane
@@ -51,6 +53,44 @@ async def read_json(request: Request, limit: int) -> Any:
         return orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError as exc:
         raise MalformedRequest(f"body is not valid JSON: {exc}") from None
+
+
+class CountRequests:
+    """ASGI middleware counting every answered request by bounded route and status (unknown paths' 404s, 503s
+    before the model is loaded, and 504s: BentoML's request timeout cancels the app before it responds).
+
+    Installed on the BentoML service (`add_asgi_middleware`), so it also sees BentoML's own routes and the 404s
+    of paths no route matches; BentoML places it inside its TimeoutMiddleware."""
+
+    def __init__(self, app: ASGIApp, get_runtime: RuntimeGetter) -> None:
+        self.app = app
+        self._get_runtime = get_runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status: int | None = None
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        except asyncio.CancelledError:
+            status = status or 504  # cancelled before responding: the client got BentoML's 504
+            raise
+        finally:
+            self._observe(scope, status or 500)
+
+    def _observe(self, scope: Scope, status: int) -> None:
+        rt = self._get_runtime()
+        if rt is not None and rt.requests is not None:
+            root, path = scope.get("root_path", ""), scope["path"]
+            rt.requests.observe(path[len(root):] if root and path.startswith(root) else path, status)
 
 
 class Handlers:
@@ -115,11 +155,10 @@ class Handlers:
         cols = validate_body(body, plane.model.schema, self._runtime().settings.max_rows)
         result = await plane.predict(cols, proba)
         out = plane.describe()
+        out["predictions"] = result.predictions
         if proba:
             out["classes"] = plane.model.classes
             out["probabilities"] = result.probabilities
-        else:
-            out["predictions"] = result.predictions
         return out, row_count(cols)
 
     async def infer(self, request: Request) -> Response:
@@ -138,8 +177,10 @@ class Handlers:
 
     async def server_ready(self, request: Request) -> Response:
         rt = self._get_runtime()
-        ready = rt is not None and rt.ready
-        return json_response({"ready": ready}, 200 if ready else 503)
+        if rt is not None and rt.ready:
+            return json_response({"ready": True})
+        reason = rt.not_ready_reason() if rt is not None else "the server is starting"
+        return json_response({"ready": False, "reason": reason}, 503)
 
     async def server_metadata(self, request: Request) -> Response:
         import bentoml

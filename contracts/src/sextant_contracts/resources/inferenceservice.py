@@ -57,9 +57,12 @@ class Batching(TypedDict, total=False):
     """Adaptive batching of concurrent requests in the model server."""
 
     enabled: Annotated[bool, Field("Batch concurrent requests together.", default=True)]
-    maxBatchSize: Annotated[int, Field("Largest batch.", default=64, minimum=1, maximum=10000)]
+    maxBatchSize: Annotated[int, Field("Most rows per model call.", default=64, minimum=1, maximum=10000)]
     maxLatencyMs: Annotated[int, Field(
-        "Longest a request waits for its batch, in milliseconds.", default=10, minimum=1, maximum=60000)]
+        "Longest a request may wait in the queue for the model, in milliseconds; a request that waited longer "
+        "is answered 503 (Overloaded) so the client can retry elsewhere. Batches are never held back to fill "
+        "up: an idle model takes a request at once, and requests that arrive while it is busy form the next "
+        "batch.", default=1000, minimum=1, maximum=60000)]
 
 
 class DriftMonitoring(TypedDict, total=False):
