@@ -66,9 +66,14 @@ class KubeActions:
             _preload_content=True)
 
     def set_suspended(self, namespace: str, name: str, suspend: bool) -> None:
-        """Flip a Job's spec.suspend (the one field of a running Job Sextant changes)."""
-        self.batch.patch_namespaced_job(name, namespace, {"spec": {"suspend": suspend}},
-                                        field_manager=FIELD_MANAGER)
+        """Flip a Job's spec.suspend (the one field of a running Job Sextant changes); a Job gone meanwhile is
+        left alone (the index had not seen its deletion yet; the next reconcile sees it)."""
+        try:
+            self.batch.patch_namespaced_job(name, namespace, {"spec": {"suspend": suspend}},
+                                            field_manager=FIELD_MANAGER)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
 
     def delete_job(self, namespace: str, name: str) -> None:
         """Delete a Job; the garbage collector then deletes its pods (already gone is fine)."""
