@@ -255,6 +255,11 @@ class LocalCluster:
             self.layout.pem("sa-key").write_bytes(private)
             self.layout.pem("sa-key").chmod(0o600)
             self.layout.pem("sa-pub").write_bytes(public)
+        if not self.layout.pem("front-proxy-ca").exists():  # also for state made before aggregation was enabled
+            front_proxy = pki.create_ca("sextant-devcluster-front-proxy-ca")
+            pki.issue_certificate(front_proxy, "front-proxy-client", client=True).write(
+                self.layout.pem("front-proxy-client"), self.layout.pem("front-proxy-client-key"))
+            front_proxy.write(self.layout.pem("front-proxy-ca"), self.layout.pem("front-proxy-ca-key"))
         for name, (user, groups) in _CLIENT_IDENTITIES.items():
             path = self.layout.admin_kubeconfig if name == "admin" else self.layout.kubeconfigs / f"{name}.yaml"
             if path.exists():

@@ -52,12 +52,29 @@ def apiserver_command(bin_dir: Path, layout: Layout, ports: Ports, real_node: bo
         f"--service-account-key-file={layout.pem('sa-pub')}",
         f"--service-account-signing-key-file={layout.pem('sa-key')}",
         f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+        *_aggregation_flags(layout),
         *(_real_node_apiserver_flags(layout) if real_node else
           # A loopback address is not a valid Endpoints address: without a node nothing in-cluster needs it.
           ["--endpoint-reconciler-type=none"]),
         "--allow-privileged=true",
         "--profiling=false",
         "--v=1",
+    ]
+
+
+def _aggregation_flags(layout: Layout) -> list[str]:
+    """The aggregation layer, as kubeadm configures it: extension API servers such as metrics-server (which HPAs
+    read) trust the front-proxy client certificate the API server presents when it forwards a request."""
+    return [
+        f"--requestheader-client-ca-file={layout.pem('front-proxy-ca')}",
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={layout.pem('front-proxy-client')}",
+        f"--proxy-client-key-file={layout.pem('front-proxy-client-key')}",
+        # Call an extension API server at its endpoints, not its ClusterIP (the API server runs on the host).
+        "--enable-aggregator-routing=true",
     ]
 
 
