@@ -39,11 +39,15 @@ for ns in "$SYSTEM_NS" "$NS"; do
   kubectl label namespace "$ns" --overwrite pod-security.kubernetes.io/enforce=restricted \
     pod-security.kubernetes.io/enforce-version=latest >/dev/null
 done
-operator=$(image operator) store=$(image objectstore) trainer=$(image trainer)
+operator=$(image operator) store=$(image objectstore) trainer=$(image trainer) server=$(image server)
+router=$(image router)
 helm upgrade --install sextant charts/sextant --namespace "$SYSTEM_NS" --skip-crds --wait --timeout 180s \
   --set image.repository="${operator%:*}" --set image.tag="${operator##*:}" --set image.pullPolicy=Never \
   --set training.image.repository="${trainer%:*}" --set training.image.tag="${trainer##*:}" \
   --set training.image.pullPolicy=Never --set "artifactStore.shareCredentialsWith={$NS}" \
+  --set serving.serverImage.repository="${server%:*}" --set serving.serverImage.tag="${server##*:}" \
+  --set serving.routerImage.repository="${router%:*}" --set serving.routerImage.tag="${router##*:}" \
+  --set serving.pullPolicy=Never \
   --set webhook.failurePolicy=Fail --set operator.logFormat=plain \
   --set artifactStore.embedded.enabled=true --set artifactStore.embedded.image.repository="${store%:*}" \
   --set artifactStore.embedded.image.tag="${store##*:}" --set artifactStore.embedded.image.pullPolicy=Never
@@ -81,6 +85,24 @@ kubectl describe -n "$NS" trainingjob breast-cancer | sed -n '/^Status:/,$p'
 
 step "The model is in the in-cluster store: version 1 of breast-cancer"
 kubectl get sxtj -n "$NS" breast-cancer -o jsonpath='{.status.model}{"\n"}'
+
+step "Serve: kubectl apply an InferenceService with two variants (80/20) of the model just trained"
+kubectl apply -n "$NS" -f manifests/samples/ml.sextant.io_v1alpha1_inferenceservice_quickstart.yaml
+kubectl wait -n "$NS" --for=jsonpath='{.status.phase}'=Ready --timeout=300s inferenceservice/breast-cancer || {
+  kubectl describe -n "$NS" inferenceservice breast-cancer; kubectl get pods -n "$NS" -o wide; exit 1; }
+kubectl get sxis -n "$NS" -o wide
+kubectl get deployments,services,hpa,pdb -n "$NS" -l ml.sextant.io/inferenceservice=breast-cancer
+
+step "curl a prediction through the InferenceService's address ($(kubectl get sxis -n "$NS" breast-cancer -o jsonpath='{.status.url}'))"
+SVC_IP=$(kubectl get service -n "$NS" breast-cancer -o jsonpath='{.spec.clusterIP}')
+RECORD=$("$PY" -c 'import json; from sklearn.datasets import load_breast_cancer as l; f = l(as_frame=True).frame
+print(json.dumps({"records": [f.drop(columns=["target"]).iloc[0].to_dict()]}))')
+until_within 60 "the router to route" curl -sf -o /dev/null -X POST "http://$SVC_IP/predict" \
+  -H 'content-type: application/json' -d "$RECORD"
+echo "  curl -X POST http://$SVC_IP/predict -d '{\"records\": [{\"mean radius\": 17.99, ...}]}'"
+for _ in 1 2 3 4 5; do
+  curl -s -X POST "http://$SVC_IP/predict" -H 'content-type: application/json' -d "$RECORD"; echo
+done | sed 's/^/  /'
 
 step "A mistake is refused at admission by the operator's webhook (through its Service)"
 kubectl create -n "$NS" -f - <<'YAML' 2>&1 | sed 's/^/  /' || true

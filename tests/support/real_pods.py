@@ -43,6 +43,18 @@ def trainer_image_values(cluster: Any) -> list[str]:
             "--set", "training.image.pullPolicy=Never"]
 
 
+def serving_image_values(cluster: Any) -> list[str]:
+    """`helm --set` arguments that run model servers and routers with the images built here."""
+    if not runs_real_pods(cluster):
+        return []
+    refs = image_refs(cluster)
+    server, server_tag = refs["server"].rsplit(":", 1)
+    router, router_tag = refs["router"].rsplit(":", 1)
+    return ["--set", f"serving.serverImage.repository={server}", "--set", f"serving.serverImage.tag={server_tag}",
+            "--set", f"serving.routerImage.repository={router}", "--set", f"serving.routerImage.tag={router_tag}",
+            "--set", "serving.pullPolicy=Never"]
+
+
 def objectstore_image_values(cluster: Any) -> list[str]:
     """`helm --set` arguments that run the embedded store's image built here (see operator_image_values)."""
     if not runs_real_pods(cluster):

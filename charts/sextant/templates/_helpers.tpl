@@ -56,7 +56,7 @@ No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is
 # Jobs are owned with blockOwnerDeletion, which OwnerReferencesPermissionEnforcement allows only to those who
 # may update the owner's finalizers.
 - apiGroups: ["ml.sextant.io"]
-  resources: ["trainingjobs/finalizers"]
+  resources: ["trainingjobs/finalizers", "inferenceservices/finalizers"]
   verbs: ["update"]
 # Server-side apply of a Job that does not exist yet is a create.
 - apiGroups: ["batch"]
@@ -65,6 +65,27 @@ No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch"]
+# An InferenceService's children (docs/serving.md), server-side applied: model-server and router Deployments
+# (watched: their readiness is the service's), their Services, the router's ConfigMap, autoscalers and
+# disruption budgets; a version no longer served is deleted. HTTPRoutes are read for their Gateway's verdict.
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["create", "list", "watch", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["services", "configmaps"]
+  verbs: ["create", "patch", "delete"]
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["create", "patch", "delete"]
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["create", "patch", "delete"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes"]
+  verbs: ["get", "create", "patch", "delete"]
+- apiGroups: ["keda.sh"]
+  resources: ["scaledobjects"]
+  verbs: ["create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]

@@ -12,6 +12,7 @@ from sextant_contracts.storage import split_uri
 
 BACKENDS = ("job", "kubeflow")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+ROUTINGS = ("auto", "router", "gateway")
 # In a pod, probes and the API server reach the operator on the pod IP, so it listens on every interface;
 # tests and local runs set SEXTANT_WEBHOOK_BIND / SEXTANT_LIVENESS to 127.0.0.1.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
@@ -45,6 +46,15 @@ class OperatorConfig:
     trainer_store_secret: str | None = "sextant-artifact-store"  # noqa: S105 - a Secret's name, not a key
     store_endpoint: str | None = None
     store_region: str | None = None
+    # Model servers and routers (docs/serving.md): images, and what splits traffic (auto: an HTTPRoute when the
+    # Gateway API CRDs are installed, else the router), the Gateway routes attach to and their host names.
+    server_image: str = "ghcr.io/sextant-ml/sextant-server:0.1.0"
+    router_image: str = "ghcr.io/sextant-ml/sextant-router:0.1.0"
+    serving_pull_policy: str = "IfNotPresent"
+    routing: str = "auto"
+    gateway: tuple[str, str] = ("sextant-system", "sextant")
+    gateway_domain: str = "sextant.local"
+    prometheus_url: str | None = None
 
     @property
     def clusterwide(self) -> bool:
@@ -101,7 +111,25 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         trainer_store_secret=env.get("SEXTANT_TRAINER_STORE_SECRET", OperatorConfig.trainer_store_secret or "") or None,
         store_endpoint=env.get("AWS_ENDPOINT_URL") or None,
         store_region=env.get("AWS_REGION") or None,
+        server_image=env.get("SEXTANT_SERVER_IMAGE") or OperatorConfig.server_image,
+        router_image=env.get("SEXTANT_ROUTER_IMAGE") or OperatorConfig.router_image,
+        serving_pull_policy=_choice(env, "SEXTANT_SERVING_PULL_POLICY", "IfNotPresent", PULL_POLICIES),
+        routing=_choice(env, "SEXTANT_ROUTING", "auto", ROUTINGS),
+        gateway=_gateway(env),
+        gateway_domain=env.get("SEXTANT_GATEWAY_DOMAIN") or OperatorConfig.gateway_domain,
+        prometheus_url=env.get("SEXTANT_PROMETHEUS_URL") or None,
     )
+
+
+def _gateway(env: Mapping[str, str]) -> tuple[str, str]:
+    value = env.get("SEXTANT_GATEWAY", "")
+    if not value:
+        return OperatorConfig.gateway
+    namespace, _, name = value.partition("/")
+    if not namespace or not name:
+        raise ConfigError(f"SEXTANT_GATEWAY={value!r} is not namespace/name; set it to the Gateway HTTPRoutes "
+                          f"attach to, e.g. sextant-system/sextant")
+    return namespace, name
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:

@@ -2,30 +2,61 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Any
 
 import kopf
 
 from .admission.webhook import register_admission
 from .config import OperatorConfig
-from .handlers.inferenceservice import register_inferenceservice_handlers
+from .handlers.inferenceservice import ServingReconciler, register_inferenceservice_handlers
 from .handlers.kube_actions import KubeActions
+from .handlers.model_registry import RegistryResolver
 from .handlers.run_results import RunResults
 from .handlers.trainingjob import TrainingReconciler, register_trainingjob_handlers
-from .reconcile.inferenceservice import no_registry
+from .reconcile.serving_manifests import ServingSettings
 from .reconcile.training_job_manifest import TrainingSettings
+
+log = logging.getLogger("sextant.operator")
 
 
 def training_settings(config: OperatorConfig) -> TrainingSettings:
     """What training pods get from the operator's configuration: image, store location, Secret name."""
+    return TrainingSettings(image=config.trainer_image, image_pull_policy=config.trainer_pull_policy,
+                            default_backend=config.default_backend, store_uri=config.store_uri,
+                            store_env=_store_env(config), store_secret=config.trainer_store_secret)
+
+
+def _store_env(config: OperatorConfig) -> dict[str, str]:
     store_env = {}
     if config.store_endpoint:
         store_env["AWS_ENDPOINT_URL"] = config.store_endpoint
     if config.store_region:
         store_env.update({"AWS_REGION": config.store_region, "AWS_DEFAULT_REGION": config.store_region})
-    return TrainingSettings(image=config.trainer_image, image_pull_policy=config.trainer_pull_policy,
-                            default_backend=config.default_backend, store_uri=config.store_uri,
-                            store_env=store_env, store_secret=config.trainer_store_secret)
+    return store_env
+
+
+def serving_settings(config: OperatorConfig) -> ServingSettings:
+    """What model servers and routers get from the operator's configuration (routing decided at start-up)."""
+    return ServingSettings(
+        server_image=config.server_image, router_image=config.router_image,
+        image_pull_policy=config.serving_pull_policy, store_uri=config.store_uri, store_env=_store_env(config),
+        store_secret=config.trainer_store_secret, routing="gateway" if config.routing == "gateway" else "router",
+        gateway_namespace=config.gateway[0], gateway_name=config.gateway[1], gateway_domain=config.gateway_domain,
+        prometheus_url=config.prometheus_url)
+
+
+def detect_optional_apis(settings: ServingSettings, actions: KubeActions, routing: str) -> ServingSettings:
+    """Which optional CRDs this cluster has, read once at start-up (kopf does not see CRDs added later)."""
+    gateway = actions.has_resource("gateway.networking.k8s.io/v1", "httproutes")
+    keda = actions.has_resource("keda.sh/v1alpha1", "scaledobjects")
+    if routing == "gateway" and not gateway:
+        log.warning("SEXTANT_ROUTING=gateway but the Gateway API CRDs are not installed: HTTPRoutes will fail")
+    chosen = "gateway" if routing == "gateway" or (routing == "auto" and gateway) else "router"
+    log.info("serving: traffic split by %s (Gateway API %s), KEDA %s", chosen,
+             "installed" if gateway else "not installed", "installed" if keda else "not installed")
+    return dataclasses.replace(settings, routing=chosen, keda_available=keda)  # type: ignore[arg-type]
 
 
 def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
@@ -39,7 +70,15 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
     reconciler = TrainingReconciler(training_settings(config), KubeActions(),
                                     RunResults(config.store_uri), concurrency=config.worker_limit)
     register_trainingjob_handlers(registry, reconciler)
-    register_inferenceservice_handlers(registry, no_registry)
+    actions = KubeActions()
+    serving = ServingReconciler(serving_settings(config), actions, RegistryResolver(config.store_uri),
+                                concurrency=config.worker_limit)
+
+    @kopf.on.startup(registry=registry)
+    def detect_serving_apis(**_: Any) -> None:
+        serving.settings = detect_optional_apis(serving.settings, actions, config.routing)
+
+    register_inferenceservice_handlers(registry, serving)
     if config.webhook_enabled:
         register_admission(registry)
     return registry

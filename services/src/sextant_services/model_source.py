@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import registry_access
-from .errors import ModelLoadError
+from .errors import DigestMismatch, ModelLoadError
 from .features import FeatureSchema
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,8 @@ class ModelRef:
     name: str
     version: int | None = None
     alias: str | None = None
+    #: The artifact's sha256 the operator pinned at rollout: a manifest naming another digest is refused.
+    digest: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -69,6 +71,12 @@ def load_model(store_uri: str, ref: ModelRef, cache_dir: Path | None = None) -> 
     """
     manifest = registry_access.resolve_manifest(store_uri, ref.name, ref.version, ref.alias)
     version = int(manifest["version"])
+    registered = str((manifest.get("artifact") or {}).get("sha256", ""))
+    if ref.digest and registered.removeprefix("sha256:") != ref.digest.removeprefix("sha256:"):
+        raise DigestMismatch(
+            f"model {ref} version {version}: the registry names artifact digest sha256:{registered}, but this "
+            f"server was pinned to sha256:{ref.digest.removeprefix('sha256:')} at rollout; refusing to load it "
+            f"(the model was re-registered or tampered with: roll out again to pin the current digest)")
     root = cache_dir or registry_access.cache_dir_default()
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=f"{ref.name}-{version}-") as tmp:

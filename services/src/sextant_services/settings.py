@@ -88,7 +88,8 @@ class ServerSettings:
             raise ValueError("set exactly one of SEXTANT_MODEL_VERSION or SEXTANT_MODEL_ALIAS")
         return cls(
             store_uri=store,
-            model=ModelRef(name=name, version=version, alias=alias),
+            model=ModelRef(name=name, version=version, alias=alias,
+                           digest=env.get("SEXTANT_MODEL_DIGEST") or None),
             variant=env.get("SEXTANT_VARIANT") or "default",
             batching=batching_from_env(env),
             max_body_bytes=_int(env, "SEXTANT_MAX_BODY_BYTES", 1 << 20),

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.embedded_store import store_client
 from tests.support.external_cluster import assert_on_a_real_node
 from tests.support.polling import eventually
 from tests.support.real_pods import (
@@ -135,24 +136,9 @@ def test_deleting_a_trainingjob_mid_run_leaves_no_pod(cluster: Any, trained_ns: 
                what="the garbage collector to remove the run's pods")
 
 
-def _store(cluster: Any, namespace: str) -> Any:
-    """An S3 client on the embedded store's ClusterIP (kube-proxy makes it reachable from the node)."""
-    import base64
-
-    import boto3
-
-    data = json.loads(cluster.kubectl("get", "secret", "sx-sextant-objectstore-credentials", "-n", namespace,
-                                      "-o", "jsonpath={.data}").stdout)
-    keys = {k: base64.b64decode(v).decode() for k, v in data.items()}
-    ip = cluster.kubectl("get", "service", "sx-sextant-objectstore", "-n", namespace,
-                         "-o", "jsonpath={.spec.clusterIP}").stdout
-    return boto3.client("s3", endpoint_url=f"http://{ip}:7070", region_name="us-east-1",
-                        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"])
-
-
 def _alias(cluster: Any, namespace: str, model: str, alias: str) -> int:
-    body = _store(cluster, namespace).get_object(Bucket="sextant", Key=f"models/{model}/aliases/{alias}.json")["Body"]
+    key = f"models/{model}/aliases/{alias}.json"
+    body = store_client(cluster, namespace).get_object(Bucket="sextant", Key=key)["Body"]
     return int(json.loads(body.read())["version"])
 
 

@@ -61,9 +61,8 @@ def test_every_sample_is_reconciled_as_the_service_account_without_403(cluster: 
             assert conditions["ModelResolved"] == {**conditions["ModelResolved"], "status": "False",
                                                    "reason": "RegistryNotConfigured"}
             assert conditions["Ready"]["status"] == "False"
-        # Only InferenceServices need a finalizer; TrainingJobs' Jobs are garbage-collected.
-        expected = ["ml.sextant.io/finalizer"] if kind == "InferenceService" else None
-        assert obj["metadata"].get("finalizers") == expected
+        # No finalizers: every child of both kinds carries an owner reference and is garbage-collected.
+        assert obj["metadata"].get("finalizers") is None
         assert "kopf" not in status
     assert forbidden_lines(sextant.logs()) == []
     assert error_lines(sextant.logs()) == []

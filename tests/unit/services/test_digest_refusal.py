@@ -52,3 +52,14 @@ def test_server_with_tampered_model_is_live_not_ready_and_logs_why(tampered_stor
         assert http_status(server.url + "/v2/health/ready") == 503
         assert "artifact digest mismatch" in server.log()
     assert not marker.exists()
+
+
+def test_a_digest_other_than_the_pinned_one_is_refused_before_fetching(tmp_path: Path) -> None:
+    """The operator pins the digest at rollout (SEXTANT_MODEL_DIGEST): a re-registered manifest is not served."""
+    root = tmp_path / "store"
+    manifest = serving_models.register_iris(root, aliases=())
+    pinned = ModelRef("iris", version=1, digest=f"sha256:{manifest.artifact_sha256}")
+    assert load_model(root.as_uri(), pinned, cache_dir=tmp_path / "cache").version == 1
+    other = ModelRef("iris", version=1, digest="sha256:" + "0" * 64)
+    with pytest.raises(DigestMismatch, match="pinned to sha256:0000.*refusing to load it"):
+        load_model(root.as_uri(), other, cache_dir=tmp_path / "cache")

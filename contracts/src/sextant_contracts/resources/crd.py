@@ -62,6 +62,7 @@ INFERENCESERVICE = Kind(
     kind="InferenceService", plural="inferenceservices", short_names=("sxis",),
     model=inferenceservice.InferenceService, class_rules=inferenceservice.CLASS_RULES,
     columns=(
+        _column("Phase", ".status.phase", description="Pending, Ready, Degraded or Suspended."),
         _column("URL", ".status.url", description="Endpoint receiving prediction requests."),
         _column("Ready", '.status.conditions[?(@.type=="Ready")].status', description="Ready condition."),
         _column("Variants", ".status.variantWeights", description="Variants and their traffic weights."),

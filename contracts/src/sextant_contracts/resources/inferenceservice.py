@@ -8,28 +8,22 @@ from .common import (
     COMPUTE_RESOURCES_RULES,
     CONDITIONS_FIELD,
     DURATION_PATTERN,
+    ENV_FROM_RULES,
+    ENV_SOURCE_RULES,
+    ENV_VAR_RULES,
     MODEL_REFERENCE_RULES,
     NAME_PATTERN,
     ComputeResources,
     Condition,
+    EnvFromSource,
+    EnvVar,
+    EnvVarSource,
     ModelReference,
     Scheduling,
 )
 from .fields import Field, JsonValue, Rule
 
 ServingPhase = Literal["Pending", "Ready", "Degraded", "Failed", "Suspended"]
-
-
-class Variant(TypedDict, total=False):
-    """One production variant: a model version receiving a share of the traffic."""
-
-    name: Required[Annotated[str, Field("Variant name, unique within the service.", pattern=NAME_PATTERN,
-                                        max_length=40)]]
-    model: Required[Annotated[ModelReference, Field("Model this variant serves.")]]
-    weight: Required[Annotated[int, Field(
-        "Percentage of requests sent to this variant; the weights of all variants sum to 100.",
-        minimum=0, maximum=100)]]
-    resources: Annotated[ComputeResources, Field("Compute for this variant's pods (overrides spec.resources).")]
 
 
 class Scaling(TypedDict, total=False):
@@ -51,6 +45,52 @@ SCALING_RULES = (
     Rule("!has(self.metric) || self.metric != 'cpu' || !has(self.target) || self.target <= 100",
          "a cpu target is a percentage between 1 and 100", field_path=".target"),
 )
+
+
+class Variant(TypedDict, total=False):
+    """One production variant: a model version receiving a share of the traffic."""
+
+    name: Required[Annotated[str, Field("Variant name, unique within the service.", pattern=NAME_PATTERN,
+                                        max_length=40)]]
+    model: Required[Annotated[ModelReference, Field("Model this variant serves.")]]
+    weight: Required[Annotated[int, Field(
+        "Percentage of requests sent to this variant; the weights of all variants sum to 100.",
+        minimum=0, maximum=100)]]
+    resources: Annotated[ComputeResources, Field("Compute for this variant's pods (overrides spec.resources).")]
+    scaling: Annotated[Scaling, Field("Replicas and autoscaling of this variant (overrides spec.scaling).")]
+
+
+class Shadow(TypedDict, total=False):
+    """A variant that receives copies of requests; its answers are discarded and never slow the callers."""
+
+    name: Required[Annotated[str, Field("Shadow name, unique among the variants.", pattern=NAME_PATTERN,
+                                        max_length=40)]]
+    model: Required[Annotated[ModelReference, Field("Model the shadow serves.")]]
+    percent: Annotated[int, Field("Share of requests copied to the shadow, in percent.", default=100, minimum=1,
+                                  maximum=100)]
+    resources: Annotated[ComputeResources, Field("Compute for the shadow's pods (overrides spec.resources).")]
+    scaling: Annotated[Scaling, Field("Replicas and autoscaling of the shadow (overrides spec.scaling).")]
+
+
+class Rollout(TypedDict, total=False):
+    """How a variant moves to a new model version: traffic shifts to the new pods once they are ready."""
+
+    strategy: Annotated[Literal["AllAtOnce", "Canary", "Linear"], Field(
+        "AllAtOnce moves all of the variant's traffic once the new version's pods are ready; Canary sends "
+        "canaryPercent of it first, for one interval, then the rest; Linear moves stepPercent more every "
+        "interval.", default="AllAtOnce")]
+    canaryPercent: Annotated[int, Field("Share of the variant's traffic the new version gets first (Canary).",
+                                        default=10, minimum=1, maximum=99)]
+    stepPercent: Annotated[int, Field("Share of the variant's traffic moved at each step (Linear).", default=25,
+                                      minimum=1, maximum=99)]
+    interval: Annotated[str, Field("Time each step is watched before the next, such as 1m.", default="1m",
+                                   pattern=DURATION_PATTERN, max_length=32)]
+    maxErrorRate: Annotated[float, Field(
+        "Share of the new version's requests answered 5xx above which the rollout is rolled back.",
+        default=0.05, minimum=0, maximum=1)]
+    minRequests: Annotated[int, Field(
+        "Requests the new version must have answered in a step before its error rate is judged.", default=20,
+        minimum=1)]
 
 
 class Batching(TypedDict, total=False):
@@ -95,8 +135,21 @@ class InferenceServiceSpec(TypedDict, total=False):
     scaling: Annotated[Scaling, Field("Replicas and autoscaling.")]
     batching: Annotated[Batching, Field("Adaptive batching.")]
     monitoring: Annotated[Monitoring, Field("Metrics and drift monitoring.")]
+    shadow: Annotated[Shadow, Field("A variant receiving copies of a share of the requests (shadow testing).")]
+    rollout: Annotated[Rollout, Field("How a variant moves to a new model version.")]
     resources: Annotated[ComputeResources, Field("Compute for the model-server pods.")]
     scheduling: Annotated[Scheduling, Field("Where the model-server pods may run.")]
+    image: Annotated[str, Field(
+        "Model-server image; the operator's default (the chart's serving.image) when omitted.", min_length=1,
+        max_length=512)]
+    env: Annotated[list[EnvVar], Field(
+        "Environment of the model-server pods; credentials only by Secret reference (valueFrom.secretKeyRef).",
+        max_items=64, list_map_keys=("name",))]
+    envFrom: Annotated[list[EnvFromSource], Field(
+        "Secrets or ConfigMaps whose keys become environment variables of the model-server pods.", max_items=16)]
+    serviceAccountName: Annotated[str, Field(
+        "ServiceAccount of the model-server pods; its token is mounted only when this is set.",
+        pattern=NAME_PATTERN, max_length=253)]
     suspend: Annotated[bool, Field("Scale every variant to zero and stop serving.", default=False)]
 
 
@@ -104,6 +157,11 @@ INFERENCESERVICE_SPEC_RULES = (
     Rule("has(self.model) != has(self.variants)", "set exactly one of spec.model or spec.variants"),
     Rule("!has(self.variants) || self.variants.map(v, v.weight).sum() == 100",
          "the weights of spec.variants must sum to 100", field_path=".variants"),
+    Rule("!has(self.shadow) || !has(self.variants) || self.variants.all(v, v.name != self.shadow.name)",
+         "spec.shadow.name must differ from every variant's name", field_path=".shadow.name"),
+    Rule("!has(self.shadow) || has(self.variants) || self.shadow.name != 'default'",
+         "spec.shadow.name must not be default: that is the name of the variant spec.model makes",
+         field_path=".shadow.name"),
 )
 
 
@@ -115,14 +173,30 @@ class ResolvedModel(TypedDict, total=False):
     digest: Annotated[str, Field("sha256 digest verified before loading.")]
 
 
+class VariantRollout(TypedDict, total=False):
+    """A move of a variant to a new model version, in progress."""
+
+    model: Annotated[ResolvedModel, Field("The version being rolled out.")]
+    percent: Annotated[int, Field("Share of the variant's traffic the new version gets now.", minimum=0,
+                                  maximum=100)]
+    stepStartedAt: Annotated[str, Field("When the current step began (RFC 3339).", format="date-time")]
+    message: Annotated[str, Field("What the rollout waits for.")]
+
+
 class VariantStatus(TypedDict, total=False):
     """Observed state of one variant."""
 
     name: Required[Annotated[str, Field("Variant name.")]]
-    model: Annotated[ResolvedModel, Field("Resolved model, once known.")]
-    weight: Annotated[int, Field("Traffic share in percent.")]
+    model: Annotated[ResolvedModel, Field("Model version the variant serves (the stable one during a rollout).")]
+    weight: Annotated[int, Field("Traffic share in percent (0 for a shadow).")]
+    shadowPercent: Annotated[int, Field("For the shadow: share of requests copied to it.")]
     replicas: Annotated[int, Field("Replicas running.", minimum=0)]
     readyReplicas: Annotated[int, Field("Replicas ready to serve.", minimum=0)]
+    autoscaler: Annotated[str, Field("What sets the replica count: HPA, KEDA or fixed.")]
+    rollout: Annotated[VariantRollout, Field("A move to a new model version, while one is in progress.")]
+    reason: Annotated[str, Field("Why the variant is not ready, from its pods (e.g. CrashLoopBackOff).")]
+    message: Annotated[str, Field("Details of the reason.")]
+    rolledBack: Annotated[ResolvedModel, Field("The last version whose rollout was rolled back (not retried).")]
 
 
 class DriftStatus(TypedDict, total=False):
@@ -142,6 +216,8 @@ class InferenceServiceStatus(TypedDict, total=False):
     message: Annotated[str, Field("Details of the reason and what to do about it.")]
     observedGeneration: Annotated[int, Field("The metadata.generation this status describes.", minimum=0)]
     url: Annotated[str, Field("Endpoint receiving prediction requests, once serving.")]
+    routing: Annotated[Literal["router", "gateway"], Field(
+        "What splits the traffic: the Sextant router, or a Gateway API HTTPRoute.")]
     conditions: Annotated[list[Condition], CONDITIONS_FIELD]
     variants: Annotated[list[VariantStatus], Field("Per-variant state.", list_map_keys=("name",))]
     variantWeights: Annotated[str, Field("Variants and weights in one line, e.g. current=85,challenger=15.")]
@@ -163,4 +239,7 @@ CLASS_RULES: dict[object, tuple[Rule, ...]] = {
     ModelReference: MODEL_REFERENCE_RULES,
     ComputeResources: COMPUTE_RESOURCES_RULES,
     Scaling: SCALING_RULES,
+    EnvVar: ENV_VAR_RULES,
+    EnvVarSource: ENV_SOURCE_RULES,
+    EnvFromSource: ENV_FROM_RULES,
 }

@@ -1,35 +1,210 @@
-"""kopf handlers for InferenceService: reconcile on create, spec change and operator restart; clean up on delete."""
+"""kopf handlers for InferenceService: observe (the object, its Deployments and pods from indexes), plan, act.
+
+Every trigger — an InferenceService event, an event of one of its Deployments or model-server pods, or a
+requeue the plan asked for (rollout steps, re-resolving an alias) — ends in the same `reconcile(namespace,
+name)`, serialised per InferenceService. No finalizer: every child carries an owner reference, so deleting the
+InferenceService lets the garbage collector remove them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Mapping
+from typing import Any, cast
 
 import kopf
 
 from sextant_contracts.resources.crd import GROUP, VERSION
+from sextant_contracts.resources.inferenceservice import ResolvedModel
 
 from ..reconcile.conditions import now_rfc3339
-from ..reconcile.inferenceservice import Resolver, desired_inferenceservice_status
-from .status_writer import Logger, write_status
+from ..reconcile.inferenceservice import (
+    Observed,
+    Resolver,
+    Unresolved,
+    describe_reference,
+    plan_inferenceservice,
+    references,
+)
+from ..reconcile.serving_instances import (
+    DeploymentView,
+    PodView,
+    RouteView,
+    deployment_view,
+    pod_view,
+    route_view,
+)
+from ..reconcile.serving_manifests import (
+    COMPONENT_ROUTER,
+    COMPONENT_SERVER,
+    LABEL_COMPONENT,
+    LABEL_ISVC,
+    ServingSettings,
+)
+from ..reconcile.transitions import status_changes, transition_events
+from . import server_probes
+from .kube_actions import KubeActions
 
 PLURAL = "inferenceservices"
 #: What the reconciler writes; `drift` belongs to the drift monitor.
-OWNED_STATUS_FIELDS = frozenset({"phase", "reason", "message", "observedGeneration", "url", "conditions", "variants",
-                                 "variantWeights", "modelVersions"})
+OWNED_STATUS_FIELDS = frozenset({"phase", "reason", "message", "observedGeneration", "url", "routing", "conditions",
+                                 "variants", "variantWeights", "modelVersions"})
+WARNING_REASONS = frozenset({"RolledBack", "DigestMismatch", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull",
+                             "OOMKilled", "Unschedulable", "ModelNotFound", "WarmUpFailed", "ModelNotLoaded"})
+ERROR_RETRY_SECONDS = 5.0
+log = logging.getLogger("sextant.operator.serving")
+Key = tuple[str, str]
+#: Kinds a backend is made of (all share the backend's name); ScaledObject only where KEDA is installed.
+BACKEND_KINDS = (("apps/v1", "Deployment"), ("v1", "Service"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
+                 ("policy/v1", "PodDisruptionBudget"))
 
 
-def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, resolve: Resolver) -> None:
-    """Register the InferenceService handlers into registry."""
+class ServingReconciler:
+    """Holds what outlives one handler call: the indexes, a lock and a pending requeue per InferenceService."""
 
-    @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry, id="reconcile")
-    @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry, id="reconcile")
-    @kopf.on.update(GROUP, VERSION, PLURAL, registry=registry, id="reconcile")
-    def reconcile_inferenceservice(body: kopf.Body, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
-                                   patch: kopf.Patch, logger: Logger, **_: Any) -> None:
-        desired = desired_inferenceservice_status(spec, int(meta.get("generation", 0)), status, resolve,
-                                                  now_rfc3339())
-        write_status(body, status, desired, patch, logger, OWNED_STATUS_FIELDS)
+    def __init__(self, settings: ServingSettings, actions: KubeActions, resolve: Resolver,
+                 concurrency: int = 20) -> None:
+        self.settings, self.actions, self.resolve = settings, actions, resolve
+        self.deployments: kopf.Index[Key, DeploymentView] | None = None
+        self.pods: kopf.Index[Key, PodView] | None = None
+        self._locks: dict[Key, asyncio.Lock] = {}
+        self._slots = asyncio.Semaphore(concurrency)
+        self._requeues: dict[Key, asyncio.TimerHandle] = {}
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
-    def cleanup_inferenceservice(logger: Logger, **_: Any) -> None:
-        logger.info("InferenceService deleted: no model servers exist in this operator version, nothing to clean up")
+    def remember(self, indexes: Mapping[str, Any]) -> None:
+        self.deployments, self.pods = indexes["serving_deployments"], indexes["serving_pods"]
+
+    def _requeue(self, key: Key, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        pending = self._requeues.get(key)
+        when = loop.time() + delay
+        if pending is not None and pending.when() <= when:
+            return
+        if pending is not None:
+            pending.cancel()
+        self._requeues[key] = loop.call_at(when, self._wake, key)
+
+    def _wake(self, key: Key) -> None:
+        self._requeues.pop(key, None)
+        asyncio.ensure_future(self.reconcile(*key))
+
+    async def reconcile(self, namespace: str, name: str) -> None:
+        key = (namespace, name)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock, self._slots:
+            try:
+                delay = await self._reconcile_once(namespace, name)
+            except Exception:  # noqa: BLE001 - logged, and tried again shortly: level-triggered
+                log.exception("reconciling InferenceService %s/%s failed; retrying in %.0f s", namespace, name,
+                              ERROR_RETRY_SECONDS)
+                delay = ERROR_RETRY_SECONDS
+        if delay is not None:
+            self._requeue(key, delay)
+        elif key in self._requeues:
+            self._requeues.pop(key).cancel()
+
+    async def _resolve_all(self, spec: Mapping[str, Any]) -> dict[str, ResolvedModel | Unresolved]:
+        resolved: dict[str, ResolvedModel | Unresolved] = {}
+        for ref in references(spec):
+            key = describe_reference(ref)
+            if key not in resolved:
+                resolved[key] = await asyncio.to_thread(self.resolve, ref)
+        return resolved
+
+    async def _route(self, namespace: str, name: str, deployments: list[DeploymentView]) -> RouteView:
+        s = self.settings
+        if s.routing == "gateway":
+            body = await asyncio.to_thread(self.actions.read_object, "gateway.networking.k8s.io/v1", "HTTPRoute",
+                                           namespace, name)
+            return route_view(body, (s.gateway_namespace, s.gateway_name))
+        router = next((d for d in deployments if d.component == COMPONENT_ROUTER), None)
+        return RouteView(ready_replicas=router.ready_replicas if router else 0)
+
+    async def _explain(self, pods: list[PodView]) -> list[PodView]:
+        """Ask each running, unready model server why it is not ready."""
+        out = []
+        for pod in pods:
+            if not pod.ready and pod.ip and pod.phase == "Running" and not pod.deleting:
+                reason = await asyncio.to_thread(server_probes.not_ready_reason, pod.ip)
+                pod = dataclasses.replace(pod, not_ready_reason=reason)
+            out.append(pod)
+        return out
+
+    async def _rollout_errors(self, body: Mapping[str, Any], pods: list[PodView]) -> dict[str, tuple[int, int]]:
+        """Requests and 5xx answers of each version being rolled out with traffic."""
+        errors: dict[str, tuple[int, int]] = {}
+        for variant in (body.get("status") or {}).get("variants", []):
+            rollout = variant.get("rollout") or {}
+            if not rollout.get("percent"):
+                continue
+            version = int((rollout.get("model") or {}).get("version", 0))
+            ips = [p.ip for p in pods if p.variant == variant["name"] and p.version == version and p.ip and p.ready]
+            errors[f"{variant['name']}-v{version}"] = await asyncio.to_thread(server_probes.request_counts, ips)
+        return errors
+
+    async def _reconcile_once(self, namespace: str, name: str) -> float | None:
+        body = await asyncio.to_thread(self.actions.read_custom, PLURAL, namespace, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return None
+        key = (namespace, name)
+        deployments = list(self.deployments.get(key, [])) if self.deployments is not None else []
+        pods = await self._explain(list(self.pods.get(key, [])) if self.pods is not None else [])
+        observed = Observed(
+            isvc=body, resolved=await self._resolve_all(body.get("spec") or {}), deployments=deployments,
+            pods=pods, route=await self._route(namespace, name, deployments), now=now_rfc3339(),
+            errors=await self._rollout_errors(body, pods))
+        plan = plan_inferenceservice(observed, self.settings)
+        # Status first: the pinned versions and the rollout step are recorded before the objects follow them.
+        current = body.get("status") or {}
+        changes = status_changes(current, plan.status, OWNED_STATUS_FIELDS)
+        written = bool(changes) and await asyncio.to_thread(self.actions.patch_status, namespace, name, changes,
+                                                            PLURAL)
+        if written:
+            for event in transition_events(current, plan.status, WARNING_REASONS):
+                kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
+        for manifest in plan.apply:
+            await asyncio.to_thread(self.actions.apply, manifest)
+        for backend in plan.delete:
+            kinds = [*BACKEND_KINDS, *([("keda.sh/v1alpha1", "ScaledObject")] if self.settings.keda_available
+                                       else [])]
+            for api_version, kind in kinds:
+                await asyncio.to_thread(self.actions.delete_object, api_version, kind, namespace, backend)
+            log.info("deleted backend %s/%s (a version no longer served)", namespace, backend)
+        return plan.requeue_after
+
+
+def _owner_key(namespace: str | None, labels: Mapping[str, str]) -> Key:
+    return (namespace or "", labels.get(LABEL_ISVC, ""))
+
+
+def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconciler: ServingReconciler) -> None:
+    """Register the InferenceService handlers and the indexes of its children into registry."""
+    children = {LABEL_ISVC: kopf.PRESENT}
+    servers: dict[str, Any] = {LABEL_ISVC: kopf.PRESENT, LABEL_COMPONENT: COMPONENT_SERVER}
+
+    @kopf.index("apps", "v1", "deployments", labels=children, registry=registry, id="serving_deployments")
+    def serving_deployments(namespace: str | None, labels: kopf.Labels, body: kopf.Body,
+                            **_: Any) -> dict[Key, DeploymentView]:
+        return {_owner_key(namespace, labels): deployment_view(body)}
+
+    @kopf.index("", "v1", "pods", labels=servers, registry=registry, id="serving_pods")
+    def serving_pods(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, PodView]:
+        return {_owner_key(namespace, labels): pod_view(body)}
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="inferenceservice")
+    async def inferenceservice_changed(namespace: str | None, name: str, type: str, **indexes: Any) -> None:
+        reconciler.remember(indexes)
+        if type != "DELETED":
+            await reconciler.reconcile(namespace or "", name)
+
+    @kopf.on.event("apps", "v1", "deployments", labels=children, registry=registry, id="serving-deployment")
+    async def deployment_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
+        reconciler.remember(indexes)
+        await reconciler.reconcile(*_owner_key(namespace, labels))
+
+    @kopf.on.event("", "v1", "pods", labels=servers, registry=registry, id="serving-pod")
+    async def pod_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
+        reconciler.remember(indexes)
+        await reconciler.reconcile(*_owner_key(namespace, labels))

@@ -1,4 +1,4 @@
-"""The thin acting layer for training: server-side apply of Jobs, suspend flags, deletions, status patches.
+"""The thin acting layer: server-side apply of children, suspend flags, deletions, status patches.
 
 Blocking calls of the official client, run in a worker thread by the handlers. One field manager owns every
 field Sextant sets on a child, so re-applying the same manifest is a no-op and a crash mid-apply is harmless.
@@ -17,6 +17,16 @@ from sextant_contracts.resources.crd import GROUP, VERSION
 
 FIELD_MANAGER = "sextant-operator"
 TRAININGJOBS = "trainingjobs"
+#: Resource paths of the kinds Sextant applies (core kinds under /api, the rest under /apis).
+PLURALS = {"Job": "jobs", "Deployment": "deployments", "Service": "services", "ConfigMap": "configmaps",
+           "HorizontalPodAutoscaler": "horizontalpodautoscalers", "PodDisruptionBudget": "poddisruptionbudgets",
+           "ScaledObject": "scaledobjects", "HTTPRoute": "httproutes"}
+
+
+def object_path(api_version: str, kind: str, namespace: str, name: str) -> str:
+    """/api/v1/namespaces/ns/services/x or /apis/apps/v1/namespaces/ns/deployments/x."""
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    return f"{prefix}/namespaces/{namespace}/{PLURALS[kind]}/{name}"
 
 
 def load_client_configuration() -> client.ApiClient:
@@ -29,7 +39,7 @@ def load_client_configuration() -> client.ApiClient:
 
 
 class KubeActions:
-    """Reads TrainingJobs and changes their Jobs and status."""
+    """Reads Sextant resources, applies and deletes their children, and patches their status."""
 
     def __init__(self, connect: Callable[[], client.ApiClient] = load_client_configuration) -> None:
         self._connect = connect  # on first use, not at start-up: kopf logs in first and reports failures
@@ -48,22 +58,63 @@ class KubeActions:
 
     def read_trainingjob(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The TrainingJob as stored now, or None when it is gone."""
+        return self.read_custom(TRAININGJOBS, namespace, name)
+
+    def read_custom(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Sextant resource as stored now, or None when it is gone."""
         try:
-            return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, TRAININGJOBS, name))
+            return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name))
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
 
     def apply(self, manifest: Mapping[str, Any]) -> None:
-        """Server-side apply a namespaced batch/v1 Job under Sextant's field manager."""
+        """Server-side apply a namespaced object (any kind in PLURALS) under Sextant's field manager."""
         meta = manifest["metadata"]
         self.api_client.call_api(
-            f"/apis/batch/v1/namespaces/{meta['namespace']}/jobs/{meta['name']}", "PATCH",
+            object_path(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]), "PATCH",
             query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
             header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
             body=manifest, auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True,
             _preload_content=True)
+
+    def read_object(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """Any namespaced object in PLURALS, or None when it does not exist."""
+        try:
+            return dict(self.api_client.call_api(
+                object_path(api_version, kind, namespace, name), "GET",
+                header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+                response_type="object", _return_http_data_only=True, _preload_content=True))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def delete_object(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        """Delete a namespaced object in the background (already gone is fine)."""
+        try:
+            self.api_client.call_api(
+                object_path(api_version, kind, namespace, name), "DELETE",
+                query_params=[("propagationPolicy", "Background")], header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True,
+                _preload_content=True)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def has_resource(self, group_version: str, plural: str) -> bool:
+        """Whether the API server serves this resource (an optional CRD such as HTTPRoute or ScaledObject)."""
+        try:
+            found = self.api_client.call_api(
+                f"/apis/{group_version}", "GET", header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True,
+                _preload_content=True)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return any(r.get("name") == plural for r in (found or {}).get("resources", []))
 
     def set_suspended(self, namespace: str, name: str, suspend: bool) -> None:
         """Flip a Job's spec.suspend (the one field of a running Job Sextant changes); a Job gone meanwhile is
@@ -83,12 +134,13 @@ class KubeActions:
             if exc.status != 404:
                 raise
 
-    def patch_status(self, namespace: str, name: str, changes: Mapping[str, Any]) -> bool:
+    def patch_status(self, namespace: str, name: str, changes: Mapping[str, Any],
+                     plural: str = TRAININGJOBS) -> bool:
         """A merge patch of the given status fields only (fields other writers own are left alone).
 
-        Returns False when the TrainingJob was deleted since it was read: nothing is left to record."""
+        Returns False when the resource was deleted since it was read: nothing is left to record."""
         try:
-            self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, TRAININGJOBS, name,
+            self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name,
                                                               {"status": dict(changes)})
         except ApiException as exc:
             if exc.status == 404:

@@ -1,16 +1,48 @@
-"""Computes an InferenceService's status from its spec and what the model registry can resolve."""
+"""Decides an InferenceService's children and status from what is observed (a pure function, unit-tested).
+
+Each variant serves a pinned model version (and its digest). When the registry resolves a variant's reference
+to another version, that version gets its own backend beside the pinned one and the rollout policy moves the
+variant's traffic to it once its pods are ready; the new version's error rate, read from its servers' metrics,
+can roll it back. The pinned versions and the rollout in progress live in status, so a restarted operator picks
+up where it was.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sextant_contracts.resources.inferenceservice import InferenceServiceStatus, ResolvedModel, VariantStatus
+from sextant_contracts.durations import parse_duration
+from sextant_contracts.resources.inferenceservice import (
+    InferenceServiceStatus,
+    ResolvedModel,
+    ServingPhase,
+    VariantRollout,
+    VariantStatus,
+)
 
 from .conditions import ConditionState, merge_conditions
+from .serving_instances import DeploymentView, PodView, RouteView, pod_problem
+from .serving_manifests import (
+    Autoscaling,
+    Backend,
+    Route,
+    ServingSettings,
+    autoscaling,
+    backend_name,
+    backend_objects,
+    http_route,
+    router_config,
+    router_name,
+    router_objects,
+    service_url,
+)
 
 DEFAULT_VARIANT = "default"
+#: How often a reference by alias (or to the latest version) is resolved again, to roll out a moved alias.
+MODEL_POLL_SECONDS = 30.0
+ROLLOUT_POLL_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -25,10 +57,10 @@ Resolver = Callable[[Mapping[str, Any]], ResolvedModel | Unresolved]
 
 
 def no_registry(ref: Mapping[str, Any]) -> Unresolved:
-    """The resolver used while the operator has no model registry configured."""
+    """The resolver used while the operator has no artifact store configured."""
     return Unresolved("RegistryNotConfigured",
-                      f"model {describe_reference(ref)} cannot be resolved: this operator has no model registry "
-                      f"configured yet")
+                      f"model {describe_reference(ref)} cannot be resolved: the operator has no artifact store "
+                      f"configured (chart value artifactStore)")
 
 
 def describe_reference(ref: Mapping[str, Any]) -> str:
@@ -46,51 +78,339 @@ def requested_variants(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [{"name": DEFAULT_VARIANT, "model": spec.get("model", {}), "weight": 100}]
 
 
-def _variant_status(variant: Mapping[str, Any], resolved: ResolvedModel | Unresolved) -> VariantStatus:
-    out: VariantStatus = {"name": variant["name"], "weight": int(variant.get("weight", 0)),
-                          "replicas": 0, "readyReplicas": 0}
-    if not isinstance(resolved, Unresolved):
-        out["model"] = resolved
-    return out
+def references(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every model reference the operator must resolve: the variants' and the shadow's."""
+    refs = [v.get("model", {}) for v in requested_variants(spec)]
+    if spec.get("shadow"):
+        refs.append(spec["shadow"].get("model", {}))
+    return refs
 
 
-def _conditions(failures: Sequence[Unresolved], spec: Mapping[str, Any]) -> list[ConditionState]:
-    drift = ((spec.get("monitoring") or {}).get("drift") or {}).get("enabled", False)
+@dataclass(frozen=True)
+class Observed:
+    """What one reconcile sees."""
+
+    isvc: Mapping[str, Any]
+    resolved: Mapping[str, ResolvedModel | Unresolved]  # describe_reference(ref) -> result
+    deployments: Sequence[DeploymentView]
+    pods: Sequence[PodView]
+    route: RouteView
+    now: str
+    #: (requests, 5xx answers) of each backend's servers, by backend key, for rollout judgement.
+    errors: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServingPlan:
+    """What to write: status, objects to apply, backends to delete, and when to look again."""
+
+    status: InferenceServiceStatus
+    apply: list[dict[str, Any]]
+    delete: list[str]  # backend object names (Deployment, Service, autoscaler, PDB share the name)
+    requeue_after: float | None
+
+
+@dataclass
+class VariantPlan:
+    """One variant's decision: which backends serve it, with which share of its traffic, and its status."""
+
+    status: VariantStatus
+    routes: list[tuple[Backend, int]]  # backend, percent of the variant's traffic
+    backends: list[tuple[Backend, Autoscaling]]
+    problem: tuple[str, str] | None = None  # (reason, message) of a failing backend
+    rolled_back: bool = False
+    waiting: bool = False  # a rollout step is being watched: look again soon
+
+
+def _seconds_since(start: str | None, now: str) -> float:
+    from datetime import datetime
+
+    if not start:
+        return 0.0
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return (datetime.strptime(now, fmt) - datetime.strptime(start, fmt)).total_seconds()
+
+
+def _same(a: ResolvedModel | None, b: ResolvedModel | None) -> bool:
+    return a is not None and b is not None and a.get("version") == b.get("version") and \
+        a.get("digest") == b.get("digest")
+
+
+def _backend(name: str, model: ResolvedModel, variant: Mapping[str, Any], spec: Mapping[str, Any],
+             shadow: bool = False) -> Backend:
+    return Backend(variant=name, model=str(model.get("name")), version=int(model.get("version", 0)),
+                   digest=str(model.get("digest", "")), shadow=shadow, resources=variant.get("resources") or {},
+                   scaling={**(spec.get("scaling") or {}), **(variant.get("scaling") or {})})
+
+
+def _deployment(observed: Observed, backend: Backend) -> DeploymentView | None:
+    name = backend_name(observed.isvc["metadata"]["name"], backend)
+    return next((d for d in observed.deployments if d.name == name), None)
+
+
+def _ready(observed: Observed, backend: Backend) -> int:
+    view = _deployment(observed, backend)
+    return view.ready_replicas if view is not None else 0
+
+
+def _first_step(rollout: Mapping[str, Any]) -> int:
+    strategy = rollout.get("strategy", "AllAtOnce")
+    if strategy == "Canary":
+        return int(rollout.get("canaryPercent", 10))
+    if strategy == "Linear":
+        return int(rollout.get("stepPercent", 25))
+    return 100
+
+
+def _next_step(rollout: Mapping[str, Any], percent: int) -> int:
+    if rollout.get("strategy") == "Linear":
+        return min(100, percent + int(rollout.get("stepPercent", 25)))
+    return 100
+
+
+def _error_verdict(observed: Observed, backend: Backend, rollout: Mapping[str, Any]) -> str | None:
+    """Why the new version must be rolled back (its 5xx rate over enough requests), or None."""
+    requests, errors = observed.errors.get(backend.key, (0, 0))
+    if requests < int(rollout.get("minRequests", 20)):
+        return None
+    rate = errors / requests
+    limit = float(rollout.get("maxErrorRate", 0.05))
+    if rate > limit:
+        return (f"version {backend.version} answered {errors} of {requests} requests with 5xx ({rate:.1%}, above "
+                f"spec.rollout.maxErrorRate {limit:.1%}): rolled back to the previous version")
+    return None
+
+
+def plan_variant(observed: Observed, name: str, variant: Mapping[str, Any], current: Mapping[str, Any],
+                 settings: ServingSettings, shadow: bool = False) -> VariantPlan:
+    """Pin, roll out or roll back one variant."""
+    spec = observed.isvc["spec"]
+    suspended = bool(spec.get("suspend"))
+    ref = variant.get("model", {})
+    result = observed.resolved.get(describe_reference(ref))
+    target: ResolvedModel | None = result if isinstance(result, dict) else None
+    pinned: ResolvedModel | None = current.get("model")
+    rolled_back: ResolvedModel | None = current.get("rolledBack")
+    status: VariantStatus = {"name": name}
+    if shadow:
+        status["shadowPercent"] = int(variant.get("percent", 100))
+    else:
+        status["weight"] = int(variant.get("weight", 0))
+    if rolled_back is not None and not _same(rolled_back, target):
+        rolled_back = None  # a newer version: roll it out
+    if pinned is None or (shadow and target is not None):
+        pinned = target  # first deployment (no traffic to protect), or a shadow (its answers are discarded)
+    if pinned is None:
+        return VariantPlan(status, [], [])
+    stable = _backend(name, pinned, variant, spec, shadow)
+    stable_scale = autoscaling(stable.scaling, settings, suspended)
+    plan = VariantPlan(status, [(stable, 100)], [(stable, stable_scale)])
+    status["model"] = pinned
+    status["autoscaler"] = stable_scale.kind
+    if stable_scale.note:
+        status["reason"], status["message"] = stable_scale.note.split(": ", 1)
+    if rolled_back is not None:
+        status["rolledBack"] = rolled_back
+        plan.rolled_back = True
+    moving = target is not None and not _same(target, pinned) and rolled_back is None and not suspended
+    if moving and target is not None:
+        _plan_rollout(observed, plan, variant, current, target, stable, settings)
+    failing = [b for b, _ in plan.backends if _deployment(observed, b) is not None]
+    for backend in failing:
+        problem = pod_problem([p for p in observed.pods if p.variant == name and p.version == backend.version],
+                              observed.now)
+        if problem is not None:
+            plan.problem = problem
+            status["reason"], status["message"] = problem[0], f"version {backend.version}: {problem[1]}"
+            break
+    views = [_deployment(observed, b) for b, _ in plan.backends]
+    status["replicas"] = sum(v.replicas for v in views if v is not None)
+    status["readyReplicas"] = sum(v.ready_replicas for v in views if v is not None)
+    return plan
+
+
+def _plan_rollout(observed: Observed, plan: VariantPlan, variant: Mapping[str, Any], current: Mapping[str, Any],
+                  target: ResolvedModel, stable: Backend, settings: ServingSettings) -> None:
+    spec = observed.isvc["spec"]
+    policy = spec.get("rollout") or {}
+    new = _backend(stable.variant, target, variant, spec)
+    new_scale = autoscaling(new.scaling, settings, False)
+    previous: Mapping[str, Any] = current.get("rollout") or {}
+    same_target = _same(previous.get("model"), target)
+    percent = int(previous.get("percent", 0)) if same_target else 0
+    started = previous.get("stepStartedAt") if same_target else None
+    rollout: VariantRollout = {"model": target, "percent": percent}
+    plan.backends.append((new, new_scale))
+    plan.status["rollout"] = rollout
+    if _ready(observed, new) == 0:
+        rollout["message"] = f"waiting for version {new.version}'s pods to be ready; the previous version serves"
+        if percent:  # its pods went away mid-rollout: traffic goes back to the pinned version until they return
+            rollout["percent"] = 0
+        return
+    verdict = _error_verdict(observed, new, policy) if percent else None
+    if verdict is not None:
+        plan.backends.pop()
+        plan.status.pop("rollout")
+        plan.status["rolledBack"] = target
+        plan.status["reason"], plan.status["message"] = "RolledBack", verdict
+        plan.rolled_back = True
+        return
+    interval = parse_duration(policy.get("interval", "1m"))
+    if percent == 0:
+        percent, started = _first_step(policy), observed.now
+    elif _seconds_since(started, observed.now) >= interval:
+        if percent >= 100:  # watched at 100% for one interval without a rollback
+            _promote(plan, new, new_scale, target)
+            return
+        percent, started = _next_step(policy, percent), observed.now
+    if percent >= 100 and policy.get("strategy", "AllAtOnce") == "AllAtOnce":
+        _promote(plan, new, new_scale, target)
+        return
+    rollout["percent"] = percent
+    rollout["stepStartedAt"] = str(started)
+    rollout["message"] = (f"version {new.version} gets {percent}% of the variant's traffic"
+                          + ("" if percent >= 100 else "; next step after spec.rollout.interval"))
+    plan.routes = [(stable, 100 - percent), (new, percent)]
+    plan.waiting = True
+
+
+def _promote(plan: VariantPlan, new: Backend, new_scale: Autoscaling, target: ResolvedModel) -> None:
+    """The new version takes all of the variant's traffic and becomes the pinned one; the old backend goes."""
+    plan.routes = [(new, 100)]
+    plan.backends = [(new, new_scale)]
+    plan.status["model"] = target
+    plan.status["autoscaler"] = new_scale.kind
+    plan.status.pop("rollout", None)
+
+
+def _split(variant_weight: int, routes: Sequence[tuple[Backend, int]]) -> list[Route]:
+    """A variant's weight shared among its backends by percent (largest remainder keeps the sum exact)."""
+    if not routes:
+        return []
+    shares = [variant_weight * pct // 100 for _, pct in routes]
+    shares[-1] += variant_weight - sum(shares)
+    return [Route(b, w) for (b, _), w in zip(routes, shares, strict=True)]
+
+
+def _conditions(failures: Sequence[Unresolved], variants: Sequence[VariantPlan], routes_ok: tuple[bool, str, str],
+                serving: bool, spec: Mapping[str, Any]) -> list[ConditionState]:
     if failures:
         resolved = ConditionState("ModelResolved", "False", failures[0].reason,
                                   "; ".join(f.message for f in failures))
     else:
-        resolved = ConditionState("ModelResolved", "True", "ModelsFound", "every variant's model was found")
-    waiting = "serving starts once every variant's model is resolved"
-    return [
-        resolved,
-        ConditionState("VariantsAvailable", "False", "ServingNotImplemented" if not failures else "ModelNotResolved",
-                       waiting if failures else "model servers are not deployed by this operator version yet"),
-        ConditionState("RoutesReady", "False", "VariantsNotAvailable", "no variant is available to route to"),
-        ConditionState("DriftDetected", "Unknown", "NotChecked" if drift else "MonitoringDisabled",
-                       "no drift check has run" if drift else "spec.monitoring.drift.enabled is false"),
-        ConditionState("Ready", "False", resolved.reason if failures else "VariantsNotAvailable",
-                       resolved.message if failures else "no variant is available"),
-    ]
+        versions = ", ".join(f"{v.status['name']}={v.status['model'].get('name')}:{v.status['model'].get('version')}"
+                             for v in variants if "model" in v.status)
+        resolved = ConditionState("ModelResolved", "True", "ModelsPinned", f"serving {versions}")
+    troubled = [v for v in variants if v.problem is not None or v.rolled_back]
+    if troubled:
+        first = troubled[0].status
+        degraded = ConditionState("Degraded", "True", str(first.get("reason", "RolloutFailed")),
+                                  f"variant {first['name']}: {first.get('message', '')}")
+    else:
+        degraded = ConditionState("Degraded", "False", "AsExpected", "every variant serves its pinned version")
+    routes = ConditionState("RoutesReady", "True" if routes_ok[0] else "False", routes_ok[1], routes_ok[2])
+    drift = ((spec.get("monitoring") or {}).get("drift") or {}).get("enabled", False)
+    drift_state = ConditionState("DriftDetected", "Unknown", "NotChecked" if drift else "MonitoringDisabled",
+                                 "no drift check has run" if drift else "spec.monitoring.drift.enabled is false")
+    if serving:
+        ready = ConditionState("Ready", "True", "Serving", "every variant has ready model servers behind the "
+                               "service's address")
+    elif failures and not any("model" in v.status for v in variants):
+        ready = ConditionState("Ready", "False", resolved.reason, resolved.message)
+    elif not routes_ok[0]:
+        ready = ConditionState("Ready", "False", routes_ok[1], routes_ok[2])
+    else:
+        waiting = next((v.status for v in variants if v.status.get("weight", 0) and not v.status.get("readyReplicas")),
+                       None)
+        name = waiting["name"] if waiting else "?"
+        why = waiting.get("message", "its model servers are starting") if waiting else ""
+        ready = ConditionState("Ready", "False", str(waiting.get("reason", "ServersNotReady")) if waiting else
+                               "ServersNotReady", f"variant {name} has no ready model server: {why}")
+    return [resolved, routes, degraded, drift_state, ready]
 
 
-def desired_inferenceservice_status(spec: Mapping[str, Any], generation: int, current: Mapping[str, Any],
-                                    resolve: Resolver, now: str) -> InferenceServiceStatus:
-    """The status the operator should report for this InferenceService generation."""
-    variants = requested_variants(spec)
-    results = [resolve(v.get("model", {})) for v in variants]
-    failures = [r for r in results if isinstance(r, Unresolved)]
-    states = _conditions(failures, spec)
-    ready = states[-1]
+def _routes_state(observed: Observed, settings: ServingSettings, variants: Sequence[VariantPlan]) -> \
+        tuple[bool, str, str]:
+    route = observed.route
+    if not any(v.routes for v in variants):
+        return False, "NoModelPinned", "no variant has a model to route to yet"
+    if settings.routing == "gateway":
+        if route.accepted and route.resolved_refs:
+            return True, "RouteAccepted", f"HTTPRoute accepted by Gateway {settings.gateway_namespace}/" \
+                                          f"{settings.gateway_name}"
+        return False, route.reason or "RouteNotAccepted", route.message or \
+            f"the HTTPRoute is not accepted by Gateway {settings.gateway_namespace}/{settings.gateway_name} yet"
+    if route.ready_replicas >= 1:
+        return True, "RouterReady", f"{route.ready_replicas} router replica(s) ready"
+    return False, route.reason or "RouterNotReady", route.message or "the router's pods are not ready yet"
+
+
+def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> ServingPlan:
+    """The status to report and the objects to apply for this InferenceService."""
+    isvc = observed.isvc
+    spec = isvc["spec"]
+    generation = int(isvc["metadata"].get("generation", 0))
+    current: Mapping[str, Any] = isvc.get("status") or {}
+    previous = {v.get("name"): v for v in current.get("variants", [])}
     suspended = bool(spec.get("suspend"))
+    variants = requested_variants(spec)
+    failures = [r for r in (observed.resolved.get(describe_reference(ref)) for ref in references(spec))
+                if isinstance(r, Unresolved)]
+    plans = [plan_variant(observed, str(v["name"]), v, previous.get(v["name"], {}), settings) for v in variants]
+    shadow_spec = spec.get("shadow")
+    shadow_plan = plan_variant(observed, str(shadow_spec["name"]), shadow_spec, previous.get(shadow_spec["name"], {}),
+                               settings, shadow=True) if shadow_spec else None
+    routes: list[Route] = []
+    for variant, plan in zip(variants, plans, strict=True):
+        routes += _split(int(variant.get("weight", 0)), plan.routes)
+    shadow = (shadow_plan.routes[0][0], int(shadow_spec.get("percent", 100))) \
+        if shadow_plan is not None and shadow_plan.routes and shadow_spec else None
+    apply: list[dict[str, Any]] = []
+    for plan in [*plans, *([shadow_plan] if shadow_plan else [])]:
+        for backend, scale in plan.backends:
+            apply += backend_objects(isvc, backend, settings, scale)
+    if routes:
+        if settings.routing == "gateway":
+            apply.append(http_route(isvc, routes, shadow, settings))
+        else:
+            apply += router_objects(isvc, router_config(isvc, routes, shadow, settings), settings, suspended)
+    keep = {backend_name(isvc["metadata"]["name"], b) for p in [*plans, *([shadow_plan] if shadow_plan else [])]
+            for b, _ in p.backends}
+    delete = sorted({d.name for d in observed.deployments if d.name not in keep and d.name !=
+                     router_name(isvc["metadata"]["name"])})
+    all_plans = [*plans, *([shadow_plan] if shadow_plan else [])]
+    routes_ok = _routes_state(observed, settings, plans)
+    serving = not suspended and routes_ok[0] and all(
+        p.status.get("readyReplicas", 0) > 0 for p, v in zip(plans, variants, strict=True) if v.get("weight", 0))
+    states = _conditions(failures, all_plans, routes_ok, serving, spec)
+    degraded = states[2].status == "True"
+    phase: ServingPhase
+    if suspended:
+        phase, reason, message = "Suspended", "Suspended", "spec.suspend is true: every variant is scaled to zero"
+    elif serving:
+        phase = "Degraded" if degraded else "Ready"
+        reason, message = (states[2].reason, states[2].message) if degraded else ("Serving", states[-1].message)
+    elif failures and not any("model" in p.status for p in plans):  # e.g. the model is not trained yet
+        phase, reason, message = "Pending", failures[0].reason, states[0].message
+    elif degraded:
+        phase, reason, message = "Degraded", states[2].reason, states[2].message
+    else:
+        phase, reason, message = "Pending", states[-1].reason, states[-1].message
     status: InferenceServiceStatus = {
-        "phase": "Suspended" if suspended else "Pending",
-        "reason": "Suspended" if suspended else ready.reason,
-        "message": "spec.suspend is true: no replicas run" if suspended else ready.message,
-        "observedGeneration": generation,
-        "conditions": merge_conditions(current.get("conditions", []), states, generation, now),
-        "variants": [_variant_status(v, r) for v, r in zip(variants, results, strict=True)],
+        "phase": phase, "reason": reason, "message": message, "observedGeneration": generation,
+        "routing": settings.routing,
+        "conditions": merge_conditions(current.get("conditions", []), states, generation, observed.now),
+        "variants": [p.status for p in all_plans],
         "variantWeights": ",".join(f"{v['name']}={v.get('weight', 0)}" for v in variants),
-        "modelVersions": ",".join(describe_reference(v.get("model", {})) for v in variants),
+        "modelVersions": ",".join(
+            f"{p.status['model'].get('name')}:{p.status['model'].get('version')}" if "model" in p.status
+            else describe_reference(v.get("model", {})) for p, v in zip(plans, variants, strict=True)),
     }
-    return status
+    if routes_ok[0]:
+        status["url"] = service_url(isvc, settings)
+    requeue: float | None = None
+    if any(p.waiting or p.status.get("rollout") for p in all_plans):
+        requeue = ROLLOUT_POLL_SECONDS
+    elif any(not ref.get("version") for ref in references(spec)) or failures:
+        requeue = MODEL_POLL_SECONDS
+    return ServingPlan(status=status, apply=apply, delete=delete, requeue_after=requeue)

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         logging.getLogger("sextant_services.router").error("cannot start the router: %s", exc)
         return 2
-    controller = RouterController(spec, args.run_dir, args.nginx)
+    controller = RouterController(spec, args.run_dir, args.nginx, spec_path=args.spec)
     signal.signal(signal.SIGTERM, lambda *_: controller.stop_soon())
     signal.signal(signal.SIGINT, lambda *_: controller.stop_soon())
     return controller.run()

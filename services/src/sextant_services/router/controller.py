@@ -32,16 +32,42 @@ def probe_ready(upstream: Upstream, timeout: float = 1.0) -> bool:
 class RouterController:
     """Observe readiness, render the config (pure), apply it by reloading nginx only when it changed."""
 
-    def __init__(self, spec: RouterSpec, run_dir: Path, nginx: str = "nginx") -> None:
-        self.spec = spec
+    def __init__(self, spec: RouterSpec, run_dir: Path, nginx: str = "nginx", spec_path: Path | None = None) -> None:
         self.run_dir = run_dir
         self.nginx = nginx
         self._stop = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._ready: frozenset[str] | None = None
-        upstreams = [*spec.variants, *([spec.shadow] if spec.shadow else [])]
-        self._upstreams = upstreams
-        self._pool = ThreadPoolExecutor(max_workers=max(1, len(upstreams)))
+        # The operator rewrites the spec (a mounted ConfigMap) when weights or versions change: reread it.
+        self._spec_path = spec_path
+        self._spec_text = spec_path.read_text() if spec_path is not None else None
+        self._use(spec)
+
+    def _use(self, spec: RouterSpec) -> None:
+        self.spec = spec
+        self._upstreams = [*spec.variants, *([spec.shadow] if spec.shadow else [])]
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self._upstreams)))
+        self._ready = None  # render and reload at the next apply even if readiness is unchanged
+
+    def reload_spec_if_changed(self) -> None:
+        """Switch to the spec file's new content; a file that does not parse keeps the current spec (logged)."""
+        if self._spec_path is None:
+            return
+        try:
+            text = self._spec_path.read_text()
+        except OSError as exc:
+            log.warning("cannot read %s, keeping the current routes: %s", self._spec_path, exc)
+            return
+        if text == self._spec_text:
+            return
+        self._spec_text = text
+        try:
+            spec = RouterSpec.load(self._spec_path)
+        except ValueError as exc:
+            log.error("the new router spec is invalid, keeping the current routes: %s", exc)
+            return
+        log.info("router spec changed: %s", {v.name: v.weight for v in spec.variants})
+        self._use(spec)
 
     def stop_soon(self) -> None:
         self._stop.set()
@@ -82,6 +108,7 @@ class RouterController:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             while not self._stop.is_set():
+                self.reload_spec_if_changed()
                 self.apply(self.observe())
                 if self._proc is not None and self._proc.poll() is not None:
                     log.error("nginx exited with %s; see %s", self._proc.returncode, self.run_dir / "error.log")

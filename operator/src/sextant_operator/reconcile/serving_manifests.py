@@ -1,0 +1,451 @@
+"""The Kubernetes objects that serve an InferenceService, built from its spec and the operator's settings (pure).
+
+Per backend (a variant's model version, or the shadow's): a Deployment of the model server, a Service, an
+autoscaler (HPA, or a KEDA ScaledObject) and, from 2 replicas up, a PodDisruptionBudget. Per InferenceService:
+one stable address in front of the backends, either the Sextant router (a ConfigMap, a Deployment of at least 2
+replicas, a PodDisruptionBudget and a Service) or a Gateway API HTTPRoute. A variant's backend is named by its
+model version, so a new version is a new Deployment beside the old one: traffic moves between them by weight
+and the old pods keep serving until the new ones are ready.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sextant_contracts.resources.crd import GROUP, VERSION
+from sextant_contracts.serving_settings import batching_env
+
+GROUP_PREFIX = "ml.sextant.io"
+LABEL_ISVC = f"{GROUP_PREFIX}/inferenceservice"
+LABEL_VARIANT = f"{GROUP_PREFIX}/variant"
+LABEL_MODEL_VERSION = f"{GROUP_PREFIX}/model-version"
+LABEL_COMPONENT = f"{GROUP_PREFIX}/component"
+ANNOTATION_DIGEST = f"{GROUP_PREFIX}/model-digest"
+ANNOTATION_CONFIG_HASH = f"{GROUP_PREFIX}/config-hash"
+COMPONENT_SERVER = "model-server"
+COMPONENT_ROUTER = "router"
+SERVER_PORT = 3000
+ROUTER_PORT = 8080
+SERVER_UID = 65532
+MAX_NAME = 63
+Routing = Literal["router", "gateway"]
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """The operator's defaults for serving (chart values `serving.*` and `artifactStore.*`)."""
+
+    server_image: str = "ghcr.io/sextant-ml/sextant-server:0.1.0"
+    router_image: str = "ghcr.io/sextant-ml/sextant-router:0.1.0"
+    image_pull_policy: str = "IfNotPresent"
+    store_uri: str | None = None
+    store_env: Mapping[str, str] = field(default_factory=dict)
+    #: Secret in the InferenceService's namespace whose AWS_* keys reach the store (envFrom, by reference).
+    store_secret: str | None = None
+    routing: Routing = "router"
+    gateway_name: str = "sextant"
+    gateway_namespace: str = "sextant-system"
+    #: Host names of HTTPRoutes: <name>.<namespace>.<domain>.
+    gateway_domain: str = "sextant.local"
+    #: Where a user's request to an HTTPRoute goes in (shown in status.url); the host name when empty.
+    keda_available: bool = False
+    router_replicas: int = 2
+    default_requests: Mapping[str, str] = field(default_factory=lambda: {"cpu": "250m", "memory": "512Mi"})
+    default_limits: Mapping[str, str] = field(default_factory=lambda: {"memory": "1Gi"})
+    cluster_domain: str = "cluster.local"
+    prometheus_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One model-server Deployment: a variant (or the shadow) at one pinned model version."""
+
+    variant: str
+    model: str
+    version: int
+    digest: str
+    shadow: bool = False
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    scaling: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.variant}-v{self.version}"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A backend's share of the traffic (weights sum to 100 over the non-shadow routes)."""
+
+    backend: Backend
+    weight: int
+
+
+def bounded_name(*parts: str) -> str:
+    """parts joined by '-', shortened with a hash when longer than a DNS label (63)."""
+    name = "-".join(parts)
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:MAX_NAME - 9].rstrip('-')}-{digest}"
+
+
+def backend_name(isvc: str, backend: Backend) -> str:
+    return bounded_name(isvc, backend.variant, f"v{backend.version}")
+
+
+def router_name(isvc: str) -> str:
+    return bounded_name(isvc, "router")
+
+
+def owner_reference(isvc: Mapping[str, Any]) -> dict[str, Any]:
+    meta = isvc["metadata"]
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "InferenceService", "name": meta["name"],
+            "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def _metadata(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str],
+              annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": isvc["metadata"]["namespace"],
+                            "labels": {"app.kubernetes.io/managed-by": "sextant-operator", **labels},
+                            "ownerReferences": [owner_reference(isvc)]}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def backend_labels(isvc: str, backend: Backend) -> dict[str, str]:
+    return {LABEL_ISVC: isvc, LABEL_VARIANT: backend.variant, LABEL_MODEL_VERSION: str(backend.version),
+            LABEL_COMPONENT: COMPONENT_SERVER}
+
+
+def service_host(isvc: Mapping[str, Any], name: str, settings: ServingSettings) -> str:
+    return f"{name}.{isvc['metadata']['namespace']}.svc.{settings.cluster_domain}"
+
+
+# ---- autoscaling -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Autoscaling:
+    """What sets a backend's replica count, decided from its scaling spec and what the cluster has."""
+
+    kind: Literal["HPA", "KEDA", "fixed"]
+    min_replicas: int
+    max_replicas: int
+    metric: str
+    target: int
+    note: str = ""  # why the wish could not be met (e.g. KEDA missing), for status
+
+
+def autoscaling(scaling: Mapping[str, Any], settings: ServingSettings, suspended: bool) -> Autoscaling:
+    """HPA on CPU by default; KEDA for rps/concurrency or scale to zero; fixed replicas when neither fits."""
+    metric = str(scaling.get("metric", "cpu"))
+    target = int(scaling.get("target", 70))
+    low = int(scaling.get("minReplicas", 1))
+    high = int(scaling.get("maxReplicas", max(low, 1)))
+    if suspended:
+        return Autoscaling("fixed", 0, 0, metric, target)
+    needs_keda = metric != "cpu" or low == 0
+    if needs_keda and settings.keda_available:
+        return Autoscaling("KEDA", low, high, metric, target)
+    note = ""
+    if needs_keda:
+        what = f"scaling on {metric}" if metric != "cpu" else "scaling to zero"
+        note = (f"KEDANotInstalled: {what} needs KEDA (keda.sh ScaledObject), which this cluster does not have; "
+                f"{'scaling on cpu instead' if metric != 'cpu' else 'keeping at least 1 replica'}")
+        metric, target = "cpu", (target if metric == "cpu" else 70)
+        low = max(low, 1)
+    if high <= low:
+        return Autoscaling("fixed", low, low, metric, target, note)
+    return Autoscaling("HPA", low, high, metric, target, note)
+
+
+def _hpa(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str], scale: Autoscaling) -> dict[str, Any]:
+    return {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(isvc, name, labels),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": scale.min_replicas, "maxReplicas": scale.max_replicas,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": scale.target}}}],
+        },
+    }
+
+
+def keda_query(namespace: str, name: str, metric: str) -> str:
+    """PromQL over the model servers' own request metrics: requests/s or in-flight requests, all pods summed."""
+    pods = f'namespace="{namespace}",pod=~"{name}-.*"'
+    if metric == "rps":
+        return f"sum(rate(sextant_requests_total{{{pods},route=~\"predict|predict_proba|infer\"}}[1m]))"
+    return f"sum(sextant_requests_in_flight{{{pods}}})"
+
+
+def _scaled_object(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str], scale: Autoscaling,
+                   settings: ServingSettings) -> dict[str, Any]:
+    namespace = isvc["metadata"]["namespace"]
+    if scale.metric == "cpu":
+        trigger: dict[str, Any] = {"type": "cpu", "metricType": "Utilization",
+                                   "metadata": {"value": str(scale.target)}}
+    else:
+        trigger = {"type": "prometheus", "metadata": {
+            "serverAddress": settings.prometheus_url or "http://prometheus.monitoring.svc:9090",
+            "query": keda_query(namespace, name, scale.metric), "threshold": str(scale.target)}}
+    return {
+        "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+        "metadata": _metadata(isvc, name, labels),
+        "spec": {"scaleTargetRef": {"name": name}, "minReplicaCount": scale.min_replicas,
+                 "maxReplicaCount": scale.max_replicas, "triggers": [trigger]},
+    }
+
+
+def _pdb(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    """At most one pod of the set evicted at a time (node drains, cluster upgrades)."""
+    return {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": _metadata(isvc, name, labels),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(labels)}},
+    }
+
+
+# ---- model servers -----------------------------------------------------------------------------------------
+
+def _resources(wanted: Mapping[str, Any], settings: ServingSettings) -> dict[str, Any]:
+    requests = {**settings.default_requests, **(wanted.get("requests") or {})}
+    limits = {**settings.default_limits, **(wanted.get("limits") or {})}
+    return {"requests": {k: str(v) for k, v in requests.items()}, "limits": {k: str(v) for k, v in limits.items()}}
+
+
+def _restricted_container() -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+
+
+def _pod_security() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "runAsUser": SERVER_UID, "runAsGroup": SERVER_UID,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _scheduling(spec: Mapping[str, Any]) -> dict[str, Any]:
+    scheduling = spec.get("scheduling") or {}
+    return {k: scheduling[k] for k in ("nodeSelector", "tolerations", "affinity", "priorityClassName")
+            if scheduling.get(k)}
+
+
+def server_env(isvc: Mapping[str, Any], backend: Backend, settings: ServingSettings) -> list[dict[str, Any]]:
+    """The model server's environment: the pinned digest, where the store is, and the spec's own env."""
+    spec = isvc["spec"]
+    env: list[dict[str, Any]] = [
+        {"name": "SEXTANT_MODEL_NAME", "value": backend.model},
+        {"name": "SEXTANT_MODEL_VERSION", "value": str(backend.version)},
+        {"name": "SEXTANT_MODEL_DIGEST", "value": backend.digest},
+        {"name": "SEXTANT_VARIANT", "value": backend.variant},
+    ]
+    if settings.store_uri:
+        env.append({"name": "SEXTANT_STORE_URI", "value": settings.store_uri})
+    env += [{"name": k, "value": v} for k, v in sorted(settings.store_env.items())]
+    return env + [dict(item) for item in spec.get("env") or []]
+
+
+def server_args(isvc: Mapping[str, Any], backend: Backend, settings: ServingSettings) -> list[str]:
+    """`python -m sextant_services serve` arguments (the image's entrypoint), spec.batching included."""
+    batching = batching_env(isvc["spec"].get("batching"))
+    args = ["--store", settings.store_uri or "", "--model", backend.model, "--version", str(backend.version),
+            "--variant", backend.variant, "--host", "0.0.0.0", "--port", str(SERVER_PORT),  # noqa: S104
+            "--max-batch-size", batching["SEXTANT_MAX_BATCH_SIZE"],
+            "--max-latency-ms", batching["SEXTANT_MAX_LATENCY_MS"]]
+    if batching["SEXTANT_BATCHING"] == "false":
+        args.append("--no-batching")
+    return args
+
+
+def server_deployment(isvc: Mapping[str, Any], backend: Backend, settings: ServingSettings,
+                      scale: Autoscaling) -> dict[str, Any]:
+    """The model server of one backend. Its pods are ready only once the model is loaded, its digest matches
+    the pin and a warm-up prediction passed; a rolling update never removes a ready pod before its successor
+    is ready (maxUnavailable 0), so a new pod that cannot load leaves the old ones serving."""
+    spec = isvc["spec"]
+    isvc_name = isvc["metadata"]["name"]
+    name = backend_name(isvc_name, backend)
+    labels = backend_labels(isvc_name, backend)
+    account = spec.get("serviceAccountName")
+    env_from = ([{"secretRef": {"name": settings.store_secret}}] if settings.store_secret else []) + \
+        [dict(item) for item in spec.get("envFrom") or []]
+    container: dict[str, Any] = {
+        "name": "server",
+        "image": spec.get("image") or settings.server_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        # The image's entrypoint is `python -m sextant_services serve`; the model comes from SEXTANT_* env.
+        "args": server_args(isvc, backend, settings),
+        "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
+        "env": server_env(isvc, backend, settings),
+        "resources": _resources(backend.resources or spec.get("resources") or {}, settings),
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2,
+                           "timeoutSeconds": 2, "failureThreshold": 1},
+        "livenessProbe": {"httpGet": {"path": "/livez", "port": "http"}, "periodSeconds": 10,
+                          "timeoutSeconds": 5, "failureThreshold": 6},
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": _restricted_container(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - the pod's own emptyDir
+    }
+    if env_from:
+        container["envFrom"] = env_from
+    pod: dict[str, Any] = {
+        "automountServiceAccountToken": bool(account),
+        "securityContext": _pod_security(),
+        # The server stops being ready at SIGTERM, keeps serving 2 s, then drains for up to 20 s.
+        "terminationGracePeriodSeconds": 30,
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        **_scheduling(spec),
+    }
+    if account:
+        pod["serviceAccountName"] = account
+    deployment_spec: dict[str, Any] = {
+        "selector": {"matchLabels": labels},
+        "revisionHistoryLimit": 3,
+        "progressDeadlineSeconds": 600,
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "template": {"metadata": {"labels": labels, "annotations": {ANNOTATION_DIGEST: backend.digest}},
+                     "spec": pod},
+    }
+    if scale.kind == "fixed":  # an autoscaler owns the count otherwise: never fight it (kserve#3768)
+        deployment_spec["replicas"] = scale.min_replicas
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": _metadata(isvc, name, labels, {ANNOTATION_DIGEST: backend.digest}),
+            "spec": deployment_spec}
+
+
+def server_service(isvc: Mapping[str, Any], backend: Backend) -> dict[str, Any]:
+    isvc_name = isvc["metadata"]["name"]
+    labels = backend_labels(isvc_name, backend)
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": _metadata(isvc, backend_name(isvc_name, backend), labels),
+            "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http",
+                                                   "protocol": "TCP"}]}}
+
+
+def backend_objects(isvc: Mapping[str, Any], backend: Backend, settings: ServingSettings,
+                    scale: Autoscaling) -> list[dict[str, Any]]:
+    """Deployment, Service, autoscaler and (from 2 replicas up) PodDisruptionBudget of one backend."""
+    isvc_name = isvc["metadata"]["name"]
+    name = backend_name(isvc_name, backend)
+    labels = backend_labels(isvc_name, backend)
+    objects = [server_deployment(isvc, backend, settings, scale), server_service(isvc, backend)]
+    if scale.kind == "HPA":
+        objects.append(_hpa(isvc, name, labels, scale))
+    elif scale.kind == "KEDA":
+        objects.append(_scaled_object(isvc, name, labels, scale, settings))
+    if scale.min_replicas >= 2:
+        objects.append(_pdb(isvc, name, labels))
+    return objects
+
+
+# ---- the stable address ------------------------------------------------------------------------------------
+
+def router_config(isvc: Mapping[str, Any], routes: Sequence[Route], shadow: tuple[Backend, int] | None,
+                  settings: ServingSettings) -> dict[str, Any]:
+    """The router's declaration (sextant_services.router.spec): weighted upstreams and the shadow."""
+    isvc_name = isvc["metadata"]["name"]
+
+    def url(backend: Backend) -> str:
+        return f"http://{service_host(isvc, backend_name(isvc_name, backend), settings)}:80"
+
+    config: dict[str, Any] = {
+        "listen": f"0.0.0.0:{ROUTER_PORT}",
+        "variants": [{"name": r.backend.key, "url": url(r.backend), "weight": r.weight} for r in routes],
+        "probeIntervalSeconds": 1,
+    }
+    if shadow is not None:
+        config["shadow"] = {"name": shadow[0].key, "url": url(shadow[0]), "percent": shadow[1]}
+    return config
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def router_objects(isvc: Mapping[str, Any], config: Mapping[str, Any], settings: ServingSettings,
+                   suspended: bool) -> list[dict[str, Any]]:
+    """ConfigMap, Deployment (2 replicas), PodDisruptionBudget and the InferenceService's Service."""
+    isvc_name = isvc["metadata"]["name"]
+    name = router_name(isvc_name)
+    labels = {LABEL_ISVC: isvc_name, LABEL_COMPONENT: COMPONENT_ROUTER}
+    digest = config_hash(config)
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": _metadata(isvc, name, labels, {ANNOTATION_CONFIG_HASH: digest}),
+                  "data": {"router.yaml": json.dumps(config, indent=2, sort_keys=True)}}
+    container = {
+        "name": "router",
+        "image": settings.router_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "args": ["--spec", "/etc/sextant/router.yaml", "--run-dir", "/tmp/router"],  # noqa: S108
+        "ports": [{"name": "http", "containerPort": ROUTER_PORT, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": "/router/status", "port": "http"}, "periodSeconds": 2},
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        # Endpoints drop a terminating router before nginx stops: in-flight and late requests still land.
+        "lifecycle": {"preStop": {"sleep": {"seconds": 3}}},
+        "securityContext": _restricted_container(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - the pod's own emptyDir
+                         {"name": "config", "mountPath": "/etc/sextant", "readOnly": True}],
+    }
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": _metadata(isvc, name, labels),
+        "spec": {
+            "replicas": 0 if suspended else settings.router_replicas,
+            "selector": {"matchLabels": labels},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "automountServiceAccountToken": False,
+                "securityContext": _pod_security(),
+                "terminationGracePeriodSeconds": 20,
+                "containers": [container],
+                # The router reloads the mounted file when the kubelet updates it: weight changes need no
+                # restart (a ConfigMap mounted as a directory is updated in place; a subPath would not be).
+                "volumes": [{"name": "tmp", "emptyDir": {}},
+                            {"name": "config", "configMap": {"name": name}}],
+                **_scheduling(isvc["spec"]),
+            }},
+        },
+    }
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(isvc, isvc_name, labels),
+               "spec": {"selector": labels,
+                        "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}}
+    objects = [config_map, deployment, service]
+    if settings.router_replicas >= 2:
+        objects.append(_pdb(isvc, name, labels))
+    return objects
+
+
+def http_route(isvc: Mapping[str, Any], routes: Sequence[Route], shadow: tuple[Backend, int] | None,
+               settings: ServingSettings) -> dict[str, Any]:
+    """A Gateway API HTTPRoute: weighted backendRefs and a RequestMirror filter with the shadow's percent."""
+    isvc_name = isvc["metadata"]["name"]
+    rule: dict[str, Any] = {"backendRefs": [
+        {"name": backend_name(isvc_name, r.backend), "port": 80, "weight": r.weight} for r in routes]}
+    if shadow is not None:
+        mirror: dict[str, Any] = {"backendRef": {"name": backend_name(isvc_name, shadow[0]), "port": 80}}
+        if shadow[1] < 100:
+            mirror["percent"] = shadow[1]
+        rule["filters"] = [{"type": "RequestMirror", "requestMirror": mirror}]
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": _metadata(isvc, isvc_name, {LABEL_ISVC: isvc_name}),
+        "spec": {"parentRefs": [{"name": settings.gateway_name, "namespace": settings.gateway_namespace}],
+                 "hostnames": [route_hostname(isvc, settings)], "rules": [rule]},
+    }
+
+
+def route_hostname(isvc: Mapping[str, Any], settings: ServingSettings) -> str:
+    return f"{isvc['metadata']['name']}.{isvc['metadata']['namespace']}.{settings.gateway_domain}"
+
+
+def service_url(isvc: Mapping[str, Any], settings: ServingSettings) -> str:
+    """The one address callers use: the router's Service, or the HTTPRoute's host name."""
+    if settings.routing == "gateway":
+        return f"http://{route_hostname(isvc, settings)}"
+    return f"http://{service_host(isvc, isvc['metadata']['name'], settings)}"

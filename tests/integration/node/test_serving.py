@@ -1,0 +1,205 @@
+"""InferenceServices served by the operator installed by its chart: model-server and router pods run the images
+built here on the real node, requests go through the InferenceService's own Service, and status says what
+happened. Models are trained by TrainingJobs first, as a user would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.embedded_store import BUCKET, store_client
+from tests.support.external_cluster import assert_on_a_real_node
+from tests.support.polling import eventually
+from tests.support.real_pods import (
+    helm,
+    image_refs,
+    objectstore_image_values,
+    operator_image_values,
+    restricted_namespace,
+    serving_image_values,
+    trainer_image_values,
+)
+from tests.support.request_load import RequestLoad
+from tests.support.sextant_operator import CHART
+
+pytestmark = pytest.mark.integration
+
+NAMESPACE = "sx-serving"
+MODEL = "cancer"
+SMALL = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+
+
+def _training(name: str) -> dict[str, Any]:
+    return {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "TrainingJob", "metadata": {"name": name},
+            "spec": {"task": "classification", "dataset": {"uri": "builtin:breast_cancer", "target": "target"},
+                     "estimator": {"algorithm": "logistic_regression", "params": {"max_iter": 500}},
+                     "model": {"name": MODEL}, "resources": {"requests": {"cpu": "250m", "memory": "256Mi"},
+                                                             "limits": {"memory": "1Gi"}}}}
+
+
+def _apply(cluster: Any, doc: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(doc))
+
+
+def _get(cluster: Any, kind: str, name: str) -> dict[str, Any]:
+    return dict(json.loads(cluster.kubectl("get", kind, name, "-n", NAMESPACE, "-o", "json").stdout))
+
+
+@pytest.fixture(scope="module")
+def serving(cluster: Any, crds: None) -> Iterator[str]:
+    """The chart watching one `restricted` namespace, with three versions of one model trained in it."""
+    image_refs(cluster)  # skips without a real node
+    restricted_namespace(cluster, NAMESPACE)
+    install = helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", NAMESPACE, "--wait",
+                   "--timeout", "180s", "--set", f"watch.namespaces={{{NAMESPACE}}}", "--set", "webhook.enabled=false",
+                   "--set", "serving.routing=router", *operator_image_values(cluster), *trainer_image_values(cluster),
+                   *serving_image_values(cluster), "--set", "artifactStore.embedded.enabled=true",
+                   *objectstore_image_values(cluster))
+    try:
+        assert install.returncode == 0, install.stdout + install.stderr
+        for name in ("train-a", "train-b", "train-c"):
+            _apply(cluster, _training(name))
+        for name in ("train-a", "train-b", "train-c"):
+            done = eventually(lambda name=name: _get(cluster, "trainingjob", name).get("status", {}).get("phase")
+                              in ("Succeeded", "Failed") and _get(cluster, "trainingjob", name), timeout=600,
+                              interval=2, what=f"TrainingJob {name} to finish")
+            assert done["status"]["phase"] == "Succeeded", done["status"]
+        yield NAMESPACE
+    finally:
+        cluster.kubectl("delete", "inferenceservices,trainingjobs", "--all", "-n", NAMESPACE, "--wait=true",
+                        "--timeout=90s", check=False)
+        helm(cluster, "uninstall", "sx", "--namespace", NAMESPACE, "--wait", "--timeout", "60s")
+        cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+
+
+def _isvc(name: str, weights: tuple[int, int] = (85, 15), versions: tuple[int, int] = (1, 2),
+          **spec: Any) -> dict[str, Any]:
+    variants = [{"name": v, "model": {"name": MODEL, "version": str(n)}, "weight": w, "resources": SMALL}
+                for v, n, w in zip(("blue", "green"), versions, weights, strict=True)]
+    return {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": name},
+            "spec": {"variants": variants, **spec}}
+
+
+def _ready(cluster: Any, name: str, timeout: float = 300) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        body = _get(cluster, "inferenceservice", name)
+        status = body.get("status") or {}
+        return body if status.get("phase") == "Ready" and \
+            status.get("observedGeneration") == body["metadata"]["generation"] else None
+    return dict(eventually(ready, timeout=timeout, interval=2, what=f"InferenceService {name} to be Ready"))
+
+
+def _address(cluster: Any, name: str) -> str:
+    return str(cluster.kubectl("get", "service", name, "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}").stdout)
+
+
+def _record() -> dict[str, Any]:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    return {"records": [frame.drop(columns=["target"]).iloc[0].to_dict()]}
+
+
+def _routes(cluster: Any, name: str) -> dict[str, int] | None:
+    """The routes every router replica applied, if they agree (asked through the Service, several times)."""
+    import urllib.request
+
+    seen = set()
+    for _ in range(6):
+        with urllib.request.urlopen(f"http://{_address(cluster, name)}/router/status", timeout=5) as resp:
+            seen.add(json.dumps(json.loads(resp.read())["routes"], sort_keys=True))
+    return json.loads(seen.pop()) if len(seen) == 1 else None
+
+
+def _wait_routes(cluster: Any, name: str, wanted: dict[str, int]) -> None:
+    eventually(lambda: _routes(cluster, name) == wanted, timeout=180, interval=2,
+               what=f"the routers of {name} to route {wanted}")
+
+
+def test_an_inferenceservice_serves_two_variants_through_its_address(cluster: Any, serving: str) -> None:
+    _apply(cluster, _isvc("ab"))
+    body = _ready(cluster, "ab")
+    status = body["status"]
+    assert status["url"] == f"http://ab.{NAMESPACE}.svc.cluster.local" and status["routing"] == "router"
+    variants = {v["name"]: v for v in status["variants"]}
+    assert variants["blue"]["model"]["version"] == "1" and variants["green"]["model"]["version"] == "2"
+    assert variants["blue"]["model"]["digest"].startswith("sha256:") and variants["blue"]["readyReplicas"] == 1
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions == {**conditions, "Ready": "True", "ModelResolved": "True", "RoutesReady": "True",
+                          "Degraded": "False"}
+    pods = json.loads(cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l", "ml.sextant.io/inferenceservice=ab",
+                                      "-o", "json").stdout)["items"]
+    assert len(pods) == 4  # two model servers, two routers
+    for pod in pods:
+        assert_on_a_real_node(cluster, pod)
+    printed = cluster.kubectl("get", "sxis", "ab", "-n", NAMESPACE).stdout
+    assert "Ready" in printed and "blue=85,green=15" in printed and "cancer:1,cancer:2" in printed
+    owners = json.loads(cluster.kubectl("get", "deployments,services,configmaps,poddisruptionbudgets", "-n", NAMESPACE,
+                                        "-l", "ml.sextant.io/inferenceservice=ab", "-o", "json").stdout)["items"]
+    assert owners and all(o["metadata"]["ownerReferences"][0]["uid"] == body["metadata"]["uid"] for o in owners)
+    result = RequestLoad(_address(cluster, "ab"), _record(), concurrency=2, max_requests=50, max_seconds=60).run()
+    assert result.statuses[200] == 50 and set(result.variants) <= {"blue", "green"}
+
+
+def test_weights_split_traffic_within_two_points_and_changes_lose_no_request(cluster: Any, serving: str) -> None:
+    _apply(cluster, _isvc("split", weights=(100, 0)))
+    _ready(cluster, "split")
+    _wait_routes(cluster, "split", {"blue-v1": 100})
+    address = _address(cluster, "split")
+    load = RequestLoad(address, _record(), concurrency=4, max_requests=100_000, max_seconds=400).start()
+    try:
+        _apply(cluster, _isvc("split", weights=(85, 15)))
+        _wait_routes(cluster, "split", {"blue-v1": 85, "green-v2": 15})
+        measured = RequestLoad(address, _record(), concurrency=8, max_requests=10_000, max_seconds=300).run()
+        _apply(cluster, _isvc("split", weights=(0, 100)))
+        _wait_routes(cluster, "split", {"green-v2": 100})
+    finally:
+        during = load.stop()
+    assert measured.sent == 10_000 and measured.lost == 0, (measured.statuses, measured.errors[:3])
+    assert abs(measured.share("blue") - 0.85) <= 0.02 and abs(measured.share("green") - 0.15) <= 0.02, \
+        measured.variants
+    assert during.sent > 100 and during.lost == 0, (during.statuses, during.errors[:3])
+
+
+def test_a_tampered_artifact_never_serves_and_the_old_pods_keep_every_request(cluster: Any, serving: str) -> None:
+    store = store_client(cluster, NAMESPACE)
+    prefix = f"models/{MODEL}/3/"
+    (key,) = [o["Key"] for o in store.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]
+              if o["Key"].endswith(".pkl")]
+    original = store.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    store.put_object(Bucket=BUCKET, Key=key, Body=original + b"tampered")
+    _apply(cluster, _isvc("guarded"))
+    _ready(cluster, "guarded")
+    address = _address(cluster, "guarded")
+    load = RequestLoad(address, _record(), concurrency=4, max_requests=100_000, max_seconds=300).start()
+    try:
+        _apply(cluster, _isvc("guarded", versions=(1, 3)))
+
+        def degraded() -> dict[str, Any] | None:
+            status = _get(cluster, "inferenceservice", "guarded").get("status") or {}
+            return status if status.get("reason") == "DigestMismatch" else None
+
+        status = eventually(degraded, timeout=180, interval=2, what="the tampered rollout to show DigestMismatch")
+        assert status["phase"] == "Degraded" and "digest" in status["message"]
+        green = next(v for v in status["variants"] if v["name"] == "green")
+        assert green["model"]["version"] == "2" and green["rollout"]["model"]["version"] == "3"
+    finally:
+        during = load.stop()
+        store.put_object(Bucket=BUCKET, Key=key, Body=original)
+    assert during.sent > 100 and during.lost == 0, (during.statuses, during.errors[:3])
+    assert set(during.variants) == {"blue", "green"}
+
+
+def test_deleting_an_inferenceservice_removes_every_child(cluster: Any, serving: str) -> None:
+    _apply(cluster, _isvc("brief", weights=(100, 0)))
+    _ready(cluster, "brief")
+    cluster.kubectl("delete", "inferenceservice", "brief", "-n", NAMESPACE, "--wait=true", "--timeout=60s")
+
+    def children() -> str:
+        return str(cluster.kubectl("get", "deployments,services,configmaps,pods", "-n", NAMESPACE, "-l",
+                                   "ml.sextant.io/inferenceservice=brief", "-o", "name").stdout.strip())
+
+    eventually(lambda: children() == "", timeout=120, interval=2, what="the garbage collector to remove children")

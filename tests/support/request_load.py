@@ -1,0 +1,105 @@
+"""A bounded load of prediction requests from the host, recording who answered each one and how."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class LoadResult:
+    """Statuses, answering variants and transport errors of every request sent."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    variants: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        return sum(self.statuses.values()) + len(self.errors)
+
+    @property
+    def lost(self) -> int:
+        """Requests that did not get a 200: transport errors and every other status."""
+        return self.sent - self.statuses[200]
+
+    def share(self, variant: str) -> float:
+        total = sum(self.variants.values())
+        return self.variants[variant] / total if total else 0.0
+
+
+class RequestLoad:
+    """`concurrency` threads, each on its own keep-alive connection, POSTing `body` to host:port/path until
+    `max_requests` were sent in all, `max_seconds` passed, or stop() is called."""
+
+    def __init__(self, host: str, body: dict[str, Any], *, port: int = 80, path: str = "/predict",
+                 concurrency: int = 8, max_requests: int = 10_000, max_seconds: float = 120.0) -> None:
+        self.host, self.port, self.path = host, port, path
+        self.payload = json.dumps(body).encode()
+        self.concurrency, self.max_requests, self.max_seconds = concurrency, max_requests, max_seconds
+        self.result = LoadResult()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._issued = 0
+
+    def _take(self) -> bool:
+        with self._lock:
+            if self._stop.is_set() or self._issued >= self.max_requests:
+                return False
+            self._issued += 1
+            return True
+
+    def _worker(self, deadline: float) -> None:
+        conn: http.client.HTTPConnection | None = None
+        while time.monotonic() < deadline and self._take():
+            started = time.perf_counter()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                conn.request("POST", self.path, self.payload, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                data = resp.read()
+                variant = json.loads(data).get("variant", "") if resp.status == 200 else ""
+                with self._lock:
+                    self.result.statuses[resp.status] += 1
+                    self.result.latencies.append(time.perf_counter() - started)
+                    if variant:
+                        self.result.variants[variant] += 1
+                if resp.getheader("connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                with self._lock:
+                    self.result.errors.append(f"{type(exc).__name__}: {exc}")
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    def start(self) -> RequestLoad:
+        deadline = time.monotonic() + self.max_seconds
+        self._threads = [threading.Thread(target=self._worker, args=(deadline,), daemon=True)
+                         for _ in range(self.concurrency)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> LoadResult:
+        self._stop.set()
+        return self.wait()
+
+    def wait(self) -> LoadResult:
+        for thread in self._threads:
+            thread.join(self.max_seconds + 60)
+        return self.result
+
+    def run(self) -> LoadResult:
+        return self.start().wait()

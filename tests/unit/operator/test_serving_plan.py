@@ -1,0 +1,279 @@
+"""The InferenceService planner: pinned versions, rollouts that wait for ready pods, rollback on errors, status."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from sextant_operator.reconcile.inferenceservice import (
+    Observed,
+    Unresolved,
+    describe_reference,
+    plan_inferenceservice,
+    references,
+)
+from sextant_operator.reconcile.serving_instances import DeploymentView, PodView, RouteView, pod_problem
+from sextant_operator.reconcile.serving_manifests import ServingSettings, autoscaling, router_config
+
+T0, T1, T2, T3 = "2026-01-01T00:00:00Z", "2026-01-01T00:00:30Z", "2026-01-01T00:01:05Z", "2026-01-01T00:02:10Z"
+SETTINGS = ServingSettings(server_image="srv:1", router_image="rtr:1", store_uri="s3://models",
+                           store_secret="sextant-artifact-store")
+AB = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService",
+      "metadata": {"name": "churn", "namespace": "ml", "uid": "u-1", "generation": 1},
+      "spec": {"variants": [{"name": "current", "model": {"name": "churn", "version": "1"}, "weight": 85},
+                            {"name": "challenger", "model": {"name": "churn", "alias": "staging"}, "weight": 15}]}}
+
+
+def model(version: int) -> dict[str, str]:
+    return {"name": "churn", "version": str(version), "digest": f"sha256:{version:064x}"}
+
+
+def resolved(spec: dict[str, Any], **versions: int) -> dict[str, Any]:
+    """Every reference resolved: by version to itself, by alias to versions[alias]."""
+    out: dict[str, Any] = {}
+    for ref in references(spec):
+        version = int(ref["version"]) if "version" in ref else versions.get(ref.get("alias", "latest"), 1)
+        out[describe_reference(ref)] = model(version)
+    return out
+
+
+def deployments(*specs: tuple[str, int, int], router: int = 2) -> list[DeploymentView]:
+    views = [DeploymentView(name=f"churn-{v}-v{n}", component="model-server", variant=v, version=n, replicas=r,
+                            ready_replicas=r) for v, n, r in specs]
+    return [*views, DeploymentView(name="churn-router", component="router", replicas=router, ready_replicas=router)]
+
+
+def observe(isvc: dict[str, Any], deps: list[DeploymentView], now: str = T0, pods: list[PodView] | None = None,
+            errors: dict[str, tuple[int, int]] | None = None, **versions: int) -> Observed:
+    return Observed(isvc=isvc, resolved=resolved(isvc["spec"], **versions), deployments=deps, pods=pods or [],
+                    route=RouteView(ready_replicas=next((d.ready_replicas for d in deps if d.component == "router"),
+                                                        0)), now=now, errors=errors or {})
+
+
+def kinds(apply: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(m["kind"], m["metadata"]["name"]) for m in apply]
+
+
+def conditions(status: Any) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in status["conditions"]}
+
+
+def with_status(isvc: dict[str, Any], status: Any) -> dict[str, Any]:
+    out = copy.deepcopy(isvc)
+    out["status"] = status
+    return out
+
+
+def test_first_reconcile_pins_each_variant_and_creates_servers_and_the_router() -> None:
+    plan = plan_inferenceservice(observe(AB, [], staging=2), SETTINGS)
+    assert ("Deployment", "churn-current-v1") in kinds(plan.apply)
+    assert ("Deployment", "churn-challenger-v2") in kinds(plan.apply)
+    assert ("HorizontalPodAutoscaler", "churn-current-v1") not in kinds(plan.apply)  # min=max=1: fixed
+    assert ("Deployment", "churn-router") in kinds(plan.apply) and ("Service", "churn") in kinds(plan.apply)
+    assert ("PodDisruptionBudget", "churn-router") in kinds(plan.apply)
+    status = plan.status
+    assert [v["model"]["version"] for v in status["variants"]] == ["1", "2"]
+    assert status["phase"] == "Pending" and status["reason"] == "RouterNotReady"
+    assert status["modelVersions"] == "churn:1,churn:2" and status["routing"] == "router"
+    for manifest in plan.apply:
+        assert manifest["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+
+
+def test_ready_servers_and_router_make_it_ready_with_the_weights() -> None:
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1))
+    plan = plan_inferenceservice(observe(AB, deps, staging=2), SETTINGS)
+    assert plan.status["phase"] == "Ready" and conditions(plan.status)["Ready"]["status"] == "True"
+    assert plan.status["url"] == "http://churn.ml.svc.cluster.local"
+    (config_map,) = [m for m in plan.apply if m["kind"] == "ConfigMap"]
+    assert '"weight": 85' in config_map["data"]["router.yaml"] and '"weight": 15' in config_map["data"]["router.yaml"]
+
+
+def test_server_pods_are_restricted_pinned_and_get_the_store_secret_by_reference() -> None:
+    plan = plan_inferenceservice(observe(AB, [], staging=2), SETTINGS)
+    (dep,) = [m for m in plan.apply if m["metadata"]["name"] == "churn-challenger-v2" and m["kind"] == "Deployment"]
+    pod = dep["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SEXTANT_MODEL_VERSION"] == "2" and env["SEXTANT_MODEL_DIGEST"] == model(2)["digest"]
+    assert container["envFrom"] == [{"secretRef": {"name": "sextant-artifact-store"}}]
+    assert not any("AWS_SECRET" in e["name"] for e in container["env"])
+    assert pod["securityContext"]["runAsNonRoot"] and pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_an_autoscaler_owns_the_replica_count() -> None:
+    isvc = copy.deepcopy(AB)
+    isvc["spec"]["scaling"] = {"minReplicas": 2, "maxReplicas": 5, "metric": "cpu", "target": 60}
+    plan = plan_inferenceservice(observe(isvc, [], staging=2), SETTINGS)
+    (dep,) = [m for m in plan.apply if m["metadata"]["name"] == "churn-current-v1" and m["kind"] == "Deployment"]
+    assert "replicas" not in dep["spec"]  # never fight the HPA (kserve#3768)
+    (hpa,) = [m for m in plan.apply if m["kind"] == "HorizontalPodAutoscaler" and "current" in m["metadata"]["name"]]
+    assert hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["maxReplicas"] == 5
+    assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 60
+    assert ("PodDisruptionBudget", "churn-current-v1") in kinds(plan.apply)
+
+
+def test_rps_scaling_without_keda_falls_back_to_cpu_and_says_so() -> None:
+    scale = autoscaling({"minReplicas": 0, "maxReplicas": 4, "metric": "rps", "target": 50}, SETTINGS, False)
+    assert scale.kind == "HPA" and scale.metric == "cpu" and scale.min_replicas == 1
+    assert scale.note.startswith("KEDANotInstalled")
+    keda = autoscaling({"minReplicas": 0, "maxReplicas": 4, "metric": "rps", "target": 50},
+                       ServingSettings(keda_available=True), False)
+    assert keda.kind == "KEDA" and keda.min_replicas == 0
+
+
+def _pinned_status() -> dict[str, Any]:
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1))
+    return plan_inferenceservice(observe(AB, deps, staging=2), SETTINGS).status
+
+
+def test_a_moved_alias_starts_a_new_backend_and_keeps_traffic_on_the_pinned_one_until_ready() -> None:
+    isvc = with_status(AB, _pinned_status())
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 0))
+    plan = plan_inferenceservice(observe(isvc, deps, staging=3), SETTINGS)
+    assert ("Deployment", "churn-challenger-v3") in kinds(plan.apply)
+    assert ("Deployment", "churn-challenger-v2") in kinds(plan.apply)
+    challenger = plan.status["variants"][1]
+    assert challenger["model"]["version"] == "2" and challenger["rollout"]["model"]["version"] == "3"
+    assert "waiting" in challenger["rollout"]["message"]
+    (config_map,) = [m for m in plan.apply if m["kind"] == "ConfigMap"]
+    assert "challenger-v3" not in config_map["data"]["router.yaml"]
+    assert plan.delete == [] and plan.requeue_after is not None
+
+
+def test_all_at_once_promotes_when_the_new_pods_are_ready_and_deletes_the_old_backend() -> None:
+    isvc = with_status(AB, _pinned_status())
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 1))
+    plan = plan_inferenceservice(observe(isvc, deps, staging=3), SETTINGS)
+    challenger = plan.status["variants"][1]
+    assert challenger["model"]["version"] == "3" and "rollout" not in challenger
+    assert plan.delete == ["churn-challenger-v2"]
+
+
+def test_a_canary_takes_its_share_then_the_rest_after_the_interval() -> None:
+    isvc = with_status(AB, _pinned_status())
+    isvc["spec"]["rollout"] = {"strategy": "Canary", "canaryPercent": 20, "interval": "1m"}
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 1))
+    first = plan_inferenceservice(observe(isvc, deps, T0, staging=3), SETTINGS)
+    assert first.status["variants"][1]["rollout"]["percent"] == 20
+    config = router_config(isvc, [], None, SETTINGS)  # the shape; weights below come from the plan
+    assert config["listen"].endswith(":8080")
+    (config_map,) = [m for m in first.apply if m["kind"] == "ConfigMap"]
+    assert '"weight": 12' in config_map["data"]["router.yaml"] and '"weight": 3' in config_map["data"]["router.yaml"]
+    during = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T1, staging=3), SETTINGS)
+    assert during.status["variants"][1]["rollout"]["percent"] == 20
+    full = plan_inferenceservice(observe(with_status(isvc, during.status), deps, T2, staging=3), SETTINGS)
+    assert full.status["variants"][1]["rollout"]["percent"] == 100
+    done = plan_inferenceservice(observe(with_status(isvc, full.status), deps, T3, staging=3), SETTINGS)
+    assert done.status["variants"][1]["model"]["version"] == "3" and "rollout" not in done.status["variants"][1]
+    assert done.delete == ["churn-challenger-v2"]
+
+
+def test_a_canary_answering_5xx_is_rolled_back_and_not_retried() -> None:
+    isvc = with_status(AB, _pinned_status())
+    isvc["spec"]["rollout"] = {"strategy": "Canary", "canaryPercent": 20, "interval": "1m", "maxErrorRate": 0.05,
+                               "minRequests": 20}
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 1))
+    first = plan_inferenceservice(observe(isvc, deps, T0, staging=3), SETTINGS)
+    bad = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T1, staging=3,
+                                        errors={"challenger-v3": (40, 10)}), SETTINGS)
+    challenger = bad.status["variants"][1]
+    assert challenger["model"]["version"] == "2" and challenger["rolledBack"]["version"] == "3"
+    assert challenger["reason"] == "RolledBack" and "10 of 40" in challenger["message"]
+    assert bad.status["phase"] == "Degraded" and conditions(bad.status)["Degraded"]["reason"] == "RolledBack"
+    assert bad.delete == ["churn-challenger-v3"]
+    again = plan_inferenceservice(observe(with_status(isvc, bad.status), deployments(("current", 1, 1),
+                                          ("challenger", 2, 1)), T2, staging=3), SETTINGS)
+    assert ("Deployment", "churn-challenger-v3") not in kinds(again.apply)  # not retried until a new version
+
+
+def test_few_requests_are_not_judged() -> None:
+    isvc = with_status(AB, _pinned_status())
+    isvc["spec"]["rollout"] = {"strategy": "Canary", "canaryPercent": 20, "interval": "1m", "minRequests": 20}
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 1))
+    first = plan_inferenceservice(observe(isvc, deps, T0, staging=3), SETTINGS)
+    ok = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T1, staging=3,
+                                       errors={"challenger-v3": (5, 5)}), SETTINGS)
+    assert "rolledBack" not in ok.status["variants"][1]
+
+
+def test_a_new_version_whose_pods_fail_keeps_the_old_one_and_shows_degraded_with_the_pods_reason() -> None:
+    isvc = with_status(AB, _pinned_status())
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 0))
+    pods = [PodView(name="churn-challenger-v3-x", variant="challenger", version=3, ready=False, phase="Running",
+                    started=T0, not_ready_reason="model churn:3 is not ready (load attempt 2): artifact digest "
+                                                 "mismatch, refusing to load it")]
+    plan = plan_inferenceservice(observe(isvc, deps, T1, pods=pods, staging=3), SETTINGS)
+    assert plan.status["phase"] == "Degraded" and plan.status["reason"] == "DigestMismatch"
+    assert conditions(plan.status)["Ready"]["status"] == "True"  # the old version still serves
+    assert plan.status["variants"][1]["model"]["version"] == "2"
+
+
+@pytest.mark.parametrize(("pod", "reason"), [
+    (PodView("p", "a", 1, False, waiting_reason="ImagePullBackOff", waiting_message="no such image"),
+     "ImagePullBackOff"),
+    (PodView("p", "a", 1, False, waiting_reason="CrashLoopBackOff", last_terminated_reason="OOMKilled"), "OOMKilled"),
+    (PodView("p", "a", 1, False, waiting_reason="CrashLoopBackOff", termination_message="boom"), "CrashLoopBackOff"),
+    (PodView("p", "a", 1, False, unschedulable="0/3 nodes are available"), "Unschedulable"),
+])
+def test_pod_reasons_are_reported_in_their_own_words(pod: PodView, reason: str) -> None:
+    found = pod_problem([pod], T0)
+    assert found is not None and found[0] == reason
+
+
+def test_a_model_still_loading_is_not_a_problem_yet() -> None:
+    pod = PodView("p", "a", 1, False, phase="Running", started=T0, not_ready_reason="the model is still loading")
+    assert pod_problem([pod], T1) is None
+    assert pod_problem([pod], T3) is not None  # over a minute: reported
+
+
+def test_unresolvable_model_is_pending_with_the_reason_and_polled_again() -> None:
+    observed = Observed(isvc=AB, resolved={"churn:1": model(1), "churn@staging": Unresolved(
+        "ModelNotFound", "model churn@staging: no alias")}, deployments=[], pods=[], route=RouteView(), now=T0)
+    plan = plan_inferenceservice(observed, SETTINGS)
+    assert conditions(plan.status)["ModelResolved"]["reason"] == "ModelNotFound"
+    assert plan.requeue_after is not None
+    assert [v["name"] for v in plan.status["variants"]] == ["current", "challenger"]
+
+
+def test_suspend_scales_everything_to_zero() -> None:
+    isvc = copy.deepcopy(AB)
+    isvc["spec"]["suspend"] = True
+    plan = plan_inferenceservice(observe(isvc, deployments(("current", 1, 1), ("challenger", 2, 1)), staging=2),
+                                 SETTINGS)
+    assert plan.status["phase"] == "Suspended"
+    replicas = {m["metadata"]["name"]: m["spec"].get("replicas") for m in plan.apply if m["kind"] == "Deployment"}
+    assert set(replicas.values()) == {0}
+
+
+def test_a_shadow_gets_a_backend_and_a_mirror_share_but_no_weight() -> None:
+    isvc = copy.deepcopy(AB)
+    isvc["spec"]["shadow"] = {"name": "next", "model": {"name": "churn", "version": "3"}, "percent": 25}
+    plan = plan_inferenceservice(observe(isvc, deployments(("current", 1, 1), ("challenger", 2, 1),
+                                                           ("next", 3, 1)), staging=2), SETTINGS)
+    (config_map,) = [m for m in plan.apply if m["kind"] == "ConfigMap"]
+    assert '"percent": 25' in config_map["data"]["router.yaml"]
+    shadow = plan.status["variants"][2]
+    assert shadow["name"] == "next" and shadow["shadowPercent"] == 25 and "weight" not in shadow
+
+
+def test_gateway_routing_makes_a_weighted_httproute_with_a_mirror() -> None:
+    isvc = copy.deepcopy(AB)
+    isvc["spec"]["shadow"] = {"name": "next", "model": {"name": "churn", "version": "3"}, "percent": 25}
+    settings = ServingSettings(routing="gateway", store_uri="s3://m")
+    observed = Observed(isvc=isvc, resolved=resolved(isvc["spec"], staging=2),
+                        deployments=deployments(("current", 1, 1), ("challenger", 2, 1)), pods=[],
+                        route=RouteView(accepted=True, resolved_refs=True), now=T0)
+    plan = plan_inferenceservice(observed, settings)
+    (route,) = [m for m in plan.apply if m["kind"] == "HTTPRoute"]
+    assert not [m for m in plan.apply if m["metadata"]["name"] == "churn-router"]
+    rule = route["spec"]["rules"][0]
+    assert [(b["name"], b["weight"]) for b in rule["backendRefs"]] == [("churn-current-v1", 85),
+                                                                       ("churn-challenger-v2", 15)]
+    assert rule["filters"][0]["requestMirror"] == {"backendRef": {"name": "churn-next-v3", "port": 80}, "percent": 25}
+    assert route["spec"]["hostnames"] == ["churn.ml.sextant.local"]
+    assert plan.status["url"] == "http://churn.ml.sextant.local" and plan.status["phase"] == "Ready"
