@@ -49,8 +49,12 @@ def serving_settings(config: OperatorConfig) -> ServingSettings:
 
 def detect_optional_apis(settings: ServingSettings, actions: KubeActions, routing: str) -> ServingSettings:
     """Which optional CRDs this cluster has, read once at start-up (kopf does not see CRDs added later)."""
-    gateway = actions.has_resource("gateway.networking.k8s.io/v1", "httproutes")
-    keda = actions.has_resource("keda.sh/v1alpha1", "scaledobjects")
+    try:
+        gateway = actions.has_resource("gateway.networking.k8s.io/v1", "httproutes")
+        keda = actions.has_resource("keda.sh/v1alpha1", "scaledobjects")
+    except Exception as exc:  # noqa: BLE001 - discovery failing must not stop the operator: assume neither
+        log.warning("cannot discover optional APIs (%s): assuming no Gateway API and no KEDA", exc)
+        gateway = keda = False
     if routing == "gateway" and not gateway:
         log.warning("SEXTANT_ROUTING=gateway but the Gateway API CRDs are not installed: HTTPRoutes will fail")
     chosen = "gateway" if routing == "gateway" or (routing == "auto" and gateway) else "router"

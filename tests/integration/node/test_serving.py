@@ -32,12 +32,16 @@ MODEL = "cancer"
 SMALL = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
 
 
-def _training(name: str) -> dict[str, Any]:
+FAST = {"algorithm": "logistic_regression", "params": {"max_iter": 500}}
+#: A version too slow to keep up (about 0.1 s per prediction): under load its queue overflows into 503s.
+SLOW = {"algorithm": "random_forest", "params": {"n_estimators": 2000, "n_jobs": 1}}
+
+
+def _training(name: str, estimator: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "TrainingJob", "metadata": {"name": name},
             "spec": {"task": "classification", "dataset": {"uri": "builtin:breast_cancer", "target": "target"},
-                     "estimator": {"algorithm": "logistic_regression", "params": {"max_iter": 500}},
-                     "model": {"name": MODEL}, "resources": {"requests": {"cpu": "250m", "memory": "256Mi"},
-                                                             "limits": {"memory": "1Gi"}}}}
+                     "estimator": estimator, "model": {"name": MODEL},
+                     "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}}}
 
 
 def _apply(cluster: Any, doc: dict[str, Any]) -> None:
@@ -49,8 +53,9 @@ def _get(cluster: Any, kind: str, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def serving(cluster: Any, crds: None) -> Iterator[str]:
-    """The chart watching one `restricted` namespace, with three versions of one model trained in it."""
+def versions(cluster: Any, crds: None) -> Iterator[dict[str, int]]:
+    """The chart watching one `restricted` namespace, with four versions of one model trained in it (three fast,
+    one slow), by role: a, b, c, slow."""
     image_refs(cluster)  # skips without a real node
     restricted_namespace(cluster, NAMESPACE)
     install = helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", NAMESPACE, "--wait",
@@ -60,14 +65,17 @@ def serving(cluster: Any, crds: None) -> Iterator[str]:
                    *objectstore_image_values(cluster))
     try:
         assert install.returncode == 0, install.stdout + install.stderr
-        for name in ("train-a", "train-b", "train-c"):
-            _apply(cluster, _training(name))
-        for name in ("train-a", "train-b", "train-c"):
-            done = eventually(lambda name=name: _get(cluster, "trainingjob", name).get("status", {}).get("phase")
-                              in ("Succeeded", "Failed") and _get(cluster, "trainingjob", name), timeout=600,
-                              interval=2, what=f"TrainingJob {name} to finish")
+        roles = {"a": FAST, "b": FAST, "c": FAST, "slow": SLOW}
+        for role, estimator in roles.items():
+            _apply(cluster, _training(f"train-{role}", estimator))
+        trained = {}
+        for role in roles:
+            done = eventually(lambda role=role: _get(cluster, "trainingjob", f"train-{role}").get("status", {}).get(
+                "phase") in ("Succeeded", "Failed") and _get(cluster, "trainingjob", f"train-{role}"), timeout=600,
+                interval=2, what=f"TrainingJob train-{role} to finish")
             assert done["status"]["phase"] == "Succeeded", done["status"]
-        yield NAMESPACE
+            trained[role] = int(done["status"]["model"]["version"])
+        yield trained
     finally:
         cluster.kubectl("delete", "inferenceservices,trainingjobs", "--all", "-n", NAMESPACE, "--wait=true",
                         "--timeout=90s", check=False)
@@ -75,8 +83,7 @@ def serving(cluster: Any, crds: None) -> Iterator[str]:
         cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 
 
-def _isvc(name: str, weights: tuple[int, int] = (85, 15), versions: tuple[int, int] = (1, 2),
-          **spec: Any) -> dict[str, Any]:
+def _isvc(name: str, versions: tuple[int, int], weights: tuple[int, int] = (85, 15), **spec: Any) -> dict[str, Any]:
     variants = [{"name": v, "model": {"name": MODEL, "version": str(n)}, "weight": w, "resources": SMALL}
                 for v, n, w in zip(("blue", "green"), versions, weights, strict=True)]
     return {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": name},
@@ -119,13 +126,14 @@ def _wait_routes(cluster: Any, name: str, wanted: dict[str, int]) -> None:
                what=f"the routers of {name} to route {wanted}")
 
 
-def test_an_inferenceservice_serves_two_variants_through_its_address(cluster: Any, serving: str) -> None:
-    _apply(cluster, _isvc("ab"))
+def test_an_inferenceservice_serves_two_variants_through_its_address(cluster: Any, versions: dict[str, int]) -> None:
+    _apply(cluster, _isvc("ab", (versions["a"], versions["b"])))
     body = _ready(cluster, "ab")
     status = body["status"]
     assert status["url"] == f"http://ab.{NAMESPACE}.svc.cluster.local" and status["routing"] == "router"
     variants = {v["name"]: v for v in status["variants"]}
-    assert variants["blue"]["model"]["version"] == "1" and variants["green"]["model"]["version"] == "2"
+    assert variants["blue"]["model"]["version"] == str(versions["a"])
+    assert variants["green"]["model"]["version"] == str(versions["b"])
     assert variants["blue"]["model"]["digest"].startswith("sha256:") and variants["blue"]["readyReplicas"] == 1
     conditions = {c["type"]: c["status"] for c in status["conditions"]}
     assert conditions == {**conditions, "Ready": "True", "ModelResolved": "True", "RoutesReady": "True",
@@ -136,7 +144,7 @@ def test_an_inferenceservice_serves_two_variants_through_its_address(cluster: An
     for pod in pods:
         assert_on_a_real_node(cluster, pod)
     printed = cluster.kubectl("get", "sxis", "ab", "-n", NAMESPACE).stdout
-    assert "Ready" in printed and "blue=85,green=15" in printed and "cancer:1,cancer:2" in printed
+    assert "Ready" in printed and "blue=85,green=15" in printed and f"cancer:{versions['a']}," in printed
     owners = json.loads(cluster.kubectl("get", "deployments,services,configmaps,poddisruptionbudgets", "-n", NAMESPACE,
                                         "-l", "ml.sextant.io/inferenceservice=ab", "-o", "json").stdout)["items"]
     assert owners and all(o["metadata"]["ownerReferences"][0]["uid"] == body["metadata"]["uid"] for o in owners)
@@ -144,18 +152,21 @@ def test_an_inferenceservice_serves_two_variants_through_its_address(cluster: An
     assert result.statuses[200] == 50 and set(result.variants) <= {"blue", "green"}
 
 
-def test_weights_split_traffic_within_two_points_and_changes_lose_no_request(cluster: Any, serving: str) -> None:
-    _apply(cluster, _isvc("split", weights=(100, 0)))
+def test_weights_split_traffic_within_two_points_and_changes_lose_no_request(cluster: Any,
+                                                                            versions: dict[str, int]) -> None:
+    pair = (versions["a"], versions["b"])
+    blue, green = f"blue-v{pair[0]}", f"green-v{pair[1]}"
+    _apply(cluster, _isvc("split", pair, weights=(100, 0)))
     _ready(cluster, "split")
-    _wait_routes(cluster, "split", {"blue-v1": 100})
+    _wait_routes(cluster, "split", {blue: 100})
     address = _address(cluster, "split")
     load = RequestLoad(address, _record(), concurrency=4, max_requests=100_000, max_seconds=400).start()
     try:
-        _apply(cluster, _isvc("split", weights=(85, 15)))
-        _wait_routes(cluster, "split", {"blue-v1": 85, "green-v2": 15})
+        _apply(cluster, _isvc("split", pair, weights=(85, 15)))
+        _wait_routes(cluster, "split", {blue: 85, green: 15})
         measured = RequestLoad(address, _record(), concurrency=8, max_requests=10_000, max_seconds=300).run()
-        _apply(cluster, _isvc("split", weights=(0, 100)))
-        _wait_routes(cluster, "split", {"green-v2": 100})
+        _apply(cluster, _isvc("split", pair, weights=(0, 100)))
+        _wait_routes(cluster, "split", {green: 100})
     finally:
         during = load.stop()
     assert measured.sent == 10_000 and measured.lost == 0, (measured.statuses, measured.errors[:3])
@@ -164,19 +175,20 @@ def test_weights_split_traffic_within_two_points_and_changes_lose_no_request(clu
     assert during.sent > 100 and during.lost == 0, (during.statuses, during.errors[:3])
 
 
-def test_a_tampered_artifact_never_serves_and_the_old_pods_keep_every_request(cluster: Any, serving: str) -> None:
+def test_a_tampered_artifact_never_serves_and_the_old_pods_keep_every_request(cluster: Any,
+                                                                             versions: dict[str, int]) -> None:
     store = store_client(cluster, NAMESPACE)
-    prefix = f"models/{MODEL}/3/"
+    prefix = f"models/{MODEL}/{versions['c']}/"
     (key,) = [o["Key"] for o in store.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]
               if o["Key"].endswith(".pkl")]
     original = store.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     store.put_object(Bucket=BUCKET, Key=key, Body=original + b"tampered")
-    _apply(cluster, _isvc("guarded"))
+    _apply(cluster, _isvc("guarded", (versions["a"], versions["b"])))
     _ready(cluster, "guarded")
     address = _address(cluster, "guarded")
     load = RequestLoad(address, _record(), concurrency=4, max_requests=100_000, max_seconds=300).start()
     try:
-        _apply(cluster, _isvc("guarded", versions=(1, 3)))
+        _apply(cluster, _isvc("guarded", (versions["a"], versions["c"])))
 
         def degraded() -> dict[str, Any] | None:
             status = _get(cluster, "inferenceservice", "guarded").get("status") or {}
@@ -185,7 +197,8 @@ def test_a_tampered_artifact_never_serves_and_the_old_pods_keep_every_request(cl
         status = eventually(degraded, timeout=180, interval=2, what="the tampered rollout to show DigestMismatch")
         assert status["phase"] == "Degraded" and "digest" in status["message"]
         green = next(v for v in status["variants"] if v["name"] == "green")
-        assert green["model"]["version"] == "2" and green["rollout"]["model"]["version"] == "3"
+        assert green["model"]["version"] == str(versions["b"])
+        assert green["rollout"]["model"]["version"] == str(versions["c"])
     finally:
         during = load.stop()
         store.put_object(Bucket=BUCKET, Key=key, Body=original)
@@ -193,8 +206,39 @@ def test_a_tampered_artifact_never_serves_and_the_old_pods_keep_every_request(cl
     assert set(during.variants) == {"blue", "green"}
 
 
-def test_deleting_an_inferenceservice_removes_every_child(cluster: Any, serving: str) -> None:
-    _apply(cluster, _isvc("brief", weights=(100, 0)))
+def test_a_canary_that_answers_5xx_is_rolled_back_by_itself(cluster: Any, versions: dict[str, int]) -> None:
+    rollout = {"strategy": "Canary", "canaryPercent": 50, "interval": "10m", "maxErrorRate": 0.05, "minRequests": 20}
+    doc = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "canary"},
+           "spec": {"model": {"name": MODEL, "version": str(versions["a"])}, "rollout": rollout, "resources": SMALL,
+                    "batching": {"maxLatencyMs": 20}}}  # a request queued 20 ms is shed with 503
+    _apply(cluster, doc)
+    _ready(cluster, "canary")
+    address = _address(cluster, "canary")
+    load = RequestLoad(address, _record(), concurrency=8, max_requests=200_000, max_seconds=400).start()
+    try:
+        doc["spec"]["model"]["version"] = str(versions["slow"])
+        _apply(cluster, doc)
+
+        def rolled_back() -> dict[str, Any] | None:
+            status = _get(cluster, "inferenceservice", "canary").get("status") or {}
+            return status if status.get("reason") == "RolledBack" else None
+
+        status = eventually(rolled_back, timeout=300, interval=2, what="the failing canary to be rolled back")
+    finally:
+        load.stop()
+    (variant,) = status["variants"]
+    assert variant["model"]["version"] == str(versions["a"]) and "rollout" not in variant
+    assert variant["rolledBack"]["version"] == str(versions["slow"]) and "5xx" in variant["message"]
+    assert status["phase"] == "Degraded"
+    eventually(lambda: not cluster.kubectl("get", "deployment", f"canary-default-v{versions['slow']}", "-n",
+                                           NAMESPACE, check=False).stdout, timeout=60, what="the canary's removal")
+    _wait_routes(cluster, "canary", {f"default-v{versions['a']}": 100})
+    after = RequestLoad(address, _record(), concurrency=4, max_requests=200, max_seconds=60).run()
+    assert after.lost == 0 and set(after.variants) == {"default"}
+
+
+def test_deleting_an_inferenceservice_removes_every_child(cluster: Any, versions: dict[str, int]) -> None:
+    _apply(cluster, _isvc("brief", (versions["a"], versions["b"]), weights=(100, 0)))
     _ready(cluster, "brief")
     cluster.kubectl("delete", "inferenceservice", "brief", "-n", NAMESPACE, "--wait=true", "--timeout=60s")
 

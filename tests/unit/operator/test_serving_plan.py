@@ -189,6 +189,7 @@ def test_a_canary_answering_5xx_is_rolled_back_and_not_retried() -> None:
     again = plan_inferenceservice(observe(with_status(isvc, bad.status), deployments(("current", 1, 1),
                                           ("challenger", 2, 1)), T2, staging=3), SETTINGS)
     assert ("Deployment", "churn-challenger-v3") not in kinds(again.apply)  # not retried until a new version
+    assert again.status["reason"] == "RolledBack" and "10 of 40" in again.status["message"]
 
 
 def test_few_requests_are_not_judged() -> None:

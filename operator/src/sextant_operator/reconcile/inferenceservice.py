@@ -211,6 +211,8 @@ def plan_variant(observed: Observed, name: str, variant: Mapping[str, Any], curr
         status["reason"], status["message"] = stable_scale.note.split(": ", 1)
     if rolled_back is not None:
         status["rolledBack"] = rolled_back
+        status["reason"] = "RolledBack"
+        status["message"] = str(current.get("message") or f"version {rolled_back.get('version')} was rolled back")
         plan.rolled_back = True
     moving = target is not None and not _same(target, pinned) and rolled_back is None and not suspended
     if moving and target is not None:
