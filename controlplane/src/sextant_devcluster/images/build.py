@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .base import base_ref, ensure_base
-from .buildah import CA_BUNDLE_SECRET_ID, BuildahStore, bud_args, push_args, run_buildah, trust_bundle
+from .buildah import (
+    CA_BUNDLE_SECRET_ID,
+    BuildahStore,
+    bud_args,
+    buildah_argv,
+    buildah_env,
+    push_args,
+    run_buildah,
+    trust_bundle,
+)
 from .context import copied_files, copy_sources, parse_dockerignore
 from .definitions import BASE, BaseDefinition, ImageDefinition, image_ref
 from .index import ImageRef
@@ -122,6 +132,26 @@ def build_image(plan: PlannedImage, store: BuildahStore, layout: CacheLayout) ->
     return archive
 
 
+#: Archives (and buildah images) of one image kept besides the newest: other checkouts on the machine may still
+#: use them. Every build adds about 0.3-1 GB per image; without pruning a day of work filled the disk (the real
+#: node's kubelet then reported DiskPressure and garbage-collected the imported images).
+KEEP_OLDER_BUILDS = 2
+
+
+def prune_older_builds(name: str, keep: str, store: BuildahStore, layout: CacheLayout) -> list[str]:
+    """Delete all but the newest KEEP_OLDER_BUILDS archives and buildah images of `name` besides tag `keep`."""
+    older = sorted((a for a in layout.images.glob(f"{name}-*.tar") if a.name != f"{name}-{keep}.tar"),
+                   key=lambda a: a.stat().st_mtime, reverse=True)[KEEP_OLDER_BUILDS:]
+    removed = []
+    for archive in older:
+        tag = archive.name.removeprefix(f"{name}-").removesuffix(".tar")
+        archive.unlink(missing_ok=True)
+        subprocess.run(buildah_argv(store, "rmi", "-f", image_ref(name, tag)), capture_output=True,
+                       check=False, env=buildah_env(store))
+        removed.append(tag)
+    return removed
+
+
 def build_all(plans: Sequence[PlannedImage], store: BuildahStore, layout: CacheLayout,
               say: Callable[[str], None] = print) -> dict[str, ImageRef]:
     """Build what has no archive yet (the base first, when needed); say one line per image."""
@@ -139,6 +169,9 @@ def build_all(plans: Sequence[PlannedImage], store: BuildahStore, layout: CacheL
             build_image(plan, store, layout)
             size = archive.stat().st_size / 1e6
             say(f"{name:<9} {plan.ref}  built in {time.monotonic() - started:.0f} s ({size:.0f} MB)")
+            pruned = prune_older_builds(name, plan.tag, store, layout)
+            if pruned:
+                say(f"{name:<9} removed {len(pruned)} older build(s): {', '.join(pruned)}")
         else:
             say(f"{name:<9} {plan.ref}  up to date")
         refs[name] = ImageRef(name, plan.ref, archive.resolve())

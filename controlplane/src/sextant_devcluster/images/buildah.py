@@ -57,7 +57,7 @@ def push_args(ref: str, archive: Path) -> list[str]:
     return ["push", "--quiet", ref, f"docker-archive:{archive}:{ref}"]
 
 
-def _env(store: BuildahStore) -> dict[str, str]:
+def buildah_env(store: BuildahStore) -> dict[str, str]:
     """buildah's environment: its temp files (and RUN --mount=type=cache directories) inside our cache."""
     for directory in (store.root, store.runroot, store.tmpdir):
         directory.mkdir(parents=True, exist_ok=True)
@@ -84,12 +84,12 @@ def run_buildah(store: BuildahStore, args: Sequence[str], *, what: str, log: Pat
     """
     argv = buildah_argv(store, *args)
     if log is None:
-        proc = subprocess.run(argv, capture_output=True, text=True, env=_env(store), check=False)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=buildah_env(store), check=False)
         returncode, output = proc.returncode, proc.stdout + proc.stderr
     else:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as sink:
-            returncode = subprocess.run(argv, stdout=sink, stderr=subprocess.STDOUT, env=_env(store),
+            returncode = subprocess.run(argv, stdout=sink, stderr=subprocess.STDOUT, env=buildah_env(store),
                                         check=False).returncode
         output = log.read_text(errors="replace")
     if returncode != 0:
@@ -102,5 +102,5 @@ def run_buildah(store: BuildahStore, args: Sequence[str], *, what: str, log: Pat
 def has_image(store: BuildahStore, ref: str) -> bool:
     """True when the image is in our buildah storage."""
     proc = subprocess.run(buildah_argv(store, "inspect", "--type", "image", "--format", "{{.FromImageID}}", ref),
-                          capture_output=True, text=True, check=False, env=_env(store))
+                          capture_output=True, text=True, check=False, env=buildah_env(store))
     return proc.returncode == 0
