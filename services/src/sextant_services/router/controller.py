@@ -14,7 +14,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .nginx_conf import active_variants, render_nginx_conf
+from .nginx_conf import active_variants, relay_socket, render_nginx_conf, uses_relay
+from .relay import RelayThread, ShadowRelay
 from .spec import RouterSpec, Upstream
 
 log = logging.getLogger("sextant_services.router")
@@ -42,6 +43,8 @@ class RouterController:
         upstreams = [*spec.variants, *([spec.shadow] if spec.shadow else [])]
         self._upstreams = upstreams
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(upstreams)))
+        self._relay: RelayThread | None = None
+        self._status = ""
 
     def stop_soon(self) -> None:
         self._stop.set()
@@ -54,15 +57,44 @@ class RouterController:
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
         user = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
-        conf = render_nginx_conf(self.spec, ready, self.run_dir, user)
+        relay_port = self._relay.relay.udp_port if self._relay else None
+        conf = render_nginx_conf(self.spec, ready, self.run_dir, user, relay_port)
         tmp = self.run_dir / "nginx.conf.tmp"
         tmp.write_text(conf)
         os.replace(tmp, self.run_dir / "nginx.conf")
-        routes = {v.name: v.weight for v in active_variants(self.spec, ready)}
-        status = {"ready": sorted(ready), "routes": routes,
-                  "shadow": self.spec.shadow.name if self.spec.shadow and self.spec.shadow.name in ready else None}
-        (self.run_dir / "status.json.tmp").write_text(json.dumps(status))
+
+    def status(self, ready: frozenset[str]) -> dict[str, object]:
+        """What /router/status shows: ready variants, routes, the mirrored shadow and what became of its copies."""
+        shadow = self.spec.shadow
+        mirrored = shadow is not None and uses_relay(self.spec) and shadow.name in ready
+        status: dict[str, object] = {"ready": sorted(ready),
+                                     "routes": {v.name: v.weight for v in active_variants(self.spec, ready)},
+                                     "shadow": shadow.name if mirrored and shadow else None}
+        if shadow is not None:
+            status["mirror"] = {"shadow": shadow.name, "percent": shadow.percent, "active": mirrored,
+                                **(self._relay.counters() if self._relay else {})}
+        return status
+
+    def write_status(self, ready: frozenset[str]) -> None:
+        text = json.dumps(self.status(ready))
+        if text == self._status:
+            return
+        (self.run_dir / "status.json.tmp").write_text(text)
         os.replace(self.run_dir / "status.json.tmp", self.run_dir / "status.json")
+        self._status = text
+
+    def start_relay(self) -> None:
+        """Raises RuntimeError when the relay cannot listen on its socket."""
+        shadow = self.spec.shadow
+        if shadow is None or not uses_relay(self.spec):
+            return
+        relay = ShadowRelay(relay_socket(self.run_dir), shadow.name, shadow.url, shadow.queue_size,
+                            shadow.queue_bytes, shadow.concurrency)
+        self._relay = RelayThread(relay)
+        self._relay.start()
+        log.info("copying %d%% of the requests to shadow %s through the relay on udp 127.0.0.1:%d (queue: %d "
+                 "copies, %d senders)", shadow.percent, shadow.name, relay.udp_port, shadow.queue_size,
+                 shadow.concurrency)
 
     def apply(self, ready: frozenset[str]) -> None:
         if ready == self._ready:
@@ -81,14 +113,22 @@ class RouterController:
     def run(self) -> int:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
+            self.start_relay()
             while not self._stop.is_set():
-                self.apply(self.observe())
+                ready = self.observe()
+                self.apply(ready)
+                self.write_status(ready)
                 if self._proc is not None and self._proc.poll() is not None:
                     log.error("nginx exited with %s; see %s", self._proc.returncode, self.run_dir / "error.log")
                     return 1
                 self._stop.wait(self.spec.probe_interval_s)
             return 0
+        except RuntimeError as exc:
+            log.error("cannot start the router: %s", exc)
+            return 1
         finally:
+            if self._relay is not None:
+                self._relay.stop()
             if self._proc is not None and self._proc.poll() is None:
                 self._proc.send_signal(signal.SIGQUIT)  # graceful shutdown
                 try:
