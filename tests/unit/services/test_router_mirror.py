@@ -24,7 +24,7 @@ from .http_client import Client
 
 REPO = Path(__file__).resolve().parents[3]
 SLOW_SHADOW_MS = 300
-REQUESTS = 2000
+REQUESTS = 4000
 CONCURRENCY = 8
 
 
