@@ -27,12 +27,12 @@ SPEC = {"variants": [{"name": "stable", "url": "http://127.0.0.1:1", "weight": 7
 
 def test_config_routes_only_ready_variants_and_mirrors_a_ready_shadow(tmp_path: Path) -> None:
     spec = RouterSpec.from_dict(SPEC)
-    conf = render_nginx_conf(spec, frozenset({"stable", "canary", "shadow"}), tmp_path, None)
+    conf = render_nginx_conf(spec, frozenset({"stable", "canary", "shadow"}), tmp_path, None, relay_port=9)
     assert "server 127.0.0.1:1 weight=70" in conf and "server 127.0.0.1:2 weight=20" in conf
     assert "127.0.0.1:3" not in conf
-    assert "mirror /_sextant_shadow;" in conf
-    assert "mirror" not in render_nginx_conf(spec, frozenset({"stable"}), tmp_path, None)
-    assert "return 503" in render_nginx_conf(spec, frozenset(), tmp_path, None)
+    assert "syslog:server=127.0.0.1:9" in conf  # copies go to the relay, see test_router_mirror.py
+    assert "syslog" not in render_nginx_conf(spec, frozenset({"stable"}), tmp_path, None, relay_port=9)
+    assert "return 503" in render_nginx_conf(spec, frozenset(), tmp_path, None, relay_port=9)
 
 
 @pytest.mark.parametrize(("raw", "message"), [
@@ -55,7 +55,7 @@ def router(variant_servers: dict[str, Server], tmp_path_factory: pytest.TempPath
     spec = {"listen": f"127.0.0.1:{port}", "probeIntervalSeconds": 0.5,
             "variants": [{"name": n, "url": variant_servers[n].url, "weight": w}
                          for n, w in (("stable", 70), ("canary", 20), ("broken", 10))],
-            "shadow": {"name": "shadow", "url": variant_servers["shadow"].url}}
+            "shadow": {"name": "shadow", "url": variant_servers["shadow"].url, "queueSize": 10_000}}
     (run_dir / "spec.json").write_text(json.dumps(spec))
     cmd = [sys.executable, "-m", "sextant_services.router", "--spec", str(run_dir / "spec.json"),
            "--run-dir", str(run_dir / "run")]
@@ -98,6 +98,7 @@ def test_split_honours_weights_over_10000_requests_and_skips_the_unready_variant
     assert set(counts) == {"stable", "canary"}, counts  # no errors, no broken, never the shadow
     assert abs(counts["stable"] / 10_000 - 70 / 90) < 0.02
     assert abs(counts["canary"] / 10_000 - 20 / 90) < 0.02
-    wait_until(lambda: _predictions_total(variant_servers["shadow"]) - shadow_before >= 10_000, 30,
-               "the shadow to have seen every mirrored request")
+    wait_until(lambda: _predictions_total(variant_servers["shadow"]) - shadow_before >= 10_000, 60,
+               "the shadow to have seen every mirrored request (the relay queues up to 10,000)")
     assert _predictions_total(variant_servers["shadow"]) - shadow_before == 10_000
+    assert Client(router.url).get("/router/status")[1]["mirror"]["dropped"] == 0

@@ -14,7 +14,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .nginx_conf import active_variants, render_nginx_conf
+from .nginx_conf import active_variants, relay_socket, render_nginx_conf, uses_relay
+from .relay import RelayThread, ShadowRelay
 from .spec import RouterSpec, Upstream
 
 log = logging.getLogger("sextant_services.router")
@@ -38,16 +39,24 @@ class RouterController:
         self._stop = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._ready: frozenset[str] | None = None
+        self._relay: RelayThread | None = None
+        self._status = ""
         # The operator rewrites the spec (a mounted ConfigMap) when weights or versions change: reread it.
         self._spec_path = spec_path
         self._spec_text = spec_path.read_text() if spec_path is not None else None
         self._use(spec)
 
     def _use(self, spec: RouterSpec) -> None:
+        previous = getattr(self, "spec", None)
         self.spec = spec
         self._upstreams = [*spec.variants, *([spec.shadow] if spec.shadow else [])]
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self._upstreams)))
         self._ready = None  # render and reload at the next apply even if readiness is unchanged
+        if previous is not None and previous.shadow != spec.shadow and self._relay is not None:
+            self._relay.stop()  # another shadow (or none): the relay starts again for the new one
+            self._relay = None
+        if previous is not None and self._relay is None:
+            self.start_relay()
 
     def reload_spec_if_changed(self) -> None:
         """Switch to the spec file's new content; a file that does not parse keeps the current spec (logged)."""
@@ -80,15 +89,44 @@ class RouterController:
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
         user = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
-        conf = render_nginx_conf(self.spec, ready, self.run_dir, user)
+        relay_port = self._relay.relay.udp_port if self._relay else None
+        conf = render_nginx_conf(self.spec, ready, self.run_dir, user, relay_port)
         tmp = self.run_dir / "nginx.conf.tmp"
         tmp.write_text(conf)
         os.replace(tmp, self.run_dir / "nginx.conf")
-        routes = {v.name: v.weight for v in active_variants(self.spec, ready)}
-        status = {"ready": sorted(ready), "routes": routes,
-                  "shadow": self.spec.shadow.name if self.spec.shadow and self.spec.shadow.name in ready else None}
-        (self.run_dir / "status.json.tmp").write_text(json.dumps(status))
+
+    def status(self, ready: frozenset[str]) -> dict[str, object]:
+        """What /router/status shows: ready variants, routes, the mirrored shadow and what became of its copies."""
+        shadow = self.spec.shadow
+        mirrored = shadow is not None and uses_relay(self.spec) and shadow.name in ready
+        status: dict[str, object] = {"ready": sorted(ready),
+                                     "routes": {v.name: v.weight for v in active_variants(self.spec, ready)},
+                                     "shadow": shadow.name if mirrored and shadow else None}
+        if shadow is not None:
+            status["mirror"] = {"shadow": shadow.name, "percent": shadow.percent, "active": mirrored,
+                                **(self._relay.counters() if self._relay else {})}
+        return status
+
+    def write_status(self, ready: frozenset[str]) -> None:
+        text = json.dumps(self.status(ready))
+        if text == self._status:
+            return
+        (self.run_dir / "status.json.tmp").write_text(text)
         os.replace(self.run_dir / "status.json.tmp", self.run_dir / "status.json")
+        self._status = text
+
+    def start_relay(self) -> None:
+        """Raises RuntimeError when the relay cannot listen on its socket."""
+        shadow = self.spec.shadow
+        if shadow is None or not uses_relay(self.spec):
+            return
+        relay = ShadowRelay(relay_socket(self.run_dir), shadow.name, shadow.url, shadow.queue_size,
+                            shadow.queue_bytes, shadow.concurrency)
+        self._relay = RelayThread(relay)
+        self._relay.start()
+        log.info("copying %d%% of the requests to shadow %s through the relay on udp 127.0.0.1:%d (queue: %d "
+                 "copies, %d senders)", shadow.percent, shadow.name, relay.udp_port, shadow.queue_size,
+                 shadow.concurrency)
 
     def apply(self, ready: frozenset[str]) -> None:
         if ready == self._ready:
@@ -107,15 +145,23 @@ class RouterController:
     def run(self) -> int:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
+            self.start_relay()
             while not self._stop.is_set():
                 self.reload_spec_if_changed()
-                self.apply(self.observe())
+                ready = self.observe()
+                self.apply(ready)
+                self.write_status(ready)
                 if self._proc is not None and self._proc.poll() is not None:
                     log.error("nginx exited with %s; see %s", self._proc.returncode, self.run_dir / "error.log")
                     return 1
                 self._stop.wait(self.spec.probe_interval_s)
             return 0
+        except RuntimeError as exc:
+            log.error("cannot start the router: %s", exc)
+            return 1
         finally:
+            if self._relay is not None:
+                self._relay.stop()
             if self._proc is not None and self._proc.poll() is None:
                 self._proc.send_signal(signal.SIGQUIT)  # graceful shutdown
                 try:

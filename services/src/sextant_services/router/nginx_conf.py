@@ -16,10 +16,53 @@ def active_variants(spec: RouterSpec, ready: frozenset[str]) -> list[Upstream]:
     return [v for v in spec.variants if v.name in ready and v.weight > 0]
 
 
-def render_nginx_conf(spec: RouterSpec, ready: frozenset[str], run_dir: Path, user: str | None) -> str:
-    """nginx.conf: smooth weighted round robin over ready variants, optional mirror to a ready shadow."""
+MAX_MIRRORED_BODY = "(\\d{0,4}|[0-4]\\d{4}|5[0-5]\\d{3})"  # Content-Length below 56,000: fits a UDP datagram
+
+
+def relay_socket(run_dir: Path) -> Path:
+    """Where the shadow relay serves its metrics (nginx proxies /router/metrics there)."""
+    return run_dir / "relay.sock"
+
+
+def uses_relay(spec: RouterSpec) -> bool:
+    """A shadow with a positive percentage runs the relay (whether or not the shadow is ready yet)."""
+    return spec.shadow is not None and spec.shadow.percent > 0
+
+
+def _mirror_lines(spec: RouterSpec, run_dir: Path, relay_port: int) -> tuple[list[str], list[str]]:
+    """http-level lines (log formats, sampling, the metrics upstream) and the lines of `location /` that hand
+    sampled requests to the relay: an access log to a UDP syslog server, written after the response has gone
+    to the client and never waited for (nginx's `mirror` would hold the connection's next request until the
+    shadow, or any relay, answered)."""
+    percent = spec.shadow.percent if spec.shadow else 0
+    sampled = "1"
+    http = ["    upstream sextant_relay {", f"        server unix:{relay_socket(run_dir)};", "        keepalive 4;",
+            "    }",
+            "    log_format sextant_mirror escape=none '$request_method $request_uri $content_type\\n$request_body';",
+            "    log_format sextant_too_large '$request_method $request_uri';"]
+    if percent < 100:
+        sampled = "$sextant_mirror_sampled"
+        http += ['    split_clients "${request_id}" $sextant_mirror_sampled {', f"        {percent}% 1;",
+                 '        * "";', "    }"]
+    http += [f'    map "{sampled}:$content_length" $sextant_mirror_send {{',
+             f'        "~^1:{MAX_MIRRORED_BODY}$" 1;', '        default "";', "    }",
+             f'    map "{sampled}:$content_length" $sextant_mirror_too_large {{',
+             f'        "~^1:{MAX_MIRRORED_BODY}$" "";', '        "~^1:" 1;', '        default "";', "    }"]
+    target = f"syslog:server=127.0.0.1:{relay_port},nohostname"
+    location = [f"            access_log {target},tag=sextant_mirror sextant_mirror if=$sextant_mirror_send;",
+                f"            access_log {target},tag=sextant_too_large sextant_too_large "
+                "if=$sextant_mirror_too_large;"]
+    return http, location
+
+
+def render_nginx_conf(spec: RouterSpec, ready: frozenset[str], run_dir: Path, user: str | None,
+                      relay_port: int | None = None) -> str:
+    """nginx.conf: smooth weighted round robin over ready variants; when the shadow is ready and the relay
+    listens on `relay_port`, `percent` % of the requests are copied to it."""
     active = active_variants(spec, ready)
-    mirror = spec.shadow is not None and spec.shadow.name in ready
+    relayed = uses_relay(spec) and relay_port is not None
+    mirror = relayed and spec.shadow is not None and spec.shadow.name in ready
+    mirror_http, mirror_location = _mirror_lines(spec, run_dir, relay_port) if relayed and relay_port else ([], [])
     temp = "\n".join(f"    {k}_temp_path {run_dir / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi",
                                                                       "scgi"))
     lines = [
@@ -40,26 +83,22 @@ def render_nginx_conf(spec: RouterSpec, ready: frozenset[str], run_dir: Path, us
         lines.append("    upstream sextant_variants {")
         lines += [f"        server {v.hostport} weight={v.weight} max_fails=0;  # {v.name}" for v in active]
         lines += ["        keepalive 128;", "    }"]
-    if mirror and spec.shadow is not None:
-        lines += ["    upstream sextant_shadow {", f"        server {spec.shadow.hostport};  # {spec.shadow.name}",
-                  "        keepalive 32;", "    }"]
+    lines += mirror_http
     lines += ["    server {", f"        listen {spec.listen};",
               "        location = /router/status {",
               f"            default_type application/json; alias {run_dir / 'status.json'};",
-              "        }",
-              "        location / {"]
+              "        }"]
+    if mirror_http:
+        lines += ["        location = /router/metrics {", "            proxy_pass http://sextant_relay/metrics;",
+                  "            proxy_http_version 1.1;", '            proxy_set_header Connection "";', "        }"]
+    lines.append("        location / {")
     if active:
         if mirror:
-            lines += ["            mirror /_sextant_shadow;", "            mirror_request_body on;"]
+            lines += mirror_location
         lines += ["            proxy_pass http://sextant_variants;", "            proxy_http_version 1.1;",
                   '            proxy_set_header Connection "";', "            proxy_next_upstream error timeout;"]
     else:
         lines += ["            default_type application/json;", f"            return 503 '{NO_VARIANT_READY}';"]
     lines.append("        }")
-    if mirror:
-        lines += ["        location = /_sextant_shadow {", "            internal;",
-                  "            proxy_pass http://sextant_shadow$request_uri;", "            proxy_http_version 1.1;",
-                  '            proxy_set_header Connection "";', "            proxy_connect_timeout 1s;",
-                  "            proxy_read_timeout 10s;", "        }"]
     lines += ["    }", "}", ""]
     return "\n".join(line for line in lines if line != "")

@@ -24,12 +24,26 @@ class Upstream:
 
 
 @dataclass(frozen=True)
+class Shadow(Upstream):
+    """The shadow variant: gets copies of `percent` % of the requests through the relay, never answers clients.
+
+    `queue_size` and `queue_bytes` bound the relay's queue (a copy beyond them is dropped and counted);
+    `concurrency` is how many copies are in flight to the shadow at once.
+    """
+
+    percent: int = 100
+    queue_size: int = 1000
+    queue_bytes: int = 64 << 20
+    concurrency: int = 16
+
+
+@dataclass(frozen=True)
 class RouterSpec:
     """What the router listens on and where it sends traffic."""
 
     listen: str
     variants: tuple[Upstream, ...]
-    shadow: Upstream | None = None
+    shadow: Shadow | None = None
     probe_interval_s: float = 1.0
     workers: int = 1
     max_body_bytes: int = 1 << 20
@@ -46,7 +60,7 @@ class RouterSpec:
             raise ValueError(f"router spec: variant names must be unique, got {names}")
         if sum(v.weight for v in parsed) <= 0:
             raise ValueError("router spec: at least one variant needs a positive weight")
-        shadow = _upstream(raw["shadow"], "shadow", weighted=False) if raw.get("shadow") else None
+        shadow = _shadow(raw["shadow"]) if raw.get("shadow") else None
         listen = str(raw.get("listen", "127.0.0.1:8080"))
         if ":" not in listen:
             raise ValueError(f"router spec: listen must be host:port, got {listen!r}")
@@ -75,3 +89,19 @@ def _upstream(raw: Any, where: str, weighted: bool) -> Upstream:
     if weighted and (not isinstance(weight, int) or isinstance(weight, bool) or weight < 0):
         raise ValueError(f"router spec: {where}.weight must be a non-negative integer, got {weight!r}")
     return Upstream(name=raw["name"], url=str(url).rstrip("/"), weight=int(weight or 0))
+
+
+SHADOW_BOUNDS = {"percent": (0, 100, 100), "queueSize": (1, 1_000_000, 1000), "queueBytes": (1, 1 << 34, 64 << 20),
+                 "concurrency": (1, 1024, 16)}
+
+
+def _shadow(raw: Any) -> Shadow:
+    base = _upstream(raw, "shadow", weighted=False)
+    values = {}
+    for key, (low, high, default) in SHADOW_BOUNDS.items():
+        value = raw.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"router spec: shadow.{key} must be an integer from {low} to {high}, got {value!r}")
+        values[key] = value
+    return Shadow(name=base.name, url=base.url, percent=values["percent"], queue_size=values["queueSize"],
+                  queue_bytes=values["queueBytes"], concurrency=values["concurrency"])
