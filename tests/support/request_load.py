@@ -1,4 +1,10 @@
-"""A bounded load of prediction requests from the host, recording who answered each one and how."""
+"""A bounded load of prediction requests from the host, recording who answered each one and how.
+
+The client behaves like Go's net/http with a replayable request: when a kept-alive connection turns out to have
+been closed by the server before any response byte came back (nginx closes idle keep-alive connections when it
+reloads its configuration, e.g. for new weights), the request is sent again once on a new connection, and the
+retry is counted. Any other failure, and a second failure, is a lost request.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ class LoadResult:
     variants: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    retried: int = 0  # requests sent again after the server had closed their reused, idle connection
 
     @property
     def sent(self) -> int:
@@ -56,23 +63,38 @@ class RequestLoad:
             self._issued += 1
             return True
 
+    def _send(self, conn: http.client.HTTPConnection) -> tuple[int, bytes, bool]:
+        conn.request("POST", self.path, self.payload, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, data, resp.getheader("connection", "").lower() == "close"
+
     def _worker(self, deadline: float) -> None:
         conn: http.client.HTTPConnection | None = None
+        reused = False
         while time.monotonic() < deadline and self._take():
             started = time.perf_counter()
             try:
                 if conn is None:
+                    conn, reused = http.client.HTTPConnection(self.host, self.port, timeout=30), False
+                try:
+                    status, data, close = self._send(conn)
+                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                    if not reused:
+                        raise
+                    conn.close()  # the server closed it while idle: once more on a fresh connection
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-                conn.request("POST", self.path, self.payload, {"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                data = resp.read()
-                variant = json.loads(data).get("variant", "") if resp.status == 200 else ""
+                    with self._lock:
+                        self.result.retried += 1
+                    status, data, close = self._send(conn)
+                reused = True
+                variant = json.loads(data).get("variant", "") if status == 200 else ""
                 with self._lock:
-                    self.result.statuses[resp.status] += 1
+                    self.result.statuses[status] += 1
                     self.result.latencies.append(time.perf_counter() - started)
                     if variant:
                         self.result.variants[variant] += 1
-                if resp.getheader("connection", "").lower() == "close":
+                if close:
                     conn.close()
                     conn = None
             except (OSError, http.client.HTTPException, ValueError) as exc:
