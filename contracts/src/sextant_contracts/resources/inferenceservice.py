@@ -37,6 +37,9 @@ class Scaling(TypedDict, total=False):
     target: Annotated[int, Field(
         "Target value per replica: CPU percent, requests per second or in-flight requests.",
         default=70, minimum=1)]
+    scaleDownDelaySeconds: Annotated[int, Field(
+        "How long the load must stay low before replicas are removed (the autoscaler's scale-down "
+        "stabilization window).", default=300, minimum=0, maximum=3600)]
 
 
 SCALING_RULES = (

@@ -139,19 +139,21 @@ class Autoscaling:
     metric: str
     target: int
     note: str = ""  # why the wish could not be met (e.g. KEDA missing), for status
+    scale_down_delay: int = 300
 
 
 def autoscaling(scaling: Mapping[str, Any], settings: ServingSettings, suspended: bool) -> Autoscaling:
     """HPA on CPU by default; KEDA for rps/concurrency or scale to zero; fixed replicas when neither fits."""
     metric = str(scaling.get("metric", "cpu"))
     target = int(scaling.get("target", 70))
+    delay = int(scaling.get("scaleDownDelaySeconds", 300))
     low = int(scaling.get("minReplicas", 1))
     high = int(scaling.get("maxReplicas", max(low, 1)))
     if suspended:
         return Autoscaling("fixed", 0, 0, metric, target)
     needs_keda = metric != "cpu" or low == 0
     if needs_keda and settings.keda_available:
-        return Autoscaling("KEDA", low, high, metric, target)
+        return Autoscaling("KEDA", low, high, metric, target, scale_down_delay=delay)
     note = ""
     if needs_keda:
         what = f"scaling on {metric}" if metric != "cpu" else "scaling to zero"
@@ -160,8 +162,8 @@ def autoscaling(scaling: Mapping[str, Any], settings: ServingSettings, suspended
         metric, target = "cpu", (target if metric == "cpu" else 70)
         low = max(low, 1)
     if high <= low:
-        return Autoscaling("fixed", low, low, metric, target, note)
-    return Autoscaling("HPA", low, high, metric, target, note)
+        return Autoscaling("fixed", low, low, metric, target, note, delay)
+    return Autoscaling("HPA", low, high, metric, target, note, delay)
 
 
 def _hpa(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str], scale: Autoscaling) -> dict[str, Any]:
@@ -173,6 +175,7 @@ def _hpa(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str], scale: A
             "minReplicas": scale.min_replicas, "maxReplicas": scale.max_replicas,
             "metrics": [{"type": "Resource", "resource": {
                 "name": "cpu", "target": {"type": "Utilization", "averageUtilization": scale.target}}}],
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": scale.scale_down_delay}},
         },
     }
 
@@ -199,7 +202,10 @@ def _scaled_object(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str]
         "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
         "metadata": _metadata(isvc, name, labels),
         "spec": {"scaleTargetRef": {"name": name}, "minReplicaCount": scale.min_replicas,
-                 "maxReplicaCount": scale.max_replicas, "triggers": [trigger]},
+                 "maxReplicaCount": scale.max_replicas, "cooldownPeriod": scale.scale_down_delay,
+                 "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {"scaleDown": {
+                     "stabilizationWindowSeconds": scale.scale_down_delay}}}},
+                 "triggers": [trigger]},
     }
 
 
