@@ -242,7 +242,8 @@ def test_a_canary_that_answers_5xx_is_rolled_back_by_itself(cluster: Any, versio
     eventually(lambda: not cluster.kubectl("get", "deployment", f"canary-default-v{versions['slow']}", "-n",
                                            NAMESPACE, check=False).stdout, timeout=60, what="the canary's removal")
     _wait_routes(cluster, "canary", {f"default-v{versions['a']}": 100})
-    after = RequestLoad(address, _record(), concurrency=4, max_requests=200, max_seconds=60).run()
+    # One at a time: with the 20 ms queue deadline a loaded machine sheds concurrent requests even for this model.
+    after = RequestLoad(address, _record(), concurrency=1, max_requests=100, max_seconds=60).run()
     assert after.lost == 0 and set(after.variants) == {"default"}
     _delete(cluster, "canary")
 
