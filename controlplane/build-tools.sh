@@ -78,9 +78,9 @@ module_dir() {
 # Traefik Proxy (the local cluster's Gateway API implementation) cannot be built as a dependency: its go.mod
 # replaces modules the proxy does not serve (a nested module of its own repository, a fork of go-http-auth), and
 # its ACME DNS providers import SDKs the proxy refuses. So build inside a copy of the pinned module, patched:
-# the nested module `dynamic/ext` (empty extension structs) written here, go-http-auth at its served release
-# (v0.4.0, the fork's base; only the basicAuth/digestAuth middlewares use it), the ACME DNS-challenge providers
-# left out (`dnsChallenge` answers "not in this build"; the HTTP and TLS challenges stay), and a one-page web UI
+# the nested module `dynamic/ext` (empty extension structs) written here, the go-http-auth fork at a 2020
+# version the proxy serves (it has the CheckSecret and RequireAuthStale Traefik calls; only the basicAuth and
+# digestAuth middlewares use it; v0.4.0 of the original lacks both), the ACME DNS-challenge providers left out (`dnsChallenge` answers "not in this build"; the HTTP and TLS challenges stay), and a one-page web UI
 # in place of the dashboard's built assets (a Node build). The cache key covers this function's text.
 build_traefik() {
   local dir="$here/tools/traefik" v; v=$(module_version "$dir" github.com/traefik/traefik/v3)
@@ -112,10 +112,10 @@ EOF
       || { log "traefik $v: the ACME DNS-provider call moved; update build_traefik"; exit 1; }
     sed -i -e '/^\t"github.com\/go-acme\/lego\/v5\/providers\/dns"$/d' \
       -e 's|dns.NewDNSChallengeProviderByName(p.DNSChallenge.Provider)|nil, fmt.Errorf("ACME DNS challenge provider %q: not in this build", p.DNSChallenge.Provider)|' "$acme"
-    (cd "$work" && go mod edit -replace github.com/abbot/go-http-auth=github.com/abbot/go-http-auth@v0.4.0 \
-      && printf '%s\n' \
-        'github.com/abbot/go-http-auth v0.4.0 h1:QjmvZ5gSC7jm3Zg54DqWE/T5m1t2AfDu6QlXJT0EVT0=' \
-        'github.com/abbot/go-http-auth v0.4.0/go.mod h1:Cz6ARTIzApMJDzh5bRMSUou6UMSp0IEXg9km/ci7TJM=' >> go.sum \
+    local auth=github.com/containous/go-http-auth auth_v=v0.4.1-0.20200324110947-a37a7636d23e
+    (cd "$work" && go mod edit -replace "github.com/abbot/go-http-auth=$auth@$auth_v" \
+      && printf '%s\n' "$auth $auth_v h1:D+uTEzDZc1Fhmd0Pq06c+O9+KkAyExw0eVmu/NOqaHU=" \
+        "$auth $auth_v/go.mod h1:s8kLgBQolDbsJOPVIGCEEv9zGAKUUf/685Gi0Qqg8z8=" >> go.sum \
       && go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$v" \
         -o "$target.tmp" ./cmd/traefik)
     mv "$target.tmp" "$target"

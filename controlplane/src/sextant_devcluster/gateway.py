@@ -119,6 +119,7 @@ def traefik_command(binary: Path, endpoint: GatewayEndpoint) -> list[str]:
         "--global.checkNewVersion=false",
         "--global.sendAnonymousUsage=false",
         "--log.level=INFO",
+        "--log.noColor=true",
     ]
 
 
