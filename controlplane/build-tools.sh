@@ -3,7 +3,8 @@
 # controlplane/tools/*/go.mod, into a cache keyed by tool, version and go.sum hash, so a second
 # run (or a second clone on the same machine) does not rebuild. Prints the bin directory.
 #
-# Usage: controlplane/build-tools.sh [tool ...]      (default: all tools)
+# Usage: controlplane/build-tools.sh [tool ...]      (default: all tools but the optional traefik and
+#                                                    gateway-api-crds)
 # Env:   SEXTANT_CACHE   cache root (default ~/.cache/sextant)
 set -euo pipefail
 
@@ -67,6 +68,77 @@ kwok_stages() {
   ln -sfn "$target" "$bindir/kwok-stages.yaml"
 }
 
+# module_dir TOOL_DIR MODULE -> the module cache directory of the version TOOL_DIR/go.mod pins (checked against
+# its go.sum)
+module_dir() {
+  local v; v=$(module_version "$here/tools/$1" "$2")
+  (cd "$here/tools/$1" && go mod download -json "$2@$v" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+}
+
+# Traefik Proxy (the local cluster's Gateway API implementation) cannot be built as a dependency: its go.mod
+# replaces modules the proxy does not serve (a nested module of its own repository, a fork of go-http-auth), and
+# its ACME DNS providers import SDKs the proxy refuses. So build inside a copy of the pinned module, patched:
+# the nested module `dynamic/ext` (empty extension structs) written here, the go-http-auth fork at a 2020
+# version the proxy serves (it has the CheckSecret and RequireAuthStale Traefik calls; only the basicAuth and
+# digestAuth middlewares use it; v0.4.0 of the original lacks both), the ACME DNS-challenge providers left out (`dnsChallenge` answers "not in this build"; the HTTP and TLS challenges stay), and a one-page web UI
+# in place of the dashboard's built assets (a Node build). The cache key covers this function's text.
+build_traefik() {
+  local dir="$here/tools/traefik" v; v=$(module_version "$dir" github.com/traefik/traefik/v3)
+  local key; key=$( (cat "$dir/go.mod" "$dir/go.sum"; declare -f build_traefik) | sha256sum | cut -c1-12)
+  local target="$bindir/traefik-$key"
+  if [[ ! -x "$target" ]]; then
+    log "building traefik $v (patched copy) — first build takes many minutes; later runs reuse $target"
+    local start=$SECONDS src work="$cache/src/traefik-$v-$key"
+    src=$(module_dir traefik github.com/traefik/traefik/v3)
+    rm -rf "$work" && mkdir -p "$cache/src" && cp -r "$src" "$work" && chmod -R u+w "$work"
+    mkdir -p "$work/pkg/config/dynamic/ext" "$work/webui/static"
+    printf 'module github.com/traefik/traefik/dynamic/ext\n\ngo 1.24.0\n' > "$work/pkg/config/dynamic/ext/go.mod"
+    cat > "$work/pkg/config/dynamic/ext/ext.go" <<'EOF'
+// Package ext holds the extension points of Traefik's dynamic configuration (empty in the open-source build).
+package ext
+
+type HTTP struct{}
+
+type Router struct{}
+
+type RouterIng struct{}
+
+func (r RouterIng) ToRouter() Router { return Router{} }
+EOF
+    printf '<!doctype html><title>Traefik</title><p>Dashboard assets are not part of this build.\n' \
+      > "$work/webui/static/index.html"
+    local acme="$work/pkg/provider/acme/provider.go"
+    grep -q 'dns.NewDNSChallengeProviderByName(p.DNSChallenge.Provider)' "$acme" \
+      || { log "traefik $v: the ACME DNS-provider call moved; update build_traefik"; exit 1; }
+    sed -i -e '/^\t"github.com\/go-acme\/lego\/v5\/providers\/dns"$/d' \
+      -e 's|dns.NewDNSChallengeProviderByName(p.DNSChallenge.Provider)|nil, fmt.Errorf("ACME DNS challenge provider %q: not in this build", p.DNSChallenge.Provider)|' "$acme"
+    local auth=github.com/containous/go-http-auth auth_v=v0.4.1-0.20200324110947-a37a7636d23e
+    (cd "$work" && go mod edit -replace "github.com/abbot/go-http-auth=$auth@$auth_v" \
+      && printf '%s\n' "$auth $auth_v h1:D+uTEzDZc1Fhmd0Pq06c+O9+KkAyExw0eVmu/NOqaHU=" \
+        "$auth $auth_v/go.mod h1:s8kLgBQolDbsJOPVIGCEEv9zGAKUUf/685Gi0Qqg8z8=" >> go.sum \
+      && go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$v" \
+        -o "$target.tmp" ./cmd/traefik)
+    mv "$target.tmp" "$target"
+    rm -rf "$work"
+    log "built traefik in $((SECONDS - start)) s"
+  fi
+  ln -sfn "$target" "$bindir/traefik"
+}
+
+# The Gateway API CRDs of the standard channel (and the upgrade-guarding ValidatingAdmissionPolicy that ships
+# with them), from the pinned sigs.k8s.io/gateway-api module, as one file for kubectl apply.
+gateway_api_crds() {
+  local v; v=$(module_version "$here/tools/gateway-api" sigs.k8s.io/gateway-api)
+  local target="$bindir/gateway-api-crds-$v.yaml"
+  if [[ ! -f "$target" ]]; then
+    local src; src=$(module_dir gateway-api sigs.k8s.io/gateway-api)
+    for f in "$src"/config/crd/standard/*.yaml; do printf -- '---\n'; cat "$f"; done > "$target.tmp"
+    mv "$target.tmp" "$target"
+    log "assembled the Gateway API CRDs (standard channel) from sigs.k8s.io/gateway-api@$v"
+  fi
+  ln -sfn "$target" "$bindir/gateway-api-crds.yaml"
+}
+
 build_tool() {
   case $1 in
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet|kube-proxy)
@@ -89,6 +161,9 @@ build_tool() {
     versitygw)
       local v; v=$(module_version "$here/tools/versitygw" github.com/versity/versitygw)
       build versitygw versitygw github.com/versity/versitygw/cmd/versitygw "-X main.Version=$v" ;;
+    # Optional, not in the default set: the Gateway API in the local cluster (docs/serving.md)
+    traefik) build_traefik ;;
+    gateway-api-crds) gateway_api_crds ;;
     *) log "unknown tool '$1'"; exit 2 ;;
   esac
 }
