@@ -46,8 +46,10 @@ class RequestLoad:
     `max_requests` were sent in all, `max_seconds` passed, or stop() is called."""
 
     def __init__(self, host: str, body: dict[str, Any], *, port: int = 80, path: str = "/predict",
-                 concurrency: int = 8, max_requests: int = 10_000, max_seconds: float = 120.0) -> None:
+                 concurrency: int = 8, max_requests: int = 10_000, max_seconds: float = 120.0,
+                 host_header: str | None = None) -> None:
         self.host, self.port, self.path = host, port, path
+        self.headers = {"Content-Type": "application/json", **({"Host": host_header} if host_header else {})}
         self.payload = json.dumps(body).encode()
         self.concurrency, self.max_requests, self.max_seconds = concurrency, max_requests, max_seconds
         self.result = LoadResult()
@@ -64,7 +66,7 @@ class RequestLoad:
             return True
 
     def _send(self, conn: http.client.HTTPConnection) -> tuple[int, bytes, bool]:
-        conn.request("POST", self.path, self.payload, {"Content-Type": "application/json"})
+        conn.request("POST", self.path, self.payload, self.headers)
         resp = conn.getresponse()
         data = resp.read()
         return resp.status, data, resp.getheader("connection", "").lower() == "close"

@@ -54,6 +54,7 @@ class OperatorConfig:
     routing: str = "auto"
     gateway: tuple[str, str] = ("sextant-system", "sextant")
     gateway_domain: str = "sextant.local"
+    gateway_mirror: bool = False
     prometheus_url: str | None = None
 
     @property
@@ -117,6 +118,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         routing=_choice(env, "SEXTANT_ROUTING", "auto", ROUTINGS),
         gateway=_gateway(env),
         gateway_domain=env.get("SEXTANT_GATEWAY_DOMAIN") or OperatorConfig.gateway_domain,
+        gateway_mirror=_bool(env, "SEXTANT_GATEWAY_MIRROR", False),
         prometheus_url=env.get("SEXTANT_PROMETHEUS_URL") or None,
     )
 

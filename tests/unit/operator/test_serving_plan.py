@@ -265,7 +265,7 @@ def test_a_shadow_gets_a_backend_and_a_mirror_share_but_no_weight() -> None:
 def test_gateway_routing_makes_a_weighted_httproute_with_a_mirror() -> None:
     isvc = copy.deepcopy(AB)
     isvc["spec"]["shadow"] = {"name": "next", "model": {"name": "churn", "version": "3"}, "percent": 25}
-    settings = ServingSettings(routing="gateway", store_uri="s3://m")
+    settings = ServingSettings(routing="gateway", store_uri="s3://m", gateway_mirror=True)
     observed = Observed(isvc=isvc, resolved=resolved(isvc["spec"], staging=2),
                         deployments=deployments(("current", 1, 1), ("challenger", 2, 1)), pods=[],
                         route=RouteView(accepted=True, resolved_refs=True), now=T0)
@@ -278,3 +278,15 @@ def test_gateway_routing_makes_a_weighted_httproute_with_a_mirror() -> None:
     assert rule["filters"][0]["requestMirror"] == {"backendRef": {"name": "churn-next-v3", "port": 80}, "percent": 25}
     assert route["spec"]["hostnames"] == ["churn.ml.sextant.local"]
     assert plan.status["url"] == "http://churn.ml.sextant.local" and plan.status["phase"] == "Ready"
+
+
+def test_a_gateway_without_mirror_support_gets_no_mirror_filter_and_the_shadow_says_so() -> None:
+    isvc = copy.deepcopy(AB)
+    isvc["spec"]["shadow"] = {"name": "next", "model": {"name": "churn", "version": "3"}, "percent": 25}
+    observed = Observed(isvc=isvc, resolved=resolved(isvc["spec"], staging=2),
+                        deployments=deployments(("current", 1, 1), ("challenger", 2, 1)), pods=[],
+                        route=RouteView(accepted=True, resolved_refs=True), now=T0)
+    plan = plan_inferenceservice(observed, ServingSettings(routing="gateway", store_uri="s3://m"))
+    (route,) = [m for m in plan.apply if m["kind"] == "HTTPRoute"]
+    assert "filters" not in route["spec"]["rules"][0]  # Traefik would answer 500 to every request
+    assert plan.status["variants"][2]["reason"] == "MirrorNotSupported"

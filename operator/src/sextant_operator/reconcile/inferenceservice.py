@@ -367,6 +367,10 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
         routes += _split(int(variant.get("weight", 0)), plan.routes)
     shadow = (shadow_plan.routes[0][0], int(shadow_spec.get("percent", 100))) \
         if shadow_plan is not None and shadow_plan.routes and shadow_spec else None
+    if shadow_plan is not None and settings.routing == "gateway" and not settings.gateway_mirror:
+        shadow_plan.status["reason"] = "MirrorNotSupported"
+        shadow_plan.status["message"] = ("the Gateway is not known to implement HTTPRoute RequestMirror (chart value "
+                                         "serving.gateway.mirror): the shadow runs but receives no copies")
     apply: list[dict[str, Any]] = []
     for plan in [*plans, *([shadow_plan] if shadow_plan else [])]:
         for backend, scale in plan.backends:

@@ -51,7 +51,9 @@ class ServingSettings:
     gateway_namespace: str = "sextant-system"
     #: Host names of HTTPRoutes: <name>.<namespace>.<domain>.
     gateway_domain: str = "sextant.local"
-    #: Where a user's request to an HTTPRoute goes in (shown in status.url); the host name when empty.
+    #: Whether the Gateway implements HTTPRoute RequestMirror with a percentage (Envoy Gateway, Istio, NGINX
+    #: Gateway Fabric >= 2.1 do; Traefik answers 500 to every request of a rule that has one).
+    gateway_mirror: bool = False
     keda_available: bool = False
     router_replicas: int = 2
     default_requests: Mapping[str, str] = field(default_factory=lambda: {"cpu": "250m", "memory": "512Mi"})
@@ -433,7 +435,7 @@ def http_route(isvc: Mapping[str, Any], routes: Sequence[Route], shadow: tuple[B
     isvc_name = isvc["metadata"]["name"]
     rule: dict[str, Any] = {"backendRefs": [
         {"name": backend_name(isvc_name, r.backend), "port": 80, "weight": r.weight} for r in routes]}
-    if shadow is not None:
+    if shadow is not None and settings.gateway_mirror:
         mirror: dict[str, Any] = {"backendRef": {"name": backend_name(isvc_name, shadow[0]), "port": 80}}
         if shadow[1] < 100:
             mirror["percent"] = shadow[1]

@@ -1,0 +1,96 @@
+"""An InferenceService behind a Gateway API HTTPRoute: the operator installed by its chart with
+`serving.routing=gateway`, Traefik (built here) as the Gateway, requests sent to the Gateway with the route's
+host name, as a user outside the cluster would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sextant_devcluster.gateway import GatewayEndpoint
+from tests.support.gateway_api import gateway  # noqa: F401 - the session fixture
+from tests.support.polling import eventually
+from tests.support.real_pods import (
+    helm,
+    image_refs,
+    objectstore_image_values,
+    operator_image_values,
+    restricted_namespace,
+    serving_image_values,
+    trainer_image_values,
+)
+from tests.support.request_load import RequestLoad
+from tests.support.sextant_operator import CHART
+
+pytestmark = pytest.mark.integration
+
+NAMESPACE = "sx-gateway-serving"
+DOMAIN = "models.test"
+
+
+def _kubectl_json(cluster: Any, *args: str) -> dict[str, Any]:
+    return dict(json.loads(cluster.kubectl(*args, "-n", NAMESPACE, "-o", "json").stdout))
+
+
+@pytest.fixture(scope="module")
+def trained(cluster: Any, crds: None, gateway: GatewayEndpoint) -> Iterator[GatewayEndpoint]:  # noqa: F811
+    image_refs(cluster)  # skips without a real node
+    restricted_namespace(cluster, NAMESPACE)
+    install = helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", NAMESPACE, "--wait",
+                   "--timeout", "180s", "--set", f"watch.namespaces={{{NAMESPACE}}}", "--set", "webhook.enabled=false",
+                   "--set", "serving.routing=gateway", "--set", f"serving.gateway.namespace={gateway.namespace}",
+                   "--set", f"serving.gateway.name={gateway.name}", "--set", f"serving.gateway.domain={DOMAIN}",
+                   *operator_image_values(cluster), *trainer_image_values(cluster), *serving_image_values(cluster),
+                   "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster))
+    try:
+        assert install.returncode == 0, install.stdout + install.stderr
+        job = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "TrainingJob", "metadata": {"name": "cancer"},
+               "spec": {"task": "classification", "dataset": {"uri": "builtin:breast_cancer", "target": "target"},
+                        "estimator": {"algorithm": "logistic_regression", "params": {"max_iter": 500}},
+                        "model": {"name": "cancer"}}}
+        cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(job))
+        done = eventually(lambda: _kubectl_json(cluster, "get", "trainingjob", "cancer").get("status", {}).get(
+            "phase") in ("Succeeded", "Failed") and _kubectl_json(cluster, "get", "trainingjob", "cancer"),
+            timeout=600, interval=2, what="the TrainingJob to finish")
+        assert done["status"]["phase"] == "Succeeded", done["status"]
+        yield gateway
+    finally:
+        cluster.kubectl("delete", "inferenceservices,trainingjobs", "--all", "-n", NAMESPACE, "--wait=true",
+                        "--timeout=90s", check=False)
+        helm(cluster, "uninstall", "sx", "--namespace", NAMESPACE, "--wait", "--timeout", "60s")
+        cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+
+
+def test_an_httproute_splits_the_traffic_by_the_variants_weights(cluster: Any, trained: GatewayEndpoint) -> None:
+    small = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+    isvc = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "routed"},
+            "spec": {"variants": [{"name": "blue", "model": {"name": "cancer", "version": "1"}, "weight": 85,
+                                   "resources": small},
+                                  {"name": "green", "model": {"name": "cancer", "version": "1"}, "weight": 15,
+                                   "resources": small}]}}
+    cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(isvc))
+
+    def ready() -> dict[str, Any] | None:
+        body = _kubectl_json(cluster, "get", "inferenceservice", "routed")
+        return body if (body.get("status") or {}).get("phase") == "Ready" else None
+
+    status = eventually(ready, timeout=300, interval=2, what="the InferenceService to be Ready")["status"]
+    host = f"routed.{NAMESPACE}.{DOMAIN}"
+    assert status["routing"] == "gateway" and status["url"] == f"http://{host}"
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["RoutesReady"]["status"] == "True" and conditions["RoutesReady"]["reason"] == "RouteAccepted"
+    route = _kubectl_json(cluster, "get", "httproute", "routed")
+    assert [(b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
+        ("routed-blue-v1", 85), ("routed-green-v1", 15)]
+    assert route["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
+    assert not cluster.kubectl("get", "deployment", "routed-router", "-n", NAMESPACE, check=False).stdout  # no router
+    from sklearn.datasets import load_breast_cancer
+
+    record = {"records": [load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).iloc[0].to_dict()]}
+    result = RequestLoad(trained.host, record, port=trained.port, host_header=host, concurrency=4,
+                         max_requests=2000, max_seconds=300).run()
+    assert result.lost == 0, (result.statuses, result.errors[:3])
+    assert abs(result.share("blue") - 0.85) <= 0.03, result.variants
