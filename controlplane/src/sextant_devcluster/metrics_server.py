@@ -30,6 +30,7 @@ METRIC_RESOLUTION = "15s"
 # Only the real node has a kubelet; kwok's fake nodes would fail every scrape and log it forever.
 NODE_SELECTOR = f"type={REAL_NODE_LABELS['type']}"
 FIELD_MANAGER = "sextant-devcluster"
+PID_ANNOTATION = "devcluster.sextant.io/metrics-server-pid"
 
 
 def serving_dns_name() -> str:
@@ -74,9 +75,9 @@ def metrics_server_command(bin_dir: Path, layout: Layout) -> list[str]:
     ]
 
 
-def readiness_url() -> str:
-    """metrics-server's own readiness endpoint (anonymous is allowed there); ready once it has scraped."""
-    return f"https://{NODE_IP}:{PORT}/readyz"
+def liveness_url() -> str:
+    """metrics-server's liveness endpoint (anonymous is allowed there): it answers once it serves."""
+    return f"https://{NODE_IP}:{PORT}/livez"
 
 
 def _meta(name: str, namespace: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -120,15 +121,19 @@ def rbac_objects() -> list[dict[str, Any]]:
     ]
 
 
-def serving_objects(ca_pem: bytes) -> list[dict[str, Any]]:
+def serving_objects(ca_pem: bytes, pid: int) -> list[dict[str, Any]]:
     """The APIService and where it leads: a selector-less Service whose one EndpointSlice is the node's address
-    and metrics-server's port (the API server resolves APIServices through EndpointSlices), checked with `ca_pem`."""
+    and metrics-server's port (the API server resolves APIServices through EndpointSlices), checked with `ca_pem`.
+
+    The EndpointSlice names the serving process (`pid`): a new process changes it, and that change makes the
+    API server check the APIService again at once rather than at its next 30 s resync."""
     return [
         {"apiVersion": "v1", "kind": "Service", "metadata": _meta(NAME, NAMESPACE),
          "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": PORT}]}},
         {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
          "metadata": _meta(NAME, NAMESPACE, labels={"kubernetes.io/service-name": NAME,
-                                                    "endpointslice.kubernetes.io/managed-by": FIELD_MANAGER}),
+                                                    "endpointslice.kubernetes.io/managed-by": FIELD_MANAGER},
+                           annotations={PID_ANNOTATION: str(pid)}),
          "addressType": "IPv4",
          "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
          "ports": [{"name": "https", "port": PORT, "protocol": "TCP"}]},

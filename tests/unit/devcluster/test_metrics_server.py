@@ -56,7 +56,7 @@ def test_its_roles_are_the_upstream_least_privilege_ones() -> None:
 
 def test_the_api_service_leads_to_the_node_address_and_port() -> None:
     ca = pki.create_ca()
-    service, endpoints, api_service = metrics_server.serving_objects(ca.cert_pem)
+    service, endpoints, api_service = metrics_server.serving_objects(ca.cert_pem, 42)
     assert "selector" not in service["spec"]
     assert endpoints["metadata"]["labels"]["kubernetes.io/service-name"] == service["metadata"]["name"]
     assert endpoints["endpoints"][0]["addresses"] == [NODE_IP]
