@@ -46,7 +46,7 @@ $(UV):
 venv: $(UV) ## Create .venv from uv.lock (every package, dev tools included)
 	$(UV) sync --frozen --all-packages --group dev --python python3.11
 
-tools: deps ## Build etcd, Kubernetes, kwok, kubectl, helm, kubeconform, versitygw (cached by version)
+tools: deps ## Build etcd, Kubernetes, kwok, kubectl, helm, kubeconform, versitygw, the node's tools, metrics-server (cached by version)
 	controlplane/build-tools.sh >/dev/null
 
 test: deps venv tools gateway-tools lint images ## Lint, unit and integration tests (starts a cluster with the real node for the session)

@@ -164,12 +164,18 @@ build_tool() {
     # Optional, not in the default set: the Gateway API in the local cluster (docs/serving.md)
     traefik) build_traefik ;;
     gateway-api-crds) gateway_api_crds ;;
+    # The resource metrics API (metrics.k8s.io) for HPAs on CPU and `kubectl top`, scraping the real node's
+    # kubelet (docs/development.md, "Autoscaling").
+    metrics-server)
+      local v; v=$(module_version "$here/tools/metrics-server" sigs.k8s.io/metrics-server)
+      build metrics-server metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server \
+        "-X k8s.io/client-go/pkg/version.gitVersion=$v" ;;
     *) log "unknown tool '$1'"; exit 2 ;;
   esac
 }
 
 all_tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl helm kubeconform versitygw
-           kubelet kube-proxy containerd containerd-shim-runc-v2 ctr coredns)
+           kubelet kube-proxy containerd containerd-shim-runc-v2 ctr coredns metrics-server)
 require_go
 for tool in "${@:-${all_tools[@]}}"; do build_tool "$tool"; done
 echo "$bindir"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sextant_devcluster import kubeconfig, pki, supervisor
+from sextant_devcluster import kubeconfig, metrics_server, pki, supervisor
 from sextant_devcluster.commands import COMPONENTS, component_command
 from sextant_devcluster.layout import (
     KUBERNETES_SERVICE_IP,
@@ -25,7 +25,7 @@ from sextant_devcluster.layout import (
     pick_ports,
     save_ports,
 )
-from sextant_devcluster.node_lock import NodeTaken
+from sextant_devcluster.node_lock import NodeTaken, pid_alive
 from sextant_devcluster.nodes import default_fake_nodes
 from sextant_devcluster.readiness import WaitTimeout, client_tls_context, http_ok, wait_for
 from sextant_devcluster.realnode import NODE_PROCESSES, NodeError, RealNode, node_rbac
@@ -142,13 +142,15 @@ class LocalCluster:
                 with self.api_client() as api:
                     self.node.wait_ready(client.CoreV1Api(api))
                     self.node.uncordon(client.CoreV1Api(api))
+                self.start_metrics_server()
         except (NodeError, NodeTaken) as exc:
             raise ClusterError(str(exc)) from exc
         self._wait_usable()
         return time.monotonic() - started
 
     def down(self) -> list[str]:
-        """Stop the processes run beside the cluster, the real node (its pods first), then every component.
+        """Stop the processes run beside the cluster (metrics-server, spawned ones), the real node (its pods
+        first), then every component.
 
         Returns the names of those that were running. Leaves nothing behind on the machine: the node's
         processes, mounts, pod cgroups, iptables chains, bridge and sysctls are cleaned up or restored.
@@ -333,6 +335,56 @@ class LocalCluster:
     def _apply_node_rbac(self) -> None:
         """Bindings the node's parts need: the API server's kubelet client, CoreDNS's reads."""
         self.kubectl("apply", "--server-side", "-f", "-", input="\n---\n".join(json.dumps(d) for d in node_rbac()))
+
+    def start_metrics_server(self) -> None:
+        """Run metrics-server on the node's address (once) and register it as the metrics.k8s.io APIService;
+        return when the API server reports the metrics API available and it answers.
+
+        Its first node figures follow one scrape interval later (metrics_server.METRIC_RESOLUTION): a CPU rate
+        needs two samples. Raises ClusterError when it exits or does not answer within the start-up timeout.
+        """
+        name = metrics_server.NAME
+        metrics_server.write_credentials(self.layout, self._ca(), self.server)
+        pid = supervisor.running_pid(self.layout.pidfile(name))
+        if pid is None:
+            pid = supervisor.start_process(metrics_server.metrics_server_command(self.bin_dir, self.layout),
+                                           self.layout.log(name), self.layout.pidfile(name),
+                                           die_with_parent=self.die_with_parent)
+        # Registered once it serves: the API server's first check of the APIService then succeeds.
+        context = client_tls_context(self.layout.pem("ca"))
+        self._wait_metrics_server(pid, lambda: http_ok(metrics_server.liveness_url(), context), f"{name} to serve")
+        objects = [*metrics_server.rbac_objects(), *metrics_server.serving_objects(self._ca().cert_pem, pid)]
+        self.kubectl("apply", "--server-side", f"--field-manager={metrics_server.FIELD_MANAGER}", "-f", "-",
+                     input="\n---\n".join(json.dumps(d) for d in objects))
+        self._wait_metrics_server(pid, self._metrics_api_answers,
+                                  f"the metrics API ({metrics_server.API_SERVICE}) to answer")
+
+    def _wait_metrics_server(self, pid: int, condition: Any, what: str) -> None:
+        log = self.layout.log(metrics_server.NAME)
+
+        def alive() -> None:
+            # By pid: right after the fork its command line is still Python's, not metrics-server's.
+            if not pid_alive(pid):
+                raise ClusterError(f"metrics-server exited during start-up; the end of {log}:\n"
+                                   f"{supervisor.log_tail(log)}")
+
+        try:
+            wait_for(condition, timeout=self.startup_timeout, what=what, on_poll=alive)
+        except WaitTimeout as exc:
+            raise ClusterError(f"{exc}; see {log}") from exc
+
+    def _metrics_api_answers(self) -> bool:
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        with self.api_client() as api:
+            try:
+                service = client.ApiregistrationV1Api(api).read_api_service(metrics_server.API_SERVICE)
+                return (metrics_server.api_service_available(api.sanitize_for_serialization(service))
+                        and client.CustomObjectsApi(api).list_cluster_custom_object(
+                            "metrics.k8s.io", "v1beta1", "nodes") is not None)
+            except ApiException:
+                return False
 
     def _wait_usable(self) -> None:
         """Usable = every fake node Ready with its capacity, and the default ServiceAccount created."""

@@ -9,6 +9,15 @@ from sextant_devcluster.layout import LOOPBACK, NODE_IP, SERVICE_CLUSTER_IP_RANG
 # The order components start in; they stop in reverse.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
+# The HorizontalPodAutoscaler controller, quicker than a production cluster's defaults (15 s, 5 min) so scaling
+# shows within a minute of load starting or ending: it reads the metrics API every 5 s (metrics-server refreshes
+# it every 15 s), and scales down on the highest recommendation of the last minute. An HPA's own
+# `behavior.scaleDown.stabilizationWindowSeconds` overrides the latter (docs/development.md, "Autoscaling").
+HPA_FLAGS = (
+    "--horizontal-pod-autoscaler-sync-period=5s",
+    "--horizontal-pod-autoscaler-downscale-stabilization=1m",
+)
+
 # Annotation that makes kwok manage a Node (see nodes.py).
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
@@ -114,6 +123,7 @@ def controller_manager_command(bin_dir: Path, layout: Layout, ports: Ports, real
         f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
         # No cloud, no node IPAM: kwok owns the fake nodes.
         "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+        *HPA_FLAGS,
     ]
 
 

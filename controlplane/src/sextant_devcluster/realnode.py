@@ -17,7 +17,8 @@ from sextant_devcluster.readiness import WaitTimeout, wait_for
 
 # Started in this order, stopped in reverse.
 NODE_PROCESSES = ("containerd", "coredns", "kubelet", "kube-proxy")
-NODE_BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr", "coredns", "kubelet", "kube-proxy")
+# metrics-server scrapes this node's kubelet (metrics_server.py); without a node it has nothing to read.
+NODE_BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr", "coredns", "kubelet", "kube-proxy", "metrics-server")
 # The Debian packages the node needs (installed by `make deps`), by a file each one provides.
 DEBIAN_NEEDS = {
     "runc": node_config.RUNC,
