@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.autoscaling import wait_for_replicas
 from tests.support.embedded_store import BUCKET, store_client
 from tests.support.external_cluster import assert_on_a_real_node
 from tests.support.polling import eventually
@@ -246,6 +247,31 @@ def test_a_canary_that_answers_5xx_is_rolled_back_by_itself(cluster: Any, versio
     after = RequestLoad(address, _record(), concurrency=1, max_requests=100, max_seconds=60).run()
     assert after.lost == 0 and set(after.variants) == {"default"}
     _delete(cluster, "canary")
+
+
+def test_load_scales_a_variant_out_and_its_end_scales_it_back(cluster: Any, versions: dict[str, int],
+                                                              metrics_api: None) -> None:
+    scaling = {"minReplicas": 1, "maxReplicas": 3, "metric": "cpu", "target": 40, "scaleDownDelaySeconds": 15}
+    doc = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "elastic"},
+           "spec": {"model": {"name": MODEL, "version": str(versions["a"])}, "scaling": scaling,
+                    "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}}}
+    _apply(cluster, doc)
+    status = _ready(cluster, "elastic")["status"]
+    assert status["variants"][0]["autoscaler"] == "HPA"
+    deployment = f"elastic-default-v{versions['a']}"
+    hpa = _get(cluster, "hpa", deployment)
+    assert hpa["spec"]["maxReplicas"] == 3 and hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 15
+    load = RequestLoad(_address(cluster, "elastic"), _record(), concurrency=6, max_requests=1_000_000,
+                       max_seconds=300).start()
+    try:
+        assert wait_for_replicas(cluster, NAMESPACE, deployment, at_least=2, timeout=240) >= 2
+        eventually(lambda: (_get(cluster, "inferenceservice", "elastic")["status"]["variants"][0]
+                            .get("readyReplicas", 0) >= 2), timeout=60, what="status to show the new replica")
+    finally:
+        during = load.stop()
+    assert during.lost == 0, (during.statuses, during.errors[:3])
+    assert wait_for_replicas(cluster, NAMESPACE, deployment, at_most=1, timeout=240) == 1
+    _delete(cluster, "elastic")
 
 
 def test_deleting_an_inferenceservice_removes_every_child(cluster: Any, versions: dict[str, int]) -> None:
