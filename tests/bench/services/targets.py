@@ -34,6 +34,13 @@ def v2_body(m: BenchModel) -> str:
                                    "data": m.row}]})
 
 
+def v2_pandas_body(features: list[str], rows: list[list[float]]) -> str:
+    """MLServer's V2 request for a DataFrame: one input per column, request content type `pd` (PandasCodec)."""
+    return json.dumps({"parameters": {"content_type": "pd"},
+                       "inputs": [{"name": f, "shape": [len(rows)], "datatype": "FP64", "data": [r[j] for r in rows]}
+                                  for j, f in enumerate(features)]})
+
+
 def bare_body(m: BenchModel) -> str:
     return json.dumps({"input": [m.row]})
 
@@ -41,7 +48,9 @@ def bare_body(m: BenchModel) -> str:
 @contextmanager
 def sextant(m: BenchModel, workdir: Path, workers: int = 2) -> Iterator[Server]:
     port = free_port()
-    env = serving_env(m.store_uri, m.name, version=1, SEXTANT_WORKERS=str(workers), SEXTANT_VARIANT="bench")
+    home = workdir / f"bentoml-home-{m.name}-{port}"  # the bench's own: nothing else on the machine prunes it
+    env = serving_env(m.store_uri, m.name, version=1, SEXTANT_WORKERS=str(workers), SEXTANT_VARIANT="bench",
+                      BENTOML_HOME=str(home))
     with running(serve_command(port), port, workdir / f"sextant-{m.name}.log", env=env) as server:
         yield server
 
