@@ -14,6 +14,8 @@ from tests.support.processes import BENTOML, Server, free_port, running, serve_c
 
 ROOT = Path(__file__).resolve().parents[3]
 MLSERVER = ROOT / ".venv-bench-mlserver" / "bin" / "mlserver"
+# Start-up (imports, model load) takes over a minute when the shared machine's load is above 10.
+START_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ def sextant(m: BenchModel, workdir: Path, workers: int = 2) -> Iterator[Server]:
     home = workdir / f"bentoml-home-{m.name}-{port}"  # the bench's own: nothing else on the machine prunes it
     env = serving_env(m.store_uri, m.name, version=1, SEXTANT_WORKERS=str(workers), SEXTANT_VARIANT="bench",
                       BENTOML_HOME=str(home))
-    with running(serve_command(port), port, workdir / f"sextant-{m.name}.log", env=env) as server:
+    log = workdir / f"sextant-{m.name}.log"
+    with running(serve_command(port), port, log, env=env, timeout=START_TIMEOUT) as server:
         yield server
 
 
@@ -68,7 +71,8 @@ def mlserver(m: BenchModel, workdir: Path) -> Iterator[Server]:
         "host": "127.0.0.1", "http_port": port, "grpc_port": grpc, "metrics_port": metrics,
         "metrics_dir": str(home / "metrics")}))
     cmd = [str(MLSERVER), "start", str(home)]
-    with running(cmd, port, workdir / f"mlserver-{m.name}.log", ready_path="/v2/health/ready", cwd=str(home)) as s:
+    with running(cmd, port, workdir / f"mlserver-{m.name}.log", ready_path="/v2/health/ready", cwd=str(home),
+                 timeout=START_TIMEOUT) as s:
         yield s
 
 
