@@ -10,6 +10,7 @@ import numpy as np
 
 from .batching import AdaptiveBatcher, BatchingConfig
 from .errors import UnsupportedOperation
+from .fastpath import ColumnPlan, verified_plan
 from .features import Columns, merge_columns, row_count, to_model_input
 from .metrics import ServingMetrics
 from .model_source import LoadedModel
@@ -23,20 +24,31 @@ class Prediction:
     probabilities: np.ndarray | None
 
 
-def predict_columns(model: LoadedModel, cols: Columns, want_proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def predict_columns(model: LoadedModel, cols: Columns, want_proba: bool,
+                    plan: ColumnPlan | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Run the estimator on validated columns (no batching, no metrics): used by the batch scorer too.
 
-    With `want_proba` the estimator runs once (predict_proba); labels are its classes_ at the highest
-    probability. Only an estimator without classes_ is called twice.
+    With a column plan (fastpath.py) the preprocessing runs on the columns directly and the estimator after it
+    gets its matrix; without one the model gets a DataFrame (or a float matrix). With `want_proba` the estimator
+    runs once (predict_proba); labels are its classes_ at the highest probability. Only an estimator without
+    classes_ is called twice.
     """
-    x = to_model_input(cols, model.schema, model.as_frame)
+    if plan is not None:
+        x, estimator = plan.transform(cols), plan.final
+    else:
+        x, estimator = to_model_input(cols, model.schema, model.as_frame), model.estimator
     classes = getattr(model.estimator, "classes_", None)
     if want_proba and classes is not None:
         # One model call gives both: the label is the most probable class, as a classifier's predict decides.
-        proba = np.asarray(model.estimator.predict_proba(x))
+        proba = np.asarray(estimator.predict_proba(x))
         return np.asarray(classes)[proba.argmax(axis=1)], proba
-    preds = np.asarray(model.estimator.predict(x))
-    return preds, np.asarray(model.estimator.predict_proba(x)) if want_proba else None
+    preds = np.asarray(estimator.predict(x))
+    return preds, np.asarray(estimator.predict_proba(x)) if want_proba else None
+
+
+def plan_for(model: LoadedModel) -> ColumnPlan | None:
+    """The model's column plan, checked against the model on probe rows; None when it has none."""
+    return verified_plan(model.estimator, model.schema, model.manifest, model.as_frame, model.is_classifier)
 
 
 class DataPlane:
@@ -47,13 +59,14 @@ class DataPlane:
         self.model = model
         self.variant = variant
         self.metrics = metrics
+        self.plan = plan_for(model)  # compiled once per model: the records -> features -> predict fast path
         self._batcher: AdaptiveBatcher[tuple[Columns, bool], Prediction] = AdaptiveBatcher(
             self._run_batch, batching)
 
     def _run_batch(self, items: Sequence[tuple[Columns, bool]]) -> list[Prediction]:
         cols = merge_columns([c for c, _ in items], self.model.schema)
         want_proba = any(p for _, p in items)
-        preds, proba = predict_columns(self.model, cols, want_proba)
+        preds, proba = predict_columns(self.model, cols, want_proba, self.plan)
         out: list[Prediction] = []
         start = 0
         for part, p in items:

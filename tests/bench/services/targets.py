@@ -14,6 +14,8 @@ from tests.support.processes import BENTOML, Server, free_port, running, serve_c
 
 ROOT = Path(__file__).resolve().parents[3]
 MLSERVER = ROOT / ".venv-bench-mlserver" / "bin" / "mlserver"
+# Start-up (imports, model load) takes over a minute when the shared machine's load is above 10.
+START_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,13 @@ def v2_body(m: BenchModel) -> str:
                                    "data": m.row}]})
 
 
+def v2_pandas_body(features: list[str], rows: list[list[float]]) -> str:
+    """MLServer's V2 request for a DataFrame: one input per column, request content type `pd` (PandasCodec)."""
+    return json.dumps({"parameters": {"content_type": "pd"},
+                       "inputs": [{"name": f, "shape": [len(rows)], "datatype": "FP64", "data": [r[j] for r in rows]}
+                                  for j, f in enumerate(features)]})
+
+
 def bare_body(m: BenchModel) -> str:
     return json.dumps({"input": [m.row]})
 
@@ -41,8 +50,11 @@ def bare_body(m: BenchModel) -> str:
 @contextmanager
 def sextant(m: BenchModel, workdir: Path, workers: int = 2) -> Iterator[Server]:
     port = free_port()
-    env = serving_env(m.store_uri, m.name, version=1, SEXTANT_WORKERS=str(workers), SEXTANT_VARIANT="bench")
-    with running(serve_command(port), port, workdir / f"sextant-{m.name}.log", env=env) as server:
+    home = workdir / f"bentoml-home-{m.name}-{port}"  # the bench's own: nothing else on the machine prunes it
+    env = serving_env(m.store_uri, m.name, version=1, SEXTANT_WORKERS=str(workers), SEXTANT_VARIANT="bench",
+                      BENTOML_HOME=str(home))
+    log = workdir / f"sextant-{m.name}.log"
+    with running(serve_command(port), port, log, env=env, timeout=START_TIMEOUT) as server:
         yield server
 
 
@@ -59,7 +71,8 @@ def mlserver(m: BenchModel, workdir: Path) -> Iterator[Server]:
         "host": "127.0.0.1", "http_port": port, "grpc_port": grpc, "metrics_port": metrics,
         "metrics_dir": str(home / "metrics")}))
     cmd = [str(MLSERVER), "start", str(home)]
-    with running(cmd, port, workdir / f"mlserver-{m.name}.log", ready_path="/v2/health/ready", cwd=str(home)) as s:
+    with running(cmd, port, workdir / f"mlserver-{m.name}.log", ready_path="/v2/health/ready", cwd=str(home),
+                 timeout=START_TIMEOUT) as s:
         yield s
 
 
