@@ -15,7 +15,8 @@ from sextant_operator.reconcile.inferenceservice import (
     references,
 )
 from sextant_operator.reconcile.serving_instances import DeploymentView, PodView, RouteView, pod_problem
-from sextant_operator.reconcile.serving_manifests import ServingSettings, autoscaling, router_config
+from sextant_operator.reconcile.serving_manifests import ServingSettings, autoscaling
+from sextant_operator.reconcile.serving_routes import router_config
 
 T0, T1, T2, T3 = "2026-01-01T00:00:00Z", "2026-01-01T00:00:30Z", "2026-01-01T00:01:05Z", "2026-01-01T00:02:10Z"
 SETTINGS = ServingSettings(server_image="srv:1", router_image="rtr:1", store_uri="s3://models",

@@ -9,14 +9,16 @@ from sextant_operator.config import OperatorConfig
 from sextant_operator.registry import build_registry
 
 
-def test_every_training_handler_finds_the_job_and_pod_indexes_kopf_passes_it() -> None:
+def test_every_handler_finds_the_indexes_kopf_passes_it() -> None:
     registry = build_registry(OperatorConfig(webhook_enabled=False))
     index_ids = sorted(h.id for h in registry._indexing.get_all_handlers())
-    assert index_ids == ["training_jobs", "training_pods"]  # not `register_trainingjob_handlers.<locals>.…`
-    (changed,) = [h for h in registry._watching.get_all_handlers() if h.id == "trainingjob"]
+    # Not `register_trainingjob_handlers.<locals>.…`: the handlers look the indexes up by these ids.
+    assert index_ids == ["serving_deployments", "serving_pods", "training_jobs", "training_pods"]
     indexes: dict[str, Any] = {index_id: {} for index_id in index_ids}  # kopf: one keyword per index, by its id
-    # A DELETED event reconciles nothing, so this only checks that the handler reads the indexes it is given.
-    asyncio.run(changed.fn(namespace="ml", name="iris", type="DELETED", **indexes))
+    for handler_id in ("trainingjob", "inferenceservice"):
+        (changed,) = [h for h in registry._watching.get_all_handlers() if h.id == handler_id]
+        # A DELETED event reconciles nothing, so this only checks that the handler reads the indexes it is given.
+        asyncio.run(changed.fn(namespace="ml", name="iris", type="DELETED", **indexes))
 
 
 def test_no_more_trainingjobs_are_reconciled_at_once_than_the_worker_limit() -> None:

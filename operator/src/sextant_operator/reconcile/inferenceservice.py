@@ -13,31 +13,26 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sextant_contracts.durations import parse_duration
 from sextant_contracts.resources.inferenceservice import (
     InferenceServiceStatus,
     ResolvedModel,
     ServingPhase,
-    VariantRollout,
     VariantStatus,
 )
 
 from .conditions import ConditionState, merge_conditions
 from .serving_instances import DeploymentView, PodView, RouteView, pod_problem
 from .serving_manifests import (
-    Autoscaling,
     Backend,
     Route,
     ServingSettings,
     autoscaling,
     backend_name,
     backend_objects,
-    http_route,
-    router_config,
     router_name,
-    router_objects,
-    service_url,
 )
+from .serving_rollout import VariantPlan, deployment_of, make_backend, plan_rollout, same_model
+from .serving_routes import http_route, router_config, router_objects, service_url
 
 DEFAULT_VARIANT = "default"
 #: How often a reference by alias (or to the latest version) is resolved again, to roll out a moved alias.
@@ -110,77 +105,6 @@ class ServingPlan:
     requeue_after: float | None
 
 
-@dataclass
-class VariantPlan:
-    """One variant's decision: which backends serve it, with which share of its traffic, and its status."""
-
-    status: VariantStatus
-    routes: list[tuple[Backend, int]]  # backend, percent of the variant's traffic
-    backends: list[tuple[Backend, Autoscaling]]
-    problem: tuple[str, str] | None = None  # (reason, message) of a failing backend
-    rolled_back: bool = False
-    waiting: bool = False  # a rollout step is being watched: look again soon
-
-
-def _seconds_since(start: str | None, now: str) -> float:
-    from datetime import datetime
-
-    if not start:
-        return 0.0
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
-    return (datetime.strptime(now, fmt) - datetime.strptime(start, fmt)).total_seconds()
-
-
-def _same(a: ResolvedModel | None, b: ResolvedModel | None) -> bool:
-    return a is not None and b is not None and a.get("version") == b.get("version") and \
-        a.get("digest") == b.get("digest")
-
-
-def _backend(name: str, model: ResolvedModel, variant: Mapping[str, Any], spec: Mapping[str, Any],
-             shadow: bool = False) -> Backend:
-    return Backend(variant=name, model=str(model.get("name")), version=int(model.get("version", 0)),
-                   digest=str(model.get("digest", "")), shadow=shadow, resources=variant.get("resources") or {},
-                   scaling={**(spec.get("scaling") or {}), **(variant.get("scaling") or {})})
-
-
-def _deployment(observed: Observed, backend: Backend) -> DeploymentView | None:
-    name = backend_name(observed.isvc["metadata"]["name"], backend)
-    return next((d for d in observed.deployments if d.name == name), None)
-
-
-def _ready(observed: Observed, backend: Backend) -> int:
-    view = _deployment(observed, backend)
-    return view.ready_replicas if view is not None else 0
-
-
-def _first_step(rollout: Mapping[str, Any]) -> int:
-    strategy = rollout.get("strategy", "AllAtOnce")
-    if strategy == "Canary":
-        return int(rollout.get("canaryPercent", 10))
-    if strategy == "Linear":
-        return int(rollout.get("stepPercent", 25))
-    return 100
-
-
-def _next_step(rollout: Mapping[str, Any], percent: int) -> int:
-    if rollout.get("strategy") == "Linear":
-        return min(100, percent + int(rollout.get("stepPercent", 25)))
-    return 100
-
-
-def _error_verdict(observed: Observed, backend: Backend, rollout: Mapping[str, Any]) -> str | None:
-    """Why the new version must be rolled back (its 5xx rate over enough requests), or None."""
-    requests, errors = observed.errors.get(backend.key, (0, 0))
-    if requests < int(rollout.get("minRequests", 20)):
-        return None
-    rate = errors / requests
-    limit = float(rollout.get("maxErrorRate", 0.05))
-    if rate > limit:
-        return (f"version {backend.version} answered {errors} of {requests} requests with 5xx ({rate:.1%}, above "
-                f"spec.rollout.maxErrorRate {limit:.1%}): rolled back to the previous version")
-    return None
-
-
 def plan_variant(observed: Observed, name: str, variant: Mapping[str, Any], current: Mapping[str, Any],
                  settings: ServingSettings, shadow: bool = False) -> VariantPlan:
     """Pin, roll out or roll back one variant."""
@@ -196,13 +120,13 @@ def plan_variant(observed: Observed, name: str, variant: Mapping[str, Any], curr
         status["shadowPercent"] = int(variant.get("percent", 100))
     else:
         status["weight"] = int(variant.get("weight", 0))
-    if rolled_back is not None and not _same(rolled_back, target):
+    if rolled_back is not None and not same_model(rolled_back, target):
         rolled_back = None  # a newer version: roll it out
     if pinned is None or (shadow and target is not None):
         pinned = target  # first deployment (no traffic to protect), or a shadow (its answers are discarded)
     if pinned is None:
         return VariantPlan(status, [], [])
-    stable = _backend(name, pinned, variant, spec, shadow)
+    stable = make_backend(name, pinned, variant, spec, shadow)
     stable_scale = autoscaling(stable.scaling, settings, suspended)
     plan = VariantPlan(status, [(stable, 100)], [(stable, stable_scale)])
     status["model"] = pinned
@@ -214,10 +138,10 @@ def plan_variant(observed: Observed, name: str, variant: Mapping[str, Any], curr
         status["reason"] = "RolledBack"
         status["message"] = str(current.get("message") or f"version {rolled_back.get('version')} was rolled back")
         plan.rolled_back = True
-    moving = target is not None and not _same(target, pinned) and rolled_back is None and not suspended
+    moving = target is not None and not same_model(target, pinned) and rolled_back is None and not suspended
     if moving and target is not None:
-        _plan_rollout(observed, plan, variant, current, target, stable, settings)
-    failing = [b for b, _ in plan.backends if _deployment(observed, b) is not None]
+        plan_rollout(observed, plan, variant, current, target, stable, settings)
+    failing = [b for b, _ in plan.backends if deployment_of(observed, b) is not None]
     for backend in failing:
         problem = pod_problem([p for p in observed.pods if p.variant == name and p.version == backend.version],
                               observed.now)
@@ -225,64 +149,10 @@ def plan_variant(observed: Observed, name: str, variant: Mapping[str, Any], curr
             plan.problem = problem
             status["reason"], status["message"] = problem[0], f"version {backend.version}: {problem[1]}"
             break
-    views = [_deployment(observed, b) for b, _ in plan.backends]
+    views = [deployment_of(observed, b) for b, _ in plan.backends]
     status["replicas"] = sum(v.replicas for v in views if v is not None)
     status["readyReplicas"] = sum(v.ready_replicas for v in views if v is not None)
     return plan
-
-
-def _plan_rollout(observed: Observed, plan: VariantPlan, variant: Mapping[str, Any], current: Mapping[str, Any],
-                  target: ResolvedModel, stable: Backend, settings: ServingSettings) -> None:
-    spec = observed.isvc["spec"]
-    policy = spec.get("rollout") or {}
-    new = _backend(stable.variant, target, variant, spec)
-    new_scale = autoscaling(new.scaling, settings, False)
-    previous: Mapping[str, Any] = current.get("rollout") or {}
-    same_target = _same(previous.get("model"), target)
-    percent = int(previous.get("percent", 0)) if same_target else 0
-    started = previous.get("stepStartedAt") if same_target else None
-    rollout: VariantRollout = {"model": target, "percent": percent}
-    plan.backends.append((new, new_scale))
-    plan.status["rollout"] = rollout
-    if _ready(observed, new) == 0:
-        rollout["message"] = f"waiting for version {new.version}'s pods to be ready; the previous version serves"
-        if percent:  # its pods went away mid-rollout: traffic goes back to the pinned version until they return
-            rollout["percent"] = 0
-        return
-    verdict = _error_verdict(observed, new, policy) if percent else None
-    if verdict is not None:
-        plan.backends.pop()
-        plan.status.pop("rollout")
-        plan.status["rolledBack"] = target
-        plan.status["reason"], plan.status["message"] = "RolledBack", verdict
-        plan.rolled_back = True
-        return
-    interval = parse_duration(policy.get("interval", "1m"))
-    if percent == 0:
-        percent, started = _first_step(policy), observed.now
-    elif _seconds_since(started, observed.now) >= interval:
-        if percent >= 100:  # watched at 100% for one interval without a rollback
-            _promote(plan, new, new_scale, target)
-            return
-        percent, started = _next_step(policy, percent), observed.now
-    if percent >= 100 and policy.get("strategy", "AllAtOnce") == "AllAtOnce":
-        _promote(plan, new, new_scale, target)
-        return
-    rollout["percent"] = percent
-    rollout["stepStartedAt"] = str(started)
-    rollout["message"] = (f"version {new.version} gets {percent}% of the variant's traffic"
-                          + ("" if percent >= 100 else "; next step after spec.rollout.interval"))
-    plan.routes = [(stable, 100 - percent), (new, percent)]
-    plan.waiting = True
-
-
-def _promote(plan: VariantPlan, new: Backend, new_scale: Autoscaling, target: ResolvedModel) -> None:
-    """The new version takes all of the variant's traffic and becomes the pinned one; the old backend goes."""
-    plan.routes = [(new, 100)]
-    plan.backends = [(new, new_scale)]
-    plan.status["model"] = target
-    plan.status["autoscaler"] = new_scale.kind
-    plan.status.pop("rollout", None)
 
 
 def _split(variant_weight: int, routes: Sequence[tuple[Backend, int]]) -> list[Route]:

@@ -11,8 +11,7 @@ and the old pods keep serving until the new ones are ready.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -110,7 +109,7 @@ def owner_reference(isvc: Mapping[str, Any]) -> dict[str, Any]:
             "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
-def _metadata(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str],
+def object_metadata(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str],
               annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": isvc["metadata"]["namespace"],
                             "labels": {"app.kubernetes.io/managed-by": "sextant-operator", **labels},
@@ -171,7 +170,7 @@ def autoscaling(scaling: Mapping[str, Any], settings: ServingSettings, suspended
 def _hpa(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str], scale: Autoscaling) -> dict[str, Any]:
     return {
         "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": _metadata(isvc, name, labels),
+        "metadata": object_metadata(isvc, name, labels),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicas": scale.min_replicas, "maxReplicas": scale.max_replicas,
@@ -202,7 +201,7 @@ def _scaled_object(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str]
             "query": keda_query(namespace, name, scale.metric), "threshold": str(scale.target)}}
     return {
         "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
-        "metadata": _metadata(isvc, name, labels),
+        "metadata": object_metadata(isvc, name, labels),
         "spec": {"scaleTargetRef": {"name": name}, "minReplicaCount": scale.min_replicas,
                  "maxReplicaCount": scale.max_replicas, "cooldownPeriod": scale.scale_down_delay,
                  "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {"scaleDown": {
@@ -211,11 +210,11 @@ def _scaled_object(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str]
     }
 
 
-def _pdb(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+def disruption_budget(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str]) -> dict[str, Any]:
     """At most one pod of the set evicted at a time (node drains, cluster upgrades)."""
     return {
         "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-        "metadata": _metadata(isvc, name, labels),
+        "metadata": object_metadata(isvc, name, labels),
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(labels)}},
     }
 
@@ -228,16 +227,16 @@ def _resources(wanted: Mapping[str, Any], settings: ServingSettings) -> dict[str
     return {"requests": {k: str(v) for k, v in requests.items()}, "limits": {k: str(v) for k, v in limits.items()}}
 
 
-def _restricted_container() -> dict[str, Any]:
+def restricted_container() -> dict[str, Any]:
     return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
 
 
-def _pod_security() -> dict[str, Any]:
+def pod_security() -> dict[str, Any]:
     return {"runAsNonRoot": True, "runAsUser": SERVER_UID, "runAsGroup": SERVER_UID,
             "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def _scheduling(spec: Mapping[str, Any]) -> dict[str, Any]:
+def pod_scheduling(spec: Mapping[str, Any]) -> dict[str, Any]:
     scheduling = spec.get("scheduling") or {}
     return {k: scheduling[k] for k in ("nodeSelector", "tolerations", "affinity", "priorityClassName")
             if scheduling.get(k)}
@@ -296,19 +295,19 @@ def server_deployment(isvc: Mapping[str, Any], backend: Backend, settings: Servi
         "livenessProbe": {"httpGet": {"path": "/livez", "port": "http"}, "periodSeconds": 10,
                           "timeoutSeconds": 5, "failureThreshold": 6},
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "securityContext": _restricted_container(),
+        "securityContext": restricted_container(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - the pod's own emptyDir
     }
     if env_from:
         container["envFrom"] = env_from
     pod: dict[str, Any] = {
         "automountServiceAccountToken": bool(account),
-        "securityContext": _pod_security(),
+        "securityContext": pod_security(),
         # The server stops being ready at SIGTERM, keeps serving 2 s, then drains for up to 20 s.
         "terminationGracePeriodSeconds": 30,
         "containers": [container],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
-        **_scheduling(spec),
+        **pod_scheduling(spec),
     }
     if account:
         pod["serviceAccountName"] = account
@@ -323,7 +322,7 @@ def server_deployment(isvc: Mapping[str, Any], backend: Backend, settings: Servi
     if scale.kind == "fixed":  # an autoscaler owns the count otherwise: never fight it (kserve#3768)
         deployment_spec["replicas"] = scale.min_replicas
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": _metadata(isvc, name, labels, {ANNOTATION_DIGEST: backend.digest}),
+            "metadata": object_metadata(isvc, name, labels, {ANNOTATION_DIGEST: backend.digest}),
             "spec": deployment_spec}
 
 
@@ -331,7 +330,7 @@ def server_service(isvc: Mapping[str, Any], backend: Backend) -> dict[str, Any]:
     isvc_name = isvc["metadata"]["name"]
     labels = backend_labels(isvc_name, backend)
     return {"apiVersion": "v1", "kind": "Service",
-            "metadata": _metadata(isvc, backend_name(isvc_name, backend), labels),
+            "metadata": object_metadata(isvc, backend_name(isvc_name, backend), labels),
             "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http",
                                                    "protocol": "TCP"}]}}
 
@@ -348,112 +347,5 @@ def backend_objects(isvc: Mapping[str, Any], backend: Backend, settings: Serving
     elif scale.kind == "KEDA":
         objects.append(_scaled_object(isvc, name, labels, scale, settings))
     if scale.min_replicas >= 2:
-        objects.append(_pdb(isvc, name, labels))
+        objects.append(disruption_budget(isvc, name, labels))
     return objects
-
-
-# ---- the stable address ------------------------------------------------------------------------------------
-
-def router_config(isvc: Mapping[str, Any], routes: Sequence[Route], shadow: tuple[Backend, int] | None,
-                  settings: ServingSettings) -> dict[str, Any]:
-    """The router's declaration (sextant_services.router.spec): weighted upstreams and the shadow."""
-    isvc_name = isvc["metadata"]["name"]
-
-    def url(backend: Backend) -> str:
-        return f"http://{service_host(isvc, backend_name(isvc_name, backend), settings)}:80"
-
-    config: dict[str, Any] = {
-        "listen": f"0.0.0.0:{ROUTER_PORT}",
-        "variants": [{"name": r.backend.key, "url": url(r.backend), "weight": r.weight} for r in routes],
-        "probeIntervalSeconds": 1,
-    }
-    if shadow is not None:
-        config["shadow"] = {"name": shadow[0].key, "url": url(shadow[0]), "percent": shadow[1]}
-    return config
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def router_objects(isvc: Mapping[str, Any], config: Mapping[str, Any], settings: ServingSettings,
-                   suspended: bool) -> list[dict[str, Any]]:
-    """ConfigMap, Deployment (2 replicas), PodDisruptionBudget and the InferenceService's Service."""
-    isvc_name = isvc["metadata"]["name"]
-    name = router_name(isvc_name)
-    labels = {LABEL_ISVC: isvc_name, LABEL_COMPONENT: COMPONENT_ROUTER}
-    digest = config_hash(config)
-    config_map = {"apiVersion": "v1", "kind": "ConfigMap",
-                  "metadata": _metadata(isvc, name, labels, {ANNOTATION_CONFIG_HASH: digest}),
-                  "data": {"router.yaml": json.dumps(config, indent=2, sort_keys=True)}}
-    container = {
-        "name": "router",
-        "image": settings.router_image,
-        "imagePullPolicy": settings.image_pull_policy,
-        "args": ["--spec", "/etc/sextant/router.yaml", "--run-dir", "/tmp/router"],  # noqa: S108
-        "ports": [{"name": "http", "containerPort": ROUTER_PORT, "protocol": "TCP"}],
-        "readinessProbe": {"httpGet": {"path": "/router/status", "port": "http"}, "periodSeconds": 2},
-        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-        # Endpoints drop a terminating router before nginx stops: in-flight and late requests still land.
-        "lifecycle": {"preStop": {"sleep": {"seconds": 3}}},
-        "securityContext": _restricted_container(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - the pod's own emptyDir
-                         {"name": "config", "mountPath": "/etc/sextant", "readOnly": True}],
-    }
-    deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": _metadata(isvc, name, labels),
-        "spec": {
-            "replicas": 0 if suspended else settings.router_replicas,
-            "selector": {"matchLabels": labels},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": {"labels": labels}, "spec": {
-                "automountServiceAccountToken": False,
-                "securityContext": _pod_security(),
-                "terminationGracePeriodSeconds": 20,
-                "containers": [container],
-                # The router reloads the mounted file when the kubelet updates it: weight changes need no
-                # restart (a ConfigMap mounted as a directory is updated in place; a subPath would not be).
-                "volumes": [{"name": "tmp", "emptyDir": {}},
-                            {"name": "config", "configMap": {"name": name}}],
-                **_scheduling(isvc["spec"]),
-            }},
-        },
-    }
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(isvc, isvc_name, labels),
-               "spec": {"selector": labels,
-                        "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}}
-    objects = [config_map, deployment, service]
-    if settings.router_replicas >= 2:
-        objects.append(_pdb(isvc, name, labels))
-    return objects
-
-
-def http_route(isvc: Mapping[str, Any], routes: Sequence[Route], shadow: tuple[Backend, int] | None,
-               settings: ServingSettings) -> dict[str, Any]:
-    """A Gateway API HTTPRoute: weighted backendRefs and a RequestMirror filter with the shadow's percent."""
-    isvc_name = isvc["metadata"]["name"]
-    rule: dict[str, Any] = {"backendRefs": [
-        {"name": backend_name(isvc_name, r.backend), "port": 80, "weight": r.weight} for r in routes]}
-    if shadow is not None and settings.gateway_mirror:
-        mirror: dict[str, Any] = {"backendRef": {"name": backend_name(isvc_name, shadow[0]), "port": 80}}
-        if shadow[1] < 100:
-            mirror["percent"] = shadow[1]
-        rule["filters"] = [{"type": "RequestMirror", "requestMirror": mirror}]
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-        "metadata": _metadata(isvc, isvc_name, {LABEL_ISVC: isvc_name}),
-        "spec": {"parentRefs": [{"name": settings.gateway_name, "namespace": settings.gateway_namespace}],
-                 "hostnames": [route_hostname(isvc, settings)], "rules": [rule]},
-    }
-
-
-def route_hostname(isvc: Mapping[str, Any], settings: ServingSettings) -> str:
-    return f"{isvc['metadata']['name']}.{isvc['metadata']['namespace']}.{settings.gateway_domain}"
-
-
-def service_url(isvc: Mapping[str, Any], settings: ServingSettings) -> str:
-    """The one address callers use: the router's Service, or the HTTPRoute's host name."""
-    if settings.routing == "gateway":
-        return f"http://{route_hostname(isvc, settings)}"
-    return f"http://{service_host(isvc, isvc['metadata']['name'], settings)}"

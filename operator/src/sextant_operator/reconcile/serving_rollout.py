@@ -1,0 +1,141 @@
+"""A variant's move to a new model version: which backends serve it, which share each gets, when the next step
+comes, and when the new version's error rate rolls it back (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sextant_contracts.durations import parse_duration
+from sextant_contracts.resources.inferenceservice import ResolvedModel, VariantRollout, VariantStatus
+
+from .serving_instances import DeploymentView
+from .serving_manifests import Autoscaling, Backend, ServingSettings, autoscaling, backend_name
+
+if TYPE_CHECKING:
+    from .inferenceservice import Observed
+
+
+@dataclass
+class VariantPlan:
+    """One variant's decision: which backends serve it, with which share of its traffic, and its status."""
+
+    status: VariantStatus
+    routes: list[tuple[Backend, int]]  # backend, percent of the variant's traffic
+    backends: list[tuple[Backend, Autoscaling]]
+    problem: tuple[str, str] | None = None  # (reason, message) of a failing backend
+    rolled_back: bool = False
+    waiting: bool = False  # a rollout step is being watched: look again soon
+
+
+def _seconds_since(start: str | None, now: str) -> float:
+    if not start:
+        return 0.0
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return (datetime.strptime(now, fmt) - datetime.strptime(start, fmt)).total_seconds()
+
+
+def same_model(a: ResolvedModel | None, b: ResolvedModel | None) -> bool:
+    return a is not None and b is not None and a.get("version") == b.get("version") and \
+        a.get("digest") == b.get("digest")
+
+
+def make_backend(name: str, model: ResolvedModel, variant: Mapping[str, Any], spec: Mapping[str, Any],
+             shadow: bool = False) -> Backend:
+    return Backend(variant=name, model=str(model.get("name")), version=int(model.get("version", 0)),
+                   digest=str(model.get("digest", "")), shadow=shadow, resources=variant.get("resources") or {},
+                   scaling={**(spec.get("scaling") or {}), **(variant.get("scaling") or {})})
+
+
+def deployment_of(observed: Observed, backend: Backend) -> DeploymentView | None:
+    name = backend_name(observed.isvc["metadata"]["name"], backend)
+    return next((d for d in observed.deployments if d.name == name), None)
+
+
+def _ready(observed: Observed, backend: Backend) -> int:
+    view = deployment_of(observed, backend)
+    return view.ready_replicas if view is not None else 0
+
+
+def _first_step(rollout: Mapping[str, Any]) -> int:
+    strategy = rollout.get("strategy", "AllAtOnce")
+    if strategy == "Canary":
+        return int(rollout.get("canaryPercent", 10))
+    if strategy == "Linear":
+        return int(rollout.get("stepPercent", 25))
+    return 100
+
+
+def _next_step(rollout: Mapping[str, Any], percent: int) -> int:
+    if rollout.get("strategy") == "Linear":
+        return min(100, percent + int(rollout.get("stepPercent", 25)))
+    return 100
+
+
+def _error_verdict(observed: Observed, backend: Backend, rollout: Mapping[str, Any]) -> str | None:
+    """Why the new version must be rolled back (its 5xx rate over enough requests), or None."""
+    requests, errors = observed.errors.get(backend.key, (0, 0))
+    if requests < int(rollout.get("minRequests", 20)):
+        return None
+    rate = errors / requests
+    limit = float(rollout.get("maxErrorRate", 0.05))
+    if rate > limit:
+        return (f"version {backend.version} answered {errors} of {requests} requests with 5xx ({rate:.1%}, above "
+                f"spec.rollout.maxErrorRate {limit:.1%}): rolled back to the previous version")
+    return None
+
+
+def plan_rollout(observed: Observed, plan: VariantPlan, variant: Mapping[str, Any], current: Mapping[str, Any],
+                  target: ResolvedModel, stable: Backend, settings: ServingSettings) -> None:
+    spec = observed.isvc["spec"]
+    policy = spec.get("rollout") or {}
+    new = make_backend(stable.variant, target, variant, spec)
+    new_scale = autoscaling(new.scaling, settings, False)
+    previous: Mapping[str, Any] = current.get("rollout") or {}
+    same_target = same_model(previous.get("model"), target)
+    percent = int(previous.get("percent", 0)) if same_target else 0
+    started = previous.get("stepStartedAt") if same_target else None
+    rollout: VariantRollout = {"model": target, "percent": percent}
+    plan.backends.append((new, new_scale))
+    plan.status["rollout"] = rollout
+    if _ready(observed, new) == 0:
+        rollout["message"] = f"waiting for version {new.version}'s pods to be ready; the previous version serves"
+        if percent:  # its pods went away mid-rollout: traffic goes back to the pinned version until they return
+            rollout["percent"] = 0
+        return
+    verdict = _error_verdict(observed, new, policy) if percent else None
+    if verdict is not None:
+        plan.backends.pop()
+        plan.status.pop("rollout")
+        plan.status["rolledBack"] = target
+        plan.status["reason"], plan.status["message"] = "RolledBack", verdict
+        plan.rolled_back = True
+        return
+    interval = parse_duration(policy.get("interval", "1m"))
+    if percent == 0:
+        percent, started = _first_step(policy), observed.now
+    elif _seconds_since(started, observed.now) >= interval:
+        if percent >= 100:  # watched at 100% for one interval without a rollback
+            _promote(plan, new, new_scale, target)
+            return
+        percent, started = _next_step(policy, percent), observed.now
+    if percent >= 100 and policy.get("strategy", "AllAtOnce") == "AllAtOnce":
+        _promote(plan, new, new_scale, target)
+        return
+    rollout["percent"] = percent
+    rollout["stepStartedAt"] = str(started)
+    rollout["message"] = (f"version {new.version} gets {percent}% of the variant's traffic"
+                          + ("" if percent >= 100 else "; next step after spec.rollout.interval"))
+    plan.routes = [(stable, 100 - percent), (new, percent)]
+    plan.waiting = True
+
+
+def _promote(plan: VariantPlan, new: Backend, new_scale: Autoscaling, target: ResolvedModel) -> None:
+    """The new version takes all of the variant's traffic and becomes the pinned one; the old backend goes."""
+    plan.routes = [(new, 100)]
+    plan.backends = [(new, new_scale)]
+    plan.status["model"] = target
+    plan.status["autoscaler"] = new_scale.kind
+    plan.status.pop("rollout", None)
