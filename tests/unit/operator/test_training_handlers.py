@@ -28,7 +28,7 @@ def test_no_more_trainingjobs_are_reconciled_at_once_than_the_worker_limit() -> 
     class Counting(TrainingReconciler):
         running = peak = 0
 
-        async def _reconcile_once(self, namespace: str, name: str) -> float | None:
+        async def reconcile_once(self, namespace: str, name: str) -> float | None:
             Counting.running += 1
             Counting.peak = max(Counting.peak, Counting.running)
             await asyncio.sleep(0.01)  # virtual work: lets the other reconciles try to run beside this one
@@ -89,7 +89,7 @@ def test_a_run_is_recorded_failed_before_its_job_is_deleted(monkeypatch: Any) ->
     bad = _pod("iris-g1", "iris-g1", phase="Pending", waiting={"reason": "ErrImageNeverPull", "message": "no"})
     reconciler.remember({("ml", "iris"): [job_view(_job_body(job, active=1))]},  # type: ignore[arg-type]
                         {("ml", "iris"): [pod_view(bad)]})  # type: ignore[arg-type]
-    asyncio.run(reconciler._reconcile_once("ml", "iris"))
+    asyncio.run(reconciler.reconcile_once("ml", "iris"))
     assert calls == ["status Failed", "delete iris-g1"]
 
 

@@ -15,7 +15,7 @@ class CountingReconciler(TrainingReconciler):
         super().__init__(TrainingSettings(), KubeActions(lambda: None), RunResults(None))
         self.delays, self.calls = delays, 0
 
-    async def _reconcile_once(self, namespace: str, name: str) -> float | None:
+    async def reconcile_once(self, namespace: str, name: str) -> float | None:
         self.calls += 1
         return self.delays.pop(0) if self.delays else None
 

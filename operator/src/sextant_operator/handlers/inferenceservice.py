@@ -45,6 +45,7 @@ from ..reconcile.serving_manifests import (
 )
 from ..reconcile.transitions import status_changes, transition_events
 from . import server_probes
+from .keyed_reconciler import Key, KeyedReconciler
 from .kube_actions import KubeActions
 
 PLURAL = "inferenceservices"
@@ -53,15 +54,15 @@ OWNED_STATUS_FIELDS = frozenset({"phase", "reason", "message", "observedGenerati
                                  "variants", "variantWeights", "modelVersions"})
 WARNING_REASONS = frozenset({"RolledBack", "DigestMismatch", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull",
                              "OOMKilled", "Unschedulable", "ModelNotFound", "WarmUpFailed", "ModelNotLoaded"})
-ERROR_RETRY_SECONDS = 5.0
 log = logging.getLogger("sextant.operator.serving")
-Key = tuple[str, str]
 #: Kinds a backend is made of (all share the backend's name); ScaledObject only where KEDA is installed.
 BACKEND_KINDS = (("apps/v1", "Deployment"), ("v1", "Service"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
                  ("policy/v1", "PodDisruptionBudget"))
 
 
-class ServingReconciler:
+class ServingReconciler(KeyedReconciler):
+    kind = "InferenceService"
+
     """Holds what outlives one handler call: the indexes, a lock and a pending requeue per InferenceService."""
 
     def __init__(self, settings: ServingSettings, actions: KubeActions, resolve: Resolver,
@@ -69,41 +70,10 @@ class ServingReconciler:
         self.settings, self.actions, self.resolve = settings, actions, resolve
         self.deployments: kopf.Index[Key, DeploymentView] | None = None
         self.pods: kopf.Index[Key, PodView] | None = None
-        self._locks: dict[Key, asyncio.Lock] = {}
-        self._slots = asyncio.Semaphore(concurrency)
-        self._requeues: dict[Key, asyncio.TimerHandle] = {}
+        super().__init__(concurrency, log)
 
     def remember(self, indexes: Mapping[str, Any]) -> None:
         self.deployments, self.pods = indexes["serving_deployments"], indexes["serving_pods"]
-
-    def _requeue(self, key: Key, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        pending = self._requeues.get(key)
-        when = loop.time() + delay
-        if pending is not None and pending.when() <= when:
-            return
-        if pending is not None:
-            pending.cancel()
-        self._requeues[key] = loop.call_at(when, self._wake, key)
-
-    def _wake(self, key: Key) -> None:
-        self._requeues.pop(key, None)
-        asyncio.ensure_future(self.reconcile(*key))
-
-    async def reconcile(self, namespace: str, name: str) -> None:
-        key = (namespace, name)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock, self._slots:
-            try:
-                delay = await self._reconcile_once(namespace, name)
-            except Exception:  # noqa: BLE001 - logged, and tried again shortly: level-triggered
-                log.exception("reconciling InferenceService %s/%s failed; retrying in %.0f s", namespace, name,
-                              ERROR_RETRY_SECONDS)
-                delay = ERROR_RETRY_SECONDS
-        if delay is not None:
-            self._requeue(key, delay)
-        elif key in self._requeues:
-            self._requeues.pop(key).cancel()
 
     async def _resolve_all(self, spec: Mapping[str, Any]) -> dict[str, ResolvedModel | Unresolved]:
         resolved: dict[str, ResolvedModel | Unresolved] = {}
@@ -144,7 +114,7 @@ class ServingReconciler:
             errors[f"{variant['name']}-v{version}"] = await asyncio.to_thread(server_probes.request_counts, ips)
         return errors
 
-    async def _reconcile_once(self, namespace: str, name: str) -> float | None:
+    async def reconcile_once(self, namespace: str, name: str) -> float | None:
         body = await asyncio.to_thread(self.actions.read_custom, PLURAL, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return None

@@ -23,6 +23,7 @@ from ..reconcile.run_observation import JobView, PodView, job_view, pod_view
 from ..reconcile.training_job_manifest import TrainingSettings
 from ..reconcile.trainingjob import Observed, plan_trainingjob, progress_to_read, results_to_read
 from ..reconcile.transitions import status_changes, transition_events
+from .keyed_reconciler import Key, KeyedReconciler
 from .kube_actions import KubeActions
 from .run_results import RunResults
 
@@ -31,14 +32,14 @@ OWNED_STATUS_FIELDS = frozenset({
     "phase", "reason", "message", "observedGeneration", "conditions", "mode", "run", "startTime",
     "completionTime", "trials", "best", "model", "metrics", "accepted", "dataQualityReport", "progress", "cost",
     "runs", "nextScheduleTime"})
-ERROR_RETRY_SECONDS = 5.0
 log = logging.getLogger("sextant.operator.training")
-Key = tuple[str, str]
 JobIndex = kopf.Index[Key, JobView]
 PodIndex = kopf.Index[Key, PodView]
 
 
-class TrainingReconciler:
+class TrainingReconciler(KeyedReconciler):
+    kind = "TrainingJob"
+
     """Holds what outlives one handler call: the indexes, a lock and a pending requeue per TrainingJob."""
 
     def __init__(self, settings: TrainingSettings, actions: KubeActions, results: RunResults,
@@ -46,43 +47,12 @@ class TrainingReconciler:
         self.settings, self.actions, self.results = settings, actions, results
         self.jobs: JobIndex | None = None
         self.pods: PodIndex | None = None
-        self._locks: dict[Key, asyncio.Lock] = {}
-        self._slots = asyncio.Semaphore(concurrency)  # SEXTANT_WORKER_LIMIT: TrainingJobs reconciled at once
-        self._requeues: dict[Key, asyncio.TimerHandle] = {}
+        super().__init__(concurrency, log)
 
     def remember(self, jobs: JobIndex, pods: PodIndex) -> None:
         self.jobs, self.pods = jobs, pods
 
-    def _requeue(self, key: Key, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        pending = self._requeues.get(key)
-        when = loop.time() + delay
-        if pending is not None and pending.when() <= when:
-            return  # an earlier wake-up is already due
-        if pending is not None:
-            pending.cancel()
-        self._requeues[key] = loop.call_at(when, self._wake, key)
-
-    def _wake(self, key: Key) -> None:
-        self._requeues.pop(key, None)  # fired: the next reconcile may ask for a new wake-up
-        asyncio.ensure_future(self.reconcile(*key))
-
-    async def reconcile(self, namespace: str, name: str) -> None:
-        key = (namespace, name)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock, self._slots:
-            try:
-                delay = await self._reconcile_once(namespace, name)
-            except Exception:  # noqa: BLE001 - logged, and tried again shortly: level-triggered
-                log.exception("reconciling TrainingJob %s/%s failed; retrying in %.0f s", namespace, name,
-                              ERROR_RETRY_SECONDS)
-                delay = ERROR_RETRY_SECONDS
-        if delay is not None:
-            self._requeue(key, delay)
-        elif key in self._requeues:
-            self._requeues.pop(key).cancel()
-
-    async def _reconcile_once(self, namespace: str, name: str) -> float | None:
+    async def reconcile_once(self, namespace: str, name: str) -> float | None:
         body = await asyncio.to_thread(self.actions.read_trainingjob, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return None
