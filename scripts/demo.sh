@@ -47,7 +47,7 @@ helm upgrade --install sextant charts/sextant --namespace "$SYSTEM_NS" --skip-cr
   --set training.image.pullPolicy=Never --set "artifactStore.shareCredentialsWith={$NS}" \
   --set serving.serverImage.repository="${server%:*}" --set serving.serverImage.tag="${server##*:}" \
   --set serving.routerImage.repository="${router%:*}" --set serving.routerImage.tag="${router##*:}" \
-  --set serving.pullPolicy=Never \
+  --set serving.pullPolicy=Never --set serving.routing=router \
   --set webhook.failurePolicy=Fail --set operator.logFormat=plain \
   --set artifactStore.embedded.enabled=true --set artifactStore.embedded.image.repository="${store%:*}" \
   --set artifactStore.embedded.image.tag="${store##*:}" --set artifactStore.embedded.image.pullPolicy=Never
