@@ -7,8 +7,10 @@ tests/integration/conftest.py) and are skipped when another live cluster holds t
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ def _machine_state(state_dir: Path) -> dict[str, Any]:
 
 
 @pytest.fixture()
-def own_node_cluster(tmp_path: Path) -> Any:
+def own_node_cluster() -> Any:
     if os.geteuid() != 0:
         pytest.skip("the real node needs root")
     if os.environ.get("SEXTANT_TEST_KUBECONFIG"):
@@ -53,8 +55,10 @@ def own_node_cluster(tmp_path: Path) -> Any:
     bin_dir = Path(os.environ.get("SEXTANT_BIN_DIR", DEFAULT_BIN_DIR))
     if owner is not None:  # a crashed run's leftovers (CI after a killed session): clean as the next start would
         RealNode(Layout(Path(owner.state_dir)), bin_dir, IMAGE_INDEX).clean_machine()
-    cluster = LocalCluster(state_dir=tmp_path / "hygiene", bin_dir=bin_dir, real_node=True,
-                           image_index=IMAGE_INDEX)
+    # A short state directory: the kubelet's unix sockets live under it, and a socket path has at most 107
+    # bytes (pytest's numbered tmp_path grows with every run on a machine and once pushed it over).
+    state_dir = Path(tempfile.mkdtemp(prefix="sx-hygiene-"))
+    cluster = LocalCluster(state_dir=state_dir, bin_dir=bin_dir, real_node=True, image_index=IMAGE_INDEX)
     before = _machine_state(cluster.state_dir)
     if before["chains"] or before["bridge"]:
         pytest.skip(f"this machine has chains or a bridge no Sextant node left: {before}")
@@ -62,6 +66,7 @@ def own_node_cluster(tmp_path: Path) -> Any:
         yield cluster, before
     finally:
         cluster.down()
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def _kill_everything(cluster: LocalCluster) -> None:
