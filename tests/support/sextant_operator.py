@@ -93,6 +93,9 @@ class OperatorProcess:
                "SEXTANT_WEBHOOK_BIND": "127.0.0.1", "SEXTANT_WEBHOOK_PORT": str(self.webhook_port),
                "SEXTANT_WEBHOOK_CERT_DIR": str(self.cert.certfile.parent), "SEXTANT_WATCH_TIMEOUT": "60",
                "SEXTANT_LIVENESS": f"http://127.0.0.1:{self.health_port}/healthz", "SEXTANT_LOG_FORMAT": "full",
+               # The session's cluster may have the Gateway API CRDs (the Gateway tests install them) but no
+               # Gateway for these operators: they route through the router, as the chart would be told to.
+               "SEXTANT_ROUTING": "router",
                **self.env}
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "sextant_operator"], stdout=out,

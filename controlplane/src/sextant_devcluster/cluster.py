@@ -345,6 +345,9 @@ class LocalCluster:
         """
         name = metrics_server.NAME
         metrics_server.write_credentials(self.layout, self._ca(), self.server)
+        # Its permissions first: at start it reads the front-proxy CA from kube-system's
+        # extension-apiserver-authentication ConfigMap and exits when it may not (a fresh cluster).
+        self._apply_metrics_server_objects(metrics_server.rbac_objects())
         pid = supervisor.running_pid(self.layout.pidfile(name))
         if pid is None:
             pid = supervisor.start_process(metrics_server.metrics_server_command(self.bin_dir, self.layout),
@@ -353,11 +356,13 @@ class LocalCluster:
         # Registered once it serves: the API server's first check of the APIService then succeeds.
         context = client_tls_context(self.layout.pem("ca"))
         self._wait_metrics_server(pid, lambda: http_ok(metrics_server.liveness_url(), context), f"{name} to serve")
-        objects = [*metrics_server.rbac_objects(), *metrics_server.serving_objects(self._ca().cert_pem, pid)]
-        self.kubectl("apply", "--server-side", f"--field-manager={metrics_server.FIELD_MANAGER}", "-f", "-",
-                     input="\n---\n".join(json.dumps(d) for d in objects))
+        self._apply_metrics_server_objects(metrics_server.serving_objects(self._ca().cert_pem, pid))
         self._wait_metrics_server(pid, self._metrics_api_answers,
                                   f"the metrics API ({metrics_server.API_SERVICE}) to answer")
+
+    def _apply_metrics_server_objects(self, objects: list[dict[str, Any]]) -> None:
+        self.kubectl("apply", "--server-side", f"--field-manager={metrics_server.FIELD_MANAGER}", "-f", "-",
+                     input="\n---\n".join(json.dumps(d) for d in objects))
 
     def _wait_metrics_server(self, pid: int, condition: Any, what: str) -> None:
         log = self.layout.log(metrics_server.NAME)
