@@ -78,7 +78,7 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
                                     RunResults(config.store_uri), concurrency=config.worker_limit, metrics=metrics)
     register_trainingjob_handlers(registry, reconciler)
     actions = KubeActions()
-    drift = DriftMonitor(actions, DriftReports(config.store_uri), metrics)
+    drift = DriftMonitor(actions, DriftReports(config.store_uri), metrics, config.prometheus_url)
     serving = ServingReconciler(serving_settings(config), actions, RegistryResolver(config.store_uri),
                                 concurrency=config.worker_limit, drift=drift)
 

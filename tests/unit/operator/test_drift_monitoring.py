@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sextant_operator.reconcile.drift_monitoring import (
     best_coverage,
     drift_condition,
     drift_settings,
     feature_bin_counts,
     nested,
+    prometheus_bin_counts,
+    prometheus_query,
     retrain_refusal,
     seconds_until_due,
     summarize,
@@ -106,3 +110,13 @@ def test_retraining_respects_cooldown_and_daily_limit() -> None:
 def test_the_condition_says_when_monitoring_is_off_or_has_not_run() -> None:
     assert drift_condition({}, False).reason == "MonitoringDisabled"
     assert drift_condition({}, True).reason == "NotChecked"
+
+
+def test_prometheus_counts_come_per_pod() -> None:
+    answer = {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"pod": "p1", "feature": "age", "bin": "0"}, "value": [1.7e9, "12"]},
+        {"metric": {"pod": "p2", "feature": "age", "bin": "0"}, "value": [1.7e9, "3"]}]}}
+    assert prometheus_bin_counts(answer) == {"p1": {("age", "0"): 12.0}, "p2": {("age", "0"): 3.0}}
+    assert 'variant="default"' in prometheus_query("ns", "churn", "3", "default")
+    with pytest.raises(ValueError, match="Prometheus answered"):
+        prometheus_bin_counts({"status": "error", "error": "bad query"})

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from ..reconcile.drift_monitoring import (
     drift_settings,
     feature_bin_counts,
     nested,
+    prometheus_bin_counts,
+    prometheus_query,
     recent_requests,
     retrain_refusal,
     seconds_until_due,
@@ -88,8 +91,10 @@ class DriftReports:
 class DriftMonitor:
     """Per-variant windows of live counts, the checks, and what follows from them."""
 
-    def __init__(self, actions: KubeActions, reports: DriftReports, metrics: OperatorMetrics) -> None:
+    def __init__(self, actions: KubeActions, reports: DriftReports, metrics: OperatorMetrics,
+                 prometheus_url: str | None = None) -> None:
         self.actions, self.reports, self.metrics = actions, reports, metrics
+        self.prometheus_url = prometheus_url
         self._windows: dict[WindowKey, Window] = {}
 
     async def check_if_due(self, body: Mapping[str, Any], pods: list[PodView], now: str) -> float | None:
@@ -123,12 +128,12 @@ class DriftMonitor:
         serving = [p for p in pods if p.variant == name and p.version == int(version) and p.ip and p.ready]
         key = (namespace, isvc, name, version)
         window = self._windows.setdefault(key, Window(start=now))
-        current = {p.name: counts for p in serving
-                   if (counts := await asyncio.to_thread(self._scrape, cast(str, p.ip), str(model["name"]),
-                                                         version)) is not None}
-        if not current:
+        current = await self._current_counts(namespace, name, str(model["name"]), version, serving)
+        if not current or not serving:
+            source = "Prometheus had no sextant_feature_bin_total series" if self.prometheus_url else \
+                "no ready model server answered /metrics"
             return waiting_result(name, model, 0, settings, window.start,
-                                  why="no ready model server answered /metrics; checking again next interval")
+                                  why=f"{source} for this variant; checking again next interval")
         live = window_counts(window.snapshot, current)
         samples = best_coverage(live)
         if samples < settings.min_samples:
@@ -145,6 +150,20 @@ class DriftMonitor:
             self._windows[key] = Window(start=now, snapshot=current)
         self.metrics.record_drift(namespace, isvc, name, report.get("features", []), result["verdict"] == "Drifted")
         return result
+
+    async def _current_counts(self, namespace: str, variant: str, model: str, version: str,
+                              serving: list[PodView]) -> dict[str, BinCounts]:
+        """Each server's bin counters now: from Prometheus when the operator is given one, else from the pods."""
+        if self.prometheus_url:
+            query = urllib.parse.urlencode({"query": prometheus_query(namespace, model, version, variant)})
+            try:
+                answer = await asyncio.to_thread(_http, f"{self.prometheus_url.rstrip('/')}/api/v1/query?{query}")
+                return prometheus_bin_counts(json.loads(answer))
+            except (OSError, ValueError) as exc:
+                log.warning("cannot read live counts from Prometheus (%s); will try again next interval", exc)
+                return {}
+        return {p.name: counts for p in serving
+                if (counts := await asyncio.to_thread(self._scrape, cast(str, p.ip), model, version)) is not None}
 
     @staticmethod
     def _scrape(ip: str, model: str, version: str) -> BinCounts | None:

@@ -79,6 +79,28 @@ def feature_bin_counts(metrics_text: str, model: str, version: str) -> BinCounts
     return counts
 
 
+def prometheus_query(namespace: str, model: str, version: str, variant: str) -> str:
+    """The PromQL instant query for a variant's bin counters, per pod (the scrape config's `pod` label)."""
+    def quoted(value: str) -> str:
+        return value.replace("\\", "\\\\").replace('"', '\\"')
+    return (f'sum by (pod, feature, bin) (sextant_feature_bin_total{{namespace="{quoted(namespace)}",'
+            f'model="{quoted(model)}",version="{quoted(version)}",variant="{quoted(variant)}"}})')
+
+
+def prometheus_bin_counts(answer: Mapping[str, Any]) -> dict[str, BinCounts]:
+    """Per-pod bin counts from a Prometheus /api/v1/query answer to `prometheus_query`.
+
+    Raises ValueError when the answer is not a successful vector result."""
+    if answer.get("status") != "success" or (answer.get("data") or {}).get("resultType") != "vector":
+        raise ValueError(f"Prometheus answered {str(answer)[:200]}")
+    out: dict[str, BinCounts] = {}
+    for series in answer["data"]["result"]:
+        labels = series.get("metric", {})
+        key = (str(labels.get("feature", "")), str(labels.get("bin", "")))
+        out.setdefault(str(labels.get("pod", "")), {})[key] = float(series["value"][1])
+    return out
+
+
 def window_counts(previous: Mapping[str, BinCounts], current: Mapping[str, BinCounts]) -> BinCounts:
     """Counter growth per (feature, bin) summed over pods; a pod new or restarted since `previous` counts whole."""
     total: BinCounts = {}
