@@ -89,7 +89,8 @@ class Rollout(TypedDict, total=False):
     interval: Annotated[str, Field("Time each step is watched before the next, such as 1m.", default="1m",
                                    pattern=DURATION_PATTERN, max_length=32)]
     maxErrorRate: Annotated[float, Field(
-        "Share of the new version's requests answered 5xx above which the rollout is rolled back.",
+        "Share of the new version's requests answered 5xx above which the rollout is rolled back, unless the "
+        "version it replaces answered a larger share (a new version no worse than the old one proceeds).",
         default=0.05, minimum=0, maximum=1)]
     minRequests: Annotated[int, Field(
         "Requests the new version must have answered in a step before its error rate is judged.", default=20,

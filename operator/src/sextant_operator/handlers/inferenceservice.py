@@ -104,15 +104,17 @@ class ServingReconciler(KeyedReconciler):
         return out
 
     async def _rollout_errors(self, body: Mapping[str, Any], pods: list[PodView]) -> dict[str, tuple[int, int]]:
-        """Requests and 5xx answers of each version being rolled out with traffic."""
+        """Requests and 5xx answers of each version being rolled out with traffic, and of the version it replaces."""
         errors: dict[str, tuple[int, int]] = {}
         for variant in (body.get("status") or {}).get("variants", []):
             rollout = variant.get("rollout") or {}
             if not rollout.get("percent"):
                 continue
-            version = int((rollout.get("model") or {}).get("version", 0))
-            ips = [p.ip for p in pods if p.variant == variant["name"] and p.version == version and p.ip and p.ready]
-            errors[f"{variant['name']}-v{version}"] = await asyncio.to_thread(server_probes.request_counts, ips)
+            new = int((rollout.get("model") or {}).get("version", 0))
+            old = int((variant.get("model") or {}).get("version", 0))
+            for version in (new, old):  # the previous version's rate is what the new one must not be worse than
+                ips = [p.ip for p in pods if p.variant == variant["name"] and p.version == version and p.ip and p.ready]
+                errors[f"{variant['name']}-v{version}"] = await asyncio.to_thread(server_probes.request_counts, ips)
         return errors
 
     async def reconcile_once(self, namespace: str, name: str) -> float | None:
