@@ -22,7 +22,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import oip
 from .dataplane import DataPlane
-from .drift_check import check_drift
 from .errors import MalformedRequest, ModelNotFound, ModelNotReady, PayloadTooLarge, ServingError
 from .features import row_count, validate_body
 from .runtime import Runtime
@@ -180,6 +179,7 @@ class Handlers:
             body = await read_json(request, self._runtime().settings.max_body_bytes)
             m = plane.model
             title = f"Drift of {m.name} version {m.version} ({plane.variant})"
+            from .drift_check import check_drift  # scipy loads on the first check, not at every server start
             report = await asyncio.to_thread(check_drift, m.manifest, body, title)
         except ServingError as exc:
             return json_response(exc.body(), exc.status)
