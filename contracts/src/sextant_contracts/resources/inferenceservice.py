@@ -218,7 +218,7 @@ DriftVerdict = Literal["Drifted", "NoDrift", "InsufficientSamples", "CheckFailed
 class VariantDrift(TypedDict, total=False):
     """One variant's latest drift check."""
 
-    name: Annotated[str, Field("Variant name.")]
+    name: Required[Annotated[str, Field("Variant name.")]]
     model: Annotated[ResolvedModel, Field("The model version whose baseline the live data was compared with.")]
     verdict: Annotated[DriftVerdict, Field("Drifted, NoDrift, InsufficientSamples or CheckFailed.")]
     score: Annotated[float, Field("Share of the tested features that drifted (0 to 1).")]
