@@ -1,6 +1,7 @@
 """Drift monitoring through the operator on the real node: live requests drawn from the training data are quiet,
 shifted ones are reported with the shifted feature named, and drift asks the TrainingJob for a new run whose
-promoted model the InferenceService then rolls out — all seen with kubectl, as a user would."""
+promoted model the InferenceService then rolls out as a canary before promoting it — all seen with kubectl, as a
+user would."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ TRAINING = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "TrainingJob", "meta
                      "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}}}
 SERVICE = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "tumours"},
            "spec": {"model": {"name": MODEL, "alias": "production"}, "resources": SMALL,
+                    "rollout": {"strategy": "Canary", "canaryPercent": 20, "interval": "20s"},
                     "monitoring": {"drift": {"enabled": True, "interval": "15s", "minSamples": 200,
                                              "retrain": "tumours-train", "retrainCooldown": "1h"}}}}
 
@@ -145,5 +147,12 @@ def test_drift_is_reported_by_feature_and_retrains_the_model(cluster: Any, train
     retrained = _finished_run(cluster, 2)
     assert int(retrained["model"]["version"]) > trained
     assert len(drifted["retrainRequests"]) == 1
-    eventually(lambda: _get(cluster, "inferenceservice", "tumours")["status"]["variants"][0]["model"]["version"]
-               == retrained["model"]["version"], timeout=300, interval=3, what="the retrained model to be served")
+    new = retrained["model"]["version"]
+
+    def variant() -> dict[str, Any]:
+        return dict(_get(cluster, "inferenceservice", "tumours")["status"]["variants"][0])
+    canary = eventually(lambda: (variant().get("rollout") or {}).get("percent") == 20 and variant(), timeout=300,
+                        interval=2, what="the retrained model to take the canary's 20%")
+    assert canary["rollout"]["model"]["version"] == new and canary["model"]["version"] == str(trained)
+    eventually(lambda: variant()["model"]["version"] == new and "rollout" not in variant(), timeout=300,
+               interval=3, what="the retrained model to be promoted")
