@@ -9,7 +9,7 @@ from sextant_services.errors import MalformedRequest, UnsupportedOperation
 
 MANIFEST = {"baseline": {"rows": 10_000, "features": {
     "plan": {"type": "categorical", "frequencies": {"basic": 0.5, "pro": 0.3, "team": 0.2}},
-    "seats": {"type": "numeric", "edges": [0.0, 10.0, 20.0, 30.0], "counts": [3000, 4000, 3000]}}}}
+    "seats": {"type": "numeric", "bins": [0.0, 10.0, 20.0, 30.0], "counts": [3000, 4000, 3000]}}}}
 
 
 def live(plan: dict[str, float], seats: dict[str, float]) -> dict[str, object]:
