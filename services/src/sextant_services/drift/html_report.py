@@ -60,7 +60,8 @@ def render_html(report: DriftReport, baseline: Mapping[str, FeatureCounts], live
     """The whole report page for `report`, computed from `baseline` and `live` (the same counts it was made of)."""
     ordered = sorted(report.features, key=lambda f: (not f.drifted, -(f.psi or 0.0), f.name))
     rows = "".join(
-        f"<tr><td{' class=drifted' if f.drifted else ''}>{html.escape(f.name)}</td><td>{f.verdict.replace('_', ' ')}</td>"
+        f"<tr><td{' class=drifted' if f.drifted else ''}>{html.escape(f.name)}</td>"
+        f"<td>{f.verdict.replace('_', ' ')}</td>"
         f"<td>{f.samples}</td><td>{_fmt(f.psi)}</td><td>{_fmt(f.js_distance)}</td>"
         f"<td>{_fmt(f.adjusted_p_value)}</td></tr>" for f in ordered)
     p = report.policy
