@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ref = parser.add_mutually_exclusive_group(required=True)
     ref.add_argument("--version", type=int)
     ref.add_argument("--alias")
+    parser.add_argument("--digest", help="sha256 of the artifact pinned by the caller: another one is refused")
     parser.add_argument("--input", required=True, help="dataset URI: file:// or s3://, .csv or .parquet")
     parser.add_argument("--output", required=True, help="output URI: file:// or s3://, .csv or .parquet")
     parser.add_argument("--id-column", required=True, help="column copied from input to output")
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     reporter = batch_report.Reporter(args.store, args.progress_key, args.termination_message, args.output)
     try:
-        model = load_model(args.store, ModelRef(args.model, args.version, args.alias), args.cache_dir)
+        model = load_model(args.store, ModelRef(args.model, args.version, args.alias, args.digest), args.cache_dir)
         reporter.model_version = model.version
         done = score_dataset(model, args.input, args.output, args.id_column, args.chunk_rows, args.proba,
                              args.input_format, args.output_format, reporter.progress(_log_progress(started)),
