@@ -95,7 +95,7 @@ class Reporter:
             self._write_progress({"rowsDone": self._rows, "rowsTotal": self._total})
         reason, fix = failure_reason(exc)
         doc: dict[str, Any] = {"status": "Failed", "reason": reason, "message": str(exc), "fix": fix,
-                               "rowsDone": self._rows, "modelVersion": self.model_version}
+                               "rowsDone": self._rows, "rowsTotal": self._total, "modelVersion": self.model_version}
         if isinstance(exc, BadRow):
             doc.update({"row": exc.row, "column": exc.field})
         self._terminate(doc)

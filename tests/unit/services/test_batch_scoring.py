@@ -76,7 +76,7 @@ def test_a_bad_row_late_in_the_file_fails_the_run_and_leaves_no_output(store: Pa
     assert list(out_dir.iterdir()) == []
     outcome = json.loads((tmp_path / "termination-log").read_text())
     assert outcome == {"status": "Failed", "reason": "BadRow", "row": 3501, "column": "petal_width",
-                       "rowsDone": 3500, "modelVersion": 1,
+                       "rowsDone": 3500, "rowsTotal": 4000, "modelVersion": 1,
                        "message": "column 'petal_width' must be numeric; data row 3501 holds 'broken'",
                        "fix": "correct or remove row 3501 of the input (column 'petal_width'), then run again"}
     progress = json.loads((store / "batchruns/ns/r1/progress.json").read_text())
