@@ -67,7 +67,7 @@ def store(cluster: Any, crds: None) -> Iterator[Any]:
                     client.upload_file(str(path), BUCKET, path.relative_to(tmp).as_posix())
         good = _customers(ROWS)
         bad = good.astype({"petal_width": object})
-        bad.loc[BAD_ROW - 1, "petal_width"] = "n/a"
+        bad.loc[BAD_ROW - 1, "petal_width"] = "broken"
         _upload_csv(client, "data/customers.csv", good)
         _upload_csv(client, "data/customers-bad.csv", bad)
         yield client
@@ -124,7 +124,7 @@ def test_a_bad_row_publishes_nothing_and_the_status_names_the_row(cluster: Any, 
     status = _finished(cluster, "scores-bad")["status"]
     assert status["phase"] == "Failed" and status["reason"] == "BadRow", status
     assert status["badRow"]["row"] == BAD_ROW and status["badRow"]["column"] == "petal_width"
-    assert f"data row {BAD_ROW} holds 'n/a'" in status["message"]
+    assert f"data row {BAD_ROW} holds 'broken'" in status["message"]
     assert _keys(store, "predictions/customers-bad") == []  # nothing published, not even in part
     events = cluster.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
                              "involvedObject.name=scores-bad,reason=BadRow", "-o", "json").stdout
