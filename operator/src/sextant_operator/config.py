@@ -56,6 +56,8 @@ class OperatorConfig:
     gateway_domain: str = "sextant.local"
     gateway_mirror: bool = False
     prometheus_url: str | None = None
+    #: Port of the operator's /metrics (drift scores, finished runs); 0 turns it off.
+    metrics_port: int = 8081
 
     @property
     def clusterwide(self) -> bool:
@@ -120,6 +122,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         gateway_domain=env.get("SEXTANT_GATEWAY_DOMAIN") or OperatorConfig.gateway_domain,
         gateway_mirror=_bool(env, "SEXTANT_GATEWAY_MIRROR", False),
         prometheus_url=env.get("SEXTANT_PROMETHEUS_URL") or None,
+        metrics_port=_int(env, "SEXTANT_METRICS_PORT", 8081, 0),
     )
 
 

@@ -25,6 +25,7 @@ from ..reconcile.trainingjob import Observed, plan_trainingjob, progress_to_read
 from ..reconcile.transitions import status_changes, transition_events
 from .keyed_reconciler import Key, KeyedReconciler
 from .kube_actions import KubeActions
+from .operator_metrics import OperatorMetrics
 from .run_results import RunResults
 
 PLURAL = "trainingjobs"
@@ -35,6 +36,8 @@ OWNED_STATUS_FIELDS = frozenset({
 log = logging.getLogger("sextant.operator.training")
 JobIndex = kopf.Index[Key, JobView]
 PodIndex = kopf.Index[Key, PodView]
+#: Phases that end a run (the finished-runs metric counts them).
+FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 
 
 class TrainingReconciler(KeyedReconciler):
@@ -43,8 +46,8 @@ class TrainingReconciler(KeyedReconciler):
     """Holds what outlives one handler call: the indexes, a lock and a pending requeue per TrainingJob."""
 
     def __init__(self, settings: TrainingSettings, actions: KubeActions, results: RunResults,
-                 concurrency: int = 20) -> None:
-        self.settings, self.actions, self.results = settings, actions, results
+                 concurrency: int = 20, metrics: OperatorMetrics | None = None) -> None:
+        self.settings, self.actions, self.results, self.metrics = settings, actions, results, metrics
         self.jobs: JobIndex | None = None
         self.pods: PodIndex | None = None
         super().__init__(concurrency, log)
@@ -77,6 +80,9 @@ class TrainingReconciler(KeyedReconciler):
         if written:  # not when the TrainingJob was deleted since it was read
             for event in transition_events(current, plan.status):
                 kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
+            phase = plan.status.get("phase")
+            if self.metrics is not None and phase != current.get("phase") and phase in FINISHED_PHASES:
+                self.metrics.record_run_finished(namespace, name, str(phase))
         for manifest in plan.apply:
             await asyncio.to_thread(self.actions.apply, manifest)
             log.info("applied Job %s/%s", namespace, manifest["metadata"]["name"])
