@@ -47,6 +47,7 @@ def install_crds(cluster: Any) -> None:
     # kubectl wait fails at once (no retry) when a just-created CRD has no status.conditions yet: poll it.
     eventually(lambda: cluster.kubectl("wait", "--for=condition=Established", "--timeout=10s",
                                        "crd/trainingjobs.ml.sextant.io", "crd/inferenceservices.ml.sextant.io",
+                                       "crd/batchpredictions.ml.sextant.io",
                                        check=False).returncode == 0, timeout=60, what="the CRDs to be established")
 
 

@@ -40,23 +40,23 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{/*
 The operator's permissions, and nothing more (each rule says which code needs it):
-- read and watch both kinds; patch them to add/remove the finalizer and kopf's progress annotations;
+- read and watch the three kinds; patch them to add/remove the finalizer and kopf's progress annotations;
 - patch their status subresource (the reconcilers' single status write);
 - create Events (phase and condition transitions, kopf's warnings).
 No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is disabled.
 */}}
 {{- define "sextant.operatorRules" -}}
 - apiGroups: ["ml.sextant.io"]
-  resources: ["trainingjobs", "inferenceservices"]
+  resources: ["trainingjobs", "inferenceservices", "batchpredictions"]
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["ml.sextant.io"]
-  resources: ["trainingjobs/status", "inferenceservices/status"]
+  resources: ["trainingjobs/status", "inferenceservices/status", "batchpredictions/status"]
   verbs: ["patch"]
 # Jobs: server-side apply creates a missing Job, which the API server authorizes as `create`.
 # Jobs are owned with blockOwnerDeletion, which OwnerReferencesPermissionEnforcement allows only to those who
 # may update the owner's finalizers.
 - apiGroups: ["ml.sextant.io"]
-  resources: ["trainingjobs/finalizers", "inferenceservices/finalizers"]
+  resources: ["trainingjobs/finalizers", "inferenceservices/finalizers", "batchpredictions/finalizers"]
   verbs: ["update"]
 # Server-side apply of a Job that does not exist yet is a create.
 - apiGroups: ["batch"]

@@ -10,6 +10,7 @@ import kopf
 
 from .admission.webhook import register_admission
 from .config import OperatorConfig
+from .handlers.batchprediction import BatchReconciler, register_batchprediction_handlers
 from .handlers.drift_monitor import DriftMonitor, DriftReports
 from .handlers.inferenceservice import ServingReconciler, register_inferenceservice_handlers
 from .handlers.kube_actions import KubeActions
@@ -17,6 +18,7 @@ from .handlers.model_registry import RegistryResolver
 from .handlers.operator_metrics import OperatorMetrics
 from .handlers.run_results import RunResults
 from .handlers.trainingjob import TrainingReconciler, register_trainingjob_handlers
+from .reconcile.batch_job_manifest import BatchSettings
 from .reconcile.serving_manifests import ServingSettings
 from .reconcile.training_job_manifest import TrainingSettings
 
@@ -49,6 +51,13 @@ def serving_settings(config: OperatorConfig) -> ServingSettings:
         gateway_mirror=config.gateway_mirror, prometheus_url=config.prometheus_url)
 
 
+def batch_settings(config: OperatorConfig) -> BatchSettings:
+    """What scorer pods get: the model-server image (it holds the scorer), the store and its Secret's name."""
+    return BatchSettings(image=config.server_image, image_pull_policy=config.serving_pull_policy,
+                         store_uri=config.store_uri, store_env=_store_env(config),
+                         store_secret=config.trainer_store_secret)
+
+
 def detect_optional_apis(settings: ServingSettings, actions: KubeActions, routing: str) -> ServingSettings:
     """Which optional CRDs this cluster has, read once at start-up (kopf does not see CRDs added later)."""
     try:
@@ -66,7 +75,7 @@ def detect_optional_apis(settings: ServingSettings, actions: KubeActions, routin
 
 
 def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
-    """A registry with login, the reconcilers of both kinds and, when enabled, the admission handler."""
+    """A registry with login, the reconcilers of the three kinds and, when enabled, the admission handlers."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
@@ -94,6 +103,9 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
                             config.metrics_port, exc)
 
     register_inferenceservice_handlers(registry, serving)
+    batch = BatchReconciler(batch_settings(config), actions, RegistryResolver(config.store_uri),
+                            RunResults(config.store_uri), concurrency=config.worker_limit)
+    register_batchprediction_handlers(registry, batch)
     if config.webhook_enabled:
         register_admission(registry)
     return registry

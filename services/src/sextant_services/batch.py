@@ -3,7 +3,10 @@
 `python -m sextant_services.batch --store URI --model NAME (--version N | --alias A) --input URI --output URI
 --id-column id` reads the input chunk by chunk (bounded memory), checks each chunk against the model's feature
 schema, and writes `id, prediction[, proba_<class>...]` to a temporary file that is published only when every
-row is scored: a failure leaves no output at all. Progress goes to the log after every chunk.
+row is scored: a failure leaves no output at all. Progress goes to the log after every chunk, and with
+--progress-key to a small JSON document in the store; --termination-message receives the outcome (rows, or the
+rejected row and column). Exit codes: 0 published, 2 the input or model cannot be scored (retrying cannot help),
+1 anything else (a store outage: the Job may retry).
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from . import batch_io
+from . import batch_io, batch_report
 from .dataplane import predict_columns
-from .errors import ModelLoadError, SchemaMismatch
+from .errors import BadRow, ModelLoadError, SchemaMismatch
 from .features import FeatureSchema
 from .model_source import LoadedModel, ModelRef, load_model
 
@@ -50,9 +53,9 @@ def columns_from_arrow(batch: pa.RecordBatch, schema: FeatureSchema, first_row: 
                                  field=spec.name)
         col = batch.column(names.index(spec.name))
         if col.null_count and not spec.nullable:
-            row = first_row + int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-            raise SchemaMismatch(f"column {spec.name!r} is empty at data row {row} and the feature is not nullable",
-                                 field=spec.name)
+            row = first_row + 1 + int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise BadRow(f"column {spec.name!r} is empty at data row {row} and the feature is not nullable",
+                         field=spec.name, row=row)
         if spec.kind == "numeric":
             out[spec.name] = _numeric(col, spec.name, first_row)
         else:
@@ -73,8 +76,9 @@ def _numeric(col: pa.Array, name: str, first_row: int) -> np.ndarray:
     parsed = pd.to_numeric(raw, errors="coerce")
     bad = np.flatnonzero(parsed.isna().to_numpy() & raw.notna().to_numpy())
     if bad.size:
-        raise SchemaMismatch(f"column {name!r} must be numeric; data row {first_row + int(bad[0])} holds "
-                             f"{raw.iloc[int(bad[0])]!r}", field=name)
+        row = first_row + 1 + int(bad[0])
+        raise BadRow(f"column {name!r} must be numeric; data row {row} holds {raw.iloc[int(bad[0])]!r}", field=name,
+                     row=row)
     result: np.ndarray = parsed.to_numpy(dtype=np.float64)
     return result
 
@@ -96,8 +100,13 @@ def score_batch(model: LoadedModel, batch: pa.RecordBatch, id_column: str, proba
 
 def score_dataset(model: LoadedModel, input_uri: str, output_uri: str, id_column: str, chunk_rows: int = 10_000,
                   proba: bool = False, input_format: str | None = None, output_format: str | None = None,
-                  on_progress: Callable[[Progress], None] | None = None) -> Progress:
-    """Score `input_uri` into `output_uri`; nothing is written there unless every chunk succeeds."""
+                  on_progress: Callable[[Progress], None] | None = None, count_total: bool = False) -> Progress:
+    """Score `input_uri` into `output_uri`; nothing is written there unless every chunk succeeds.
+
+    With `count_total`, a CSV's rows are counted first (one pass over the id column) so progress has a total;
+    `on_progress` is then also called once before the first chunk. Raises SchemaMismatch (BadRow naming the row)
+    for data the model cannot take, ValueError for an unreadable format, FileNotFoundError for missing input.
+    """
     if proba and not model.is_classifier:
         raise SchemaMismatch(f"--proba needs a classifier; {model.name!r} is a {model.task} model", field="proba")
     in_fmt = batch_io.dataset_format(input_uri, input_format)
@@ -105,7 +114,11 @@ def score_dataset(model: LoadedModel, input_uri: str, output_uri: str, id_column
     with batch_io.workdir() as work, batch_io.local_copy(input_uri, work) as local:
         reader = batch_io.ChunkReader(local, in_fmt, chunk_rows)
         writer = batch_io.ChunkWriter(work / f"output.{out_fmt}", out_fmt)
+        if reader.total_rows is None and count_total:
+            reader.total_rows = batch_io.count_rows(local, in_fmt, id_column)
         progress = Progress(0, 0, reader.total_rows)
+        if on_progress is not None and count_total:
+            on_progress(progress)
         try:
             for batch in reader:
                 writer.write(score_batch(model, batch, id_column, proba, progress.rows))
@@ -138,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ref = parser.add_mutually_exclusive_group(required=True)
     ref.add_argument("--version", type=int)
     ref.add_argument("--alias")
+    parser.add_argument("--digest", help="sha256 of the artifact pinned by the caller: another one is refused")
     parser.add_argument("--input", required=True, help="dataset URI: file:// or s3://, .csv or .parquet")
     parser.add_argument("--output", required=True, help="output URI: file:// or s3://, .csv or .parquet")
     parser.add_argument("--id-column", required=True, help="column copied from input to output")
@@ -146,18 +160,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input-format", choices=["csv", "parquet"])
     parser.add_argument("--output-format", choices=["csv", "parquet"])
     parser.add_argument("--cache-dir", type=Path)
+    parser.add_argument("--termination-message", type=Path,
+                        help="file receiving the outcome as JSON at exit (a pod's /dev/termination-log)")
+    parser.add_argument("--progress-key", help="key in --store receiving rows done/total as JSON after each chunk "
+                        "(counts only); CSV rows are then counted before scoring")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.monotonic()
+    reporter = batch_report.Reporter(args.store, args.progress_key, args.termination_message, args.output)
     try:
-        model = load_model(args.store, ModelRef(args.model, args.version, args.alias), args.cache_dir)
+        model = load_model(args.store, ModelRef(args.model, args.version, args.alias, args.digest), args.cache_dir)
+        reporter.model_version = model.version
         done = score_dataset(model, args.input, args.output, args.id_column, args.chunk_rows, args.proba,
-                             args.input_format, args.output_format, _log_progress(started))
+                             args.input_format, args.output_format, reporter.progress(_log_progress(started)),
+                             count_total=args.progress_key is not None)
     except (ModelLoadError, SchemaMismatch, ValueError, FileNotFoundError) as exc:
         log.error("batch scoring failed; nothing was written to %s: %s", args.output, exc)
-        return 1
+        return reporter.failed(exc, permanent=True)
+    except Exception as exc:  # noqa: BLE001 - a store or network fault: reported, and the Job may retry
+        log.exception("batch scoring failed; nothing was written to %s", args.output)
+        return reporter.failed(exc, permanent=False)
     log.info("wrote %d predictions to %s in %.1f s", done.rows, args.output, time.monotonic() - started)
-    return 0
+    return reporter.succeeded(done.rows, done.total_rows)
 
 
 if __name__ == "__main__":

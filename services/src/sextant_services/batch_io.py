@@ -99,6 +99,20 @@ class ChunkReader:
             yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
 
 
+def count_rows(path: Path, fmt: str, column: str) -> int | None:
+    """Rows of a local dataset (Parquet from its footer; CSV by one streaming pass over one column, quoting
+    respected), or None when they cannot be counted that way (e.g. the column is missing)."""
+    if fmt == "parquet":
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    try:
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22),
+                                convert_options=pacsv.ConvertOptions(include_columns=[column],
+                                                                     column_types={column: pa.string()}))
+        return int(sum(batch.num_rows for batch in reader))
+    except (pa.ArrowInvalid, KeyError):
+        return None
+
+
 class ChunkWriter:
     """Appends record batches to a local temporary file in CSV or Parquet."""
 

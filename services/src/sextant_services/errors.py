@@ -43,6 +43,14 @@ class SchemaMismatch(ServingError):
     code = "SchemaMismatch"
 
 
+class BadRow(SchemaMismatch):
+    """One input row holds a value the model cannot take; `row` is its 1-based data row (header not counted)."""
+
+    def __init__(self, message: str, field: str, row: int) -> None:
+        super().__init__(message, field)
+        self.row = row
+
+
 class PayloadTooLarge(ServingError):
     """The body is bigger than the configured limit."""
 

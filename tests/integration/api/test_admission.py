@@ -53,7 +53,7 @@ def test_valid_sample_is_accepted(cluster: Any, admission: str, path: Any) -> No
 
 
 def test_webhook_does_not_block_metadata_updates_or_deletion(cluster: Any, admission: str) -> None:
-    sample = sample_files()[0]
+    sample = next(p for p in sample_files() if "trainingjob" in p.name)
     cluster.kubectl("apply", "-n", admission, "-f", str(sample))
     name = yaml.safe_load(sample.read_text())["metadata"]["name"]
     cluster.kubectl("label", "-n", admission, "trainingjob", name, "team=ml", "--overwrite")

@@ -13,7 +13,7 @@ from tests.support.polling import eventually
 from tests.support.resources import load_sample, sample_files
 from tests.support.sextant_operator import error_lines, forbidden_lines
 
-PLURALS = {"TrainingJob": "trainingjob", "InferenceService": "inferenceservice"}
+PLURALS = {"TrainingJob": "trainingjob", "InferenceService": "inferenceservice", "BatchPrediction": "batchprediction"}
 
 
 def get(cluster: Any, namespace: str, kind: str, name: str) -> dict[str, Any]:
@@ -56,12 +56,15 @@ def test_every_sample_is_reconciled_as_the_service_account_without_403(cluster: 
             eventually(lambda name=name: cluster.kubectl("get", "jobs", "-n", namespace, "-l",
                                                          f"ml.sextant.io/trainingjob={name}", "-o", "name").stdout,
                        timeout=30, what=f"the Job of {name}")
+        elif body["kind"] == "BatchPrediction":  # no store configured here: no run starts, status says why
+            assert status["phase"] == "Pending" and status["reason"] == "RegistryNotConfigured"
+            assert conditions["Succeeded"]["status"] == "Unknown" and "runs" not in status
         else:
             assert status["phase"] == "Pending"
             assert conditions["ModelResolved"] == {**conditions["ModelResolved"], "status": "False",
                                                    "reason": "RegistryNotConfigured"}
             assert conditions["Ready"]["status"] == "False"
-        # No finalizers: every child of both kinds carries an owner reference and is garbage-collected.
+        # No finalizers: every child of every kind carries an owner reference and is garbage-collected.
         assert obj["metadata"].get("finalizers") is None
         assert "kopf" not in status
     assert forbidden_lines(sextant.logs()) == []

@@ -1,6 +1,6 @@
 """The Argo CD health checks in docs/argocd, run by a real Lua 5.1 (what Argo CD's gopher-lua speaks) against
-recorded TrainingJob and InferenceService objects: every case gives the expected health, and no partial status
-makes a script fail (Argo CD would show the resource's health as an error)."""
+recorded TrainingJob, InferenceService and BatchPrediction objects: every case gives the expected health, and no
+partial status makes a script fail (Argo CD would show the resource's health as an error)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from lupa import lua51
 REPO = Path(__file__).resolve().parents[3]
 DOCS = REPO / "docs" / "argocd"
 HERE = Path(__file__).parent
-KINDS = {"TrainingJob": "trainingjob", "InferenceService": "inferenceservice"}
+KINDS = {"TrainingJob": "trainingjob", "InferenceService": "inferenceservice", "BatchPrediction": "batchprediction"}
 HEALTH = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing"}
 
 
@@ -36,7 +36,8 @@ def cases(kind: str) -> list[Any]:
     return [pytest.param(kind, c["object"], c["expect"], id=f"{kind}: {c['case']}") for c in recorded]
 
 
-@pytest.mark.parametrize(("kind", "obj", "expect"), cases("TrainingJob") + cases("InferenceService"))
+@pytest.mark.parametrize(("kind", "obj", "expect"), cases("TrainingJob") + cases("InferenceService") +
+                         cases("BatchPrediction"))
 def test_recorded_status_gives_the_expected_health(kind: str, obj: dict[str, Any], expect: dict[str, str]) -> None:
     result = run_check(kind, obj)
     assert result["status"] == expect["status"], result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -66,12 +67,37 @@ def test_a_bad_row_late_in_the_file_fails_the_run_and_leaves_no_output(store: Pa
     proc = subprocess.run(
         [sys.executable, "-m", "sextant_services.batch", "--store", store.as_uri(), "--model", "iris",
          "--alias", "production", "--input", str(tmp_path / "in.csv"), "--output", str(out_dir / "pred.csv"),
-         "--id-column", "customer_id", "--chunk-rows", "500", "--cache-dir", str(tmp_path / "cache")],
+         "--id-column", "customer_id", "--chunk-rows", "500", "--cache-dir", str(tmp_path / "cache"),
+         "--termination-message", str(tmp_path / "termination-log"), "--progress-key", "batchruns/ns/r1/progress.json"],
         capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # the data cannot be scored: retrying cannot help
     assert "nothing was written" in proc.stderr and "petal_width" in proc.stderr
     assert "scored 500 rows" in proc.stderr  # progress was reported before the failure
     assert list(out_dir.iterdir()) == []
+    outcome = json.loads((tmp_path / "termination-log").read_text())
+    assert outcome == {"status": "Failed", "reason": "BadRow", "row": 3501, "column": "petal_width",
+                       "rowsDone": 3500, "rowsTotal": 4000, "modelVersion": 1,
+                       "message": "column 'petal_width' must be numeric; data row 3501 holds 'broken'",
+                       "fix": "correct or remove row 3501 of the input (column 'petal_width'), then run again"}
+    progress = json.loads((store / "batchruns/ns/r1/progress.json").read_text())
+    assert progress == {"rowsDone": 3500, "rowsTotal": 4000}  # counts only, never data
+
+
+def test_the_outcome_and_progress_report_rows_done_of_total(store: Path, tmp_path: Path) -> None:
+    _dataset(1200).to_csv(tmp_path / "in.csv", index=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sextant_services.batch", "--store", store.as_uri(), "--model", "iris",
+         "--alias", "production", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out.csv"),
+         "--id-column", "customer_id", "--chunk-rows", "500", "--cache-dir", str(tmp_path / "cache"),
+         "--termination-message", str(tmp_path / "termination-log"), "--progress-key", "batchruns/ns/r2/progress.json"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "termination-log").read_text()) == {
+        "status": "Succeeded", "rowsDone": 1200, "rowsTotal": 1200, "output": str(tmp_path / "out.csv"),
+        "modelVersion": 1}
+    assert json.loads((store / "batchruns/ns/r2/progress.json").read_text()) == {
+        "rowsDone": 1200, "rowsTotal": 1200, "chunks": 3}
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 1200
 
 
 def test_missing_feature_column_names_it(iris, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

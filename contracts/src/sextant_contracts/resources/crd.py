@@ -1,4 +1,4 @@
-"""Builds the TrainingJob and InferenceService CustomResourceDefinitions from the typed models."""
+"""Builds the TrainingJob, InferenceService and BatchPrediction CustomResourceDefinitions from the typed models."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import inferenceservice, trainingjob
+from . import batchprediction, inferenceservice, trainingjob
 from .fields import Rule
 from .schema import Schema, object_schema
 
@@ -72,7 +72,21 @@ INFERENCESERVICE = Kind(
     ),
 )
 
-KINDS = (TRAININGJOB, INFERENCESERVICE)
+BATCHPREDICTION = Kind(
+    kind="BatchPrediction", plural="batchpredictions", short_names=("sxbp",),
+    model=batchprediction.BatchPrediction, class_rules=batchprediction.CLASS_RULES,
+    columns=(
+        _column("Phase", ".status.phase", description="Pending, Running, Succeeded, Failed or Suspended."),
+        _column("Model", ".status.modelVersion", description="Model version of the latest run, e.g. churn:6."),
+        _column("Rows", ".status.progress.summary", description="Rows scored of total in the latest run."),
+        _column("Last Run", ".status.startTime", "date", "When the latest run started."),
+        _AGE,
+        _column("Output", ".status.output.uri", description="Predictions last published.", priority=1),
+        _column("Reason", ".status.reason", description="Why the latest run is in its phase.", priority=1),
+    ),
+)
+
+KINDS = (TRAININGJOB, INFERENCESERVICE, BATCHPREDICTION)
 
 
 def openapi_schema(kind: Kind) -> Schema:

@@ -8,12 +8,14 @@ from typing import Any
 import kopf
 
 from sextant_contracts.resources.crd import GROUP, VERSION
+from sextant_contracts.rules.batchprediction import validate_batchprediction
 from sextant_contracts.rules.trainingjob import validate_trainingjob
 
 from ..config import OperatorConfig
 from ..reconcile.run_schedule import cron_error
 
 TRAININGJOB_WEBHOOK_ID = "validate-trainingjob"
+BATCHPREDICTION_WEBHOOK_ID = "validate-batchprediction"
 
 
 def needs_validation(operation: str | None, body: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
@@ -40,7 +42,7 @@ def admission_message(violations: list[str]) -> str:
 
 
 def register_admission(registry: kopf.OperatorRegistry) -> None:
-    """Register the TrainingJob validation handler (served at /validate-trainingjob)."""
+    """Register the validation handlers (served at /validate-trainingjob and /validate-batchprediction)."""
 
     @kopf.on.validate(GROUP, VERSION, "trainingjobs", id=TRAININGJOB_WEBHOOK_ID, registry=registry,
                       operations=["CREATE", "UPDATE"])
@@ -49,6 +51,16 @@ def register_admission(registry: kopf.OperatorRegistry) -> None:
             return
         spec = body.get("spec") or {}
         violations = [str(v) for v in validate_trainingjob(spec)] + schedule_violations(spec)
+        if violations:
+            raise kopf.AdmissionError(admission_message(violations), code=422)
+
+    @kopf.on.validate(GROUP, VERSION, "batchpredictions", id=BATCHPREDICTION_WEBHOOK_ID, registry=registry,
+                      operations=["CREATE", "UPDATE"])
+    def validate_batchprediction_handler(body: kopf.Body, **kwargs: Any) -> None:
+        if not needs_validation(kwargs.get("operation"), body, kwargs.get("old")):
+            return
+        spec = body.get("spec") or {}
+        violations = [str(v) for v in validate_batchprediction(spec)] + schedule_violations(spec)
         if violations:
             raise kopf.AdmissionError(admission_message(violations), code=422)
 

@@ -27,6 +27,10 @@ class RunResults:
         """The running search's progress document (trials done, total, best so far), if it wrote one."""
         return self._document(f"runs/{run}/progress.json")
 
+    def document(self, key: str) -> dict[str, Any] | None:
+        """Any small JSON document the operator's runs write (a batch run's progress counts), or None."""
+        return self._document(key)
+
     def _document(self, key: str) -> dict[str, Any] | None:
         if not self.store_uri:
             return None

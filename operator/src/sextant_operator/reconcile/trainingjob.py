@@ -12,18 +12,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sextant_contracts.resources.trainingjob_status import RunRecord, TrainingJobStatus
+from sextant_contracts.resources.trainingjob_status import TrainingJobStatus
 
 from .conditions import ConditionState, merge_conditions
-from .run_names import ROLE_TRAIN, ROLE_TRIALS, scheduled_run_name, spec_run_name, training_fingerprint
+from .run_history import DEFAULT_HISTORY as DEFAULT_HISTORY
+from .run_history import TERMINAL, history_limits, record_outcome, run_to_start, supersede_older
+from .run_history import Run as _Run
+from .run_history import history_deletions as _history_deletions
+from .run_history import known_runs as _known_runs
+from .run_history import run_order as _run_order
+from .run_names import ROLE_TRAIN, ROLE_TRIALS, training_fingerprint
 from .run_observation import JobView, PodView, RunOutcome, observe_run
-from .run_schedule import due_tick, next_tick, parse_time
+from .run_schedule import next_tick, parse_time
 from .training_job_manifest import RunIdentity, TrainingSettings, train_job, trial_shards, trials_job
 
 BACKEND_NOT_CONFIGURED = "BackendNotConfigured"
-TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
 MAX_RECORDS = 10
-DEFAULT_HISTORY = {"Succeeded": 3, "Failed": 1}
 ACTIVE_RESYNC_SECONDS = 30.0
 RESULT_RETRY_SECONDS = 5.0
 PROGRESS_SECONDS = 10.0
@@ -106,70 +110,6 @@ def _without_backend(spec: Mapping[str, Any], generation: int, current: Mapping[
             "conditions": merge_conditions(current.get("conditions", []), states, generation, now)}
 
 
-@dataclass
-class _Run:
-    """A run the planner knows of, from its status record, its Jobs, or because it starts now."""
-
-    name: str
-    cause: str
-    generation: int
-    spec_hash: str
-    record: RunRecord
-    jobs: list[JobView] = field(default_factory=list)
-
-    @property
-    def phase(self) -> str:
-        return str(self.record.get("phase", "Pending"))
-
-
-def _known_runs(status: Mapping[str, Any], jobs: Sequence[JobView], now: str) -> dict[str, _Run]:
-    runs: dict[str, _Run] = {}
-    for record in status.get("runs") or []:
-        runs[record["name"]] = _Run(record["name"], record.get("cause", "spec"), int(record.get("generation", 0)),
-                                    str(record.get("specHash", "")), dict(record))  # type: ignore[arg-type]
-    for job in jobs:
-        run = runs.get(job.run)
-        if run is None:  # a Job created just before the operator died, before its run reached status
-            run = runs[job.run] = _Run(job.run, job.cause, job.generation, job.spec_hash, {
-                "name": job.run, "generation": job.generation, "cause": job.cause,  # type: ignore[typeddict-item]
-                "phase": "Pending", "startTime": job.created or job.start_time or now, "specHash": job.spec_hash})
-        run.jobs.append(job)
-    return runs
-
-
-def _run_order(run: _Run) -> tuple[str, int, str]:
-    """Sorts runs oldest first: by start, then generation (two runs can start within one second), then name."""
-    return str(run.record.get("startTime", "")), run.generation, run.name
-
-
-def _latest(runs: Sequence[_Run], cause: str) -> _Run | None:
-    candidates = [r for r in runs if r.cause == cause]
-    return max(candidates, key=lambda r: (r.generation, r.record.get("startTime", ""), r.name), default=None)
-
-
-def _new_run(name: str, cause: str, generation: int, spec_hash: str, now: str) -> _Run:
-    record: RunRecord = {"name": name, "generation": generation, "cause": cause,  # type: ignore[typeddict-item]
-                         "phase": "Pending", "reason": "RunCreated", "message": "the run's Job is being created",
-                         "startTime": now, "specHash": spec_hash}
-    return _Run(name, cause, generation, spec_hash, record)
-
-
-def _due_scheduled_run(tj: Mapping[str, Any], runs: Sequence[_Run], generation: int, spec_hash: str,
-                       now: str) -> _Run | None:
-    schedule = tj["spec"].get("schedule")
-    if not schedule or tj["spec"].get("suspend"):
-        return None
-    latest = _latest(runs, "schedule")
-    since = str(latest.record.get("startTime") if latest else tj["metadata"].get("creationTimestamp", now))
-    tick = due_tick(schedule["cron"], since, now)
-    if tick is None:
-        return None
-    name = scheduled_run_name(tj["metadata"]["name"], int(tick.timestamp()))
-    if any(r.name == name for r in runs):
-        return None
-    return _new_run(name, "schedule", generation, spec_hash, now)
-
-
 def _manifests(tj: Mapping[str, Any], run: _Run, settings: TrainingSettings) -> list[dict[str, Any]]:
     """The Jobs the run needs now: the trials Job first when sharded, the train Job once the trials are done."""
     identity = RunIdentity(tj, run.name, run.cause, run.generation, run.spec_hash)
@@ -198,15 +138,12 @@ def _cost(jobs: Sequence[JobView]) -> dict[str, float]:
 
 
 def _record_outcome(run: _Run, outcome: RunOutcome, now: str) -> None:
-    record = run.record
-    record.update({"phase": outcome.phase, "reason": outcome.reason, "message": outcome.message})  # type: ignore[typeddict-item]
-    if outcome.phase in TERMINAL and not record.get("completionTime"):
-        record["completionTime"] = now
+    record_outcome(run, outcome, now)
     result = outcome.trainer_result
     if result:
-        record["modelVersion"] = str(result.get("model", {}).get("version", ""))
-        record["metrics"] = {k: float(v) for k, v in (result.get("metrics") or {}).items()
-                             if isinstance(v, (int, float))}
+        run.record["modelVersion"] = str(result.get("model", {}).get("version", ""))
+        run.record["metrics"] = {k: float(v) for k, v in (result.get("metrics") or {}).items()
+                                 if isinstance(v, (int, float))}
 
 
 def _model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -229,26 +166,6 @@ def _model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     if (result.get("trials") or {}).get("total"):  # a single estimator has no trials to count
         fields["trials"] = {k: int(v) for k, v in result["trials"].items() if isinstance(v, int)}
     return fields
-
-
-def _history_deletions(runs: Sequence[_Run], limits: Mapping[str, int]) -> list[str]:
-    """Jobs of finished runs beyond the history limits (newest kept), every Job of a stopped run, and the Jobs of a
-    failed run that still hold pods (a failed run releases them)."""
-    doomed: list[str] = []
-    kept = {"Succeeded": 0, "Failed": 0}
-    for run in sorted(runs, key=lambda r: (r.record.get("startTime", ""), r.name), reverse=True):
-        live = [j.name for j in run.jobs if not j.deleting]
-        if not live or run.phase not in TERMINAL:
-            continue
-        if run.phase == "Stopped":
-            doomed += live
-            continue
-        if run.phase == "Failed":
-            doomed += [j.name for j in run.jobs if j.active and not j.deleting]
-        kept[run.phase] += 1
-        if kept[run.phase] > limits[run.phase]:
-            doomed += live
-    return list(dict.fromkeys(doomed))
 
 
 def _conditions(phase: str, reason: str, message: str) -> list[ConditionState]:
@@ -278,29 +195,12 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
     for pod in observed.pods:
         pods_by_run.setdefault(pod.run, []).append(pod)
 
-    latest_spec_run = _latest(list(runs.values()), "spec")
-    starting: _Run | None = None
-    if latest_spec_run is None or latest_spec_run.spec_hash != spec_hash:
-        starting = _new_run(spec_run_name(meta["name"], generation), "spec", generation, spec_hash, now)
-        if starting.name in runs:  # the same generation seen again (status lost): it is the same run
-            starting = None
-    if starting is None:
-        starting = _due_scheduled_run(tj, list(runs.values()), generation, spec_hash, now)
-        active = [r for r in runs.values() if r.phase not in TERMINAL]
-        policy = (spec.get("schedule") or {}).get("concurrencyPolicy", "Forbid")
-        if starting is not None and active and policy == "Forbid":
-            starting = None
+    starting = run_to_start(tj, runs, spec_hash, now)
     plan = TrainingPlan(status={})
-
     if starting is not None:
         runs[starting.name] = starting
-    # One run at a time: the newest supersedes any still going. Also when it started before a crash that lost
-    # the status patch recording this (its Job exists, the older run is still going in status): the older run
-    # is stopped, never given a Job again.
     newest = starting or max(runs.values(), key=_run_order, default=None)
-    for run in runs.values():
-        if run is not newest and newest is not None and run.phase not in TERMINAL:
-            _record_outcome(run, RunOutcome("Stopped", "Superseded", f"run {newest.name} replaced it"), now)
+    supersede_older(runs, newest, now, _record_outcome)
 
     for run in runs.values():
         if run.phase in TERMINAL:
@@ -316,9 +216,7 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
                 if job.suspended != bool(spec.get("suspend")) and not job.complete:
                     plan.suspend[job.name] = bool(spec.get("suspend"))
 
-    limits = {**DEFAULT_HISTORY, **{phase: int((spec.get("schedule") or {}).get(key, DEFAULT_HISTORY[phase]))
-                                   for phase, key in (("Succeeded", "successfulRunsHistoryLimit"),
-                                                      ("Failed", "failedRunsHistoryLimit"))}}
+    limits = history_limits(spec)
     plan.delete.extend(name for name in _history_deletions(list(runs.values()), limits) if name not in plan.delete)
 
     ordered = sorted(runs.values(), key=_run_order, reverse=True)
