@@ -92,8 +92,8 @@ class KubeflowApi:
 
             token = self.settings.token_file
             credentials = ServiceAccountTokenVolumeCredentials(path=str(token)) if token else None
-            self._client = kfp.Client(host=self.settings.endpoint, namespace=self.settings.namespace,
-                                      credentials=credentials)
+            self._client = self._call("connecting", kfp.Client, host=self.settings.endpoint,
+                                      namespace=self.settings.namespace, credentials=credentials)
         return self._client
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
