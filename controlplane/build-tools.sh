@@ -192,20 +192,29 @@ build_kfp() {
   ln -sfn "$bindir/kfp-persistence-agent-$key" "$bindir/kfp-persistence-agent"
 }
 
-# Argo's Workflow CRD (the minimal schema) at the argo-workflows version KFP's go.sum pins: the API server creates a
-# Workflow per run, so the cluster the tests use needs the kind (not Argo's controller).
-kfp_workflow_crd() {
+# The CRDs KFP's API server and persistence agent need in the cluster: Argo's Workflow (the minimal schema, at the
+# argo-workflows version KFP's go.sum pins; the API server creates one per run) and KFP's ScheduledWorkflow (the
+# agent waits for its informer), as one file for kubectl apply. Not Argo's controller.
+kfp_crds() {
   local v; v=$(awk '$1 == "github.com/argoproj/argo-workflows/v3" && $2 !~ /go.mod/ { print $2; exit }' \
     "$here/tools/kfp/go.sum")
   [[ -n "$v" ]] || { log "tools/kfp/go.sum pins no github.com/argoproj/argo-workflows/v3"; exit 1; }
-  local target="$bindir/kfp-workflow-crd-$v.yaml"
+  local kv; kv=$(module_version "$here/tools/kfp" github.com/kubeflow/pipelines)
+  local target="$bindir/kfp-crds-${kv##*-}-$v.yaml"
   if [[ ! -f "$target" ]]; then
-    local src; src=$(cd "$here/tools/kfp" && GOFLAGS=-mod=mod go mod download -json "github.com/argoproj/argo-workflows/v3@$v" \
+    local argo kfp
+    argo=$(cd "$here/tools/kfp" && GOFLAGS=-mod=mod go mod download -json "github.com/argoproj/argo-workflows/v3@$v" \
       | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-    cp "$src/manifests/base/crds/minimal/argoproj.io_workflows.yaml" "$target.tmp" && mv "$target.tmp" "$target"
-    log "copied Argo's Workflow CRD from github.com/argoproj/argo-workflows/v3@$v"
+    kfp=$(cd "$here/tools/kfp" && GONOSUMDB=github.com/kubeflow/pipelines GOFLAGS=-mod=mod \
+      go mod download -json "github.com/kubeflow/pipelines@$kv" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    for f in "$argo/manifests/base/crds/minimal/argoproj.io_workflows.yaml" \
+             "$kfp/manifests/kustomize/base/pipeline/cluster-scoped/scheduled-workflow-crd.yaml"; do
+      printf -- '---\n'; cat "$f"
+    done > "$target.tmp"
+    mv "$target.tmp" "$target"
+    log "assembled the Workflow (argo-workflows $v) and ScheduledWorkflow (KFP) CRDs"
   fi
-  ln -sfn "$target" "$bindir/kfp-workflow-crd.yaml"
+  ln -sfn "$target" "$bindir/kfp-crds.yaml"
 }
 
 build_tool() {
@@ -234,7 +243,7 @@ build_tool() {
     traefik) build_traefik ;;
     gateway-api-crds) gateway_api_crds ;;
     # Optional: Kubeflow Pipelines' API server and persistence agent (make kfp-tools; docs/pipelines.md)
-    kfp) build_kfp; kfp_workflow_crd ;;
+    kfp) build_kfp; kfp_crds ;;
     # The resource metrics API (metrics.k8s.io) for HPAs on CPU and `kubectl top`, scraping the real node's
     # kubelet (docs/development.md, "Autoscaling").
     metrics-server)

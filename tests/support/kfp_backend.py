@@ -2,10 +2,11 @@
 
 Built by `make kfp-tools` (controlplane/build-tools.sh kfp: KFP 2.14.3 from the Go module proxy). Around them:
 MariaDB from Debian in a temporary directory (loopback port, no grant tables: nothing else can reach it), the
-S3-compatible versitygw as KFP's object store, and Argo's Workflow CRD in the test cluster, where the API server
-creates one Workflow per run in its namespace. Nothing executes those Workflows here (no Argo controller): a test
-drives a Workflow's `status.phase` through the real Kubernetes API as the stand-in for Argo's controller, and the
-real persistence agent carries it into the run's state, as it would in a Kubeflow installation.
+S3-compatible versitygw as KFP's object store, and Argo's Workflow CRD (with KFP's ScheduledWorkflow CRD) in the
+test cluster, where the API server creates one Workflow per run in its namespace. Nothing executes those
+Workflows here (no Argo controller): a test drives a Workflow's `status.phase` through the real Kubernetes API as
+the stand-in for Argo's controller, and the real persistence agent carries it into the run's state, as it would
+in a Kubeflow installation.
 
 Two quirks of that release (../shared/notes/kubeflow.md): its gRPC port is given as `:PORT` (its HTTP gateway
 dials "localhost"+flag), so gRPC listens on every interface; and the persistence agent reads a token from a
@@ -35,14 +36,14 @@ from tests.support.versitygw import RunningStore
 BIN_DIR = Path(os.environ.get("SEXTANT_BIN_DIR", DEFAULT_BIN_DIR))
 AGENT_TOKEN = Path("/var/run/secrets/kubeflow/tokens/persistenceagent-sa-token")
 HEALTH_PATH = "/apis/v2beta1/healthz"
-WORKFLOW_CRD = "kfp-workflow-crd.yaml"
+KFP_CRDS = "kfp-crds.yaml"
 START_TIMEOUT_S = 120.0
 
 
 def kfp_binaries() -> tuple[Path, Path]:
     """The API server and persistence agent; skips the test with the fix when they are not built."""
     server, agent = BIN_DIR / "kfp-apiserver", BIN_DIR / "kfp-persistence-agent"
-    if not (server.exists() and agent.exists() and (BIN_DIR / WORKFLOW_CRD).exists()):
+    if not (server.exists() and agent.exists() and (BIN_DIR / KFP_CRDS).exists()):
         pytest.skip(f"the KFP API server is not built in {BIN_DIR}: run `make kfp-tools` (5-10 minutes once)")
     if not shutil.which("mariadbd") and not Path("/usr/sbin/mariadbd").exists():
         pytest.skip("MariaDB is not installed: run `make deps` (Debian package mariadb-server-core)")
@@ -116,10 +117,11 @@ class KfpBackend:
                          for p in sorted(self.workdir.glob("*.log")))
 
 
-def install_workflow_crd(cluster: Any) -> None:
-    """Argo's Workflow CRD (from the argo-workflows module KFP pins), applied once; waits until it is served."""
-    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(BIN_DIR / WORKFLOW_CRD))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/workflows.argoproj.io")
+def install_kfp_crds(cluster: Any) -> None:
+    """Argo's Workflow and KFP's ScheduledWorkflow CRDs (build-tools.sh kfp), applied; waits until served."""
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(BIN_DIR / KFP_CRDS))
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/workflows.argoproj.io",
+                    "crd/scheduledworkflows.kubeflow.org")
 
 
 def _write_agent_token() -> None:
@@ -148,7 +150,7 @@ def _config(mysql_port: int, store: RunningStore) -> dict[str, Any]:
 def running_kfp(cluster: Any, store: RunningStore, namespace: str, workdir: Path) -> Iterator[KfpBackend]:
     """MariaDB, the API server (Workflows in `namespace`) and the persistence agent; stopped on exit."""
     server_bin, agent_bin = kfp_binaries()
-    install_workflow_crd(cluster)
+    install_kfp_crds(cluster)
     _write_agent_token()
     workdir.mkdir(parents=True, exist_ok=True)
     kubeconfig = str(cluster.kubeconfig)
