@@ -207,6 +207,10 @@ class SwitchableProxy:
     def off(self) -> None:
         """Refuse new connections and cut the open ones (a client's kept-alive connection must fail too)."""
         if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (close alone does not)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         for conn in self._open:
