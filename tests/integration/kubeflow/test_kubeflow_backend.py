@@ -117,9 +117,8 @@ def test_a_run_created_just_before_a_crash_is_adopted_after_restart(world: Kubef
     tj = world.create("iris")
     client = world.kfp.client()
     experiment = client.create_experiment(world.experiment, namespace=world.kfp.namespace)
-    pipeline = client.upload_pipeline(_pipeline_file(world), pipeline_name=f"crash-{world.namespace}")
     client.run_pipeline(experiment.experiment_id, f"{world.namespace}/iris g1 [{tj['metadata']['uid']}]",
-                        pipeline_id=pipeline.pipeline_id, params=_params(), enable_caching=False)
+                        pipeline_package_path=_pipeline_file(world), params=_params(), enable_caching=False)
     world.operator.start()
     run_id = _run_id(world, "iris")
     assert [r.run_id for r in world.runs(tj["metadata"]["uid"])] == [run_id]
