@@ -76,6 +76,7 @@ class OperatorProcess:
     workdir: Path
     webhook_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)  # more variables (SEXTANT_STORE_URI, ...)
     proc: subprocess.Popen[bytes] | None = None
     cert: ServingCertificate | None = None
@@ -95,7 +96,7 @@ class OperatorProcess:
                "SEXTANT_LIVENESS": f"http://127.0.0.1:{self.health_port}/healthz", "SEXTANT_LOG_FORMAT": "full",
                # The session's cluster may have the Gateway API CRDs (the Gateway tests install them) but no
                # Gateway for these operators: they route through the router, as the chart would be told to.
-               "SEXTANT_ROUTING": "router",
+               "SEXTANT_ROUTING": "router", "SEXTANT_METRICS_PORT": str(self.metrics_port),
                **self.env}
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "sextant_operator"], stdout=out,

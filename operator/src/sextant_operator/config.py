@@ -63,6 +63,8 @@ class OperatorConfig:
     kubeflow_experiment: str = "sextant"
     kubeflow_token_file: Path | None = None
     kubeflow_ui_url: str | None = None
+    #: Port of the operator's /metrics (drift scores, finished runs); 0 turns it off.
+    metrics_port: int = 8081
 
     @property
     def clusterwide(self) -> bool:
@@ -134,6 +136,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         kubeflow_experiment=env.get("SEXTANT_KFP_EXPERIMENT") or OperatorConfig.kubeflow_experiment,
         kubeflow_token_file=Path(token_file) if token_file else None,
         kubeflow_ui_url=env.get("SEXTANT_KFP_UI_URL") or None,
+        metrics_port=_int(env, "SEXTANT_METRICS_PORT", 8081, 0),
     )
 
 

@@ -10,10 +10,12 @@ import kopf
 
 from .admission.webhook import register_admission
 from .config import OperatorConfig
+from .handlers.drift_monitor import DriftMonitor, DriftReports
 from .handlers.inferenceservice import ServingReconciler, register_inferenceservice_handlers
 from .handlers.kube_actions import KubeActions
 from .handlers.kubeflow_training import KubeflowTraining
 from .handlers.model_registry import RegistryResolver
+from .handlers.operator_metrics import OperatorMetrics
 from .handlers.run_results import RunResults
 from .handlers.trainingjob import OWNED_STATUS_FIELDS, TrainingReconciler, register_trainingjob_handlers
 from .kubeflow.api import KubeflowApi, KubeflowSettings
@@ -83,18 +85,27 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
+    metrics = OperatorMetrics()
     training_actions, results = KubeActions(), RunResults(config.store_uri)
     reconciler = TrainingReconciler(training_settings(config), training_actions, results,
-                                    concurrency=config.worker_limit,
+                                    concurrency=config.worker_limit, metrics=metrics,
                                     kubeflow=kubeflow_training(config, training_actions, results))
     register_trainingjob_handlers(registry, reconciler)
     actions = KubeActions()
+    drift = DriftMonitor(actions, DriftReports(config.store_uri), metrics, config.prometheus_url)
     serving = ServingReconciler(serving_settings(config), actions, RegistryResolver(config.store_uri),
-                                concurrency=config.worker_limit)
+                                concurrency=config.worker_limit, drift=drift)
 
     @kopf.on.startup(registry=registry)
     def detect_serving_apis(**_: Any) -> None:
         serving.settings = detect_optional_apis(serving.settings, actions, config.routing)
+        if config.metrics_port:
+            try:
+                metrics.serve(config.metrics_port)
+                log.info("serving the operator's metrics on :%d/metrics", config.metrics_port)
+            except OSError as exc:
+                log.warning("cannot serve metrics on :%d (%s); running without them (set SEXTANT_METRICS_PORT)",
+                            config.metrics_port, exc)
 
     register_inferenceservice_handlers(registry, serving)
     if config.webhook_enabled:

@@ -172,6 +172,19 @@ class Handlers:
         return oip.encode_infer_response(m.name, m.version, plane.variant, request_id,
                                          result.predictions, result.probabilities), row_count(cols)
 
+    async def drift(self, request: Request) -> Response:
+        """Judge live bin counts against this model's baseline (the operator's drift monitor asks)."""
+        try:
+            plane = self._plane_for(request)
+            body = await read_json(request, self._runtime().settings.max_body_bytes)
+            m = plane.model
+            title = f"Drift of {m.name} version {m.version} ({plane.variant})"
+            from .drift_check import check_drift  # scipy loads on the first check, not at every server start
+            report = await asyncio.to_thread(check_drift, m.manifest, body, title)
+        except ServingError as exc:
+            return json_response(exc.body(), exc.status)
+        return json_response(report)
+
     async def server_live(self, request: Request) -> Response:
         return json_response({"live": True})
 
@@ -211,6 +224,7 @@ def build_http_app(get_runtime: RuntimeGetter) -> Starlette:
     routes = [
         Route("/predict", h.predict, methods=["POST"]),
         Route("/predict_proba", h.predict_proba, methods=["POST"]),
+        Route("/drift", h.drift, methods=["POST"]),
         Route("/v2", h.server_metadata, methods=["GET"]),
         Route("/v2/health/live", h.server_live, methods=["GET"]),
         Route("/v2/health/ready", h.server_ready, methods=["GET"]),

@@ -26,6 +26,7 @@ ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"/v2/models/[^/]+(/versions/[^/]+)?"), "model_metadata"),
     (re.compile(r"/v2/health/(live|ready)|/readyz|/livez|/healthz"), "health"),
     (re.compile(r"/metrics"), "metrics"),
+    (re.compile(r"/drift"), "drift"),
     (re.compile(r"/v2"), "server_metadata"),
 )
 #: Statuses counted by their code; any other is counted by its class ("2xx" ... "5xx").

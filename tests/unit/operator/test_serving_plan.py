@@ -193,6 +193,25 @@ def test_a_canary_answering_5xx_is_rolled_back_and_not_retried() -> None:
     assert again.status["reason"] == "RolledBack" and "10 of 40" in again.status["message"]
 
 
+def test_a_canary_no_worse_than_the_version_it_replaces_goes_on() -> None:
+    isvc = with_status(AB, _pinned_status())
+    isvc["spec"]["rollout"] = {"strategy": "Canary", "canaryPercent": 20, "interval": "1m", "maxErrorRate": 0.05,
+                               "minRequests": 20}
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 1))
+    first = plan_inferenceservice(observe(isvc, deps, T0, staging=3, errors={"challenger-v2": (100, 2)}),
+                                  SETTINGS)
+    assert first.status["variants"][1]["rollout"]["previousCounts"] == [100, 2]
+    # Since the rollout began the old version answered 58 of 300 with 5xx; the new one 4 of 40: no worse.
+    later = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T1, staging=3,
+                                          errors={"challenger-v3": (40, 4), "challenger-v2": (400, 60)}), SETTINGS)
+    challenger = later.status["variants"][1]
+    assert "rolledBack" not in challenger and challenger["rollout"]["percent"] == 20
+    # Its earlier errors do not count for the old version: 2 of 300 since the rollout began, so the new is worse.
+    worse = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T1, staging=3,
+                                          errors={"challenger-v3": (40, 4), "challenger-v2": (400, 4)}), SETTINGS)
+    assert worse.status["variants"][1]["rolledBack"]["version"] == "3"
+
+
 def test_few_requests_are_not_judged() -> None:
     isvc = with_status(AB, _pinned_status())
     isvc["spec"]["rollout"] = {"strategy": "Canary", "canaryPercent": 20, "interval": "1m", "minRequests": 20}

@@ -89,7 +89,8 @@ class Rollout(TypedDict, total=False):
     interval: Annotated[str, Field("Time each step is watched before the next, such as 1m.", default="1m",
                                    pattern=DURATION_PATTERN, max_length=32)]
     maxErrorRate: Annotated[float, Field(
-        "Share of the new version's requests answered 5xx above which the rollout is rolled back.",
+        "Share of the new version's requests answered 5xx above which the rollout is rolled back, unless the "
+        "version it replaces answered a larger share (a new version no worse than the old one proceeds).",
         default=0.05, minimum=0, maximum=1)]
     minRequests: Annotated[int, Field(
         "Requests the new version must have answered in a step before its error rate is judged.", default=20,
@@ -109,17 +110,26 @@ class Batching(TypedDict, total=False):
 
 
 class DriftMonitoring(TypedDict, total=False):
-    """Data-drift checks of live features against the training baseline."""
+    """Data-drift checks of live features against the training baseline (docs/monitoring.md)."""
 
     enabled: Annotated[bool, Field("Check for drift.", default=False)]
-    interval: Annotated[str, Field("Time between checks, such as 5m.", default="5m",
+    interval: Annotated[str, Field("Time between checks of each variant, such as 5m.", default="5m",
                                    pattern=DURATION_PATTERN, max_length=32)]
     threshold: Annotated[float, Field(
-        "Drift score (0 to 1) above which drift is reported.", default=0.2, minimum=0, maximum=1)]
-    minSamples: Annotated[int, Field("Requests needed before a check is made.", default=500, minimum=1)]
+        "Share of the tested features (0 to 1) that must drift before drift is reported. 0 reports drift as soon "
+        "as one feature drifts; the engine's multiple-testing correction already bounds false alarms.",
+        default=0, minimum=0, maximum=1)]
+    minSamples: Annotated[int, Field(
+        "Live values of a feature needed before it is tested; until every feature has them the check says "
+        "InsufficientSamples and the window keeps growing.", default=500, minimum=1, maximum=10_000_000)]
     retrain: Annotated[str, Field(
-        "Name of a TrainingJob in the same namespace to re-run when drift is detected.",
+        "Name of a TrainingJob in the same namespace to re-run when drift is detected (its spec.trigger is set).",
         pattern=NAME_PATTERN, max_length=253)]
+    retrainCooldown: Annotated[str, Field(
+        "Least time between two retraining requests, such as 6h.", default="6h", pattern=DURATION_PATTERN,
+        max_length=32)]
+    maxRetrainsPerDay: Annotated[int, Field(
+        "Most retraining requests in any 24 hours.", default=2, minimum=1, maximum=24)]
 
 
 class Monitoring(TypedDict, total=False):
@@ -184,6 +194,9 @@ class VariantRollout(TypedDict, total=False):
                                   maximum=100)]
     stepStartedAt: Annotated[str, Field("When the current step began (RFC 3339).", format="date-time")]
     message: Annotated[str, Field("What the rollout waits for.")]
+    previousCounts: Annotated[list[int], Field(
+        "Prediction requests and 5xx answers of the version being replaced when the rollout began: its rate "
+        "since then is what the new version must not be worse than.", min_items=2, max_items=2)]
 
 
 class VariantStatus(TypedDict, total=False):
@@ -202,13 +215,35 @@ class VariantStatus(TypedDict, total=False):
     rolledBack: Annotated[ResolvedModel, Field("The last version whose rollout was rolled back (not retried).")]
 
 
-class DriftStatus(TypedDict, total=False):
-    """Result of the latest drift check."""
+DriftVerdict = Literal["Drifted", "NoDrift", "InsufficientSamples", "CheckFailed"]
 
-    score: Annotated[float, Field("Drift score between 0 and 1.")]
-    driftedFeatures: Annotated[list[str], Field("Features whose distribution moved.")]
-    samples: Annotated[int, Field("Requests the check looked at.")]
+
+class VariantDrift(TypedDict, total=False):
+    """One variant's latest drift check."""
+
+    name: Required[Annotated[str, Field("Variant name.")]]
+    model: Annotated[ResolvedModel, Field("The model version whose baseline the live data was compared with.")]
+    verdict: Annotated[DriftVerdict, Field("Drifted, NoDrift, InsufficientSamples or CheckFailed.")]
+    score: Annotated[float, Field("Share of the tested features that drifted (0 to 1).")]
+    driftedFeatures: Annotated[list[str], Field("Features whose distribution moved, the largest PSI first.")]
+    samples: Annotated[int, Field("Live values of the best-covered feature in the window.")]
+    windowStart: Annotated[str, Field("Start of the window the live counts cover (RFC 3339).", format="date-time")]
+    report: Annotated[str, Field("URI of the HTML drift report in the artifact store.")]
+    message: Annotated[str, Field("What the check found, or why it could not decide.")]
+
+
+class DriftStatus(TypedDict, total=False):
+    """Result of the latest drift check, written by the operator's drift monitor."""
+
+    verdict: Annotated[DriftVerdict, Field("The worst verdict over the variants.")]
+    score: Annotated[float, Field("Highest drift score of the variants (0 to 1).")]
+    driftedFeatures: Annotated[list[str], Field("Features whose distribution moved, as variant/feature.")]
+    samples: Annotated[int, Field("Live values the check looked at (the best-covered feature, summed).")]
     checkedAt: Annotated[str, Field("When the check ran (RFC 3339).", format="date-time")]
+    report: Annotated[str, Field("URI of the HTML report of the most drifted variant.")]
+    variants: Annotated[list[VariantDrift], Field("Per-variant results.", list_map_keys=("name",))]
+    retrainRequests: Annotated[list[str], Field(
+        "When retraining was requested (RFC 3339), the last 24 hours' requests.", max_items=24)]
 
 
 class InferenceServiceStatus(TypedDict, total=False):

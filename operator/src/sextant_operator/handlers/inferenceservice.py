@@ -45,6 +45,7 @@ from ..reconcile.serving_manifests import (
 )
 from ..reconcile.transitions import status_changes, transition_events
 from . import server_probes
+from .drift_monitor import DriftMonitor
 from .keyed_reconciler import Key, KeyedReconciler
 from .kube_actions import KubeActions
 
@@ -66,8 +67,8 @@ class ServingReconciler(KeyedReconciler):
     """Holds what outlives one handler call: the indexes, a lock and a pending requeue per InferenceService."""
 
     def __init__(self, settings: ServingSettings, actions: KubeActions, resolve: Resolver,
-                 concurrency: int = 20) -> None:
-        self.settings, self.actions, self.resolve = settings, actions, resolve
+                 concurrency: int = 20, drift: DriftMonitor | None = None) -> None:
+        self.settings, self.actions, self.resolve, self.drift = settings, actions, resolve, drift
         self.deployments: kopf.Index[Key, DeploymentView] | None = None
         self.pods: kopf.Index[Key, PodView] | None = None
         super().__init__(concurrency, log)
@@ -103,15 +104,17 @@ class ServingReconciler(KeyedReconciler):
         return out
 
     async def _rollout_errors(self, body: Mapping[str, Any], pods: list[PodView]) -> dict[str, tuple[int, int]]:
-        """Requests and 5xx answers of each version being rolled out with traffic."""
+        """Requests and 5xx answers of each version being rolled out with traffic, and of the version it replaces."""
         errors: dict[str, tuple[int, int]] = {}
         for variant in (body.get("status") or {}).get("variants", []):
             rollout = variant.get("rollout") or {}
-            if not rollout.get("percent"):
+            if not rollout:
                 continue
-            version = int((rollout.get("model") or {}).get("version", 0))
-            ips = [p.ip for p in pods if p.variant == variant["name"] and p.version == version and p.ip and p.ready]
-            errors[f"{variant['name']}-v{version}"] = await asyncio.to_thread(server_probes.request_counts, ips)
+            new = int((rollout.get("model") or {}).get("version", 0))
+            old = int((variant.get("model") or {}).get("version", 0))
+            for version in (new, old):  # the previous version's rate is what the new one must not be worse than
+                ips = [p.ip for p in pods if p.variant == variant["name"] and p.version == version and p.ip and p.ready]
+                errors[f"{variant['name']}-v{version}"] = await asyncio.to_thread(server_probes.request_counts, ips)
         return errors
 
     async def reconcile_once(self, namespace: str, name: str) -> float | None:
@@ -142,7 +145,9 @@ class ServingReconciler(KeyedReconciler):
             for api_version, kind in kinds:
                 await asyncio.to_thread(self.actions.delete_object, api_version, kind, namespace, backend)
             log.info("deleted backend %s/%s (a version no longer served)", namespace, backend)
-        return plan.requeue_after
+        drift_due = await self.drift.check_if_due(body, pods, observed.now) if self.drift is not None else None
+        waits = [w for w in (plan.requeue_after, drift_due) if w is not None]
+        return min(waits) if waits else None
 
 
 def _owner_key(namespace: str | None, labels: Mapping[str, str]) -> Key:

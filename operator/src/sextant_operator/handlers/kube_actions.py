@@ -126,6 +126,19 @@ class KubeActions:
             if exc.status != 404:
                 raise
 
+    def set_trainingjob_trigger(self, namespace: str, name: str, trigger: str) -> bool:
+        """Ask a TrainingJob for a new run by setting its spec.trigger (a merge patch of that one field).
+
+        Returns False when the TrainingJob does not exist."""
+        try:
+            self.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, TRAININGJOBS, name,
+                                                       {"spec": {"trigger": trigger}})
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def delete_job(self, namespace: str, name: str) -> None:
         """Delete a Job; the garbage collector then deletes its pods (already gone is fine)."""
         try:

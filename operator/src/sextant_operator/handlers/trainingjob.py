@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -24,9 +24,11 @@ from ..reconcile.run_names import LABEL_TRAININGJOB
 from ..reconcile.run_observation import JobView, PodView, job_view, pod_view
 from ..reconcile.training_job_manifest import TrainingSettings
 from ..reconcile.trainingjob import Observed, chosen_backend, plan_trainingjob, progress_to_read, results_to_read
+from ..reconcile.transitions import status_changes, transition_events
 from .keyed_reconciler import Key, KeyedReconciler
 from .kube_actions import KubeActions
-from .kubeflow_training import KubeflowTraining, write_status
+from .kubeflow_training import KubeflowTraining
+from .operator_metrics import OperatorMetrics
 from .run_results import RunResults
 
 PLURAL = "trainingjobs"
@@ -37,6 +39,8 @@ OWNED_STATUS_FIELDS = frozenset({
 log = logging.getLogger("sextant.operator.training")
 JobIndex = kopf.Index[Key, JobView]
 PodIndex = kopf.Index[Key, PodView]
+#: Phases that end a run (the finished-runs metric counts them).
+FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 
 
 class TrainingReconciler(KeyedReconciler):
@@ -45,8 +49,10 @@ class TrainingReconciler(KeyedReconciler):
     """Holds what outlives one handler call: the indexes, a lock and a pending requeue per TrainingJob."""
 
     def __init__(self, settings: TrainingSettings, actions: KubeActions, results: RunResults,
-                 concurrency: int = 20, kubeflow: KubeflowTraining | None = None) -> None:
-        self.settings, self.actions, self.results, self.kubeflow = settings, actions, results, kubeflow
+                 concurrency: int = 20, metrics: OperatorMetrics | None = None,
+                 kubeflow: KubeflowTraining | None = None) -> None:
+        self.settings, self.actions, self.results, self.metrics = settings, actions, results, metrics
+        self.kubeflow = kubeflow
         self.jobs: JobIndex | None = None
         self.pods: PodIndex | None = None
         super().__init__(concurrency, log)
@@ -75,7 +81,15 @@ class TrainingReconciler(KeyedReconciler):
         plan = plan_trainingjob(Observed(body, jobs, pods, results, now_rfc3339(), progress), self.settings)
         # Status first: a run is recorded before its Job exists, and Stopped or Failed before its Job is deleted, so
         # a crash in between is seen and repaired (a deleted Job is never created again for a run still "going").
-        await write_status(self.actions, body, plan.status, OWNED_STATUS_FIELDS)
+        current = body.get("status") or {}
+        changes = status_changes(current, plan.status, OWNED_STATUS_FIELDS)
+        written = bool(changes) and await asyncio.to_thread(self.actions.patch_status, namespace, name, changes)
+        if written:  # not when the TrainingJob was deleted since it was read
+            for event in transition_events(current, plan.status):
+                kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
+            phase = plan.status.get("phase")
+            if self.metrics is not None and phase != current.get("phase") and phase in FINISHED_PHASES:
+                self.metrics.record_run_finished(namespace, name, str(phase))
         for manifest in plan.apply:
             await asyncio.to_thread(self.actions.apply, manifest)
             log.info("applied Job %s/%s", namespace, manifest["metadata"]["name"])

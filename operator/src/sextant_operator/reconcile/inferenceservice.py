@@ -21,6 +21,7 @@ from sextant_contracts.resources.inferenceservice import (
 )
 
 from .conditions import ConditionState, merge_conditions
+from .drift_monitoring import drift_condition, drift_settings
 from .serving_instances import DeploymentView, PodView, RouteView, pod_problem
 from .serving_manifests import (
     Backend,
@@ -165,7 +166,7 @@ def _split(variant_weight: int, routes: Sequence[tuple[Backend, int]]) -> list[R
 
 
 def _conditions(failures: Sequence[Unresolved], variants: Sequence[VariantPlan], routes_ok: tuple[bool, str, str],
-                serving: bool, spec: Mapping[str, Any]) -> list[ConditionState]:
+                serving: bool, drift_state: ConditionState) -> list[ConditionState]:
     if failures:
         resolved = ConditionState("ModelResolved", "False", failures[0].reason,
                                   "; ".join(f.message for f in failures))
@@ -181,9 +182,6 @@ def _conditions(failures: Sequence[Unresolved], variants: Sequence[VariantPlan],
     else:
         degraded = ConditionState("Degraded", "False", "AsExpected", "every variant serves its pinned version")
     routes = ConditionState("RoutesReady", "True" if routes_ok[0] else "False", routes_ok[1], routes_ok[2])
-    drift = ((spec.get("monitoring") or {}).get("drift") or {}).get("enabled", False)
-    drift_state = ConditionState("DriftDetected", "Unknown", "NotChecked" if drift else "MonitoringDisabled",
-                                 "no drift check has run" if drift else "spec.monitoring.drift.enabled is false")
     if serving:
         ready = ConditionState("Ready", "True", "Serving", "every variant has ready model servers behind the "
                                "service's address")
@@ -258,7 +256,8 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
     routes_ok = _routes_state(observed, settings, plans)
     serving = not suspended and routes_ok[0] and all(
         p.status.get("readyReplicas", 0) > 0 for p, v in zip(plans, variants, strict=True) if v.get("weight", 0))
-    states = _conditions(failures, all_plans, routes_ok, serving, spec)
+    drift_state = drift_condition(current.get("drift") or {}, drift_settings(spec).enabled)
+    states = _conditions(failures, all_plans, routes_ok, serving, drift_state)
     degraded = states[2].status == "True"
     phase: ServingPhase
     if suspended:

@@ -74,17 +74,32 @@ def _next_step(rollout: Mapping[str, Any], percent: int) -> int:
     return 100
 
 
-def _error_verdict(observed: Observed, backend: Backend, rollout: Mapping[str, Any]) -> str | None:
-    """Why the new version must be rolled back (its 5xx rate over enough requests), or None."""
+def _since_rollout_start(now: tuple[int, int], start: list[int] | None) -> tuple[int, int]:
+    """Counter growth since the rollout began; counters that went back (servers restarted) count whole."""
+    if not start or now[0] < start[0] or now[1] < start[1]:
+        return now
+    return now[0] - start[0], now[1] - start[1]
+
+
+def _error_verdict(observed: Observed, backend: Backend, stable: Backend, policy: Mapping[str, Any],
+                   rollout: Mapping[str, Any]) -> str | None:
+    """Why the new version must be rolled back, or None: its 5xx rate over enough requests (its servers started
+    with the rollout) is above maxErrorRate and worse than the previous version's since the rollout began (a
+    version no worse than the one it replaces may proceed)."""
+    least = int(policy.get("minRequests", 20))
     requests, errors = observed.errors.get(backend.key, (0, 0))
-    if requests < int(rollout.get("minRequests", 20)):
+    if requests < least:
         return None
     rate = errors / requests
-    limit = float(rollout.get("maxErrorRate", 0.05))
-    if rate > limit:
-        return (f"version {backend.version} answered {errors} of {requests} requests with 5xx ({rate:.1%}, above "
-                f"spec.rollout.maxErrorRate {limit:.1%}): rolled back to the previous version")
-    return None
+    limit = float(policy.get("maxErrorRate", 0.05))
+    if rate <= limit:
+        return None
+    old_requests, old_errors = _since_rollout_start(observed.errors.get(stable.key, (0, 0)),
+                                                   rollout.get("previousCounts"))
+    if old_requests >= least and rate <= old_errors / old_requests:
+        return None
+    return (f"version {backend.version} answered {errors} of {requests} requests with 5xx ({rate:.1%}, above "
+            f"spec.rollout.maxErrorRate {limit:.1%}): rolled back to the previous version")
 
 
 def plan_rollout(observed: Observed, plan: VariantPlan, variant: Mapping[str, Any], current: Mapping[str, Any],
@@ -105,7 +120,11 @@ def plan_rollout(observed: Observed, plan: VariantPlan, variant: Mapping[str, An
         if percent:  # its pods went away mid-rollout: traffic goes back to the pinned version until they return
             rollout["percent"] = 0
         return
-    verdict = _error_verdict(observed, new, policy) if percent else None
+    if same_target and previous.get("previousCounts"):
+        rollout["previousCounts"] = list(previous["previousCounts"])
+    elif stable.key in observed.errors:
+        rollout["previousCounts"] = list(observed.errors[stable.key])
+    verdict = _error_verdict(observed, new, stable, policy, rollout) if percent else None
     if verdict is not None:
         plan.backends.pop()
         plan.status.pop("rollout")
