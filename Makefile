@@ -15,15 +15,16 @@ PYTEST        := $(VENV)/bin/pytest
 CLUSTER_DIR   ?= .cluster
 # Debian packages the targets need, installed when the command is missing (command:package); `images` uses
 # buildah, runc, debootstrap and gcc (apt installs gcc with its recommended libc6-dev, which -static needs); the
-# real node runc, the CNI plugins, iptables, conntrack and iproute2.
+# real node runc, the CNI plugins, iptables, conntrack and iproute2; `kfp-tools` protoc, and its tests MariaDB.
 APT_NEEDS     := git:git curl:curl nginx:nginx-light buildah:buildah runc:runc debootstrap:debootstrap gcc:gcc \
-                 /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables conntrack:conntrack ip:iproute2
+                 /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables conntrack:conntrack ip:iproute2 \
+                 protoc:protobuf-compiler /usr/sbin/mariadbd:mariadb-server-core
 
 export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(BIN_DIR):$(PATH)
 
-.PHONY: crds manifests help deps uv venv tools gateway-tools test test-unit test-integration lint bench cluster cluster-down \
+.PHONY: crds manifests help deps uv venv tools gateway-tools kfp-tools test test-unit test-integration lint bench cluster cluster-down \
         cluster-reset cluster-status demo clean images
 
 help: ## Show the targets
@@ -49,7 +50,7 @@ venv: $(UV) ## Create .venv from uv.lock (every package, dev tools included)
 tools: deps ## Build etcd, Kubernetes, kwok, kubectl, helm, kubeconform, versitygw, the node's tools, metrics-server (cached by version)
 	controlplane/build-tools.sh >/dev/null
 
-test: deps venv tools gateway-tools lint images ## Lint, unit and integration tests (starts a cluster with the real node for the session)
+test: deps venv tools gateway-tools kfp-tools lint images ## Lint, unit and integration tests (starts a cluster with the real node for the session)
 	SEXTANT_REQUIRE_GATEWAY=1 $(PYTEST) tests/unit tests/integration -m "not bench"
 
 images: deps venv ## Build the container images with buildah (no daemon, no registry); cached by content
@@ -58,8 +59,11 @@ images: deps venv ## Build the container images with buildah (no daemon, no regi
 test-unit: venv ## Unit tests only (no cluster, seconds)
 	$(PYTEST) tests/unit -m "not bench"
 
-test-integration: deps venv tools gateway-tools images ## Integration tests on the local cluster (with the real node)
+test-integration: deps venv tools gateway-tools kfp-tools images ## Integration tests on the local cluster (with the real node)
 	SEXTANT_REQUIRE_GATEWAY=1 $(PYTEST) tests/integration -m "not bench"
+
+kfp-tools: deps venv ## Build Kubeflow Pipelines' API server and persistence agent (the kubeflow backend's tests)
+	nice -n 10 controlplane/build-tools.sh kfp >/dev/null
 
 gateway-tools: deps ## Build Traefik (the Gateway API implementation the HTTPRoute tests use) and the Gateway API CRDs
 	controlplane/build-tools.sh traefik gateway-api-crds >/dev/null

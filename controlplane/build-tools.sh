@@ -139,6 +139,84 @@ gateway_api_crds() {
   ln -sfn "$target" "$bindir/gateway-api-crds.yaml"
 }
 
+# Kubeflow Pipelines' API server and persistence agent (the kubeflow TrainingJob backend's tests, docs/pipelines.md)
+# at the release pinned in tools/kfp/go.mod. The proxy serves the backend by commit pseudo-version but no
+# matching version of its two generated protobuf submodules, so they are regenerated in a work copy: the base
+# versions from the proxy, their .pb.go rewritten by Debian's protoc and protoc-gen-go (at the version the backend
+# requires) from the descriptors in the release's PyPI wheels (tools/kfp/wheels.txt, hash-pinned; the well-known
+# and google.rpc descriptors from the project's venv). The checksum database does not know the pseudo-versions:
+# go.sum pins them. The API server needs cgo (sqlite3); the agent does not. The cache key covers this function.
+build_kfp() {
+  local dir="$here/tools/kfp"
+  local key; key=$( (cat "$dir/go.mod" "$dir/go.sum" "$dir/wheels.txt" "$dir/descriptor_set.py"; declare -f build_kfp) \
+    | sha256sum | cut -c1-12)
+  if [[ -x "$bindir/kfp-apiserver-$key" && -x "$bindir/kfp-persistence-agent-$key" ]]; then
+    ln -sfn "$bindir/kfp-apiserver-$key" "$bindir/kfp-apiserver"
+    ln -sfn "$bindir/kfp-persistence-agent-$key" "$bindir/kfp-persistence-agent"
+    return
+  fi
+  command -v protoc >/dev/null || { log "protoc not found: make deps installs protobuf-compiler"; exit 1; }
+  local py=${SEXTANT_PY:-$here/../.venv/bin/python}
+  [[ -x "$py" ]] || { log "$py not found: run make venv first (its protobuf descriptors are inputs)"; exit 1; }
+  log "building the KFP API server and persistence agent — first build takes 5-10 minutes; later runs reuse them"
+  local start=$SECONDS work="$cache/src/kfp-$key" site
+  export GONOSUMDB=github.com/kubeflow/pipelines
+  rm -rf "$work" && mkdir -p "$work/wheels" "$work/gen" "$work/bin"
+  cp "$dir/go.mod" "$dir/go.sum" "$dir/tools.go" "$work/"
+  python3.11 -m pip download -q --no-deps --require-hashes -r "$dir/wheels.txt" -d "$work/wheels"
+  (cd "$work/wheels" && for w in *.whl; do python3.11 -m zipfile -e "$w" .; done)
+  site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  python3.11 "$dir/descriptor_set.py" "$work/descriptors.pb" "$site/google/protobuf/any_pb2.py" "$site/google/protobuf/duration_pb2.py" \
+    "$site/google/protobuf/struct_pb2.py" "$site/google/rpc/status_pb2.py" \
+    "$work/wheels/kfp/pipeline_spec/pipeline_spec_pb2.py" "$work/wheels/kfp/kubernetes/kubernetes_executor_config_pb2.py"
+  local pgg; pgg=$(module_version "$dir" google.golang.org/protobuf)
+  GOBIN="$work/bin" go install "google.golang.org/protobuf/cmd/protoc-gen-go@${pgg:-v1.36.6}"
+  local sub proto
+  for sub in api:pipeline_spec.proto kubernetes_platform:kubernetes_executor_config.proto; do
+    proto=${sub#*:}; sub=${sub%%:*}
+    cp -r "$(module_dir kfp "github.com/kubeflow/pipelines/$sub")" "$work/gen/$sub" && chmod -R u+w "$work/gen/$sub"
+    PATH="$work/bin:$PATH" protoc --descriptor_set_in="$work/descriptors.pb" \
+      --go_out="$work/gen/$sub" --go_opt="module=github.com/kubeflow/pipelines/$sub" "$proto"
+  done
+  (cd "$work" && go mod tidy -e >/dev/null 2>&1 || true)
+  (cd "$work" && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o "$bindir/kfp-apiserver-$key.tmp" \
+      github.com/kubeflow/pipelines/backend/src/apiserver \
+    && go build -trimpath -ldflags "-s -w" -o "$bindir/kfp-persistence-agent-$key.tmp" \
+      github.com/kubeflow/pipelines/backend/src/agent/persistence)
+  cmp -s "$work/go.sum" "$dir/go.sum" || log "tools/kfp/go.sum differs from the build's; copy $work/go.sum to pin it"
+  mv "$bindir/kfp-apiserver-$key.tmp" "$bindir/kfp-apiserver-$key"
+  mv "$bindir/kfp-persistence-agent-$key.tmp" "$bindir/kfp-persistence-agent-$key"
+  rm -rf "$work/wheels" "$work/gen"
+  log "built the KFP API server and persistence agent in $((SECONDS - start)) s"
+  ln -sfn "$bindir/kfp-apiserver-$key" "$bindir/kfp-apiserver"
+  ln -sfn "$bindir/kfp-persistence-agent-$key" "$bindir/kfp-persistence-agent"
+}
+
+# The CRDs KFP's API server and persistence agent need in the cluster: Argo's Workflow (the minimal schema, at the
+# argo-workflows version KFP's go.sum pins; the API server creates one per run) and KFP's ScheduledWorkflow (the
+# agent waits for its informer), as one file for kubectl apply. Not Argo's controller.
+kfp_crds() {
+  local v; v=$(awk '$1 == "github.com/argoproj/argo-workflows/v3" && $2 !~ /go.mod/ { print $2; exit }' \
+    "$here/tools/kfp/go.sum")
+  [[ -n "$v" ]] || { log "tools/kfp/go.sum pins no github.com/argoproj/argo-workflows/v3"; exit 1; }
+  local kv; kv=$(module_version "$here/tools/kfp" github.com/kubeflow/pipelines)
+  local target="$bindir/kfp-crds-${kv##*-}-$v.yaml"
+  if [[ ! -f "$target" ]]; then
+    local argo kfp
+    argo=$(cd "$here/tools/kfp" && GOFLAGS=-mod=mod go mod download -json "github.com/argoproj/argo-workflows/v3@$v" \
+      | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    kfp=$(cd "$here/tools/kfp" && GONOSUMDB=github.com/kubeflow/pipelines GOFLAGS=-mod=mod \
+      go mod download -json "github.com/kubeflow/pipelines@$kv" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    for f in "$argo/manifests/base/crds/minimal/argoproj.io_workflows.yaml" \
+             "$kfp/manifests/kustomize/base/pipeline/cluster-scoped/scheduled-workflow-crd.yaml"; do
+      printf -- '---\n'; cat "$f"
+    done > "$target.tmp"
+    mv "$target.tmp" "$target"
+    log "assembled the Workflow (argo-workflows $v) and ScheduledWorkflow (KFP) CRDs"
+  fi
+  ln -sfn "$target" "$bindir/kfp-crds.yaml"
+}
+
 build_tool() {
   case $1 in
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet|kube-proxy)
@@ -164,6 +242,8 @@ build_tool() {
     # Optional, not in the default set: the Gateway API in the local cluster (docs/serving.md)
     traefik) build_traefik ;;
     gateway-api-crds) gateway_api_crds ;;
+    # Optional: Kubeflow Pipelines' API server and persistence agent (make kfp-tools; docs/pipelines.md)
+    kfp) build_kfp; kfp_crds ;;
     # The resource metrics API (metrics.k8s.io) for HPAs on CPU and `kubectl top`, scraping the real node's
     # kubelet (docs/development.md, "Autoscaling").
     metrics-server)

@@ -56,6 +56,13 @@ class OperatorConfig:
     gateway_domain: str = "sextant.local"
     gateway_mirror: bool = False
     prometheus_url: str | None = None
+    # The kubeflow training backend (docs/pipelines.md): the KFP API, the namespace and experiment runs go to, a
+    # token file (a Secret's key or a projected ServiceAccount token; none in single-user KFP), the UI for links.
+    kubeflow_endpoint: str | None = None
+    kubeflow_namespace: str = "kubeflow"
+    kubeflow_experiment: str = "sextant"
+    kubeflow_token_file: Path | None = None
+    kubeflow_ui_url: str | None = None
     #: Port of the operator's /metrics (drift scores, finished runs); 0 turns it off.
     metrics_port: int = 8081
 
@@ -96,6 +103,8 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
     if backend not in BACKENDS:
         raise ConfigError(f"SEXTANT_DEFAULT_BACKEND={backend!r} is unknown; use one of {', '.join(BACKENDS)}")
     cert_dir = env.get("SEXTANT_WEBHOOK_CERT_DIR")
+    kubeflow = _kubeflow_endpoint(env, backend)
+    token_file = env.get("SEXTANT_KFP_TOKEN_FILE")
     return OperatorConfig(
         namespaces=namespaces,
         default_backend=backend,
@@ -122,8 +131,24 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         gateway_domain=env.get("SEXTANT_GATEWAY_DOMAIN") or OperatorConfig.gateway_domain,
         gateway_mirror=_bool(env, "SEXTANT_GATEWAY_MIRROR", False),
         prometheus_url=env.get("SEXTANT_PROMETHEUS_URL") or None,
+        kubeflow_endpoint=kubeflow,
+        kubeflow_namespace=env.get("SEXTANT_KFP_NAMESPACE") or OperatorConfig.kubeflow_namespace,
+        kubeflow_experiment=env.get("SEXTANT_KFP_EXPERIMENT") or OperatorConfig.kubeflow_experiment,
+        kubeflow_token_file=Path(token_file) if token_file else None,
+        kubeflow_ui_url=env.get("SEXTANT_KFP_UI_URL") or None,
         metrics_port=_int(env, "SEXTANT_METRICS_PORT", 8081, 0),
     )
+
+
+def _kubeflow_endpoint(env: Mapping[str, str], backend: str) -> str | None:
+    value = env.get("SEXTANT_KFP_ENDPOINT", "").strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"SEXTANT_KFP_ENDPOINT={value!r} is not an http(s) URL; set it to the KFP API, e.g. "
+                          f"http://ml-pipeline.kubeflow:8888")
+    if backend == "kubeflow" and not value:
+        raise ConfigError("SEXTANT_DEFAULT_BACKEND=kubeflow needs SEXTANT_KFP_ENDPOINT (chart value "
+                          "kubeflow.endpoint): set it to the KFP API, e.g. http://ml-pipeline.kubeflow:8888")
+    return value or None
 
 
 def _gateway(env: Mapping[str, str]) -> tuple[str, str]:

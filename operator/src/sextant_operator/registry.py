@@ -14,10 +14,12 @@ from .handlers.batchprediction import BatchReconciler, register_batchprediction_
 from .handlers.drift_monitor import DriftMonitor, DriftReports
 from .handlers.inferenceservice import ServingReconciler, register_inferenceservice_handlers
 from .handlers.kube_actions import KubeActions
+from .handlers.kubeflow_training import KubeflowTraining
 from .handlers.model_registry import RegistryResolver
 from .handlers.operator_metrics import OperatorMetrics
 from .handlers.run_results import RunResults
-from .handlers.trainingjob import TrainingReconciler, register_trainingjob_handlers
+from .handlers.trainingjob import OWNED_STATUS_FIELDS, TrainingReconciler, register_trainingjob_handlers
+from .kubeflow.api import KubeflowApi, KubeflowSettings
 from .reconcile.batch_job_manifest import BatchSettings
 from .reconcile.serving_manifests import ServingSettings
 from .reconcile.training_job_manifest import TrainingSettings
@@ -39,6 +41,16 @@ def _store_env(config: OperatorConfig) -> dict[str, str]:
     if config.store_region:
         store_env.update({"AWS_REGION": config.store_region, "AWS_DEFAULT_REGION": config.store_region})
     return store_env
+
+
+def kubeflow_training(config: OperatorConfig, actions: KubeActions, results: RunResults) -> KubeflowTraining | None:
+    """The kubeflow backend when a KFP endpoint is configured; None leaves kubeflow TrainingJobs Pending."""
+    if not config.kubeflow_endpoint:
+        return None
+    settings = KubeflowSettings(endpoint=config.kubeflow_endpoint, namespace=config.kubeflow_namespace,
+                                experiment=config.kubeflow_experiment, token_file=config.kubeflow_token_file,
+                                ui_url=config.kubeflow_ui_url or "", component_image=config.trainer_image)
+    return KubeflowTraining(KubeflowApi(settings), actions, results, config.store_uri or "", OWNED_STATUS_FIELDS)
 
 
 def serving_settings(config: OperatorConfig) -> ServingSettings:
@@ -83,8 +95,10 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
         return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
     metrics = OperatorMetrics()
-    reconciler = TrainingReconciler(training_settings(config), KubeActions(),
-                                    RunResults(config.store_uri), concurrency=config.worker_limit, metrics=metrics)
+    training_actions, results = KubeActions(), RunResults(config.store_uri)
+    reconciler = TrainingReconciler(training_settings(config), training_actions, results,
+                                    concurrency=config.worker_limit, metrics=metrics,
+                                    kubeflow=kubeflow_training(config, training_actions, results))
     register_trainingjob_handlers(registry, reconciler)
     actions = KubeActions()
     drift = DriftMonitor(actions, DriftReports(config.store_uri), metrics, config.prometheus_url)

@@ -27,6 +27,14 @@ def test_the_artifact_store_comes_from_the_charts_variables() -> None:
     assert config_from_env({}).store_uri is None
 
 
+def test_the_kubeflow_backend_comes_from_the_charts_variables() -> None:
+    config = config_from_env({"SEXTANT_KFP_ENDPOINT": "http://ml-pipeline.kubeflow:8888/",
+                              "SEXTANT_KFP_NAMESPACE": "team-a", "SEXTANT_KFP_TOKEN_FILE": "/var/run/kfp/token"})
+    assert config.kubeflow_endpoint == "http://ml-pipeline.kubeflow:8888" and config.kubeflow_namespace == "team-a"
+    assert str(config.kubeflow_token_file) == "/var/run/kfp/token" and config.kubeflow_experiment == "sextant"
+    assert config_from_env({}).kubeflow_endpoint is None
+
+
 @pytest.mark.parametrize("env,needle", [
     ({"SEXTANT_WORKER_LIMIT": "many"}, "SEXTANT_WORKER_LIMIT='many' is not an integer"),
     ({"SEXTANT_WORKER_LIMIT": "0"}, "SEXTANT_WORKER_LIMIT=0 is below 1"),
@@ -34,6 +42,8 @@ def test_the_artifact_store_comes_from_the_charts_variables() -> None:
         ({"SEXTANT_TRAINER_PULL_POLICY": "Sometimes"}, "use one of Always, IfNotPresent, Never"),
     ({"SEXTANT_WEBHOOK_ENABLED": "maybe"}, "use true or false"),
     ({"SEXTANT_STORE_URI": "gs://bucket"}, "SEXTANT_STORE_URI='gs://bucket' is not a store URI"),
+    ({"SEXTANT_KFP_ENDPOINT": "ml-pipeline:8888"}, "SEXTANT_KFP_ENDPOINT=.ml-pipeline:8888. is not an http"),
+    ({"SEXTANT_DEFAULT_BACKEND": "kubeflow"}, "SEXTANT_DEFAULT_BACKEND=kubeflow needs SEXTANT_KFP_ENDPOINT"),
 ])
 def test_invalid_values_name_the_variable_and_the_fix(env: dict[str, str], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle.replace("(", r"\(")):

@@ -1,9 +1,10 @@
 """kopf handlers for TrainingJob: observe (the object, its Jobs and pods from indexes), plan, act.
 
 Every trigger — a TrainingJob event, an event of one of its Jobs or pods, or a requeue the plan asked for —
-ends in the same `reconcile(namespace, name)`, serialised per TrainingJob. No finalizer: Jobs carry owner
-references, so deleting a TrainingJob lets the garbage collector remove its Jobs and their pods, and
-registered models stay in the store.
+ends in the same `reconcile(namespace, name)`, serialised per TrainingJob. No finalizer on the job backend: Jobs
+carry owner references, so deleting a TrainingJob lets the garbage collector remove its Jobs and their pods, and
+registered models stay in the store. On the kubeflow backend (kubeflow_training.py) a finalizer terminates the
+TrainingJob's KFP runs before it goes: nothing in Kubernetes owns them.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ import kopf
 
 from sextant_contracts.resources.crd import GROUP, VERSION
 
+from ..kubeflow.api import KubeflowUnavailable
 from ..reconcile.conditions import now_rfc3339
 from ..reconcile.run_names import LABEL_TRAININGJOB
 from ..reconcile.run_observation import JobView, PodView, job_view, pod_view
 from ..reconcile.training_job_manifest import TrainingSettings
-from ..reconcile.trainingjob import Observed, plan_trainingjob, progress_to_read, results_to_read
+from ..reconcile.trainingjob import Observed, chosen_backend, plan_trainingjob, progress_to_read, results_to_read
 from ..reconcile.transitions import status_changes, transition_events
 from .keyed_reconciler import Key, KeyedReconciler
 from .kube_actions import KubeActions
+from .kubeflow_training import KubeflowTraining
 from .operator_metrics import OperatorMetrics
 from .run_results import RunResults
 
@@ -46,8 +49,10 @@ class TrainingReconciler(KeyedReconciler):
     """Holds what outlives one handler call: the indexes, a lock and a pending requeue per TrainingJob."""
 
     def __init__(self, settings: TrainingSettings, actions: KubeActions, results: RunResults,
-                 concurrency: int = 20, metrics: OperatorMetrics | None = None) -> None:
+                 concurrency: int = 20, metrics: OperatorMetrics | None = None,
+                 kubeflow: KubeflowTraining | None = None) -> None:
         self.settings, self.actions, self.results, self.metrics = settings, actions, results, metrics
+        self.kubeflow = kubeflow
         self.jobs: JobIndex | None = None
         self.pods: PodIndex | None = None
         super().__init__(concurrency, log)
@@ -59,6 +64,8 @@ class TrainingReconciler(KeyedReconciler):
         body = await asyncio.to_thread(self.actions.read_trainingjob, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return None
+        if self.kubeflow is not None and chosen_backend(body["spec"], self.settings) == "kubeflow":
+            return await self.kubeflow.reconcile(body)
         jobs = list(self.jobs.get((namespace, name), [])) if self.jobs is not None else []
         pods = list(self.pods.get((namespace, name), [])) if self.pods is not None else []
         results: dict[str, Mapping[str, Any]] = {}
@@ -115,6 +122,19 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
         if type != "DELETED":
             await reconciler.reconcile(namespace or "", name)
+
+    def on_kubeflow(spec: kopf.Spec, **_: Any) -> bool:
+        return reconciler.kubeflow is not None and chosen_backend(spec, reconciler.settings) == "kubeflow"
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="kubeflow-runs", when=on_kubeflow)
+    async def trainingjob_deleted(body: kopf.Body, **_: Any) -> None:
+        if reconciler.kubeflow is None:  # the when= filter already said so
+            return
+        try:
+            await reconciler.kubeflow.terminate_all(body)
+        except KubeflowUnavailable as exc:
+            raise kopf.TemporaryError(f"{exc}; the TrainingJob is deleted once its runs are terminated",
+                                      delay=30) from exc
 
     @kopf.on.event("batch", "v1", "jobs", labels=children, registry=registry, id="run-job")
     async def run_job_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:

@@ -67,7 +67,7 @@ def _owner(trainingjob: Mapping[str, Any]) -> dict[str, Any]:
             "controller": True, "blockOwnerDeletion": True}
 
 
-def _spec_document(trainingjob: Mapping[str, Any]) -> str:
+def spec_document(trainingjob: Mapping[str, Any]) -> str:
     """The TrainingJob the trainer reads (its lineage and spec), passed in an env var: no ConfigMap needed."""
     meta = trainingjob["metadata"]
     lineage = {k: meta[k] for k in ("namespace", "name", "uid", "generation") if k in meta}
@@ -84,7 +84,7 @@ def _resources(spec: Mapping[str, Any], settings: TrainingSettings) -> dict[str,
 
 def _env(identity: RunIdentity, settings: TrainingSettings) -> list[dict[str, Any]]:
     spec = identity.trainingjob["spec"]
-    env: list[dict[str, Any]] = [{"name": SPEC_ENV, "value": _spec_document(identity.trainingjob)},
+    env: list[dict[str, Any]] = [{"name": SPEC_ENV, "value": spec_document(identity.trainingjob)},
                                  {"name": RUN_ID_ENV, "value": identity.run}]
     if settings.store_uri:
         env.append({"name": STORE_ENV, "value": settings.store_uri})

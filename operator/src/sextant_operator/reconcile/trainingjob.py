@@ -97,8 +97,13 @@ def _progress(document: Mapping[str, Any]) -> dict[str, Any]:
 
 def _without_backend(spec: Mapping[str, Any], generation: int, current: Mapping[str, Any], backend: str,
                      now: str) -> TrainingJobStatus:
-    message = (f"the {backend!r} training backend is not available in this operator version (available: job); "
-               f"the job stays Pending and starts once an operator with that backend reconciles it")
+    if backend == "kubeflow":
+        message = ("the 'kubeflow' training backend is not configured in this operator: set the chart value "
+                   "kubeflow.endpoint (SEXTANT_KFP_ENDPOINT) to the Kubeflow Pipelines API; the job stays Pending "
+                   "and starts once an operator with that backend reconciles it")
+    else:
+        message = (f"the {backend!r} training backend is not available in this operator version; the job stays "
+                   f"Pending and starts once an operator with that backend reconciles it")
     states = [
         ConditionState("Accepted", "True", "SpecValid", "the spec passed schema and catalogue validation"),
         ConditionState("Running", "False", BACKEND_NOT_CONFIGURED, message),
@@ -146,7 +151,7 @@ def _record_outcome(run: _Run, outcome: RunOutcome, now: str) -> None:
                                  if isinstance(v, (int, float))}
 
 
-def _model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
+def model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     """Status fields copied from a successful run's result document."""
     model = result.get("model") or {}
     best = result.get("best") or {}
@@ -168,7 +173,7 @@ def _model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _conditions(phase: str, reason: str, message: str) -> list[ConditionState]:
+def phase_conditions(phase: str, reason: str, message: str) -> list[ConditionState]:
     return [
         ConditionState("Accepted", "True", "SpecValid", "the spec passed schema and catalogue validation"),
         ConditionState("Running", "True" if phase == "Running" else "False", reason, message),
@@ -225,7 +230,7 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
     for run in reversed(ordered):  # the newest success wins
         result = observed.results.get(run.name)
         if run.phase in ("Succeeded", "Failed") and result:
-            status.update(_model_fields(result))
+            status.update(model_fields(result))
     phase = latest.phase
     reason, message = str(latest.record.get("reason", "")), str(latest.record.get("message", ""))
     status.update({
@@ -235,7 +240,7 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
         "startTime": latest.record.get("startTime", now),
         "runs": [r.record for r in ordered[:MAX_RECORDS]],
         "cost": _cost(latest.jobs),
-        "conditions": merge_conditions(current.get("conditions", []), _conditions(phase, reason or phase, message),
+        "conditions": merge_conditions(current.get("conditions", []), phase_conditions(phase, reason or phase, message),
                                        generation, now),
     })
     if latest.record.get("completionTime"):
