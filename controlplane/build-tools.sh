@@ -200,6 +200,11 @@ build_tool() {
       build prometheus "$1" "github.com/prometheus/prometheus/cmd/$1" \
         "-X github.com/prometheus/common/version.Version=$v" "remove_all_sd enable_kubernetes_sd" ;;
     prometheus-operator-crds) prometheus_operator_crds ;;
+    # Optional: KEDA's operator (ScaledObjects to HPAs; the Prometheus scaler) and its metrics adapter (the
+    # external metrics API the HPA controller reads). Its go.mod's one replace is repeated in tools/keda/go.mod.
+    keda-operator|keda-adapter)
+      local v; v=$(module_version "$here/tools/keda" github.com/kedacore/keda/v2)
+      build keda "$1" "github.com/kedacore/keda/v2/cmd/${1#keda-}" "-X github.com/kedacore/keda/v2/version.Version=$v" ;;
     *) log "unknown tool '$1'"; exit 2 ;;
   esac
 }
