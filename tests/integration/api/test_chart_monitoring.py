@@ -91,9 +91,10 @@ def test_the_plain_scrape_config_is_valid_and_scrapes_what_the_monitors_do(clust
         endpoint = monitor["podMetricsEndpoints"][0]
         job = jobs[f"sextant-{component}s"]
         keep = job["relabel_configs"][0]
-        assert keep["action"] == "keep" and keep["regex"] == f"sextant-operator;{component};{endpoint['port']}"
-        assert monitor["selector"]["matchLabels"] == {"app.kubernetes.io/managed-by": "sextant-operator",
-                                                      "ml.sextant.io/component": component}
+        assert keep["action"] == "keep" and keep["regex"] == f"{component};{endpoint['port']};.+"
+        assert keep["source_labels"][0] == "__meta_kubernetes_pod_label_ml_sextant_io_component"
+        assert monitor["selector"] == {"matchLabels": {"ml.sextant.io/component": component}, "matchExpressions": [
+            {"key": "ml.sextant.io/inferenceservice", "operator": "Exists"}]}
         assert job["metrics_path"] == endpoint["path"] and job["scrape_interval"] == endpoint["interval"]
         # The Operator adds namespace, pod and container itself; both add inferenceservice and component.
         added = {r["targetLabel"] for r in endpoint["relabelings"]}
