@@ -24,7 +24,7 @@ export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(BIN_DIR):$(PATH)
 
-.PHONY: crds manifests help deps uv venv tools gateway-tools kfp-tools test test-unit test-integration lint bench cluster cluster-down \
+.PHONY: crds manifests help deps uv venv tools gateway-tools kfp-tools monitoring-tools test test-unit test-integration lint bench cluster cluster-down \
         cluster-reset cluster-status demo clean images
 
 help: ## Show the targets
@@ -50,8 +50,8 @@ venv: $(UV) ## Create .venv from uv.lock (every package, dev tools included)
 tools: deps ## Build etcd, Kubernetes, kwok, kubectl, helm, kubeconform, versitygw, the node's tools, metrics-server (cached by version)
 	controlplane/build-tools.sh >/dev/null
 
-test: deps venv tools gateway-tools kfp-tools lint images ## Lint, unit and integration tests (starts a cluster with the real node for the session)
-	SEXTANT_REQUIRE_GATEWAY=1 $(PYTEST) tests/unit tests/integration -m "not bench"
+test: deps venv tools gateway-tools kfp-tools monitoring-tools lint images ## Lint, unit and integration tests (starts a cluster with the real node for the session)
+	SEXTANT_REQUIRE_GATEWAY=1 SEXTANT_REQUIRE_MONITORING=1 $(PYTEST) tests/unit tests/integration -m "not bench"
 
 images: deps venv ## Build the container images with buildah (no daemon, no registry); cached by content
 	$(PY) -m sextant_devcluster.images build
@@ -59,14 +59,17 @@ images: deps venv ## Build the container images with buildah (no daemon, no regi
 test-unit: venv ## Unit tests only (no cluster, seconds)
 	$(PYTEST) tests/unit -m "not bench"
 
-test-integration: deps venv tools gateway-tools kfp-tools images ## Integration tests on the local cluster (with the real node)
-	SEXTANT_REQUIRE_GATEWAY=1 $(PYTEST) tests/integration -m "not bench"
+test-integration: deps venv tools gateway-tools kfp-tools monitoring-tools images ## Integration tests on the local cluster (with the real node)
+	SEXTANT_REQUIRE_GATEWAY=1 SEXTANT_REQUIRE_MONITORING=1 $(PYTEST) tests/integration -m "not bench"
 
 kfp-tools: deps venv ## Build Kubeflow Pipelines' API server and persistence agent (the kubeflow backend's tests)
 	nice -n 10 controlplane/build-tools.sh kfp >/dev/null
 
 gateway-tools: deps ## Build Traefik (the Gateway API implementation the HTTPRoute tests use) and the Gateway API CRDs
 	controlplane/build-tools.sh traefik gateway-api-crds >/dev/null
+
+monitoring-tools: deps ## Build Prometheus and promtool (the monitoring tests) and fetch the Prometheus Operator CRDs
+	controlplane/build-tools.sh prometheus promtool prometheus-operator-crds >/dev/null
 
 LINT_PATHS := controlplane/src contracts/src operator/src services/src pipelines/src manifests/render.py tests
 TYPED_PATHS := controlplane/src contracts/src operator/src services/src pipelines/src

@@ -4,7 +4,8 @@
 # run (or a second clone on the same machine) does not rebuild. Prints the bin directory.
 #
 # Usage: controlplane/build-tools.sh [tool ...]      (default: all tools but the optional traefik and
-#                                                    gateway-api-crds)
+#                                                    gateway-api-crds, and the monitoring tools prometheus,
+#                                                    promtool and prometheus-operator-crds)
 # Env:   SEXTANT_CACHE   cache root (default ~/.cache/sextant)
 set -euo pipefail
 
@@ -217,6 +218,23 @@ kfp_crds() {
   ln -sfn "$target" "$bindir/kfp-crds.yaml"
 }
 
+# The Prometheus Operator's CRDs the chart's monitoring objects use (ServiceMonitor, PodMonitor, PrometheusRule),
+# from the pinned github.com/prometheus-operator/prometheus-operator module, as one file: the chart tests validate
+# the rendered objects against their schemas (nothing is installed into the local cluster).
+prometheus_operator_crds() {
+  local v; v=$(module_version "$here/tools/prometheus-operator-crds" github.com/prometheus-operator/prometheus-operator)
+  local target="$bindir/prometheus-operator-crds-$v.yaml"
+  if [[ ! -f "$target" ]]; then
+    local src; src=$(module_dir prometheus-operator-crds github.com/prometheus-operator/prometheus-operator)
+    for kind in servicemonitors podmonitors prometheusrules; do
+      printf -- '---\n'; cat "$src/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml"
+    done > "$target.tmp"
+    mv "$target.tmp" "$target"
+    log "assembled the Prometheus Operator CRDs from github.com/prometheus-operator/prometheus-operator@$v"
+  fi
+  ln -sfn "$target" "$bindir/prometheus-operator-crds.yaml"
+}
+
 build_tool() {
   case $1 in
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet|kube-proxy)
@@ -250,6 +268,23 @@ build_tool() {
       local v; v=$(module_version "$here/tools/metrics-server" sigs.k8s.io/metrics-server)
       build metrics-server metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server \
         "-X k8s.io/client-go/pkg/version.gitVersion=$v" ;;
+    # Optional, not in the default set: Prometheus and promtool for the monitoring tests (docs/monitoring.md,
+    # "Prometheus and Grafana"). Built with only the Kubernetes and static service discovery (remove_all_sd
+    # enable_kubernetes_sd: the cloud SDKs would triple the build) and without the web UI's built assets
+    # (no builtinassets tag: those need a Node build; the HTTP API, which is all the tests and Grafana use,
+    # is unaffected, and / answers that the UI is not part of the build).
+    prometheus|promtool)
+      # the Go module v0.316.0 is Prometheus 3.16.0
+      local v; v=$(module_version "$here/tools/prometheus" github.com/prometheus/prometheus \
+        | awk -F. '{ printf "%d.%d.%s", $2 / 100, $2 % 100, $3 }')
+      build prometheus "$1" "github.com/prometheus/prometheus/cmd/$1" \
+        "-X github.com/prometheus/common/version.Version=$v" "remove_all_sd enable_kubernetes_sd" ;;
+    prometheus-operator-crds) prometheus_operator_crds ;;
+    # Optional: KEDA's operator (ScaledObjects to HPAs; the Prometheus scaler) and its metrics adapter (the
+    # external metrics API the HPA controller reads). Its go.mod's one replace is repeated in tools/keda/go.mod.
+    keda-operator|keda-adapter)
+      local v; v=$(module_version "$here/tools/keda" github.com/kedacore/keda/v2)
+      build keda "$1" "github.com/kedacore/keda/v2/cmd/${1#keda-}" "-X github.com/kedacore/keda/v2/version.Version=$v" ;;
     *) log "unknown tool '$1'"; exit 2 ;;
   esac
 }

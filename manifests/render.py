@@ -24,7 +24,7 @@ KUBE_VERSION = "1.35.4"
 # operator-webhook/ base (used by the with-webhook overlay) adds it with a cert-manager Certificate (see docs/api.md).
 BASES: dict[str, tuple[list[str], set[str]]] = {
     "rbac": (["--set", "webhook.enabled=false"], {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}),
-    "operator": (["--set", "webhook.enabled=false"], {"Deployment"}),
+    "operator": (["--set", "webhook.enabled=false"], {"Deployment", "Service"}),
     "operator-webhook": (["--set", "webhook.certificate.mode=certManager"],
                 {"Service", "Issuer", "Certificate", "ValidatingWebhookConfiguration", "Deployment"}),
 }
@@ -41,7 +41,10 @@ def render_base(helm: str, args: list[str], kinds: set[str]) -> dict[str, str]:
     out = subprocess.run([helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
                           "--kube-version", KUBE_VERSION, *args], capture_output=True, text=True, check=True)
     docs = [d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] in kinds]
-    files = {f"{d['kind'].lower()}.yaml": HEADER + yaml.safe_dump(d, sort_keys=False) for d in docs}
+    by_kind: dict[str, list[str]] = {}
+    for d in docs:  # several objects of one kind (the webhook and metrics Services) share a file
+        by_kind.setdefault(f"{d['kind'].lower()}.yaml", []).append(yaml.safe_dump(d, sort_keys=False))
+    files = {name: HEADER + "---\n".join(texts) for name, texts in by_kind.items()}
     names = "".join(f"  - {name}\n" for name in sorted(files))
     files["kustomization.yaml"] = (HEADER + "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
                                    f"resources:\n{names}")

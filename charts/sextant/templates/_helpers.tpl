@@ -180,3 +180,16 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* Monitoring (templates/monitoring.yaml, metrics-service.yaml): what tells the operator's metrics Service apart
+from its webhook Service, the namespaces InferenceServices live in, and the labels every monitoring object gets. */}}
+{{- define "sextant.metricsServiceLabel" -}}
+ml.sextant.io/endpoint: metrics
+{{- end -}}
+
+{{- define "sextant.monitoringLabels" -}}
+{{ include "sextant.labels" . }}
+{{- with .Values.monitoring.labels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}

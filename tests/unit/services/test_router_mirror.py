@@ -49,6 +49,7 @@ def test_config_copies_sampled_requests_to_the_relay_without_waiting(tmp_path: P
     assert 'map "1:$content_length" $sextant_mirror_send' in everything and "split_clients" not in everything
     nothing = render_nginx_conf(RouterSpec.from_dict(_spec(0)), both, tmp_path, None, relay_port=5555)
     assert "syslog" not in nothing and "sextant_relay" not in nothing
+    assert "location = /router/metrics" in nothing and "return 200 '# no shadow variant" in nothing
     unready = render_nginx_conf(RouterSpec.from_dict(_spec(50)), frozenset({"primary"}), tmp_path, None, 5555)
     assert "syslog" not in unready and "location = /router/metrics" in unready
 

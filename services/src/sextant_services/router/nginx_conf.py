@@ -11,6 +11,10 @@ NO_VARIANT_READY = json.dumps({"error": "no model variant is ready; the router r
                                         "second", "code": "NoVariantReady"})
 
 
+#: /router/metrics without a shadow: a valid, empty Prometheus exposition (a comment line).
+NO_MIRROR_METRICS = "# no shadow variant: no mirror counters\n"
+
+
 def active_variants(spec: RouterSpec, ready: frozenset[str]) -> list[Upstream]:
     """The variants that get traffic: ready ones with a positive weight, in declaration order."""
     return [v for v in spec.variants if v.name in ready and v.weight > 0]
@@ -91,6 +95,9 @@ def render_nginx_conf(spec: RouterSpec, ready: frozenset[str], run_dir: Path, us
     if mirror_http:
         lines += ["        location = /router/metrics {", "            proxy_pass http://sextant_relay/metrics;",
                   "            proxy_http_version 1.1;", '            proxy_set_header Connection "";', "        }"]
+    else:  # every router answers its PodMonitor's scrape (an empty exposition), not only one with a shadow
+        lines += ["        location = /router/metrics {", "            default_type text/plain;",
+                  f"            return 200 '{NO_MIRROR_METRICS}';", "        }"]
     lines.append("        location / {")
     if active:
         if mirror:
