@@ -15,6 +15,7 @@ from sextant_contracts.errors import ContractError
 from sextant_contracts.manifest import AcceptanceResult, Manifest
 from sextant_contracts.storage import ArtifactStore, open_store
 from sextant_pipelines import accept, register, report, steps
+from sextant_pipelines.budget import RunClock
 from sextant_pipelines.errors import PipelineError
 from sextant_pipelines.evaluate import Evaluation
 from sextant_pipelines.progress import progress_reporter
@@ -99,6 +100,7 @@ def result_document(spec: TrainingSpec, context: RunContext, store: ArtifactStor
         "mode": fitted.mode, "objective": steps.objective_of(spec),
         "best": {"algorithm": fitted.algorithm, "params": manifest.params, "metrics": manifest.metrics},
         "metrics": manifest.metrics, **evaluation.extras, "crossValidation": evaluation.cv,
+        **evaluated_on(fitted, evaluation),
         "trials": trials, "search": search,
         "accepted": manifest.accepted, "acceptance": [a.to_dict() for a in manifest.acceptance],
         "failedCriteria": failures,
@@ -106,6 +108,21 @@ def result_document(spec: TrainingSpec, context: RunContext, store: ArtifactStor
                   "uri": f"{store.uri}/models/{manifest.name}/{manifest.version}", "promotedTo": alias},
         "artifacts": artifacts, "durationSeconds": round(time.perf_counter() - started, 3),
     }
+
+
+def evaluated_on(fitted: steps.Fitted, evaluation: Evaluation) -> dict[str, Any]:
+    """What the reported figures were computed on, when the registered model learnt from more rows than the
+    model the holdout scored (AutoML's final refit on all rows)."""
+    if not fitted.final_fit:
+        return {}
+    scored = "the model fitted on the training rows, before the final refit" \
+        if fitted.final_fit["fittedOn"].startswith("all") else "the registered model"
+    out: dict[str, Any] = {"finalModel": fitted.final_fit, "metricsOn": f"holdout rows, scored with {scored}"}
+    if fitted.search.get("bestScore") is not None:
+        out["searchScoreOn"] = "cross-validation on the training rows (mean over folds, the search's objective)"
+    if evaluation.cv is not None:
+        out["crossValidationOn"] = "the training rows, with the final configuration"
+    return out
 
 
 def failure_document(exc: BaseException, context: RunContext) -> dict[str, Any]:
@@ -124,14 +141,19 @@ def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext,
     (nothing is registered unless every step before register succeeded)."""
     started = time.perf_counter()
     spec = spec_doc if isinstance(spec_doc, TrainingSpec) else parse_spec(spec_doc)
+    clock = RunClock(spec.automl.time_budget_s if spec.automl else None)  # automl.timeBudget: ingest to register
     steps.check_plan(spec)
     store = open_store(context.store_uri)
     log.info("run %s: %s model %r from %s (%s)", context.run_id, spec.task, spec.model_name, spec.dataset.uri,
              spec.mode)
     prepared = steps.prepare(spec)
     artifacts = write_profile(store, context, spec, prepared.profile)
-    fitted = steps.fit(spec, prepared, searched, progress_reporter(store, context.run_id))
+    if spec.automl:
+        log.info("registration libraries loaded in %.2f s (before the search, inside the time budget)",
+                 register.load_writer())
+    fitted = steps.fit(spec, prepared, searched, progress_reporter(store, context.run_id), clock)
     evaluation = steps.evaluate_step(spec, prepared, fitted)
+    fitted = steps.refit_on_all_rows(spec, prepared, fitted, clock)
     result = finish(spec, context, store, prepared, fitted, evaluation, artifacts, started)
     log.info("run %s finished in %.1f s: model %s version %d (%s)", context.run_id, result["durationSeconds"],
              spec.model_name, result["model"]["version"], "accepted" if result["accepted"] else "not accepted")

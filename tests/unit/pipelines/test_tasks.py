@@ -65,9 +65,9 @@ def test_diabetes_automl_regression_with_stacking(store_dir: Path) -> None:
                               "algorithms": ["ridge", "elastic_net", "knn", "hist_gradient_boosting"]},
                       acceptance=[{"metric": "r2", "min": 0.35}]), store_dir)
     assert result["metrics"]["r2"] >= 0.4 and result["metrics"]["rmse"] < 60
-    assert result["search"]["stoppedBecause"] == "time budget" and result["trials"]["total"] >= 4
+    assert result["search"]["stoppedBecause"].startswith("time budget") and result["trials"]["total"] >= 4
     assert result["best"]["algorithm"] in {"stacking_ensemble", "ridge", "elastic_net", "knn", "hist_gradient_boosting"}
-    assert result["search"]["searchSeconds"] <= 10 * 1.5
+    assert result["durationSeconds"] <= 10 + 3  # the budget bounds ingest to registration (3 s slack under 30 s)
 
 
 def test_mixed_types_with_missing_values_train_from_csv_and_parquet(store_dir: Path, tmp_path: Path) -> None:
