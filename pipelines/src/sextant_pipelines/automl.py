@@ -26,6 +26,7 @@ from sextant_pipelines.tune import SearchOutcome, TrialLogger, best_trial, log_t
 
 log = logging.getLogger("sextant.pipelines.automl")
 ENSEMBLE_SIZE = 5
+ENSEMBLE_KINDS = ("voting", "stacking")  # what ensemble: auto tries, each kept only if it beats the best so far
 
 
 @dataclass
@@ -115,8 +116,10 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
     log.info("automl search stopped (%s) after %d trials in %.1f s (%.1f s of the run's budget left)", reason,
              len(trials), seconds, budget.clock.remaining())
     outcome = AutomlOutcome(best_trial(trials, "automl"), trials, stopped_because=reason, seconds=seconds)
-    if spec.ensemble != "none" and supervised:
-        _choose_ensemble(problem, spec.ensemble, outcome, budget)
+    kinds = ENSEMBLE_KINDS if spec.ensemble == "auto" else () if spec.ensemble == "none" else (spec.ensemble,)
+    if supervised:
+        for kind in kinds:
+            _choose_ensemble(problem, kind, outcome, budget)
     return outcome
 
 
@@ -246,10 +249,11 @@ def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget
         meta, cv = _meta_learner(problem)
         method = "predict_proba" if problem.task == "classification" else "predict"
         score = _oof_score(problem, cross_val_predict(meta, features, problem.y, cv=cv, method=method))
+    current = outcome.best.score if outcome.choice == "single" else outcome.ensemble_scores[outcome.choice]
     outcome.ensemble_scores[kind] = score
-    log.info("%s ensemble of %s scores %.5f out of fold (best single %.5f)", kind,
-             [m.algorithm for m in members], score, outcome.best.score)
-    if score > outcome.best.score:
+    log.info("%s ensemble of %s scores %.5f out of fold (best so far %.5f)", kind,
+             [m.algorithm for m in members], score, current)
+    if score > current:
         outcome.choice, outcome.members = kind, members
 
 
