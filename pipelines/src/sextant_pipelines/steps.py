@@ -102,7 +102,7 @@ def prepare(spec: TrainingSpec) -> Prepared:
     """Steps ingest + profile: read, validate, split; the profile describes the training rows."""
     started = time.perf_counter()
     data = ingest(spec.dataset, spec.task)
-    profile(data.features, data.target, spec.task)  # whole-dataset checks fail before splitting
+    profile(data.features, data.target, spec.task, suspicious=False)  # whole-dataset checks fail before splitting
     train_X, train_y, test_X, test_y = _split(spec, data.features, data.target)
     prof = profile(train_X, train_y, spec.task)
     log.info("step ingest+profile finished in %.2f s: %d training rows, %d holdout rows, %d features%s",
