@@ -18,6 +18,7 @@ from sextant_pipelines import accept, register, report, steps
 from sextant_pipelines.budget import RunClock
 from sextant_pipelines.errors import PipelineError
 from sextant_pipelines.evaluate import Evaluation
+from sextant_pipelines.metrics import metric_for
 from sextant_pipelines.progress import progress_reporter
 from sextant_pipelines.spec import TrainingSpec, parse_spec
 
@@ -101,13 +102,31 @@ def result_document(spec: TrainingSpec, context: RunContext, store: ArtifactStor
         "best": {"algorithm": fitted.algorithm, "params": manifest.params, "metrics": manifest.metrics},
         "metrics": manifest.metrics, **evaluation.extras, "crossValidation": evaluation.cv,
         **evaluated_on(fitted, evaluation),
-        "trials": trials, "search": search,
+        "trials": trials, "search": search, **({"leaderboard": board} if (board := leaderboard(spec, fitted)) else {}),
         "accepted": manifest.accepted, "acceptance": [a.to_dict() for a in manifest.acceptance],
         "failedCriteria": failures,
         "model": {"name": manifest.name, "version": manifest.version, "digest": f"sha256:{manifest.artifact_sha256}",
                   "uri": f"{store.uri}/models/{manifest.name}/{manifest.version}", "promotedTo": alias},
         "artifacts": artifacts, "durationSeconds": round(time.perf_counter() - started, 3),
     }
+
+
+LEADERBOARD_SIZE = 10
+
+
+def leaderboard(spec: TrainingSpec, fitted: steps.Fitted) -> list[dict[str, Any]]:
+    """The best completed trials (and the ensembles tried), best first: algorithm, params, cross-validated
+    objective value (in the metric's own sign) and seconds; empty for a single estimator."""
+    objective = steps.objective_of(spec)
+    sign = 1.0 if metric_for(spec.task, objective, "objective.metric").maximize else -1.0
+    rows = [{"algorithm": t["algorithm"], "params": json.loads(json.dumps(t["params"], default=str)),
+             "score": t["score"], "seconds": t["seconds"], "trial": t["number"]}
+            for t in fitted.search.get("history", []) if t["state"] == "complete"]
+    rows += [{"algorithm": f"{kind}_ensemble", "params": {}, "score": score, "seconds": None, "trial": None}
+             for kind, score in (fitted.search.get("ensembleScores") or {}).items()]
+    rows.sort(key=lambda r: -r["score"])
+    return [{"rank": i + 1, **r, "score": sign * r["score"], "metric": objective}
+            for i, r in enumerate(rows[:LEADERBOARD_SIZE])]
 
 
 def evaluated_on(fitted: steps.Fitted, evaluation: Evaluation) -> dict[str, Any]:

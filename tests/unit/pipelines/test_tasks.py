@@ -68,6 +68,10 @@ def test_diabetes_automl_regression_with_stacking(store_dir: Path) -> None:
     assert result["search"]["stoppedBecause"].startswith("time budget") and result["trials"]["total"] >= 4
     assert result["best"]["algorithm"] in {"stacking_ensemble", "ridge", "elastic_net", "knn", "hist_gradient_boosting"}
     assert result["durationSeconds"] <= 10 + 3  # the budget bounds ingest to registration (3 s slack under 30 s)
+    board = result["leaderboard"]  # best first, in the objective's own sign (r2: largest first)
+    assert [r["rank"] for r in board] == list(range(1, len(board) + 1)) and len(board) >= 4
+    assert [r["score"] for r in board] == sorted((r["score"] for r in board), reverse=True)
+    assert board[0]["metric"] == "r2" and {"algorithm", "params", "seconds"} <= set(board[0])
 
 
 def test_mixed_types_with_missing_values_train_from_csv_and_parquet(store_dir: Path, tmp_path: Path) -> None:
