@@ -76,7 +76,8 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
     criterion holds. `clock`: the run's deadline (default: the budget from now); `refits`: how many final fits
     follow the search (their cost, and the tail of the run, are kept out of the search's time)."""
     names = candidate_algorithms(problem.task, spec)
-    budget = SearchBudget(clock or RunClock(spec.time_budget_s), problem.folds, refits)
+    weights = {name: CATALOGUE[problem.task][name].cost for name in names}
+    budget = SearchBudget(clock or RunClock(spec.time_budget_s), problem.folds, refits, weights)
     search_started = budget.clock.now()
     cap = spec.max_trials or 10_000
     trials: list[TrialResult] = []
@@ -88,7 +89,7 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
             break
         if first or budget.affords(name):
             result = _trial(problem, budget, len(trials), name, {}, supervised, gated=not first)
-            _record(budget, trials, result, on_trial, spec)
+            _record(budget, trials, result, on_trial, spec, supervised)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=problem.seed, n_startup_trials=len(names) + 4, multivariate=True,
@@ -110,7 +111,7 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
         results = _run_batch(problem, budget, batch, len(trials), supervised)
         for trial, result in zip(asked, results, strict=True):
             _tell(study, trial, result)
-            _record(budget, trials, result, on_trial, spec)
+            _record(budget, trials, result, on_trial, spec, supervised)
         reason = _exit_reason(problem, spec, trials, budget, cap)
     seconds = budget.clock.now() - search_started
     log.info("automl search stopped (%s) after %d trials in %.1f s (%.1f s of the run's budget left)", reason,
@@ -130,15 +131,27 @@ def _trial(problem: Problem, budget: SearchBudget, number: int, name: str, param
 
 
 def _record(budget: SearchBudget, trials: list[TrialResult], result: TrialResult, on_trial: TrialLogger,
-            spec: AutomlSpec) -> None:
-    """Learn the trial's cost; when it is the new best, reserve the time its refit will take."""
+            spec: AutomlSpec, supervised: bool) -> None:
+    """Learn the trial's cost and reserve the time the final refit will take: of the best model, or with an
+    ensemble asked for, of the voting ensemble of the best model per algorithm (so the ensemble the search
+    earns can still be fitted; stacking, (folds + 1) times costlier, is tried only when time is left)."""
     budget.learn(result.algorithm, result.seconds / max(len(result.fold_scores), 1) * budget.folds,
                  bool(result.fold_scores))
-    best = max((t.score for t in trials if t.state == "complete"), default=float("-inf"))
-    if result.state == "complete" and result.score > best:
-        budget.keep_refit_of(result.seconds)
     on_trial(result, spec.max_trials or 0)
     trials.append(result)
+    complete = [t for t in trials if t.state == "complete"]
+    if not complete:
+        return
+    single = refit_seconds(max(complete, key=_rank).seconds, budget.folds, budget.refits)
+    voting = refit_seconds(sum(m.seconds for m in _top_members(trials)), budget.folds, 1) \
+        if spec.ensemble != "none" and supervised else 0.0
+    # The ensemble's refit on the training rows is reserved; its refit on all rows runs only if time is left.
+    budget.reserve(max(single, voting))
+
+
+def _rank(trial: TrialResult) -> tuple[float, int]:
+    return trial.score, -trial.number
+
 
 
 Candidates = list[tuple[str, dict[str, Any]]]
@@ -238,7 +251,7 @@ def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget
     stacked = [m.oof for m in members if m.oof is not None]
     if len(stacked) < 2 or len(stacked) != len(members) or len({s.ndim for s in stacked}) != 1:
         return
-    refit = ensemble_refit_seconds(kind, members, problem.folds, budget.refits)
+    refit = ensemble_refit_seconds(kind, members, problem.folds, 1)  # the refit on all rows is gated later
     if budget.clock.now() + refit > budget.clock.deadline - budget.clock.tail_seconds():
         log.info("%s ensemble skipped: its final fit would not finish within the time budget", kind)
         return

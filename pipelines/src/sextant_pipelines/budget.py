@@ -57,9 +57,10 @@ class SearchBudget:
     hook of cross-validation asks `fold_fits(seconds)` before each fold so a trial that cannot finish stops.
     """
 
-    def __init__(self, clock: RunClock, folds: int, refits: int = 1) -> None:
+    def __init__(self, clock: RunClock, folds: int, refits: int = 1, weights: dict[str, int] | None = None) -> None:
         self.clock, self.folds, self.refits = clock, folds, refits
         self.cost: dict[str, float] = {}
+        self.weights = weights or {}  # relative costs (the catalogue's), for algorithms not tried yet
         self.best_refit = 0.0
 
     @property
@@ -70,7 +71,8 @@ class SearchBudget:
         return self.clock.deadline - self.clock.tail_seconds() - self.best_refit
 
     def affords(self, algorithm: str, parallel: int = 1) -> bool:
-        return self.clock.now() + self.cost.get(algorithm, 0.0) / parallel < self.search_deadline()
+        expected = self.fold_estimate(algorithm) * self.folds
+        return self.clock.now() + expected / parallel < self.search_deadline()
 
     def fold_fits(self, seconds: float) -> bool:
         return self.clock.now() + seconds < self.search_deadline()
@@ -84,8 +86,20 @@ class SearchBudget:
             self.cost[algorithm] = max(self.cost.get(algorithm, 0.0) * 0.5, seconds)
 
     def keep_refit_of(self, trial_seconds: float) -> None:
-        """The best trial changed: reserve what refitting it will cost."""
-        self.best_refit = refit_seconds(trial_seconds, self.folds, self.refits)
+        """Reserve what refitting the best model will cost (every refit the run does), from its CV seconds."""
+        self.reserve(refit_seconds(trial_seconds, self.folds, self.refits))
+
+    def reserve(self, seconds: float) -> None:
+        """Keep `seconds` for the final fits out of the search's time."""
+        self.best_refit = seconds
 
     def fold_estimate(self, algorithm: str) -> float:
-        return self.cost.get(algorithm, 0.0) / max(self.folds, 1)
+        """Expected seconds of one fold: learnt, or for an algorithm not tried yet the costliest learnt one
+        scaled by the relative weights (0 when nothing is known yet)."""
+        if algorithm in self.cost:
+            return self.cost[algorithm] / max(self.folds, 1)
+        if not self.cost:
+            return 0.0
+        known = max(self.cost, key=lambda a: self.cost[a])
+        ratio = self.weights.get(algorithm, 1) / max(self.weights.get(known, 1), 1)
+        return self.cost[known] * max(ratio, 1.0) / max(self.folds, 1)

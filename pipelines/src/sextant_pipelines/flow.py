@@ -14,7 +14,7 @@ from typing import Any
 from sextant_contracts.errors import ContractError
 from sextant_contracts.manifest import AcceptanceResult, Manifest
 from sextant_contracts.storage import ArtifactStore, open_store
-from sextant_pipelines import accept, register, report, steps
+from sextant_pipelines import accept, model_report, register, report, steps
 from sextant_pipelines.budget import RunClock
 from sextant_pipelines.errors import PipelineError
 from sextant_pipelines.evaluate import Evaluation
@@ -154,6 +154,22 @@ def failure_document(exc: BaseException, context: RunContext) -> dict[str, Any]:
             "message": f"{type(exc).__name__}: {exc}", "fix": "report a bug with the job's logs.", "retryable": True}
 
 
+def write_model_report(store: ArtifactStore, context: RunContext, spec: TrainingSpec, prepared: steps.Prepared,
+                       fitted: steps.Fitted, evaluation: Evaluation, clock: RunClock) -> str:
+    """Store the model report (HTML) of the model the holdout scored; returns its URI."""
+    started = time.perf_counter()
+    scoring = "r2" if spec.task == "regression" else "accuracy"
+    importance = ({}, "") if prepared.test_y is None else model_report.importances(
+        fitted.model, prepared.test_X, prepared.test_y, scoring, spec.split.seed, clock)
+    page = model_report.render_model_report(
+        f"Model report: {spec.model_name} ({fitted.algorithm})", spec.task, fitted.model, prepared.test_X,
+        prepared.test_y, evaluation.metrics, evaluation.extras, leaderboard(spec, fitted), importance)
+    key = f"runs/{context.run_id}/model-report.html"
+    store.write(key, page.encode())
+    log.info("model report written in %.2f s", time.perf_counter() - started)
+    return f"{store.uri}/{key}"
+
+
 def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext,
                  searched: Any = None) -> dict[str, Any]:
     """Run every step in-process. Returns the result document; raises PipelineError/ContractError on failure
@@ -172,6 +188,8 @@ def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext,
                  register.load_writer())
     fitted = steps.fit(spec, prepared, searched, progress_reporter(store, context.run_id), clock)
     evaluation = steps.evaluate_step(spec, prepared, fitted)
+    if spec.task in ("classification", "regression"):
+        artifacts["modelReport"] = write_model_report(store, context, spec, prepared, fitted, evaluation, clock)
     fitted = steps.refit_on_all_rows(spec, prepared, fitted, clock)
     result = finish(spec, context, store, prepared, fitted, evaluation, artifacts, started)
     log.info("run %s finished in %.1f s: model %s version %d (%s)", context.run_id, result["durationSeconds"],
