@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 
 from sextant_pipelines import metrics
+from sextant_pipelines.budget import RunClock, SearchBudget, refit_seconds
 from sextant_pipelines.catalogue import CATALOGUE, algorithm_for, build_estimator
 from sextant_pipelines.crossval import Problem, TrialResult, cross_validate
 from sextant_pipelines.errors import SpecError, TrainingError
@@ -26,7 +26,7 @@ from sextant_pipelines.tune import SearchOutcome, TrialLogger, best_trial, log_t
 
 log = logging.getLogger("sextant.pipelines.automl")
 ENSEMBLE_SIZE = 5
-FINAL_FIT_RESERVE = 0.12
+ENSEMBLE_KINDS = ("voting", "stacking")  # what ensemble: auto tries, each kept only if it beats the best so far
 
 
 @dataclass
@@ -70,36 +70,26 @@ def _suggest(trial: optuna.Trial, algorithm: str, space: list[ParamSpace]) -> di
     return params
 
 
-class _Budget:
-    def __init__(self, seconds: float) -> None:
-        self.started = time.monotonic()
-        self.deadline = self.started + seconds * (1 - FINAL_FIT_RESERVE)
-        self.cost: dict[str, float] = {}
-
-    def affords(self, algorithm: str, parallel: int = 1) -> bool:
-        return time.monotonic() + self.cost.get(algorithm, 0.0) / parallel < self.deadline
-
-    def expired(self) -> bool:
-        return time.monotonic() >= self.deadline
-
-    def learn(self, result: TrialResult) -> None:
-        self.cost[result.algorithm] = max(self.cost.get(result.algorithm, 0.0) * 0.5, result.seconds)
-
-
-def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial) -> AutomlOutcome:
-    """Defaults of every algorithm first, then TPE over (algorithm, params) until an exit criterion holds."""
+def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial, clock: RunClock | None = None,
+           refits: int = 1) -> AutomlOutcome:
+    """Defaults of every algorithm first (cheapest first), then TPE over (algorithm, params) until an exit
+    criterion holds. `clock`: the run's deadline (default: the budget from now); `refits`: how many final fits
+    follow the search (their cost, and the tail of the run, are kept out of the search's time)."""
     names = candidate_algorithms(problem.task, spec)
-    budget = _Budget(spec.time_budget_s)
+    weights = {name: CATALOGUE[problem.task][name].cost for name in names}
+    budget = SearchBudget(clock or RunClock(spec.time_budget_s), problem.folds, refits, weights)
+    search_started = budget.clock.now()
     cap = spec.max_trials or 10_000
     trials: list[TrialResult] = []
     supervised = problem.task in ("classification", "regression")
     for name in names:
-        if len(trials) >= cap or budget.expired():
+        # Until one trial completes, the budget stops nothing: a run always ends with a model.
+        first = not any(t.state == "complete" for t in trials)
+        if len(trials) >= cap or (budget.expired() and not first):
             break
-        result = cross_validate(problem, len(trials), name, {}, keep_oof=supervised)
-        budget.learn(result)
-        on_trial(result, cap if spec.max_trials else 0)
-        trials.append(result)
+        if first or budget.affords(name):
+            result = _trial(problem, budget, len(trials), name, {}, supervised, gated=not first)
+            _record(budget, trials, result, on_trial, spec, supervised)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=problem.seed, n_startup_trials=len(names) + 4, multivariate=True,
@@ -113,38 +103,93 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
         _tell(study, replay, t)
     reason = _exit_reason(problem, spec, trials, budget, cap)
     while not reason:
-        size = min(spec.parallel_trials, cap - len(trials))
-        asked = [study.ask() for _ in range(size)]
-        batch = []
-        for trial in asked:
-            name = trial.suggest_categorical("algorithm", names)
-            batch.append((str(name), _suggest(trial, str(name), SPACES[problem.task][str(name)])))
-        if not all(budget.affords(name, size) for name, _ in batch):
-            for trial in asked:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            reason = "time budget"
+        asked, batch = _ask_affordable(study, names, problem.task, budget, trials,
+                                       min(spec.parallel_trials, cap - len(trials)))
+        if not batch:
+            reason = "time budget (no algorithm's next trial fits in the time left)"
             break
-        results = _run_batch(problem, batch, len(trials), supervised)
+        results = _run_batch(problem, budget, batch, len(trials), supervised)
         for trial, result in zip(asked, results, strict=True):
-            budget.learn(result)
             _tell(study, trial, result)
-            on_trial(result, cap if spec.max_trials else 0)
-            trials.append(result)
+            _record(budget, trials, result, on_trial, spec, supervised)
         reason = _exit_reason(problem, spec, trials, budget, cap)
-    log.info("automl search stopped (%s) after %d trials in %.1f s", reason, len(trials),
-             time.monotonic() - budget.started)
-    outcome = AutomlOutcome(best_trial(trials, "automl"), trials, stopped_because=reason,
-                            seconds=time.monotonic() - budget.started)
-    if spec.ensemble != "none" and supervised:
-        _choose_ensemble(problem, spec.ensemble, outcome, budget.started + spec.time_budget_s)
+    seconds = budget.clock.now() - search_started
+    log.info("automl search stopped (%s) after %d trials in %.1f s (%.1f s of the run's budget left)", reason,
+             len(trials), seconds, budget.clock.remaining())
+    outcome = AutomlOutcome(best_trial(trials, "automl"), trials, stopped_because=reason, seconds=seconds)
+    kinds = ENSEMBLE_KINDS if spec.ensemble == "auto" else () if spec.ensemble == "none" else (spec.ensemble,)
+    if supervised:
+        for kind in kinds:
+            _choose_ensemble(problem, kind, outcome, budget)
     return outcome
 
 
-def _run_batch(problem: Problem, batch: list[tuple[str, dict[str, Any]]], start: int,
+def _trial(problem: Problem, budget: SearchBudget, number: int, name: str, params: dict[str, Any],
+           keep_oof: bool, gated: bool = True) -> TrialResult:
+    return cross_validate(problem, number, name, params, None, keep_oof, budget.fold_fits if gated else None,
+                          budget.fold_estimate(name))
+
+
+def _record(budget: SearchBudget, trials: list[TrialResult], result: TrialResult, on_trial: TrialLogger,
+            spec: AutomlSpec, supervised: bool) -> None:
+    """Learn the trial's cost and reserve the time the final refit will take: of the best model, or with an
+    ensemble asked for, of the voting ensemble of the best model per algorithm (so the ensemble the search
+    earns can still be fitted; stacking, (folds + 1) times costlier, is tried only when time is left)."""
+    budget.learn(result.algorithm, result.seconds / max(len(result.fold_scores), 1) * budget.folds,
+                 bool(result.fold_scores))
+    on_trial(result, spec.max_trials or 0)
+    trials.append(result)
+    complete = [t for t in trials if t.state == "complete"]
+    if not complete:
+        return
+    single = refit_seconds(max(complete, key=_rank).seconds, budget.folds, budget.refits)
+    voting = refit_seconds(sum(m.seconds for m in _top_members(trials)), budget.folds, 1) \
+        if spec.ensemble != "none" and supervised else 0.0
+    # The ensemble's refit on the training rows is reserved; its refit on all rows runs only if time is left.
+    budget.reserve(max(single, voting))
+
+
+def _rank(trial: TrialResult) -> tuple[float, int]:
+    return trial.score, -trial.number
+
+
+
+Candidates = list[tuple[str, dict[str, Any]]]
+
+
+def _ask_affordable(study: optuna.Study, names: list[str], task: str, budget: SearchBudget,
+                    trials: list[TrialResult], size: int) -> tuple[list[optuna.Trial], Candidates]:
+    """Ask TPE for `size` candidates; one whose algorithm no longer fits the time left is given up (told as
+    failed) and replaced by the best-scoring algorithm that still fits, so a costly algorithm does not end the
+    search while cheaper ones would run. Empty when no algorithm fits."""
+    asked, batch = [], []
+    for _ in range(size):
+        trial = study.ask()
+        name = str(trial.suggest_categorical("algorithm", names))
+        if not budget.affords(name, size):
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            substitute = _best_affordable(names, budget, trials, size)
+            if substitute is None:
+                break
+            study.enqueue_trial({"algorithm": substitute})
+            trial = study.ask()
+            name = str(trial.suggest_categorical("algorithm", names))
+        asked.append(trial)
+        batch.append((name, _suggest(trial, name, SPACES[task][name])))
+    return asked, batch
+
+
+def _best_affordable(names: list[str], budget: SearchBudget, trials: list[TrialResult], size: int) -> str | None:
+    scores = {n: max((t.score for t in trials if t.algorithm == n and t.state == "complete"), default=float("-inf"))
+              for n in names if budget.affords(n, size)}
+    return max(scores, key=lambda n: scores[n]) if scores else None
+
+
+def _run_batch(problem: Problem, budget: SearchBudget, batch: list[tuple[str, dict[str, Any]]], start: int,
                keep_oof: bool) -> list[TrialResult]:
     if len(batch) == 1:
-        return [cross_validate(problem, start, batch[0][0], batch[0][1], keep_oof=keep_oof)]
-    jobs = (delayed(cross_validate)(problem, start + i, name, params, None, keep_oof)
+        return [_trial(problem, budget, start, batch[0][0], batch[0][1], keep_oof)]
+    jobs = (delayed(_trial)(problem, budget, start + i, name, params, keep_oof)
             for i, (name, params) in enumerate(batch))
     return list(Parallel(n_jobs=len(batch), backend="threading")(jobs))
 
@@ -156,7 +201,8 @@ def _tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult) -> None
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
-def _exit_reason(problem: Problem, spec: AutomlSpec, trials: list[TrialResult], budget: _Budget, cap: int) -> str:
+def _exit_reason(problem: Problem, spec: AutomlSpec, trials: list[TrialResult], budget: SearchBudget,
+                 cap: int) -> str:
     if len(trials) >= cap:
         return f"maxTrials {cap} reached"
     if budget.expired():
@@ -192,20 +238,21 @@ def _oof_score(problem: Problem, outputs: np.ndarray) -> float:
     return metrics.signed("classification", problem.metric, values)
 
 
-def refit_seconds(kind: str, members: list[TrialResult], folds: int) -> float:
-    """Estimated cost of the final fit: one fit per member for voting, folds + 1 per member for stacking."""
-    per_fit = sum(m.seconds for m in members) / folds
+def ensemble_refit_seconds(kind: str, members: list[TrialResult], folds: int, refits: int) -> float:
+    """Estimated cost of the final fits: one fit per member for voting, folds + 1 per member for stacking."""
+    per_fit = refit_seconds(sum(m.seconds for m in members), folds, refits)
     return per_fit * (folds + 1 if kind == "stacking" else 1)
 
 
-def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, deadline: float) -> None:
+def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget: SearchBudget) -> None:
     """Score the ensemble from out-of-fold predictions (no refits) and keep it only if it beats the best single
-    and its final fit still fits into the time budget."""
+    and its final fits still finish within the run's deadline (less the tail)."""
     members = _top_members(outcome.trials)
     stacked = [m.oof for m in members if m.oof is not None]
     if len(stacked) < 2 or len(stacked) != len(members) or len({s.ndim for s in stacked}) != 1:
         return
-    if time.monotonic() + refit_seconds(kind, members, problem.folds) > deadline:
+    refit = ensemble_refit_seconds(kind, members, problem.folds, 1)  # the refit on all rows is gated later
+    if budget.clock.now() + refit > budget.clock.deadline - budget.clock.tail_seconds():
         log.info("%s ensemble skipped: its final fit would not finish within the time budget", kind)
         return
     if kind == "voting":
@@ -215,10 +262,11 @@ def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, deadli
         meta, cv = _meta_learner(problem)
         method = "predict_proba" if problem.task == "classification" else "predict"
         score = _oof_score(problem, cross_val_predict(meta, features, problem.y, cv=cv, method=method))
+    current = outcome.best.score if outcome.choice == "single" else outcome.ensemble_scores[outcome.choice]
     outcome.ensemble_scores[kind] = score
-    log.info("%s ensemble of %s scores %.5f out of fold (best single %.5f)", kind,
-             [m.algorithm for m in members], score, outcome.best.score)
-    if score > outcome.best.score:
+    log.info("%s ensemble of %s scores %.5f out of fold (best so far %.5f)", kind,
+             [m.algorithm for m in members], score, current)
+    if score > current:
         outcome.choice, outcome.members = kind, members
 
 

@@ -64,6 +64,7 @@ class TrialResult:
 
 
 ShouldStop = Callable[[int, float], bool]
+FoldGate = Callable[[float], bool]  # given the expected seconds of the next fold: may it start?
 
 
 def _fold_score(problem: Problem, model: Any, X: pd.DataFrame, y: Any) -> tuple[float, np.ndarray | None]:
@@ -80,10 +81,13 @@ def _fold_score(problem: Problem, model: Any, X: pd.DataFrame, y: Any) -> tuple[
 
 
 def cross_validate(problem: Problem, number: int, algorithm: str, params: dict[str, Any],
-                   should_stop: ShouldStop | None = None, keep_oof: bool = False) -> TrialResult:
-    """Fit and score the candidate on each fold; stop early when should_stop(fold, running_mean) says so.
+                   should_stop: ShouldStop | None = None, keep_oof: bool = False,
+                   fold_gate: FoldGate | None = None, first_fold_s: float = 0.0) -> TrialResult:
+    """Fit and score the candidate on each fold; stop early when should_stop(fold, running_mean) says so, and
+    before a fold that fold_gate refuses (its expected seconds: first_fold_s, then the mean of the folds run).
 
-    Never raises for a failing fit: the trial is returned with state 'failed' and the error text.
+    Never raises for a failing fit: the trial is returned with state 'failed' and the error text; a trial the
+    gate stopped is 'pruned' with the reason in its error text.
     """
     result = TrialResult(number, algorithm, dict(params))
     started = time.perf_counter()
@@ -91,6 +95,11 @@ def cross_validate(problem: Problem, number: int, algorithm: str, params: dict[s
     try:
         template = problem.model(algorithm, params)
         for fold, (train_idx, valid_idx) in enumerate(problem.splits()):
+            expected = (time.perf_counter() - started) / fold if fold else first_fold_s
+            if fold_gate is not None and not fold_gate(expected):
+                result.state, result.error = "pruned", f"stopped before fold {fold + 1}: the time budget is spent"
+                result.score = float(np.mean(result.fold_scores)) if result.fold_scores else float("-inf")
+                break
             model = clone(template)
             y_train = problem.y.iloc[train_idx] if problem.y is not None else None
             y_valid = problem.y.iloc[valid_idx] if problem.y is not None else None

@@ -14,9 +14,11 @@ from typing import Any
 from sextant_contracts.errors import ContractError
 from sextant_contracts.manifest import AcceptanceResult, Manifest
 from sextant_contracts.storage import ArtifactStore, open_store
-from sextant_pipelines import accept, register, report, steps
+from sextant_pipelines import accept, model_report, register, report, steps
+from sextant_pipelines.budget import RunClock
 from sextant_pipelines.errors import PipelineError
 from sextant_pipelines.evaluate import Evaluation
+from sextant_pipelines.metrics import metric_for
 from sextant_pipelines.progress import progress_reporter
 from sextant_pipelines.spec import TrainingSpec, parse_spec
 
@@ -99,13 +101,47 @@ def result_document(spec: TrainingSpec, context: RunContext, store: ArtifactStor
         "mode": fitted.mode, "objective": steps.objective_of(spec),
         "best": {"algorithm": fitted.algorithm, "params": manifest.params, "metrics": manifest.metrics},
         "metrics": manifest.metrics, **evaluation.extras, "crossValidation": evaluation.cv,
-        "trials": trials, "search": search,
+        **evaluated_on(fitted, evaluation),
+        "trials": trials, "search": search, **({"leaderboard": board} if (board := leaderboard(spec, fitted)) else {}),
         "accepted": manifest.accepted, "acceptance": [a.to_dict() for a in manifest.acceptance],
         "failedCriteria": failures,
         "model": {"name": manifest.name, "version": manifest.version, "digest": f"sha256:{manifest.artifact_sha256}",
                   "uri": f"{store.uri}/models/{manifest.name}/{manifest.version}", "promotedTo": alias},
         "artifacts": artifacts, "durationSeconds": round(time.perf_counter() - started, 3),
     }
+
+
+LEADERBOARD_SIZE = 10
+
+
+def leaderboard(spec: TrainingSpec, fitted: steps.Fitted) -> list[dict[str, Any]]:
+    """The best completed trials (and the ensembles tried), best first: algorithm, params, cross-validated
+    objective value (in the metric's own sign) and seconds; empty for a single estimator."""
+    objective = steps.objective_of(spec)
+    sign = 1.0 if metric_for(spec.task, objective, "objective.metric").maximize else -1.0
+    rows = [{"algorithm": t["algorithm"], "params": json.loads(json.dumps(t["params"], default=str)),
+             "score": t["score"], "seconds": t["seconds"], "trial": t["number"]}
+            for t in fitted.search.get("history", []) if t["state"] == "complete"]
+    rows += [{"algorithm": f"{kind}_ensemble", "params": {}, "score": score, "seconds": None, "trial": None}
+             for kind, score in (fitted.search.get("ensembleScores") or {}).items()]
+    rows.sort(key=lambda r: -r["score"])
+    return [{"rank": i + 1, **r, "score": sign * r["score"], "metric": objective}
+            for i, r in enumerate(rows[:LEADERBOARD_SIZE])]
+
+
+def evaluated_on(fitted: steps.Fitted, evaluation: Evaluation) -> dict[str, Any]:
+    """What the reported figures were computed on, when the registered model learnt from more rows than the
+    model the holdout scored (AutoML's final refit on all rows)."""
+    if not fitted.final_fit:
+        return {}
+    scored = "the model fitted on the training rows, before the final refit" \
+        if fitted.final_fit["fittedOn"].startswith("all") else "the registered model"
+    out: dict[str, Any] = {"finalModel": fitted.final_fit, "metricsOn": f"holdout rows, scored with {scored}"}
+    if fitted.search.get("bestScore") is not None:
+        out["searchScoreOn"] = "cross-validation on the training rows (mean over folds, the search's objective)"
+    if evaluation.cv is not None:
+        out["crossValidationOn"] = "the training rows, with the final configuration"
+    return out
 
 
 def failure_document(exc: BaseException, context: RunContext) -> dict[str, Any]:
@@ -118,20 +154,43 @@ def failure_document(exc: BaseException, context: RunContext) -> dict[str, Any]:
             "message": f"{type(exc).__name__}: {exc}", "fix": "report a bug with the job's logs.", "retryable": True}
 
 
+def write_model_report(store: ArtifactStore, context: RunContext, spec: TrainingSpec, prepared: steps.Prepared,
+                       fitted: steps.Fitted, evaluation: Evaluation, clock: RunClock) -> str:
+    """Store the model report (HTML) of the model the holdout scored; returns its URI."""
+    started = time.perf_counter()
+    scoring = "r2" if spec.task == "regression" else "accuracy"
+    importance = ({}, "") if prepared.test_y is None else model_report.importances(
+        fitted.model, prepared.test_X, prepared.test_y, scoring, spec.split.seed, clock)
+    page = model_report.render_model_report(
+        f"Model report: {spec.model_name} ({fitted.algorithm})", spec.task, fitted.model, prepared.test_X,
+        prepared.test_y, evaluation.metrics, evaluation.extras, leaderboard(spec, fitted), importance)
+    key = f"runs/{context.run_id}/model-report.html"
+    store.write(key, page.encode())
+    log.info("model report written in %.2f s", time.perf_counter() - started)
+    return f"{store.uri}/{key}"
+
+
 def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext,
                  searched: Any = None) -> dict[str, Any]:
     """Run every step in-process. Returns the result document; raises PipelineError/ContractError on failure
     (nothing is registered unless every step before register succeeded)."""
     started = time.perf_counter()
     spec = spec_doc if isinstance(spec_doc, TrainingSpec) else parse_spec(spec_doc)
+    clock = RunClock(spec.automl.time_budget_s if spec.automl else None)  # automl.timeBudget: ingest to register
     steps.check_plan(spec)
     store = open_store(context.store_uri)
     log.info("run %s: %s model %r from %s (%s)", context.run_id, spec.task, spec.model_name, spec.dataset.uri,
              spec.mode)
     prepared = steps.prepare(spec)
     artifacts = write_profile(store, context, spec, prepared.profile)
-    fitted = steps.fit(spec, prepared, searched, progress_reporter(store, context.run_id))
+    if spec.automl:
+        log.info("registration libraries loaded in %.2f s (before the search, inside the time budget)",
+                 register.load_writer())
+    fitted = steps.fit(spec, prepared, searched, progress_reporter(store, context.run_id), clock)
     evaluation = steps.evaluate_step(spec, prepared, fitted)
+    if spec.task in ("classification", "regression"):
+        artifacts["modelReport"] = write_model_report(store, context, spec, prepared, fitted, evaluation, clock)
+    fitted = steps.refit_on_all_rows(spec, prepared, fitted, clock)
     result = finish(spec, context, store, prepared, fitted, evaluation, artifacts, started)
     log.info("run %s finished in %.1f s: model %s version %d (%s)", context.run_id, result["durationSeconds"],
              spec.model_name, result["model"]["version"], "accepted" if result["accepted"] else "not accepted")

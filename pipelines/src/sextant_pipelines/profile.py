@@ -104,13 +104,82 @@ def check_target(target: pd.Series | None, task: str) -> dict[str, Any] | None:
             "counts": {str(k): int(v) for k, v in counts.items()}}
 
 
-def profile(features: pd.DataFrame, target: pd.Series | None, task: str) -> Profile:
+ID_UNIQUE_SHARE = 0.95  # a column with (almost) one distinct value per row names rows, it does not describe them
+LEAK_SCORE = 0.98  # one feature alone that predicts the target this well was likely computed from it
+LEAK_CHECK_ROWS = 20_000  # enough rows to see a leak; keeps profiling time flat on large datasets
+
+
+def looks_like_id(column: pd.Series) -> bool:
+    """Integers or strings with a distinct value in at least 95% of the rows (row numbers, keys, UUIDs)."""
+    values = column.dropna()
+    if len(values) < MIN_ROWS or ptypes.is_float_dtype(values) or ptypes.is_bool_dtype(values):
+        return False
+    return values.nunique() >= ID_UNIQUE_SHARE * len(values)
+
+
+def stump_accuracy(x: np.ndarray, y: np.ndarray) -> float:
+    """Training accuracy of the best one-threshold split of x, each side predicting its commonest class."""
+    order = np.argsort(x, kind="stable")
+    x, codes = x[order], np.unique(y[order], return_inverse=True)[1]
+    onehot = np.eye(int(codes.max()) + 1, dtype=np.int64)[codes]
+    left = np.cumsum(onehot, axis=0)[:-1]
+    right = onehot.sum(axis=0) - left
+    valid = x[1:] != x[:-1]  # only thresholds between distinct values
+    if not valid.any():
+        return 0.0
+    return float((left.max(axis=1) + right.max(axis=1))[valid].max() / len(x))
+
+
+def single_feature_score(column: pd.Series, target: pd.Series, task: str) -> float:
+    """How well the feature alone predicts the target: |Pearson r| for regression; for classification, the
+    accuracy of the best single threshold on the numeric feature (too simple to memorise rows), or of each
+    category's commonest class (only when categories are few against the rows); 0 when no better than always
+    predicting the commonest class."""
+    frame = pd.DataFrame({"x": column, "y": target}).dropna().head(LEAK_CHECK_ROWS)
+    if len(frame) < MIN_ROWS or frame["x"].nunique() < 2:
+        return 0.0
+    numeric = ptypes.is_numeric_dtype(frame["x"]) and not ptypes.is_bool_dtype(frame["x"])
+    if task == "regression":
+        r = frame["x"].astype(float).corr(frame["y"].astype(float)) if numeric else float("nan")
+        return 0.0 if pd.isna(r) else abs(float(r))
+    baseline = frame["y"].value_counts().iloc[0] / len(frame)
+    if numeric:
+        accuracy = stump_accuracy(frame["x"].to_numpy(dtype=float), frame["y"].to_numpy())
+    elif frame["x"].nunique() <= len(frame) / 20:  # with few rows per category any column fits the target
+        accuracy = float(frame.groupby(frame["x"].astype(str))["y"].agg(lambda v: v.value_counts().iloc[0]).sum()
+                         / len(frame))
+    else:
+        return 0.0
+    return accuracy if accuracy > baseline else 0.0
+
+
+def suspicious_columns(features: pd.DataFrame, target: pd.Series | None, task: str) -> list[str]:
+    """Warnings for ID-like columns (they do not generalise) and for columns that alone predict the target
+    almost perfectly (likely computed from it, or known only after the fact)."""
+    warnings = []
+    for name in features.columns:
+        column = features[name]
+        if looks_like_id(column):
+            warnings.append(f"feature {name!r} looks like an ID ({column.nunique()} distinct values in "
+                            f"{len(column)} rows); add it to dataset.exclude unless its values mean something.")
+        elif target is not None and task in ("classification", "regression"):
+            score = single_feature_score(column, target, task)
+            if score >= LEAK_SCORE:
+                what = "|correlation|" if task == "regression" else "accuracy"
+                warnings.append(f"feature {name!r} alone predicts the target ({what} {score:.3f}); check it is "
+                                "known before the target is, or add it to dataset.exclude (target leakage).")
+    return warnings
+
+
+def profile(features: pd.DataFrame, target: pd.Series | None, task: str, suspicious: bool = True) -> Profile:
     """Step 2: schema, missing rates and baselines of the training rows; raises DataError for unusable data."""
     warnings = check_features(features)
     summary = check_target(target, task)
     schema = [infer_feature(str(c), features[c]) for c in features.columns]
     baseline = {"features": {f.name: feature_baseline(f, features[f.name]) for f in schema}, "rows": len(features)}
     missing = {str(c): float(features[c].isna().mean()) for c in features.columns}
+    if suspicious:
+        warnings += suspicious_columns(features, target, task)
     if summary and "counts" in summary and task == "classification":
         counts = summary["counts"].values()
         if max(counts) > 10 * min(counts):

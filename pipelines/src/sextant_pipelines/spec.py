@@ -74,7 +74,7 @@ class TuningSpec:
 class AutomlSpec:
     time_budget_s: float
     algorithms: list[str] | None = None
-    ensemble: Literal["none", "voting", "stacking"] = "none"
+    ensemble: Literal["auto", "none", "voting", "stacking"] = "auto"
     max_trials: int | None = None
     target_score: float | None = None
     patience: int | None = None

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from sextant_contracts.manifest import AcceptanceResult
 from sextant_pipelines import accept, automl, catalogue, tune
+from sextant_pipelines.budget import REFIT_MARGIN, RunClock
 from sextant_pipelines.crossval import Problem
 from sextant_pipelines.errors import DataError, SpecError
 from sextant_pipelines.evaluate import Evaluation, evaluate
@@ -48,6 +50,8 @@ class Fitted:
     params: dict[str, Any]
     mode: str
     search: dict[str, Any] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    final_fit: dict[str, Any] = field(default_factory=dict)
 
 
 def objective_of(spec: TrainingSpec) -> str:
@@ -98,7 +102,7 @@ def prepare(spec: TrainingSpec) -> Prepared:
     """Steps ingest + profile: read, validate, split; the profile describes the training rows."""
     started = time.perf_counter()
     data = ingest(spec.dataset, spec.task)
-    profile(data.features, data.target, spec.task)  # whole-dataset checks fail before splitting
+    profile(data.features, data.target, spec.task, suspicious=False)  # whole-dataset checks fail before splitting
     train_X, train_y, test_X, test_y = _split(spec, data.features, data.target)
     prof = profile(train_X, train_y, spec.task)
     log.info("step ingest+profile finished in %.2f s: %d training rows, %d holdout rows, %d features%s",
@@ -133,9 +137,10 @@ def task_defaults(task: str, algorithm: str, params: dict[str, Any], contaminati
 
 
 def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | None = None,
-        on_trial: tune.TrialLogger = tune.log_trial) -> Fitted:
+        on_trial: tune.TrialLogger = tune.log_trial, clock: RunClock | None = None) -> Fitted:
     """Steps train / tune / automl, then refit the winner on every training row (`searched`: tuning trials
-    already run elsewhere, e.g. by Indexed Job shards; `on_trial`: called after each trial)."""
+    already run elsewhere, e.g. by Indexed Job shards; `on_trial`: called after each trial; `clock`: the run's
+    deadline for AutoML, started before ingest)."""
     started = time.perf_counter()
     if spec.estimator:
         problem = problem_for(spec, prepared, 2, spec.estimator.params)
@@ -152,7 +157,8 @@ def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | N
                   "history": [t.summary() for t in outcome.trials], "strategy": spec.tuning.strategy}
     elif spec.automl:
         problem = problem_for(spec, prepared, spec.automl.cv_folds, {})
-        result = automl.search(problem, spec.automl, on_trial)
+        refits = 2 if refits_on_all_rows(spec, prepared) else 1
+        result = automl.search(problem, spec.automl, on_trial, clock, refits)
         estimator, algorithm, params = automl.final_estimator(problem, result), result.algorithm(), result.params()
         search = {"trials": result.counts(), "bestScore": result.best.score, "bestTrial": result.best.number,
                   "history": [t.summary() for t in result.trials], "ensemble": result.choice,
@@ -161,11 +167,47 @@ def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | N
     else:
         raise SpecError("estimator", "none of estimator, tuning or automl is set.", "set exactly one of them.")
     model = build_model(prepared.profile.schema, spec.preprocessing, estimator)
-    # Small data: OpenMP/BLAS threads cost more than they give (and spin on shared nodes).
-    with threadpool_limits(limits=1 if len(prepared.train_X) < SMALL_DATA_ROWS else None):
-        model.fit(prepared.train_X, prepared.train_y)
+    refit_started = time.perf_counter()
+    _fit_quietly(model, prepared.train_X, prepared.train_y)
     log.info("step %s finished in %.2f s: %s %s", spec.mode, time.perf_counter() - started, algorithm, params)
-    return Fitted(model, algorithm, params, spec.mode, search)
+    return Fitted(model, algorithm, params, spec.mode, search, time.perf_counter() - refit_started)
+
+
+def _fit_quietly(model: Any, X: pd.DataFrame, y: pd.Series | None) -> None:
+    # Small data: OpenMP/BLAS threads cost more than they give (and spin on shared nodes).
+    with threadpool_limits(limits=1 if len(X) < SMALL_DATA_ROWS else None):
+        model.fit(X, y)
+
+
+def refits_on_all_rows(spec: TrainingSpec, prepared: Prepared) -> bool:
+    """AutoML's final model learns from every row it was given: after the holdout is scored, one more fit on
+    training + holdout rows (the holdout figures describe the model fitted before it, on the training rows)."""
+    return spec.automl is not None and len(prepared.test_X) > 0
+
+
+def refit_on_all_rows(spec: TrainingSpec, prepared: Prepared, fitted: Fitted, clock: RunClock | None) -> Fitted:
+    """The final refit on training + holdout rows when AutoML asks for it and its expected cost (the first fit's
+    time, scaled by rows) still fits before the run's deadline (less the tail); otherwise `fitted` unchanged,
+    with the reason in `fitted.final_fit`."""
+    train_rows, all_rows = len(prepared.train_X), len(prepared.train_X) + len(prepared.test_X)
+    fitted.final_fit = {"rows": train_rows, "fittedOn": "training rows"}
+    if not refits_on_all_rows(spec, prepared):
+        return fitted
+    expected = fitted.fit_seconds * all_rows / max(train_rows, 1) * REFIT_MARGIN
+    if clock is not None and clock.remaining() - clock.tail_seconds(evaluated=True) < expected:
+        fitted.final_fit["note"] = (f"not refitted on all {all_rows} rows: the refit (about {expected:.1f} s) "
+                                    "would overrun automl.timeBudget")
+        log.info("final refit on all rows skipped: %s", fitted.final_fit["note"])
+        return fitted
+    started = time.perf_counter()
+    X = pd.concat([prepared.train_X, prepared.test_X])
+    y = pd.concat([prepared.train_y, prepared.test_y]) if prepared.train_y is not None else None
+    model = clone(fitted.model)
+    _fit_quietly(model, X, y)
+    log.info("step refit finished in %.2f s: the final model learnt from all %d rows", time.perf_counter() - started,
+             all_rows)
+    return Fitted(model, fitted.algorithm, fitted.params, fitted.mode, fitted.search, fitted.fit_seconds,
+                  {"rows": all_rows, "fittedOn": "all rows (training + holdout)"})
 
 
 def evaluate_step(spec: TrainingSpec, prepared: Prepared, fitted: Fitted) -> Evaluation:

@@ -108,8 +108,9 @@ def log_trial(result: TrialResult, total: int) -> None:
         log.info("trial %d/%d finished in %.2f s: score %.5f, %s %s", result.number + 1, total, result.seconds,
                  result.score, result.algorithm, result.params)
     elif result.state == "pruned":
-        log.info("trial %d/%d pruned after fold %d (running score %.5f below the median)", result.number + 1,
-                 total, len(result.fold_scores), result.score)
+        why = result.error or f"running score {result.score:.5f} below the median"
+        log.info("trial %d/%d (%s) pruned after fold %d: %s", result.number + 1, total, result.algorithm,
+                 len(result.fold_scores), why)
     else:
         log.info("trial %d/%d failed: %s", result.number + 1, total, result.error)
 

@@ -91,4 +91,8 @@ def test_automl_exit_criteria_and_ensemble(problem: Problem) -> None:
 def test_automl_stops_at_the_time_budget(problem: Problem) -> None:
     outcome = automl.search(problem, AutomlSpec(time_budget_s=3, algorithms=["logistic_regression", "knn"]),
                             on_trial=lambda *_: None)
-    assert outcome.stopped_because == "time budget" and outcome.seconds < 3 * 1.5
+    # Within the budget plus at most one fold's overrun (a fold cannot be interrupted); slow machines: the first
+    # trial always completes.
+    assert outcome.stopped_because.startswith("time budget")
+    assert outcome.seconds < 3 + max(t.seconds / len(t.fold_scores) for t in outcome.trials if t.fold_scores) \
+        or len(outcome.trials) == 1

@@ -174,7 +174,7 @@ MUTATIONS: dict[tuple[str, ...], list[Any]] = {
     ("tuning", "params", "max_iter"): [0, 1, 100, "100"],
     ("automl", "timeBudget"): ["10m", "1h30m", "0s", "1d", "ten minutes", 600, "90s"],
     ("automl", "algorithms"): [[], ["svm"], ["svm", "svm"], ["kmeans"], ["random_forest", "knn"]],
-    ("automl", "ensemble"): ["none", "voting", "stacking", "blending"],
+    ("automl", "ensemble"): ["auto", "none", "voting", "stacking", "blending"],
     ("automl", "cvFolds"): [1, 2, 3],
     ("resources", "limits"): [{"cpu": "1"}, {"cpu": "4"}, {"memory": "4Gi"}, {"memory": "3Gi"}, {"cpu": 2}],
     ("objective", "metric"): ["roc_auc", "accuracy", "rmse", "r2", "silhouette", "auc"],

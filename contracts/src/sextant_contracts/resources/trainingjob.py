@@ -225,8 +225,10 @@ class AutoML(TypedDict, total=False):
                                                     max_length=64)]], Field(
         "Algorithms to try; all of the task's catalogue when omitted.", min_items=1, max_items=32,
         extra={"x-kubernetes-list-type": "set"})]
-    ensemble: Annotated[Literal["none", "voting", "stacking"], Field(
-        "Combine the best models into an ensemble.", default="none")]
+    ensemble: Annotated[Literal["auto", "none", "voting", "stacking"], Field(
+        "Combine the best model per algorithm into an ensemble when it scores better out of fold than the best "
+        "single model (auto: voting or stacking, whichever scores best; none: always the best single model).",
+        default="auto")]
     exitCriteria: Annotated[AutoMLExitCriteria, Field("Stop before the time budget when one of these holds.")]
     parallelTrials: Annotated[int, Field("Trials run at once.", default=1, minimum=1, maximum=64)]
     cvFolds: Annotated[int, Field("Cross-validation folds per trial.", default=5, minimum=2, maximum=20)]

@@ -71,6 +71,16 @@ class BestResult(TypedDict, total=False):
     value: Annotated[float, Field("Value of the objective metric.")]
 
 
+class LeaderboardEntry(TypedDict, total=False):
+    """One of the best candidates a search tried (tuning or automl), from the trainer's result document."""
+
+    rank: Annotated[int, Field("1 for the best.", minimum=1)]
+    algorithm: Annotated[str, Field("Algorithm, or voting_ensemble / stacking_ensemble.")]
+    params: Annotated[dict[str, JsonValue], Field("Its hyperparameters.", preserve_unknown=True)]
+    score: Annotated[float, Field("Cross-validated objective on the training rows.")]
+    seconds: Annotated[float, Field("Seconds its cross-validation took.", minimum=0)]
+
+
 class RegisteredModel(TypedDict, total=False):
     """The registry entry the run produced."""
 
@@ -94,6 +104,8 @@ class TrainingJobStatus(TypedDict, total=False):
     completionTime: Annotated[str, Field("When the run ended (RFC 3339).", format="date-time")]
     trials: Annotated[TrialCounts, Field("Trial counts for tuning and automl.")]
     best: Annotated[BestResult, Field("Best model found.")]
+    leaderboard: Annotated[list[LeaderboardEntry], Field(
+        "The best candidates of the latest search, best first (at most 5).", max_items=5)]
     model: Annotated[RegisteredModel, Field("Registered model version.")]
     metrics: Annotated[dict[str, float], Field("Holdout metrics of the latest run's model.")]
     accepted: Annotated[bool, Field("Whether the latest model met every acceptance criterion.")]

@@ -151,6 +151,9 @@ def _record_outcome(run: _Run, outcome: RunOutcome, now: str) -> None:
                                  if isinstance(v, (int, float))}
 
 
+LEADERBOARD_KEYS = ("rank", "algorithm", "params", "score", "seconds")
+
+
 def model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     """Status fields copied from a successful run's result document."""
     model = result.get("model") or {}
@@ -170,6 +173,9 @@ def model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
         fields["dataQualityReport"] = str(report)
     if (result.get("trials") or {}).get("total"):  # a single estimator has no trials to count
         fields["trials"] = {k: int(v) for k, v in result["trials"].items() if isinstance(v, int)}
+    if result.get("leaderboard"):
+        fields["leaderboard"] = [{k: v for k, v in row.items() if k in LEADERBOARD_KEYS and v is not None}
+                                 for row in result["leaderboard"][:5]]
     return fields
 
 
