@@ -70,6 +70,12 @@ class RequestMetrics:
             "sextant_requests_in_flight", "Prediction requests being answered now (KEDA's concurrency metric)",
             ["model", "variant"], multiprocess_mode="livesum").labels(model, variant)
         self._children: dict[tuple[str, str], Any] = {}
+        # Every prediction route and meaningful status starts at 0: a counter that appears with its first burst
+        # already counted shows no increase to rate(), so a burst of 422s would never reach an error-ratio alert.
+        for route in sorted(PREDICTION_ROUTES):
+            for status in sorted(STATUSES):
+                key = (route, str(status))
+                self._children[key] = self.requests.labels(model, variant, *key)
 
     def observe(self, path: str, status: int) -> None:
         key = (route_label(path), status_label(status))
