@@ -24,7 +24,6 @@ from . import oip
 from .dataplane import DataPlane
 from .errors import MalformedRequest, ModelNotFound, ModelNotReady, PayloadTooLarge, ServingError
 from .features import row_count, validate_body
-from .metrics import is_prediction
 from .runtime import Runtime
 
 log = logging.getLogger("sextant_services")
@@ -72,10 +71,6 @@ class CountRequests:
             await self.app(scope, receive, send)
             return
         status: int | None = None
-        rt = self._get_runtime()
-        counted = rt.requests if rt is not None and rt.requests is not None and is_prediction(scope["path"]) else None
-        if counted is not None:
-            counted.in_flight.inc()
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
@@ -89,8 +84,6 @@ class CountRequests:
             status = status or 504  # cancelled before responding: the client got BentoML's 504
             raise
         finally:
-            if counted is not None:
-                counted.in_flight.dec()
             self._observe(scope, status or 500)
 
     def _observe(self, scope: Scope, status: int) -> None:

@@ -41,14 +41,6 @@ def route_label(path: str) -> str:
     return "other"
 
 
-PREDICTION_ROUTES = frozenset({"predict", "predict_proba", "infer"})
-
-
-def is_prediction(path: str) -> bool:
-    """True for the routes that run the model (what in-flight concurrency counts)."""
-    return route_label(path) in PREDICTION_ROUTES
-
-
 def status_label(status: int) -> str:
     """The bounded `status` label: the exact code for the ones that mean something to an operator, else its class."""
     return str(status) if status in STATUSES else f"{status // 100}xx"
@@ -65,10 +57,6 @@ class RequestMetrics:
         self.requests = prom.Counter(
             "sextant_requests", "HTTP requests by route and status (404, 503 and 504 included)",
             ["model", "variant", "route", "status"])
-        # livesum: under BentoML's multiprocess metrics a dead worker's requests stop counting as in flight.
-        self.in_flight = prom.Gauge(
-            "sextant_requests_in_flight", "Prediction requests being answered now (KEDA's concurrency metric)",
-            ["model", "variant"], multiprocess_mode="livesum").labels(model, variant)
         self._children: dict[tuple[str, str], Any] = {}
         # Every prediction route and meaningful status starts at 0: a counter that appears with its first burst
         # already counted shows no increase to rate(), so a burst of 422s would never reach an error-ratio alert.

@@ -99,25 +99,6 @@ def test_a_request_that_outlives_the_timeout_gets_504_and_is_counted(tmp_path: P
     assert counts[("predict", "504")] == 1
 
 
-def _in_flight(server: Server) -> float:
-    status, text = _call(server.url + "/metrics")
-    assert status == 200
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-               if s.name == "sextant_requests_in_flight")
-
-
-def test_requests_in_flight_are_counted_while_the_model_works(tmp_path: Path) -> None:
-    """KEDA's concurrency trigger scales on this gauge: it must rise while predictions run and fall after."""
-    store = tmp_path / "store"
-    serving_models.register_iris_wrapped(store, lambda m: SlowClassifier(m, 3.0))
-    with _serving(store, tmp_path, SEXTANT_MAX_LATENCY_MS="20000") as server, ThreadPoolExecutor(2) as pool:
-        assert _in_flight(server) == 0
-        answers = [pool.submit(_call, server.url + "/predict", {"records": [ROW]}) for _ in range(2)]
-        wait_until(lambda: _in_flight(server) == 2, 10, "two predictions in flight")
-        assert [a.result()[0] for a in answers] == [200, 200]
-        assert _in_flight(server) == 0
-
-
 def test_a_model_whose_warm_up_fails_never_becomes_ready_and_says_why(tmp_path: Path) -> None:
     store = tmp_path / "store"
     serving_models.register_iris_wrapped(store, BrokenClassifier)
