@@ -108,7 +108,7 @@ class ServingReconciler(KeyedReconciler):
         errors: dict[str, tuple[int, int]] = {}
         for variant in (body.get("status") or {}).get("variants", []):
             rollout = variant.get("rollout") or {}
-            if not rollout:
+            if not rollout.get("percent"):
                 continue
             new = int((rollout.get("model") or {}).get("version", 0))
             old = int((variant.get("model") or {}).get("version", 0))
