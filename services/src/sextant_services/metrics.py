@@ -41,6 +41,10 @@ def route_label(path: str) -> str:
     return "other"
 
 
+#: The routes that run the model (their counters start at 0, see RequestMetrics).
+PREDICTION_ROUTES = frozenset({"predict", "predict_proba", "infer"})
+
+
 def status_label(status: int) -> str:
     """The bounded `status` label: the exact code for the ones that mean something to an operator, else its class."""
     return str(status) if status in STATUSES else f"{status // 100}xx"
