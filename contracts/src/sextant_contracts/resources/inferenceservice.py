@@ -195,8 +195,9 @@ class VariantRollout(TypedDict, total=False):
     stepStartedAt: Annotated[str, Field("When the current step began (RFC 3339).", format="date-time")]
     message: Annotated[str, Field("What the rollout waits for.")]
     previousCounts: Annotated[list[int], Field(
-        "Prediction requests and 5xx answers of the version being replaced when the rollout began: its rate "
-        "since then is what the new version must not be worse than.", min_items=2, max_items=2)]
+        "Prediction requests and 5xx answers of the version being replaced when the new version first got "
+        "traffic: its rate since then is what the new version must not be worse than.", min_items=2,
+        max_items=2)]
 
 
 class VariantStatus(TypedDict, total=False):
