@@ -83,10 +83,9 @@ def speed_at(rows: int, workdir: Path) -> list[dict[str, Any]]:
     results = []
     for label, path in (("none", current), (f"{SHIFT} sigma on f000", shifted)):
         ours = sextant({"mode": "check", "baseline": str(baseline), "current": str(path)}, workdir)
-        print(f"[drift-vs-evidently] {rows:,} rows, shift {label}: sextant {ours['wall_seconds']:.1f} s", flush=True)
+        print(f"[drift-vs-evidently] {rows:,} rows, shift {label}: sextant {json.dumps(ours)}", flush=True)
         theirs = evidently({"mode": "compare", "reference": str(reference), "current": str(path)}, workdir)
-        print(f"[drift-vs-evidently] {rows:,} rows, shift {label}: evidently {theirs['wall_seconds']:.1f} s, "
-              f"{theirs['peak_rss_mb']:.0f} MB", flush=True)
+        print(f"[drift-vs-evidently] {rows:,} rows, shift {label}: evidently {json.dumps(theirs)}", flush=True)
         results.append({"rows": rows, "shift": label, "sextant": ours, "sextant_profile": profile,
                         "evidently": theirs})
     return results
@@ -108,6 +107,7 @@ def detection_trials(repetitions: int, workdir: Path) -> dict[str, Any]:
                          "current": {label: str(write_parquet(workdir / f"trial-{index}-{label}.parquet", live))
                                      for label, live in lives.items()}})
     theirs = evidently({"mode": "trials", "trials": requests}, workdir)
+    print(f"[drift-vs-evidently] trials: sextant {json.dumps(ours)} evidently {json.dumps(theirs)}", flush=True)
     summary: dict[str, Any] = {"repetitions": repetitions, "reference_rows": TRIAL_REFERENCE_ROWS,
                                "live_rows": TRIAL_LIVE_ROWS, "evidently_report_seconds": theirs["report_seconds"],
                                "evidently_cpu_seconds": theirs["cpu_seconds"], "evidently_version": theirs["version"]}
