@@ -24,7 +24,7 @@ export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(BIN_DIR):$(PATH)
 
-.PHONY: crds manifests help deps uv venv tools gateway-tools kfp-tools monitoring-tools test test-unit test-integration lint bench cluster cluster-down \
+.PHONY: crds manifests help deps uv venv tools gateway-tools kfp-tools monitoring-tools test test-unit test-integration lint bench bench-drift cluster cluster-down \
         cluster-reset cluster-status demo clean images
 
 help: ## Show the targets
@@ -87,6 +87,10 @@ manifests: venv tools ## Regenerate the kustomize manifests from the Helm chart
 bench: deps venv tools ## Benchmarks (not part of make test); results in bench-results/
 	@for setup in tests/bench/*/setup.sh; do [ -f "$$setup" ] && PATH="$(dir $(UV)):$$PATH" bash "$$setup"; done; true
 	$(PYTEST) tests/bench -m bench -p no:randomly -s
+
+bench-drift: venv ## Drift benchmarks only, Evidently side by side in its own venv (docs/drift.md; long: Evidently at 1M rows)
+	PATH="$(dir $(UV)):$$PATH" bash tests/bench/drift/setup.sh
+	nice -n 10 $(PYTEST) tests/bench/drift -m bench -p no:randomly -s
 
 cluster: deps venv tools images ## Start the local cluster: control plane, kwok nodes, the real node (state in .cluster/)
 	$(VENV)/bin/sextant-devcluster up --state-dir $(CLUSTER_DIR) --bin-dir $(BIN_DIR)

@@ -6,7 +6,7 @@ binner (drift_bins.py), one with feature f000's mean moved by 0.25 sigma, one un
 the drifted features; false alarm = the unshifted sample's dataset verdict is "drifted". Goals: >= 95% and <= 5%
 over >= 200 repetitions (SEXTANT_DRIFT_REPS). Speed: 1M rows x 100 features counted by the server's binner in
 batches of 50,000 rows (generating the data is not timed), then the check itself. Results go to
-bench-results/drift.{json,md}. Evidently's figures on the same data are for a later session (its own venv).
+bench-results/drift.{json,md}. Evidently side by side on the same data: test_drift_vs_evidently.py.
 """
 
 from __future__ import annotations
