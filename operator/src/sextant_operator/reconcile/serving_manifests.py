@@ -182,11 +182,18 @@ def _hpa(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str], scale: A
 
 
 def keda_query(namespace: str, name: str, metric: str) -> str:
-    """PromQL over the model servers' own request metrics: requests/s or in-flight requests, all pods summed."""
+    """PromQL over the model servers' own request metrics, all pods of the backend summed: prediction requests/s
+    (every status), or the mean number of prediction requests in flight.
+
+    The servers export no in-flight gauge; by Little's law the mean concurrency is arrival rate x mean time in the
+    server, which is the rate of the latency histogram's sum (seconds spent answering per second). That histogram
+    counts answered predictions (200s), so requests failing fast add nothing to it."""
     pods = f'namespace="{namespace}",pod=~"{name}-.*"'
     if metric == "rps":
         return f"sum(rate(sextant_requests_total{{{pods},route=~\"predict|predict_proba|infer\"}}[1m]))"
-    return f"sum(sextant_requests_in_flight{{{pods}}})"
+    if metric == "concurrency":
+        return f"sum(rate(sextant_request_duration_seconds_sum{{{pods}}}[1m]))"
+    raise ValueError(f"scaling.metric: {metric!r} has no Prometheus query; use rps or concurrency")
 
 
 def _scaled_object(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str], scale: Autoscaling,
