@@ -127,6 +127,12 @@ def test_rps_scaling_without_keda_falls_back_to_cpu_and_says_so() -> None:
     assert keda.kind == "KEDA" and keda.min_replicas == 0
 
 
+def test_scale_to_zero_on_cpu_keeps_one_replica_and_says_why() -> None:
+    scale = autoscaling({"minReplicas": 0, "maxReplicas": 4}, ServingSettings(keda_available=True), False)
+    assert (scale.kind, scale.min_replicas, scale.metric) == ("HPA", 1, "cpu")
+    assert scale.note.startswith("ScaleToZeroNeedsRequestMetric")
+
+
 def test_concurrency_is_the_rate_of_time_spent_answering_by_littles_law() -> None:
     query = keda_query("shop", "churn-current-v1", "concurrency")
     assert query == ('sum(rate(sextant_request_duration_seconds_sum{namespace="shop",pod=~"churn-current-v1-.*"}'

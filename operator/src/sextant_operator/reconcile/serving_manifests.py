@@ -153,9 +153,15 @@ def autoscaling(scaling: Mapping[str, Any], settings: ServingSettings, suspended
     if suspended:
         return Autoscaling("fixed", 0, 0, metric, target)
     needs_keda = metric != "cpu" or low == 0
-    if needs_keda and settings.keda_available:
+    if needs_keda and settings.keda_available and metric != "cpu":
         return Autoscaling("KEDA", low, high, metric, target, scale_down_delay=delay)
     note = ""
+    if needs_keda and settings.keda_available:
+        # KEDA scales to zero only on a trigger that is not CPU (its webhook refuses the ScaledObject; without the
+        # webhook it would never reach zero): CPU of no pods is not a signal.
+        note = ("ScaleToZeroNeedsRequestMetric: minReplicas 0 needs scaling.metric rps or concurrency (CPU cannot "
+                "tell idle from absent); keeping at least 1 replica")
+        return Autoscaling("HPA" if high > 1 else "fixed", 1, max(high, 1), metric, target, note, delay)
     if needs_keda:
         what = f"scaling on {metric}" if metric != "cpu" else "scaling to zero"
         note = (f"KEDANotInstalled: {what} needs KEDA (keda.sh ScaledObject), which this cluster does not have; "
