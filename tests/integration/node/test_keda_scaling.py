@@ -38,7 +38,8 @@ from tests.support.request_load import RequestLoad
 from tests.support.serving_models import register_breast_cancer
 from tests.support.sextant_operator import CHART
 
-pytestmark = pytest.mark.integration
+# The module fixture (KEDA, the chart, a model server starting on 2 shared cores) counts towards the first test.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 NAMESPACE = "keda-scaling"
 SMALL = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
