@@ -144,6 +144,20 @@ def test_scale_to_zero_on_cpu_keeps_one_replica_and_says_why() -> None:
     assert scale.note.startswith("ScaleToZeroNeedsRequestMetric")
 
 
+def test_a_variant_keda_scaled_to_zero_says_so_and_how_to_bring_it_back() -> None:
+    isvc = {**AB, "spec": {"variants": [{"name": "current", "model": {"name": "churn", "version": "1"},
+                                         "weight": 100}],
+                           "scaling": {"minReplicas": 0, "maxReplicas": 2, "metric": "rps", "target": 5}}}
+    keda = ServingSettings(server_image="srv:1", router_image="rtr:1", keda_available=True)
+    status = plan_inferenceservice(observe(isvc, deployments(("current", 1, 0))), keda).status
+    (variant,) = status["variants"]
+    assert (variant["autoscaler"], variant["readyReplicas"], variant["reason"]) == ("KEDA", 0, "ScaledToZero")
+    assert "minReplicas" in variant["message"]
+    assert status["phase"] == "Pending" and conditions(status)["Ready"]["reason"] == "ScaledToZero"
+    awake = plan_inferenceservice(observe(isvc, deployments(("current", 1, 1))), keda).status
+    assert awake["phase"] == "Ready" and "reason" not in awake["variants"][0]
+
+
 def test_concurrency_is_the_rate_of_time_spent_answering_by_littles_law() -> None:
     query = keda_query("shop", "churn-current-v1", "concurrency")
     assert query == ('sum(rate(sextant_request_duration_seconds_sum{namespace="shop",pod=~"churn-current-v1-.*"}'
