@@ -126,15 +126,16 @@ class PrometheusServer:
 
 
 @contextmanager
-def running_prometheus(workdir: Path, config: dict[str, Any]) -> Iterator[PrometheusServer]:
-    """Prometheus with `config` (prometheus.yml as a dict), its TSDB in `workdir`, stopped on exit."""
+def running_prometheus(workdir: Path, config: dict[str, Any], port: int | None = None) -> Iterator[PrometheusServer]:
+    """Prometheus with `config` (prometheus.yml as a dict), its TSDB in `workdir`, on `port` (a free one when
+    None), stopped on exit."""
     binary = monitoring_tool("prometheus")
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     check = subprocess.run([str(monitoring_tool("promtool")), "check", "config", str(workdir / "prometheus.yml")],
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
-    port = free_port()
+    port = port or free_port()
     log = (workdir / "prometheus.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603 - the binary built by build-tools.sh
         [str(binary), f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",

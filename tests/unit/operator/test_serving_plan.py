@@ -15,7 +15,7 @@ from sextant_operator.reconcile.inferenceservice import (
     references,
 )
 from sextant_operator.reconcile.serving_instances import DeploymentView, PodView, RouteView, pod_problem
-from sextant_operator.reconcile.serving_manifests import ServingSettings, autoscaling
+from sextant_operator.reconcile.serving_manifests import ServingSettings, autoscaling, keda_query
 from sextant_operator.reconcile.serving_routes import router_config
 
 T0, T1, T2, T3 = "2026-01-01T00:00:00Z", "2026-01-01T00:00:30Z", "2026-01-01T00:01:05Z", "2026-01-01T00:02:10Z"
@@ -136,6 +136,35 @@ def test_rps_scaling_without_keda_falls_back_to_cpu_and_says_so() -> None:
     keda = autoscaling({"minReplicas": 0, "maxReplicas": 4, "metric": "rps", "target": 50},
                        ServingSettings(keda_available=True), False)
     assert keda.kind == "KEDA" and keda.min_replicas == 0
+
+
+def test_scale_to_zero_on_cpu_keeps_one_replica_and_says_why() -> None:
+    scale = autoscaling({"minReplicas": 0, "maxReplicas": 4}, ServingSettings(keda_available=True), False)
+    assert (scale.kind, scale.min_replicas, scale.metric) == ("HPA", 1, "cpu")
+    assert scale.note.startswith("ScaleToZeroNeedsRequestMetric")
+
+
+def test_a_variant_keda_scaled_to_zero_says_so_and_how_to_bring_it_back() -> None:
+    isvc = {**AB, "spec": {"variants": [{"name": "current", "model": {"name": "churn", "version": "1"},
+                                         "weight": 100}],
+                           "scaling": {"minReplicas": 0, "maxReplicas": 2, "metric": "rps", "target": 5}}}
+    keda = ServingSettings(server_image="srv:1", router_image="rtr:1", keda_available=True)
+    status = plan_inferenceservice(observe(isvc, deployments(("current", 1, 0))), keda).status
+    (variant,) = status["variants"]
+    assert (variant["autoscaler"], variant["readyReplicas"], variant["reason"]) == ("KEDA", 0, "ScaledToZero")
+    assert "minReplicas" in variant["message"]
+    assert status["phase"] == "Pending" and conditions(status)["Ready"]["reason"] == "ScaledToZero"
+    awake = plan_inferenceservice(observe(isvc, deployments(("current", 1, 1))), keda).status
+    assert awake["phase"] == "Ready" and "reason" not in awake["variants"][0]
+
+
+def test_concurrency_is_the_rate_of_time_spent_answering_by_littles_law() -> None:
+    query = keda_query("shop", "churn-current-v1", "concurrency")
+    assert query == ('sum(rate(sextant_request_duration_seconds_sum{namespace="shop",pod=~"churn-current-v1-.*"}'
+                     '[1m]))')
+    assert "sextant_requests_total" in keda_query("shop", "churn-current-v1", "rps")
+    with pytest.raises(ValueError, match="scaling.metric"):
+        keda_query("shop", "churn-current-v1", "cpu")
 
 
 def _pinned_status() -> dict[str, Any]:

@@ -114,3 +114,22 @@ def test_feature_histogram_uses_the_baseline_bins(iris_server: Server) -> None:
     text = c.get("/metrics")[1]
     assert _sample(text, "sextant_feature_bin_total", feature="petal_width", bin="0") >= 1
     assert 'bin="9"' in text  # every baseline bin is exported, zero or not
+
+
+def test_the_keda_triggers_read_metrics_the_server_exports(iris_server: Server) -> None:
+    """Every series a KEDA ScaledObject's Prometheus query reads is on the server's /metrics, with the labels the
+    query selects on (a query on a metric nobody exports scales nothing and says nothing)."""
+    from sextant_operator.reconcile.serving_manifests import keda_query
+
+    c = Client(iris_server.url)
+    assert c.post("/predict", {"records": [ROW]})[0] == 200
+    text = c.get("/metrics")[1]
+    c.close()
+    for metric in ("rps", "concurrency"):
+        query = keda_query("ns", "iris", metric)
+        for name in re.findall(r"\b(sextant_\w+)\{", query):
+            assert _sample(text, name) > 0, f"{metric}: the server exports no {name} with a value"
+        routes = re.search(r'route=~"([^"]+)"', query)
+        if routes:
+            assert _sample(text, "sextant_requests_total", route="predict") > 0
+            assert "predict" in routes.group(1).split("|")

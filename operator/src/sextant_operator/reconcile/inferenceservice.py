@@ -153,6 +153,13 @@ def plan_variant(observed: Observed, name: str, variant: Mapping[str, Any], curr
     views = [deployment_of(observed, b) for b, _ in plan.backends]
     status["replicas"] = sum(v.replicas for v in views if v is not None)
     status["readyReplicas"] = sum(v.ready_replicas for v in views if v is not None)
+    if (stable_scale.kind == "KEDA" and stable_scale.min_replicas == 0 and plan.problem is None
+            and "reason" not in status and views and all(v is not None and v.replicas == 0 for v in views)):
+        # Said plainly because nothing else would: the router answers 503 and no server counts the request, so
+        # the request-rate trigger cannot bring the variant back by itself.
+        status["reason"] = "ScaledToZero"
+        status["message"] = ("KEDA scaled the variant to zero while it had no requests; requests get 503 from the "
+                             "router until scaling.minReplicas is raised (a request alone does not wake it)")
     return plan
 
 

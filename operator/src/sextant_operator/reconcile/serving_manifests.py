@@ -153,9 +153,15 @@ def autoscaling(scaling: Mapping[str, Any], settings: ServingSettings, suspended
     if suspended:
         return Autoscaling("fixed", 0, 0, metric, target)
     needs_keda = metric != "cpu" or low == 0
-    if needs_keda and settings.keda_available:
+    if needs_keda and settings.keda_available and metric != "cpu":
         return Autoscaling("KEDA", low, high, metric, target, scale_down_delay=delay)
     note = ""
+    if needs_keda and settings.keda_available:
+        # KEDA scales to zero only on a trigger that is not CPU (its webhook refuses the ScaledObject; without the
+        # webhook it would never reach zero): CPU of no pods is not a signal.
+        note = ("ScaleToZeroNeedsRequestMetric: minReplicas 0 needs scaling.metric rps or concurrency (CPU cannot "
+                "tell idle from absent); keeping at least 1 replica")
+        return Autoscaling("HPA" if high > 1 else "fixed", 1, max(high, 1), metric, target, note, delay)
     if needs_keda:
         what = f"scaling on {metric}" if metric != "cpu" else "scaling to zero"
         note = (f"KEDANotInstalled: {what} needs KEDA (keda.sh ScaledObject), which this cluster does not have; "
@@ -182,11 +188,18 @@ def _hpa(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str], scale: A
 
 
 def keda_query(namespace: str, name: str, metric: str) -> str:
-    """PromQL over the model servers' own request metrics: requests/s or in-flight requests, all pods summed."""
+    """PromQL over the model servers' own request metrics, all pods of the backend summed: prediction requests/s
+    (every status), or the mean number of prediction requests in flight.
+
+    The servers export no in-flight gauge; by Little's law the mean concurrency is arrival rate x mean time in the
+    server, which is the rate of the latency histogram's sum (seconds spent answering per second). That histogram
+    counts answered predictions (200s), so requests failing fast add nothing to it."""
     pods = f'namespace="{namespace}",pod=~"{name}-.*"'
     if metric == "rps":
         return f"sum(rate(sextant_requests_total{{{pods},route=~\"predict|predict_proba|infer\"}}[1m]))"
-    return f"sum(sextant_requests_in_flight{{{pods}}})"
+    if metric == "concurrency":
+        return f"sum(rate(sextant_request_duration_seconds_sum{{{pods}}}[1m]))"
+    raise ValueError(f"scaling.metric: {metric!r} has no Prometheus query; use rps or concurrency")
 
 
 def _scaled_object(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str], scale: Autoscaling,

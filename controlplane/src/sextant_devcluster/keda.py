@@ -1,0 +1,125 @@
+"""KEDA beside the real node: keda-operator (ScaledObjects to HPAs, the Prometheus scaler) and keda-adapter (the
+external metrics API the HPA controller reads), as host processes like metrics-server. Pure builders here; the
+test fixture (tests/support/keda.py) starts the processes and applies the objects.
+
+The adapter asks the operator for metric values over gRPC with mutual TLS (both read ca.crt, tls.crt and tls.key
+from one directory); the API server calls the adapter at the node's address through the APIService's
+EndpointSlice, as it calls metrics-server. One certificate from the cluster CA serves all three ends: the
+operator on loopback, the adapter under its Service's name, and each as the other's client.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from sextant_devcluster import pki
+from sextant_devcluster.layout import NODE_IP
+
+API_SERVICE = "v1beta1.external.metrics.k8s.io"
+SERVICE = "keda-metrics-apiserver"
+FIELD_MANAGER = "sextant-keda"
+OPERATOR, ADAPTER = "keda-operator", "keda-adapter"
+#: The module whose config/crd/bases holds the CRDs of the binaries build-tools.sh builds (same pinned version).
+MODULE = "github.com/kedacore/keda/v2"
+#: All of KEDA's CRDs: the operator waits for a cache of every kind it reconciles (ScaledJobs and CloudEvent sources
+#: too, though Sextant uses only ScaledObjects) and exits when one is missing.
+CRD_FILES = ("keda.sh_scaledobjects.yaml", "keda.sh_scaledjobs.yaml", "keda.sh_triggerauthentications.yaml",
+             "keda.sh_clustertriggerauthentications.yaml", "eventing.keda.sh_cloudeventsources.yaml",
+             "eventing.keda.sh_clustercloudeventsources.yaml")
+CRD_NAMES = ("scaledobjects.keda.sh", "scaledjobs.keda.sh", "triggerauthentications.keda.sh",
+             "clustertriggerauthentications.keda.sh", "cloudeventsources.eventing.keda.sh",
+             "clustercloudeventsources.eventing.keda.sh")
+
+
+def module_dir(tools_dir: Path) -> Path:
+    """The Go module cache directory of the KEDA version `tools_dir`/go.mod pins (`go mod download` fetches only
+    that module's zip from the module proxy, checked against go.sum, when the cache lacks it)."""
+    out = subprocess.run(["go", "mod", "download", "-json", MODULE], cwd=tools_dir, capture_output=True,
+                         text=True, timeout=300, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"`go mod download {MODULE}` in {tools_dir} failed: {out.stderr.strip() or out.stdout}")
+    return Path(json.loads(out.stdout)["Dir"])
+
+
+def crd_paths(module: Path) -> list[Path]:
+    return [module / "config" / "crd" / "bases" / name for name in CRD_FILES]
+
+
+def serving_dns_name(namespace: str) -> str:
+    return f"{SERVICE}.{namespace}.svc"
+
+
+def write_certificates(cert_dir: Path, ca: pki.KeyPair, namespace: str) -> None:
+    """ca.crt, tls.crt and tls.key as KEDA reads them from its --cert-dir: one pair for serving (the operator's gRPC
+    on loopback, the adapter under its Service's name and the node's address) and for being the other's client."""
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    (cert_dir / "ca.crt").write_bytes(ca.cert_pem)
+    pki.issue_certificate(ca, "keda", dns_names=("localhost", serving_dns_name(namespace),
+                                                 f"{serving_dns_name(namespace)}.cluster.local"),
+                          ip_addresses=("127.0.0.1", NODE_IP), server=True, client=True).write(
+        cert_dir / "tls.crt", cert_dir / "tls.key")
+
+
+def environment(namespace: str, watch_namespaces: tuple[str, ...]) -> dict[str, str]:
+    """Where KEDA keeps its cluster objects (in a pod, its ServiceAccount's namespace) and which namespaces it
+    watches: only the test's, so a shared cluster's other ScaledObjects are not its business."""
+    return {"WATCH_NAMESPACE": ",".join(watch_namespaces), "POD_NAMESPACE": namespace,
+            "KEDA_CLUSTER_OBJECT_NAMESPACE": namespace}
+
+
+def operator_command(bin_dir: Path, kubeconfig: Path, cert_dir: Path, grpc_port: int, metrics_port: int,
+                     health_port: int) -> list[str]:
+    """The operator without leader election or certificate rotation (the certificates are ours), every port on
+    loopback (its defaults, :8080 and :8081, are anyone's on a shared host)."""
+    return [str(bin_dir / OPERATOR), f"--kubeconfig={kubeconfig}", f"--cert-dir={cert_dir}",
+            f"--metrics-service-bind-address=127.0.0.1:{grpc_port}",
+            f"--metrics-bind-address=127.0.0.1:{metrics_port}",
+            f"--health-probe-bind-address=127.0.0.1:{health_port}",
+            "--zap-log-level=info", "--zap-encoder=console"]
+
+
+def adapter_command(bin_dir: Path, kubeconfig: Path, cert_dir: Path, secure_port: int, metrics_port: int,
+                    grpc_port: int) -> list[str]:
+    """The adapter serving the external metrics API on the node's address (where the API server reaches it),
+    asking the operator on loopback."""
+    return [str(bin_dir / ADAPTER), f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
+            f"--lister-kubeconfig={kubeconfig}",
+            f"--bind-address={NODE_IP}", f"--secure-port={secure_port}", f"--port={metrics_port}",
+            f"--cert-dir={cert_dir}", f"--client-ca-file={cert_dir / 'ca.crt'}",
+            f"--tls-cert-file={cert_dir / 'tls.crt'}", f"--tls-private-key-file={cert_dir / 'tls.key'}",
+            f"--metrics-service-address=127.0.0.1:{grpc_port}", "--zap-log-level=info", "--zap-encoder=console"]
+
+
+def _meta(name: str, namespace: str | None = None, **extra: dict[str, str]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/name": SERVICE,
+                                                     "app.kubernetes.io/managed-by": FIELD_MANAGER}}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    for key, value in extra.items():
+        meta.setdefault(key, {}).update(value)
+    return meta
+
+
+def serving_objects(namespace: str, ca_pem: bytes, secure_port: int) -> list[dict[str, Any]]:
+    """The APIService and where it leads, as for metrics-server: a selector-less Service whose one EndpointSlice
+    is the node's address and the adapter's port, its certificate checked against `ca_pem`."""
+    return [
+        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(SERVICE, namespace),
+         "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": secure_port}]}},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": _meta(SERVICE, namespace, labels={"kubernetes.io/service-name": SERVICE,
+                                                       "endpointslice.kubernetes.io/managed-by": FIELD_MANAGER}),
+         "addressType": "IPv4",
+         "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
+         "ports": [{"name": "https", "port": secure_port, "protocol": "TCP"}]},
+        {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": _meta(API_SERVICE),
+         "spec": {"service": {"name": SERVICE, "namespace": namespace, "port": 443},
+                  "group": "external.metrics.k8s.io", "version": "v1beta1",
+                  "caBundle": base64.b64encode(ca_pem).decode("ascii"),
+                  "groupPriorityMinimum": 100, "versionPriority": 100}},
+    ]
