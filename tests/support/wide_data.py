@@ -9,8 +9,9 @@ import pandas as pd
 UNUSED = ("row_id", "comment")
 
 
-def frame(rows: int, seed: int = 0) -> pd.DataFrame:
-    """A classification table: target `label`, features a..e, and two columns the spec excludes."""
+def frame(rows: int, seed: int = 0, noise_columns: int = 0) -> pd.DataFrame:
+    """A classification table: target `label`, features a..e (and x0.. of uniform noise, which neither Parquet
+    nor CSV compresses, to make big files), and two columns the spec excludes."""
     rng = np.random.default_rng(seed)
     data = pd.DataFrame({
         "a": rng.normal(size=rows),
@@ -23,4 +24,6 @@ def frame(rows: int, seed: int = 0) -> pd.DataFrame:
         "label": rng.choice(np.array(["no", "yes"], dtype=object), rows, p=[0.7, 0.3]),
     })
     data.loc[rng.random(rows) < 0.1, "c"] = None
+    for i in range(noise_columns):
+        data[f"x{i}"] = rng.random(rows)
     return data

@@ -1,7 +1,7 @@
 """The out-of-core profile equals the single-process one: schema, missing rates, baselines, target, warnings.
 
 Run on Dask's in-process scheduler over many small partitions (file://) and over s3:// on the unit tests' S3
-server; tests/integration/dask runs it on a distributed LocalCluster over data larger than a worker's memory.
+server; tests/integration/outofcore runs it on a distributed LocalCluster over data larger than a worker's memory.
 """
 
 from __future__ import annotations
