@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Required, TypedDict
 
-from ..catalogue import BUILTIN_DATASETS, DASK_ALGORITHMS, FORMAT_BY_SUFFIX, format_from_uri
+from ..catalogue import BUILTIN_DATASETS, FORMAT_BY_SUFFIX, format_from_uri
 from ..durations import is_positive_duration
 from .common import (
     COMPUTE_RESOURCES_RULES,
@@ -20,6 +20,7 @@ from .common import (
     ModelAlias,
     Scheduling,
 )
+from .compute import DASK_RULE, Compute
 from .fields import Field, JsonValue, Rule
 from .trainingjob_status import TrainingJobStatus
 
@@ -285,28 +286,6 @@ class Runtime(TypedDict, total=False):
         "operator's default when omitted. To train on your own machine, run sextant-train instead.")]
 
 
-class DaskCompute(TypedDict, total=False):
-    """Train on a Dask cluster of several worker pods instead of in one pod, for data larger than a pod."""
-
-    workers: Required[Annotated[int, Field(
-        "Number of Dask worker pods. Size them so that workers x memory limit holds the needed columns about "
-        "twice over (see docs/dask.md).", minimum=1, maximum=64)]]
-    resources: Annotated[ComputeResources, Field(
-        "CPU and memory of each Dask worker pod; its memory limit is the worker's memory limit, which Dask "
-        "spills to disk and pauses at.")]
-    image: Annotated[str, Field(
-        "Image of the Dask scheduler and worker pods; it needs the same Python packages as the trainer. The "
-        "trainer image when omitted.", min_length=1, max_length=512)]
-
-
-class Compute(TypedDict, total=False):
-    """Where the training computation runs beyond the training pod."""
-
-    dask: Annotated[DaskCompute, Field(
-        "Run ingest, profiling and training on Dask (only for algorithms with a distributed form: "
-        f"{', '.join(DASK_ALGORITHMS)}).")]
-
-
 CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
 
 
@@ -381,13 +360,6 @@ def _stratify_has_labels(spec: dict[str, Any]) -> bool:
     return spec["task"] == "classification" or (spec["task"] == "anomalyDetection" and "target" in spec["dataset"])
 
 
-def _dask_can_run(spec: dict[str, Any]) -> bool:
-    if "dask" not in spec.get("compute", {}):
-        return True
-    return any(spec.get(kind, {}).get("algorithm") in DASK_ALGORITHMS for kind in ("estimator", "tuning"))
-
-
-_DASK_LIST = "[" + ", ".join(f"'{name}'" for name in DASK_ALGORITHMS) + "]"
 TRAININGJOB_SPEC_RULES = (
     Rule("[has(self.estimator), has(self.tuning), has(self.automl)].filter(x, x).size() == 1",
          "exactly one of spec.estimator, spec.tuning or spec.automl must be set",
@@ -399,13 +371,7 @@ TRAININGJOB_SPEC_RULES = (
          " || (self.task == 'anomalyDetection' && has(self.dataset.target))",
          "split.stratify needs class labels (classification, or anomalyDetection with dataset.target): set it "
          "to false", field_path=".split", check=_stratify_has_labels),
-    Rule("!has(self.compute) || !has(self.compute.dask) || "
-         f"(has(self.estimator) && self.estimator.algorithm in {_DASK_LIST}) || "
-         f"(has(self.tuning) && self.tuning.algorithm in {_DASK_LIST})",
-         "spec.compute.dask runs only algorithms with a distributed form (estimator or tuning with algorithm: "
-         f"{' or '.join(DASK_ALGORITHMS)}; automl and other algorithms need the whole dataset in one process): choose "
-         "one of them, or remove spec.compute.dask to train in one pod",
-         field_path=".compute.dask", check=_dask_can_run),
+    DASK_RULE,
 )
 
 
