@@ -86,6 +86,7 @@ def _expected_big(small: dict[str, Any], copies: int) -> dict[str, Any]:
     return big
 
 
+@pytest.mark.timeout(1800)  # 1.8 GB read twice by 2 one-thread workers: 14.5 min on the loaded 2-core machine
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_data_three_times_a_workers_memory_profiles_as_the_single_process_path_says(
         versitygw: RunningStore, dask_client: Client, fmt: str) -> None:
