@@ -90,6 +90,17 @@ def test_an_httproute_splits_the_traffic_by_the_variants_weights(cluster: Any, t
     from sklearn.datasets import load_breast_cancer
 
     record = {"records": [load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).iloc[0].to_dict()]}
+    # Traefik loads a newly ready pod's endpoint a moment after the status turns Ready (docs/serving.md): wait
+    # until each variant has answered through the Gateway, then count every request.
+    answered: set[str] = set()
+
+    def both_variants_answer() -> bool:
+        probe = RequestLoad(trained.host, record, port=trained.port, host_header=host, concurrency=1,
+                            max_requests=20, max_seconds=10).run()
+        answered.update(probe.variants)
+        return answered == {"blue", "green"}
+
+    eventually(both_variants_answer, timeout=60, interval=1, what="both variants to answer through the Gateway")
     result = RequestLoad(trained.host, record, port=trained.port, host_header=host, concurrency=4,
                          max_requests=2000, max_seconds=300).run()
     assert result.lost == 0, str(result)
