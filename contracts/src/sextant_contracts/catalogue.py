@@ -208,6 +208,10 @@ def _algorithms() -> dict[Task, dict[str, Algorithm]]:
 
 
 ALGORITHMS: dict[Task, dict[str, Algorithm]] = _algorithms()
+#: The algorithms with a distributed (Dask) form, the only ones `spec.compute.dask` may run: gradient boosting
+#: through xgboost.dask and lightgbm.dask. The one list admission reads; an algorithm joins it once the trainer
+#: can fit it partition-wise (everything else would need the whole dataset in one process).
+DASK_ALGORITHMS: tuple[str, ...] = ("xgboost", "lightgbm")
 
 _CLASSIFICATION_METRICS = (
     Metric("accuracy", "maximize"), Metric("balanced_accuracy", "maximize"), Metric("f1", "maximize"),

@@ -40,7 +40,7 @@ def load_builtin(name: str) -> pd.DataFrame:
     return frame
 
 
-def _format_of(uri: str, declared: str | None) -> str:
+def format_of(uri: str, declared: str | None) -> str:
     found = declared or format_from_uri(uri)  # the CRD refuses a spec whose format neither says
     if found:
         return found
@@ -72,7 +72,7 @@ def read_frame(spec: DatasetSpec) -> tuple[pd.DataFrame, str]:
     if not spec.uri.startswith(("file://", "s3://")):
         raise SpecError("dataset.uri", f"{spec.uri!r} uses an unsupported scheme.",
                         "use file:///path, s3://bucket/key or builtin:<name>.")
-    fmt = _format_of(spec.uri, spec.format)
+    fmt = format_of(spec.uri, spec.format)
     try:
         data = read_uri(spec.uri)
     except ContractError as exc:
@@ -80,10 +80,9 @@ def read_frame(spec: DatasetSpec) -> tuple[pd.DataFrame, str]:
     return parse_bytes(data, fmt, spec.uri), digest_bytes(data)
 
 
-def select_columns(frame: pd.DataFrame, spec: DatasetSpec, task: str, uri: str, sha256: str) -> Dataset:
-    """Pick features and target as the spec says; raises SpecError/DataError naming the column."""
-    columns = [str(c) for c in frame.columns]
-    frame.columns = columns
+def choose_columns(columns: list[str], spec: DatasetSpec, task: str) -> tuple[list[str], str | None]:
+    """The feature columns and the target the spec picks from the dataset's columns; raises SpecError/DataError
+    naming the column. Shared by the single-process and the out-of-core ingest."""
     supervised = task in ("classification", "regression")
     if supervised and not spec.target:
         raise SpecError("dataset.target", f"a {task} job needs a target column.", "set dataset.target.")
@@ -99,9 +98,17 @@ def select_columns(frame: pd.DataFrame, spec: DatasetSpec, task: str, uri: str, 
     if not chosen:
         raise DataError("no feature columns are left after selecting target and exclusions.",
                         "list dataset.features or exclude fewer columns.")
+    return chosen, spec.target
+
+
+def select_columns(frame: pd.DataFrame, spec: DatasetSpec, task: str, uri: str, sha256: str) -> Dataset:
+    """Pick features and target as the spec says; raises SpecError/DataError naming the column."""
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    chosen, target_name = choose_columns(columns, spec, task)
     if len(frame) == 0:
         raise DataError(f"dataset {uri} has a header but no rows.", "point dataset.uri at a dataset with rows.")
-    target = frame[spec.target] if spec.target else None
+    target = frame[target_name] if target_name else None
     return Dataset(frame[chosen].copy(), target.copy() if target is not None else None, uri, sha256)
 
 

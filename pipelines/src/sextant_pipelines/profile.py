@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,32 +43,75 @@ def infer_feature(name: str, column: pd.Series) -> FeatureSpec:
     return FeatureSpec(name, "numeric", str(column.dtype), nullable)
 
 
+def histogram_edges(low: float | None, high: float | None) -> np.ndarray:
+    """The HISTOGRAM_BINS equal-width edges np.histogram(values, bins=HISTOGRAM_BINS) picks for values spanning
+    low..high (widened by 0.5 either side when low == high; 0..1 when there are no values), so bins can be
+    counted partition by partition once the global range is known."""
+    span = np.array([] if low is None or high is None else [low, high], dtype=float)
+    return np.histogram_bin_edges(span, bins=HISTOGRAM_BINS)
+
+
+def histogram_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts per bin (the last bin includes its upper edge); the counts of parts of the data add up."""
+    counts: np.ndarray = np.histogram(values, bins=edges)[0]
+    return counts
+
+
+def numeric_baseline(edges: np.ndarray, counts: np.ndarray) -> dict[str, Any]:
+    """The baseline format serving and drift read for a numeric feature."""
+    return {"type": "numeric", "bins": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def categorical_baseline(counts: Mapping[str, int]) -> dict[str, Any]:
+    """The baseline format for a categorical feature: each category's share of the non-missing values."""
+    total = sum(counts.values())
+    return {"type": "categorical", "frequencies": {k: float(counts[k] / total) for k in sorted(counts)}}
+
+
 def feature_baseline(feature: FeatureSpec, column: pd.Series) -> dict[str, Any]:
     """Histogram bins/counts for numeric features, category frequencies for categorical ones."""
     values = column.dropna()
     if feature.type == "numeric":
-        counts, edges = np.histogram(values.to_numpy(dtype=float), bins=HISTOGRAM_BINS)
-        return {"type": "numeric", "bins": [float(e) for e in edges], "counts": [int(c) for c in counts]}
-    frequencies = values.astype(str).value_counts(normalize=True).sort_index()
-    return {"type": "categorical", "frequencies": {str(k): float(v) for k, v in frequencies.items()}}
+        numbers = values.to_numpy(dtype=float)
+        edges = histogram_edges(numbers.min(), numbers.max()) if len(numbers) else histogram_edges(None, None)
+        return numeric_baseline(edges, histogram_counts(numbers, edges))
+    return categorical_baseline({str(k): int(v) for k, v in values.astype(str).value_counts().items()})
+
+
+def feature_findings(name: str, rows: int, missing: int, constant: bool) -> list[str]:
+    """Raise DataError for a feature with no values; warnings for a mostly missing or constant one."""
+    if missing == rows:
+        raise DataError(f"feature {name!r} has no values (100% missing).",
+                        f"add {name!r} to dataset.exclude or fix the data source.")
+    warnings = []
+    rate = float(missing / rows)
+    if rate > 0.5:
+        warnings.append(f"feature {name!r} is {rate:.0%} missing; it will be imputed.")
+    if constant:
+        warnings.append(f"feature {name!r} is constant; it carries no information.")
+    return warnings
+
+
+def check_rows(rows: int) -> None:
+    if rows < MIN_ROWS:
+        raise DataError(f"the dataset has {rows} rows; at least {MIN_ROWS} are needed to train and evaluate.",
+                        "provide more rows.")
+
+
+def class_imbalance(counts: Mapping[str, int]) -> list[str]:
+    if max(counts.values()) > 10 * min(counts.values()):
+        return ["classes are imbalanced by more than 10:1; prefer f1, roc_auc or balanced_accuracy."]
+    return []
 
 
 def check_features(features: pd.DataFrame) -> list[str]:
     """Raise DataError for unusable features; return warnings for suspicious ones."""
-    if len(features) < MIN_ROWS:
-        raise DataError(f"the dataset has {len(features)} rows; at least {MIN_ROWS} are needed to train and evaluate.",
-                        "provide more rows.")
+    check_rows(len(features))
     warnings = []
     for name in features.columns:
         column = features[name]
-        if column.isna().all():
-            raise DataError(f"feature {name!r} has no values (100% missing).",
-                            f"add {name!r} to dataset.exclude or fix the data source.")
-        rate = float(column.isna().mean())
-        if rate > 0.5:
-            warnings.append(f"feature {name!r} is {rate:.0%} missing; it will be imputed.")
-        if column.nunique(dropna=True) == 1:
-            warnings.append(f"feature {name!r} is constant; it carries no information.")
+        warnings += feature_findings(str(name), len(column), int(column.isna().sum()),
+                                     column.nunique(dropna=True) == 1)
     return warnings
 
 
@@ -181,7 +225,5 @@ def profile(features: pd.DataFrame, target: pd.Series | None, task: str, suspici
     if suspicious:
         warnings += suspicious_columns(features, target, task)
     if summary and "counts" in summary and task == "classification":
-        counts = summary["counts"].values()
-        if max(counts) > 10 * min(counts):
-            warnings.append("classes are imbalanced by more than 10:1; prefer f1, roc_auc or balanced_accuracy.")
+        warnings += class_imbalance(summary["counts"])
     return Profile(schema, missing, baseline, summary, warnings)

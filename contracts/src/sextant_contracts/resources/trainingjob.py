@@ -20,6 +20,7 @@ from .common import (
     ModelAlias,
     Scheduling,
 )
+from .compute import DASK_RULE, Compute
 from .fields import Field, JsonValue, Rule
 from .trainingjob_status import TrainingJobStatus
 
@@ -334,6 +335,8 @@ class TrainingJobSpec(TypedDict, total=False):
         "this is set. The namespace's default account, without a token, when omitted.", pattern=NAME_PATTERN,
         max_length=253)]
     runtime: Annotated[Runtime, Field("Training backend.")]
+    compute: Annotated[Compute, Field(
+        "Distributed compute for data larger than one pod; training runs in the training pod when omitted.")]
     suspend: Annotated[bool, Field(
         "true stops the running run's pods (they are recreated when set back to false) and holds scheduled "
         "runs.", default=False)]
@@ -368,6 +371,7 @@ TRAININGJOB_SPEC_RULES = (
          " || (self.task == 'anomalyDetection' && has(self.dataset.target))",
          "split.stratify needs class labels (classification, or anomalyDetection with dataset.target): set it "
          "to false", field_path=".split", check=_stratify_has_labels),
+    DASK_RULE,
 )
 
 

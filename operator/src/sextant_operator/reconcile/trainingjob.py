@@ -27,6 +27,12 @@ from .run_schedule import next_tick, parse_time
 from .training_job_manifest import RunIdentity, TrainingSettings, train_job, trial_shards, trials_job
 
 BACKEND_NOT_CONFIGURED = "BackendNotConfigured"
+#: spec.compute.dask is admitted (the API is in place) but this operator cannot run it on Dask yet.
+DASK_NOT_SUPPORTED = "DaskNotSupported"
+DASK_MESSAGE = ("spec.compute.dask is not run by this operator version yet: it does not create Dask clusters, and "
+                "running the job in one pod instead could run out of memory on data sized for several workers; the "
+                "job stays Pending and starts once an operator with Dask support reconciles it (remove "
+                "spec.compute.dask to train in one pod now)")
 MAX_RECORDS = 10
 ACTIVE_RESYNC_SECONDS = 30.0
 RESULT_RETRY_SECONDS = 5.0
@@ -95,8 +101,7 @@ def _progress(document: Mapping[str, Any]) -> dict[str, Any]:
     return progress
 
 
-def _without_backend(spec: Mapping[str, Any], generation: int, current: Mapping[str, Any], backend: str,
-                     now: str) -> TrainingJobStatus:
+def _backend_message(backend: str) -> str:
     if backend == "kubeflow":
         message = ("the 'kubeflow' training backend is not configured in this operator: set the chart value "
                    "kubeflow.endpoint (SEXTANT_KFP_ENDPOINT) to the Kubeflow Pipelines API; the job stays Pending "
@@ -104,13 +109,19 @@ def _without_backend(spec: Mapping[str, Any], generation: int, current: Mapping[
     else:
         message = (f"the {backend!r} training backend is not available in this operator version; the job stays "
                    f"Pending and starts once an operator with that backend reconciles it")
+    return message
+
+
+def _held(spec: Mapping[str, Any], generation: int, current: Mapping[str, Any], reason: str, message: str,
+          now: str) -> TrainingJobStatus:
+    """Pending without a run: the operator cannot run what the spec asks for (yet)."""
     states = [
         ConditionState("Accepted", "True", "SpecValid", "the spec passed schema and catalogue validation"),
-        ConditionState("Running", "False", BACKEND_NOT_CONFIGURED, message),
-        ConditionState("Succeeded", "Unknown", BACKEND_NOT_CONFIGURED, "training has not started"),
-        ConditionState("Failed", "False", BACKEND_NOT_CONFIGURED, "training has not started"),
+        ConditionState("Running", "False", reason, message),
+        ConditionState("Succeeded", "Unknown", reason, "training has not started"),
+        ConditionState("Failed", "False", reason, "training has not started"),
     ]
-    return {"phase": "Pending", "reason": BACKEND_NOT_CONFIGURED, "message": message,
+    return {"phase": "Pending", "reason": reason, "message": message,
             "observedGeneration": generation, "mode": trainingjob_mode(spec),
             "conditions": merge_conditions(current.get("conditions", []), states, generation, now)}
 
@@ -198,7 +209,9 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
     generation = int(meta.get("generation", 0))
     backend = chosen_backend(spec, settings)
     if backend != "job":
-        return TrainingPlan(_without_backend(spec, generation, current, backend, now))
+        return TrainingPlan(_held(spec, generation, current, BACKEND_NOT_CONFIGURED, _backend_message(backend), now))
+    if "dask" in (spec.get("compute") or {}):
+        return TrainingPlan(_held(spec, generation, current, DASK_NOT_SUPPORTED, DASK_MESSAGE, now))
 
     spec_hash = training_fingerprint(spec)
     runs = _known_runs(current, observed.jobs, now)
