@@ -10,6 +10,7 @@ asks each worker for its peak RSS (getrusage) and its pid, before and after, so 
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ from sextant_pipelines.spec import DatasetSpec
 from tests.support.dask_workers import worker_memory
 from tests.support.versitygw import RunningStore
 from tests.support.wide_data import UNUSED, frame
+
+# Not part of `make test` yet: it reads about 1.8 GB twice (about 15 minutes on 2 loaded cores) and has not
+# passed at this size (the one finished run, with 384 MiB workers, failed). Run it with SEXTANT_OUT_OF_CORE=1.
+pytestmark = pytest.mark.skipif(os.environ.get("SEXTANT_OUT_OF_CORE") != "1",
+                                reason="the out-of-core proof runs with SEXTANT_OUT_OF_CORE=1 (docs/dask.md)")
 
 MIB = 2**20
 WORKER_MEMORY = 512 * MIB  # 384 MiB was measured too tight: workers paused at 80% and one was restarted
