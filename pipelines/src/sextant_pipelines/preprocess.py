@@ -7,8 +7,16 @@ from typing import Any
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
+from sklearn.preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    RobustScaler,
+    StandardScaler,
+    TargetEncoder,
+)
 
 from sextant_contracts.manifest import FeatureSpec
 from sextant_pipelines.spec import PreprocessingSpec
@@ -34,18 +42,45 @@ def categorical_steps(spec: PreprocessingSpec) -> list[tuple[str, Any]]:
     return [("impute", SimpleImputer(strategy="constant", fill_value="__missing__")), ("encode", encoder)]
 
 
-def build_preprocessor(schema: list[FeatureSpec], spec: PreprocessingSpec) -> ColumnTransformer:
-    """A ColumnTransformer over the schema's numeric and categorical columns (missing values allowed)."""
+# More distinct values than this make one-hot columns too many and too sparse to learn from: with a target to
+# learn from, such a column is target-encoded instead.
+HIGH_CARDINALITY = 30
+
+
+def high_cardinality(feature: FeatureSpec) -> bool:
+    return feature.type == "categorical" and len(feature.categories or []) > HIGH_CARDINALITY
+
+
+def target_encoding_steps(task: str) -> list[tuple[str, Any]]:
+    """scikit-learn's TargetEncoder: each category becomes a shrunk mean of the target (one column per class
+    for multiclass). Fitted inside the Pipeline, so inside each cross-validation fold, and its fit_transform
+    cross-fits (each training row is encoded by a model that did not see it): the target does not leak."""
+    # A seeded splitter: the same data gives the same encoding (and model).
+    splitter = (KFold(5, shuffle=True, random_state=0) if task == "regression"
+                else StratifiedKFold(5, shuffle=True, random_state=0))
+    return [("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
+            ("encode", TargetEncoder(target_type="continuous" if task == "regression" else "auto", cv=splitter))]
+
+
+def build_preprocessor(schema: list[FeatureSpec], spec: PreprocessingSpec, task: str = "") -> ColumnTransformer:
+    """A ColumnTransformer over the schema's numeric and categorical columns (missing values allowed); for
+    classification and regression with one-hot encoding asked for, high-cardinality categoricals are
+    target-encoded."""
     numeric = [f.name for f in schema if f.type == "numeric"]
-    categorical = [f.name for f in schema if f.type == "categorical"]
+    encode_by_target = task in ("classification", "regression") and spec.encode_categorical == "onehot"
+    wide = [f.name for f in schema if encode_by_target and high_cardinality(f)]
+    categorical = [f.name for f in schema if f.type == "categorical" and f.name not in wide]
     transformers: list[tuple[str, Any, list[str]]] = []
     if numeric:
         transformers.append(("numeric", Pipeline(numeric_steps(spec)), numeric))
     if categorical:
         transformers.append(("categorical", Pipeline(categorical_steps(spec)), categorical))
+    if wide:
+        transformers.append(("target_encoded", Pipeline(target_encoding_steps(task)), wide))
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
 
 
-def build_model(schema: list[FeatureSpec], spec: PreprocessingSpec, estimator: BaseEstimator) -> Pipeline:
+def build_model(schema: list[FeatureSpec], spec: PreprocessingSpec, estimator: BaseEstimator,
+                task: str = "") -> Pipeline:
     """Step 3: the servable model: raw feature frame in, prediction out."""
-    return Pipeline([("preprocess", build_preprocessor(schema, spec)), ("model", estimator)])
+    return Pipeline([("preprocess", build_preprocessor(schema, spec, task)), ("model", estimator)])
