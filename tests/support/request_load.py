@@ -26,6 +26,12 @@ class LoadResult:
     errors: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     retried: int = 0  # requests sent again after the server had closed their reused, idle connection
+    rejections: Counter[str] = field(default_factory=Counter)  # "status: body" of every answer but 200, so a
+    # failure says who refused (the server's JSON reason, nginx's or the Gateway's page) and why
+
+    def __str__(self) -> str:
+        return (f"sent={self.sent} statuses={dict(self.statuses)} variants={dict(self.variants)} "
+                f"retried={self.retried} rejections={self.rejections.most_common(3)} errors={self.errors[:3]}")
 
     @property
     def sent(self) -> int:
@@ -96,6 +102,8 @@ class RequestLoad:
                     self.result.latencies.append(time.perf_counter() - started)
                     if variant:
                         self.result.variants[variant] += 1
+                    if status != 200:
+                        self.result.rejections[f"{status}: {data[:160].decode(errors='replace')}"] += 1
                 if close:
                     conn.close()
                     conn = None

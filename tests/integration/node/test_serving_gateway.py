@@ -92,5 +92,5 @@ def test_an_httproute_splits_the_traffic_by_the_variants_weights(cluster: Any, t
     record = {"records": [load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).iloc[0].to_dict()]}
     result = RequestLoad(trained.host, record, port=trained.port, host_header=host, concurrency=4,
                          max_requests=2000, max_seconds=300).run()
-    assert result.lost == 0, (result.statuses, result.errors[:3])
+    assert result.lost == 0, str(result)
     assert abs(result.share("blue") - 0.85) <= 0.03, result.variants

@@ -106,6 +106,17 @@ def test_server_pods_are_restricted_pinned_and_get_the_store_secret_by_reference
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
+def test_a_server_still_loading_its_model_is_not_killed_by_its_liveness_probe() -> None:
+    plan = plan_inferenceservice(observe(AB, [], staging=2), SETTINGS)
+    (dep,) = [m for m in plan.apply if m["metadata"]["name"] == "churn-challenger-v2" and m["kind"] == "Deployment"]
+    (container,) = dep["spec"]["template"]["spec"]["containers"]
+    startup, liveness = container["startupProbe"], container["livenessProbe"]
+    assert startup["httpGet"]["path"] == liveness["httpGet"]["path"] == "/livez"
+    # liveness only starts after the startup probe passed; the startup probe allows minutes, not the 60 s
+    # after which liveness alone restarted servers that were loading on a busy node
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
+
+
 def test_an_autoscaler_owns_the_replica_count() -> None:
     isvc = copy.deepcopy(AB)
     isvc["spec"]["scaling"] = {"minReplicas": 2, "maxReplicas": 5, "metric": "cpu", "target": 60}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sextant_services.router.nginx_conf import render_nginx_conf
+from sextant_services.router.nginx_conf import UPSTREAM_IDLE_SECONDS, render_nginx_conf
 from sextant_services.router.spec import RouterSpec
 from tests.support.processes import Server, free_port, running, wait_until
 
@@ -33,6 +34,14 @@ def test_config_routes_only_ready_variants_and_mirrors_a_ready_shadow(tmp_path: 
     assert "syslog:server=127.0.0.1:9" in conf  # copies go to the relay, see test_router_mirror.py
     assert "syslog" not in render_nginx_conf(spec, frozenset({"stable"}), tmp_path, None, relay_port=9)
     assert "return 503" in render_nginx_conf(spec, frozenset(), tmp_path, None, relay_port=9)
+
+
+def test_nginx_drops_idle_upstream_connections_before_the_model_server_does(tmp_path: Path) -> None:
+    import uvicorn
+
+    server_idle = inspect.signature(uvicorn.Config).parameters["timeout_keep_alive"].default
+    conf = render_nginx_conf(RouterSpec.from_dict(SPEC), frozenset({"stable"}), tmp_path, None)
+    assert f"keepalive_timeout {UPSTREAM_IDLE_SECONDS}s;" in conf and UPSTREAM_IDLE_SECONDS < server_idle
 
 
 @pytest.mark.parametrize(("raw", "message"), [

@@ -269,6 +269,10 @@ def server_args(isvc: Mapping[str, Any], backend: Backend, settings: ServingSett
     return args
 
 
+#: Startup probes (every 2 s) a model server gets before the kubelet restarts it: 10 minutes to load its model.
+STARTUP_PROBE_FAILURES = 300
+
+
 def server_deployment(isvc: Mapping[str, Any], backend: Backend, settings: ServingSettings,
                       scale: Autoscaling) -> dict[str, Any]:
     """The model server of one backend. Its pods are ready only once the model is loaded, its digest matches
@@ -290,8 +294,16 @@ def server_deployment(isvc: Mapping[str, Any], backend: Backend, settings: Servi
         "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
         "env": server_env(isvc, backend, settings),
         "resources": _resources(backend.resources or spec.get("resources") or {}, settings),
+        # Three misses in a row (the kubelet's default), not one: on a busy node a serving pod can miss one
+        # 2 s deadline, and with one replica that emptied the variant's endpoints. A draining pod leaves the
+        # endpoints at its deletion, whatever this probe says.
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2,
-                           "timeoutSeconds": 2, "failureThreshold": 1},
+                           "timeoutSeconds": 2, "failureThreshold": 3},
+        # A worker answers only after its first load attempt, which on a busy node (a 100m CPU request buys
+        # little under contention) took over a minute: without a startup probe the liveness probe killed
+        # servers that were still loading, over and over. Liveness starts once /livez first answers.
+        "startupProbe": {"httpGet": {"path": "/livez", "port": "http"}, "periodSeconds": 2,
+                         "timeoutSeconds": 2, "failureThreshold": STARTUP_PROBE_FAILURES},
         "livenessProbe": {"httpGet": {"path": "/livez", "port": "http"}, "periodSeconds": 10,
                           "timeoutSeconds": 5, "failureThreshold": 6},
         "terminationMessagePolicy": "FallbackToLogsOnError",

@@ -15,13 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .nginx_conf import active_variants, relay_socket, render_nginx_conf, uses_relay
+from .readiness import ReadinessHysteresis
 from .relay import RelayThread, ShadowRelay
 from .spec import RouterSpec, Upstream
 
 log = logging.getLogger("sextant_services.router")
 
 
-def probe_ready(upstream: Upstream, timeout: float = 1.0) -> bool:
+def probe_ready(upstream: Upstream, timeout: float = 2.0) -> bool:
     """True when the variant's /readyz answers 200."""
     try:
         with urllib.request.urlopen(upstream.url + "/readyz", timeout=timeout) as resp:  # noqa: S310 - http only
@@ -41,6 +42,7 @@ class RouterController:
         self._ready: frozenset[str] | None = None
         self._relay: RelayThread | None = None
         self._status = ""
+        self._readiness: ReadinessHysteresis[tuple[str, str]] = ReadinessHysteresis()
         # The operator rewrites the spec (a mounted ConfigMap) when weights or versions change: reread it.
         self._spec_path = spec_path
         self._spec_text = spec_path.read_text() if spec_path is not None else None
@@ -82,8 +84,11 @@ class RouterController:
         self._stop.set()
 
     def observe(self) -> frozenset[str]:
+        """Probe every upstream once; the names to route to after the failure threshold (readiness.py)."""
         results = self._pool.map(probe_ready, self._upstreams)
-        return frozenset(u.name for u, ok in zip(self._upstreams, results, strict=True) if ok)
+        routed = self._readiness.update({(u.name, u.url): ok for u, ok in zip(self._upstreams, results,
+                                                                                strict=True)})
+        return frozenset(name for name, _ in routed)
 
     def _write(self, ready: frozenset[str]) -> None:
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):

@@ -10,6 +10,9 @@ from .spec import RouterSpec, Upstream
 NO_VARIANT_READY = json.dumps({"error": "no model variant is ready; the router retries its probes every "
                                         "second", "code": "NoVariantReady"})
 
+#: Seconds an idle connection to a variant stays in nginx's cache: below uvicorn's keep-alive timeout (5 s, which
+#: BentoML leaves at its default), so nginx never reuses a connection the server is closing.
+UPSTREAM_IDLE_SECONDS = 4
 
 #: /router/metrics without a shadow: a valid, empty Prometheus exposition (a comment line).
 NO_MIRROR_METRICS = "# no shadow variant: no mirror counters\n"
@@ -86,7 +89,9 @@ def render_nginx_conf(spec: RouterSpec, ready: frozenset[str], run_dir: Path, us
     if active:
         lines.append("    upstream sextant_variants {")
         lines += [f"        server {v.hostport} weight={v.weight} max_fails=0;  # {v.name}" for v in active]
-        lines += ["        keepalive 128;", "    }"]
+        # Idle upstream connections close on nginx's side first (the servers' uvicorn closes them after 5 s):
+        # a request sent on a connection the server was closing at that moment came back 502 (1 in 10,000).
+        lines += ["        keepalive 128;", f"        keepalive_timeout {UPSTREAM_IDLE_SECONDS}s;", "    }"]
     lines += mirror_http
     lines += ["    server {", f"        listen {spec.listen};",
               "        location = /router/status {",
