@@ -1,15 +1,19 @@
-"""Preprocess: imputation, scaling and encoding fitted inside the model's Pipeline, so serving takes raw features."""
+"""Preprocess: imputation, scaling, encoding and text features fitted inside the model's Pipeline, so serving
+takes raw features."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
+    FunctionTransformer,
     MinMaxScaler,
     OneHotEncoder,
     OrdinalEncoder,
@@ -51,6 +55,28 @@ def high_cardinality(feature: FeatureSpec) -> bool:
     return feature.type == "categorical" and len(feature.categories or []) > HIGH_CARDINALITY
 
 
+TEXT_MIN_LENGTH = 20  # mean characters of a free-text column's values (names and codes are shorter)
+TEXT_FEATURES = 500  # TF-IDF vocabulary per text column: the most frequent words and word pairs
+
+
+def looks_like_text(feature: FeatureSpec) -> bool:
+    """Free text: high-cardinality strings, mostly with spaces, long on average (reviews, descriptions)."""
+    values = feature.categories or []
+    if not high_cardinality(feature):
+        return False
+    spaced = sum(" " in v for v in values) / len(values)
+    return spaced >= 0.5 and sum(map(len, values)) / len(values) >= TEXT_MIN_LENGTH
+
+
+def text_steps() -> list[tuple[str, Any]]:
+    """One text column to TF-IDF features of words and word pairs; a missing text is an empty one. The
+    imputer's (n, 1) output is flattened for the vectorizer by numpy's own ravel (the pickle stays plain)."""
+    return [("impute", SimpleImputer(strategy="constant", fill_value="")),
+            ("flatten", FunctionTransformer(np.ravel)),
+            ("tfidf", TfidfVectorizer(max_features=TEXT_FEATURES, ngram_range=(1, 2), sublinear_tf=True,
+                                      dtype=np.float64))]
+
+
 def target_encoding_steps(task: str) -> list[tuple[str, Any]]:
     """scikit-learn's TargetEncoder: each category becomes a shrunk mean of the target (one column per class
     for multiclass). Fitted inside the Pipeline, so inside each cross-validation fold, and its fit_transform
@@ -68,8 +94,9 @@ def build_preprocessor(schema: list[FeatureSpec], spec: PreprocessingSpec, task:
     target-encoded."""
     numeric = [f.name for f in schema if f.type == "numeric"]
     encode_by_target = task in ("classification", "regression") and spec.encode_categorical == "onehot"
-    wide = [f.name for f in schema if encode_by_target and high_cardinality(f)]
-    categorical = [f.name for f in schema if f.type == "categorical" and f.name not in wide]
+    text = [f.name for f in schema if looks_like_text(f)]
+    wide = [f.name for f in schema if encode_by_target and high_cardinality(f) and f.name not in text]
+    categorical = [f.name for f in schema if f.type == "categorical" and f.name not in wide + text]
     transformers: list[tuple[str, Any, list[str]]] = []
     if numeric:
         transformers.append(("numeric", Pipeline(numeric_steps(spec)), numeric))
@@ -77,7 +104,9 @@ def build_preprocessor(schema: list[FeatureSpec], spec: PreprocessingSpec, task:
         transformers.append(("categorical", Pipeline(categorical_steps(spec)), categorical))
     if wide:
         transformers.append(("target_encoded", Pipeline(target_encoding_steps(task)), wide))
-    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+    transformers += [(f"text_{i}", Pipeline(text_steps()), [name]) for i, name in enumerate(text)]
+    # Dense output: every estimator in the catalogue takes it (HistGradientBoosting refuses sparse input).
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False, sparse_threshold=0)
 
 
 def build_model(schema: list[FeatureSpec], spec: PreprocessingSpec, estimator: BaseEstimator,

@@ -96,3 +96,35 @@ def test_a_high_cardinality_categorical_is_target_encoded_inside_the_served_pipe
     assert encoded["target_encoded"] == ["shop"] and encoded["numeric"] == ["staff"]
     served = served_predictions(store_dir, "sales", [{"shop": "shop 007", "staff": 3}], tmp_path)
     assert abs(served[0] - (level["shop 007"] + 9)) < 15
+
+
+def test_a_free_text_column_becomes_tf_idf_features_inside_the_served_pipeline(store_dir: Path,
+                                                                              tmp_path: Path) -> None:
+    """Reviews whose words carry the label: the profile's text column is vectorised (TF-IDF) inside the model,
+    and serving takes the raw review."""
+    rng = np.random.default_rng(1)
+    good, bad = ["great", "excellent", "lovely", "works well", "sturdy"], ["broken", "awful", "returned it",
+                                                                            "cheap plastic", "stopped working"]
+    filler = ["the", "kettle", "arrived", "on", "time", "and", "my", "kitchen", "looks", "with", "it", "box"]
+    rows = []
+    for _ in range(600):
+        happy = bool(rng.random() < 0.5)
+        words = list(rng.choice(filler, 8)) + list(rng.choice(good if happy else bad, 2))
+        rng.shuffle(words)
+        rows.append({"review": " ".join(words), "price": float(rng.normal(30, 5)),
+                     "target": "happy" if happy else "unhappy"})
+    frame = pd.DataFrame(rows)
+    frame.loc[::50, "review"] = None
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    result = run(spec("classification", path.as_uri(), "reviews", estimator={"algorithm": "logistic_regression"},
+                      evaluation={"cvFolds": 3}), store_dir)
+    assert result["metrics"]["accuracy"] >= 0.9
+    model = load_model(store_dir.as_uri(), ModelRef("reviews", version=1), cache_dir=tmp_path / "cache").estimator
+    assert [columns for name, _, columns in model.named_steps["preprocess"].transformers if name.startswith("text")] \
+        == [["review"]]
+    served = served_predictions(store_dir, "reviews", [
+        {"review": "the kettle is excellent and sturdy", "price": 30.0},
+        {"review": "it arrived broken so I returned it", "price": 30.0},
+        {"review": None, "price": 30.0}], tmp_path)
+    assert served[:2] == ["happy", "unhappy"] and served[2] in {"happy", "unhappy"}
