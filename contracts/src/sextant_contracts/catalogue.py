@@ -114,6 +114,22 @@ _GAMMA = Param(("float", "str"), ("scale", "auto"))
 _SVM = {"C": FLOAT, "kernel": _KERNEL, "degree": INT, "gamma": _GAMMA, "coef0": FLOAT, "shrinking": BOOL,
         "tol": FLOAT, "max_iter": INT}
 _LINEAR = {"fit_intercept": BOOL, "max_iter": INT, "tol": FLOAT, "random_state": SEED}
+# Gradient-boosting libraries (PyPI wheels, pinned in pipelines' and services' pyproject.toml): their
+# scikit-learn estimator classes, with the hyperparameters their constructors name.
+_LGBM = {"boosting_type": choice("gbdt", "dart", "rf"), "num_leaves": INT, "max_depth": INT,
+         "learning_rate": FLOAT, "n_estimators": INT, "subsample_for_bin": INT, "min_split_gain": FLOAT,
+         "min_child_weight": FLOAT, "min_child_samples": INT, "subsample": FLOAT, "subsample_freq": INT,
+         "colsample_bytree": FLOAT, "reg_alpha": FLOAT, "reg_lambda": FLOAT, "random_state": SEED,
+         "n_jobs": N_JOBS}
+_XGB = {"n_estimators": INT, "max_depth": INT_OR_NONE, "max_leaves": INT_OR_NONE, "max_bin": INT_OR_NONE,
+        "grow_policy": choice("depthwise", "lossguide", none=True), "learning_rate": Param(("float", "null")),
+        "tree_method": choice("auto", "exact", "approx", "hist", none=True),
+        "booster": choice("gbtree", "gblinear", "dart", none=True), "gamma": Param(("float", "null")),
+        "min_child_weight": Param(("float", "null")), "max_delta_step": Param(("float", "null")),
+        "subsample": Param(("float", "null")), "colsample_bytree": Param(("float", "null")),
+        "colsample_bylevel": Param(("float", "null")), "colsample_bynode": Param(("float", "null")),
+        "reg_alpha": Param(("float", "null")), "reg_lambda": Param(("float", "null")), "random_state": SEED,
+        "n_jobs": N_JOBS, "verbosity": INT_OR_NONE}
 
 
 def _algorithms() -> dict[Task, dict[str, Algorithm]]:
@@ -147,6 +163,9 @@ def _algorithms() -> dict[Task, dict[str, Algorithm]]:
             "loss": choice("hinge", "log_loss", "modified_huber", "squared_hinge", "perceptron"),
             "penalty": choice("l2", "l1", "elasticnet", none=True), "alpha": FLOAT, "l1_ratio": FLOAT,
             "early_stopping": BOOL, "class_weight": choice("balanced", none=True), **_LINEAR}),
+        Algorithm("lightgbm", c, "lightgbm.LGBMClassifier", {
+            **_LGBM, "class_weight": choice("balanced", none=True)}),
+        Algorithm("xgboost", c, "xgboost.XGBClassifier", {**_XGB, "scale_pos_weight": Param(("float", "null"))}),
         Algorithm("linear_regression", r, "sklearn.linear_model.LinearRegression", {
             "fit_intercept": BOOL, "positive": BOOL, "n_jobs": N_JOBS}),
         Algorithm("ridge", r, "sklearn.linear_model.Ridge", {
@@ -172,6 +191,8 @@ def _algorithms() -> dict[Task, dict[str, Algorithm]]:
             "splitter": choice("best", "random")}),
         Algorithm("extra_trees", r, "sklearn.ensemble.ExtraTreesRegressor", {
             **_FOREST, "criterion": choice("squared_error", "absolute_error", "friedman_mse", "poisson")}),
+        Algorithm("lightgbm", r, "lightgbm.LGBMRegressor", _LGBM),
+        Algorithm("xgboost", r, "xgboost.XGBRegressor", _XGB),
         Algorithm("kmeans", k, "sklearn.cluster.KMeans", {
             "n_clusters": INT, "init": choice("k-means++", "random"), "n_init": Param(("int", "str"), ("auto",)),
             "max_iter": INT, "tol": FLOAT, "algorithm": choice("lloyd", "elkan"), "random_state": SEED}),

@@ -1,4 +1,4 @@
-"""The algorithm catalogue: which scikit-learn estimators each task offers and how their params are checked."""
+"""The algorithm catalogue: the estimators (scikit-learn, LightGBM, XGBoost) per task and how params are checked."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import lightgbm
+import xgboost
 from sklearn import cluster, covariance, ensemble, linear_model, mixture, naive_bayes, neighbors, svm, tree
 from sklearn.base import BaseEstimator
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 
 from sextant_pipelines.errors import SpecError
@@ -23,11 +26,26 @@ class Algorithm:
     defaults: dict[str, Any] = field(default_factory=dict)
     seeded: bool = True
     cost: int = 1
+    wrap: Callable[[BaseEstimator], BaseEstimator] | None = None
 
 
 def _a(name: str, factory: Callable[..., BaseEstimator], cost: int = 1, seeded: bool = True,
-       **defaults: Any) -> Algorithm:
-    return Algorithm(name, factory, defaults, seeded, cost)
+       wrap: Callable[[BaseEstimator], BaseEstimator] | None = None, **defaults: Any) -> Algorithm:
+    return Algorithm(name, factory, defaults, seeded, cost, wrap)
+
+
+# XGBoost's classifier takes only labels 0..k-1; one-vs-rest (scikit-learn's) gives it 0/1 per class and keeps
+# the user's labels in classes_ (one model for two classes; k for k classes, as native multiclass builds k trees
+# per round), so the pickled model holds only scikit-learn and XGBoost classes.
+def _one_vs_rest(estimator: BaseEstimator) -> BaseEstimator:
+    return OneVsRestClassifier(estimator)
+
+
+# One thread each: parallelism comes from parallel trials (as for the BLAS pools in crossval); quiet logs.
+# LightGBM at its defaults (100 rounds, histogram splits) fits about as fast as a linear model on tabular data, so
+# it is tried among the first; XGBoost (depth-wise trees) a little later.
+_LGBM: dict[str, Any] = {"n_jobs": 1, "verbose": -1}
+_XGB: dict[str, Any] = {"n_jobs": 1, "tree_method": "hist", "verbosity": 0}
 
 
 CATALOGUE: dict[str, dict[str, Algorithm]] = {
@@ -42,6 +60,8 @@ CATALOGUE: dict[str, dict[str, Algorithm]] = {
         _a("decision_tree", tree.DecisionTreeClassifier, 1),
         _a("naive_bayes", naive_bayes.GaussianNB, 1, seeded=False),
         _a("sgd", linear_model.SGDClassifier, 1, loss="log_loss"),
+        Algorithm("lightgbm", lightgbm.LGBMClassifier, _LGBM, cost=1),
+        Algorithm("xgboost", xgboost.XGBClassifier, _XGB, cost=2, wrap=_one_vs_rest),
     ]},
     "regression": {a.name: a for a in [
         _a("linear_regression", linear_model.LinearRegression, 1, seeded=False),
@@ -55,6 +75,8 @@ CATALOGUE: dict[str, dict[str, Algorithm]] = {
         _a("svr", svm.SVR, 2, seeded=False),
         _a("knn", neighbors.KNeighborsRegressor, 1, seeded=False),
         _a("decision_tree", tree.DecisionTreeRegressor, 1),
+        Algorithm("lightgbm", lightgbm.LGBMRegressor, _LGBM, cost=1),
+        Algorithm("xgboost", xgboost.XGBRegressor, _XGB, cost=2),
     ]},
     "clustering": {a.name: a for a in [
         _a("kmeans", cluster.KMeans, 1, n_init=10),
@@ -107,4 +129,5 @@ def build_estimator(task: str, name: str, params: dict[str, Any], seed: int) -> 
     merged = {**algorithm.defaults, **params}
     if algorithm.seeded and "random_state" in algorithm.factory().get_params(deep=False):
         merged.setdefault("random_state", seed)
-    return algorithm.factory(**merged)
+    estimator = algorithm.factory(**merged)
+    return algorithm.wrap(estimator) if algorithm.wrap else estimator

@@ -56,14 +56,15 @@ def describe(constraint: Any) -> list[dict[str, Any]]:
 
 def constraints_of(estimator_path: str, params: list[str]) -> dict[str, list[dict[str, Any]]]:
     module, name = estimator_path.rsplit(".", 1)
-    declared = getattr(importlib.import_module(module), name)._parameter_constraints
+    # LightGBM and XGBoost declare none: their values are checked by type here and by the library at fit.
+    declared = getattr(getattr(importlib.import_module(module), name), "_parameter_constraints", {})
     return {p: [alt for c in declared[p] for alt in describe(c)] for p in sorted(params) if p in declared}
 
 
 def render() -> str:
     """The generated module's text: one line per alternative, sorted, so a diff shows what scikit-learn changed."""
     table = {algo.estimator: constraints_of(algo.estimator, list(algo.params))
-             for algos in ALGORITHMS.values() for algo in algos.values()}
+             for algos in ALGORITHMS.values() for algo in algos.values() if algo.estimator.startswith("sklearn.")}
     lines = [HEADER + f'SKLEARN_VERSION = "{sklearn.__version__}"',
              "CONSTRAINTS: dict[str, dict[str, list[dict[str, Any]]]] = {"]
     for estimator, params in sorted(table.items()):

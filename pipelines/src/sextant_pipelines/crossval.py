@@ -42,7 +42,8 @@ class Problem:
         return list(KFold(self.folds, shuffle=True, random_state=self.seed).split(self.X))
 
     def model(self, algorithm: str, params: dict[str, Any]) -> Any:
-        return build_model(self.schema, self.preprocessing, build_estimator(self.task, algorithm, params, self.seed))
+        return build_model(self.schema, self.preprocessing, build_estimator(self.task, algorithm, params, self.seed),
+                           self.task)
 
 
 @dataclass

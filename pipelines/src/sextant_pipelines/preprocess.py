@@ -1,14 +1,26 @@
-"""Preprocess: imputation, scaling and encoding fitted inside the model's Pipeline, so serving takes raw features."""
+"""Preprocess: imputation, scaling, encoding and text features fitted inside the model's Pipeline, so serving
+takes raw features."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    RobustScaler,
+    StandardScaler,
+    TargetEncoder,
+)
 
 from sextant_contracts.manifest import FeatureSpec
 from sextant_pipelines.spec import PreprocessingSpec
@@ -34,18 +46,70 @@ def categorical_steps(spec: PreprocessingSpec) -> list[tuple[str, Any]]:
     return [("impute", SimpleImputer(strategy="constant", fill_value="__missing__")), ("encode", encoder)]
 
 
-def build_preprocessor(schema: list[FeatureSpec], spec: PreprocessingSpec) -> ColumnTransformer:
-    """A ColumnTransformer over the schema's numeric and categorical columns (missing values allowed)."""
+# More distinct values than this make one-hot columns too many and too sparse to learn from: with a target to
+# learn from, such a column is target-encoded instead.
+HIGH_CARDINALITY = 30
+
+
+def high_cardinality(feature: FeatureSpec) -> bool:
+    return feature.type == "categorical" and len(feature.categories or []) > HIGH_CARDINALITY
+
+
+TEXT_MIN_LENGTH = 20  # mean characters of a free-text column's values (names and codes are shorter)
+TEXT_FEATURES = 500  # TF-IDF vocabulary per text column: the most frequent words and word pairs
+
+
+def looks_like_text(feature: FeatureSpec) -> bool:
+    """Free text: high-cardinality strings, mostly with spaces, long on average (reviews, descriptions)."""
+    values = feature.categories or []
+    if not high_cardinality(feature):
+        return False
+    spaced = sum(" " in v for v in values) / len(values)
+    return spaced >= 0.5 and sum(map(len, values)) / len(values) >= TEXT_MIN_LENGTH
+
+
+def text_steps() -> list[tuple[str, Any]]:
+    """One text column to TF-IDF features of words and word pairs; a missing text is an empty one. The
+    imputer's (n, 1) output is flattened for the vectorizer by numpy's own ravel (the pickle stays plain)."""
+    return [("impute", SimpleImputer(strategy="constant", fill_value="")),
+            ("flatten", FunctionTransformer(np.ravel)),
+            ("tfidf", TfidfVectorizer(max_features=TEXT_FEATURES, ngram_range=(1, 2), sublinear_tf=True,
+                                      dtype=np.float64))]
+
+
+def target_encoding_steps(task: str) -> list[tuple[str, Any]]:
+    """scikit-learn's TargetEncoder: each category becomes a shrunk mean of the target (one column per class
+    for multiclass). Fitted inside the Pipeline, so inside each cross-validation fold, and its fit_transform
+    cross-fits (each training row is encoded by a model that did not see it): the target does not leak."""
+    # A seeded splitter: the same data gives the same encoding (and model).
+    splitter = (KFold(5, shuffle=True, random_state=0) if task == "regression"
+                else StratifiedKFold(5, shuffle=True, random_state=0))
+    return [("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
+            ("encode", TargetEncoder(target_type="continuous" if task == "regression" else "auto", cv=splitter))]
+
+
+def build_preprocessor(schema: list[FeatureSpec], spec: PreprocessingSpec, task: str = "") -> ColumnTransformer:
+    """A ColumnTransformer over the schema's numeric and categorical columns (missing values allowed); for
+    classification and regression with one-hot encoding asked for, high-cardinality categoricals are
+    target-encoded."""
     numeric = [f.name for f in schema if f.type == "numeric"]
-    categorical = [f.name for f in schema if f.type == "categorical"]
+    encode_by_target = task in ("classification", "regression") and spec.encode_categorical == "onehot"
+    text = [f.name for f in schema if looks_like_text(f)]
+    wide = [f.name for f in schema if encode_by_target and high_cardinality(f) and f.name not in text]
+    categorical = [f.name for f in schema if f.type == "categorical" and f.name not in wide + text]
     transformers: list[tuple[str, Any, list[str]]] = []
     if numeric:
         transformers.append(("numeric", Pipeline(numeric_steps(spec)), numeric))
     if categorical:
         transformers.append(("categorical", Pipeline(categorical_steps(spec)), categorical))
-    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+    if wide:
+        transformers.append(("target_encoded", Pipeline(target_encoding_steps(task)), wide))
+    transformers += [(f"text_{i}", Pipeline(text_steps()), [name]) for i, name in enumerate(text)]
+    # Dense output: every estimator in the catalogue takes it (HistGradientBoosting refuses sparse input).
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False, sparse_threshold=0)
 
 
-def build_model(schema: list[FeatureSpec], spec: PreprocessingSpec, estimator: BaseEstimator) -> Pipeline:
+def build_model(schema: list[FeatureSpec], spec: PreprocessingSpec, estimator: BaseEstimator,
+                task: str = "") -> Pipeline:
     """Step 3: the servable model: raw feature frame in, prediction out."""
-    return Pipeline([("preprocess", build_preprocessor(schema, spec)), ("model", estimator)])
+    return Pipeline([("preprocess", build_preprocessor(schema, spec, task)), ("model", estimator)])

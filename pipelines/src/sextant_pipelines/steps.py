@@ -166,7 +166,7 @@ def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | N
                   "searchSeconds": round(result.seconds, 3)}
     else:
         raise SpecError("estimator", "none of estimator, tuning or automl is set.", "set exactly one of them.")
-    model = build_model(prepared.profile.schema, spec.preprocessing, estimator)
+    model = build_model(prepared.profile.schema, spec.preprocessing, estimator, spec.task)
     refit_started = time.perf_counter()
     _fit_quietly(model, prepared.train_X, prepared.train_y)
     log.info("step %s finished in %.2f s: %s %s", spec.mode, time.perf_counter() - started, algorithm, params)

@@ -154,6 +154,8 @@ def _string_categories(cats: Sequence[Any]) -> dict[Any, int]:
 def _encoding(enc: Any, width: int) -> _Encoding:
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
+    if type(enc) not in (OneHotEncoder, OrdinalEncoder):  # e.g. TargetEncoder: scikit-learn's transform serves it
+        raise Unsupported(f"categorical step {type(enc).__name__}")
     _default_output(enc)
     if len(enc.categories_) != width or getattr(enc, "_infrequent_enabled", False):
         raise Unsupported("encoder with infrequent categories")

@@ -91,7 +91,7 @@ def test_an_invalid_resource_is_rejected_by_the_webhook_through_its_service(clus
             if w["clientConfig"].get("service", {}).get("namespace") == installed]
     assert ours and all(w["failurePolicy"] == "Fail" and "url" not in w["clientConfig"] for w in ours)
     bad = json.loads(json.dumps(TRAININGJOB))
-    bad["spec"]["estimator"]["algorithm"] = "xgboost"
+    bad["spec"]["estimator"]["algorithm"] = "catboost"
     rejected = _apply(cluster, installed, bad)
     assert rejected.returncode != 0
     assert "denied the request" in rejected.stderr and "spec.estimator.algorithm" in rejected.stderr
