@@ -112,7 +112,7 @@ metadata: {name: typo}
 spec:
   task: classification
   dataset: {uri: "builtin:iris", target: target}
-  estimator: {algorithm: xgboost}
+  estimator: {algorithm: random_forrest}
   model: {name: typo}
 YAML
 
