@@ -10,13 +10,12 @@ operator on loopback, the adapter under its Service's name, and each as the othe
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from sextant_devcluster import pki
+from sextant_devcluster import aggregated_api, pki
 from sextant_devcluster.layout import NODE_IP
 
 API_SERVICE = "v1beta1.external.metrics.k8s.io"
@@ -96,30 +95,12 @@ def adapter_command(bin_dir: Path, kubeconfig: Path, cert_dir: Path, secure_port
 
 
 def _meta(name: str, namespace: str | None = None, **extra: dict[str, str]) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/name": SERVICE,
-                                                     "app.kubernetes.io/managed-by": FIELD_MANAGER}}
-    if namespace is not None:
-        meta["namespace"] = namespace
-    for key, value in extra.items():
-        meta.setdefault(key, {}).update(value)
-    return meta
+    return aggregated_api.object_meta(SERVICE, FIELD_MANAGER, name, namespace, **extra)
 
 
 def serving_objects(namespace: str, ca_pem: bytes, secure_port: int) -> list[dict[str, Any]]:
     """The APIService and where it leads, as for metrics-server: a selector-less Service whose one EndpointSlice
     is the node's address and the adapter's port, its certificate checked against `ca_pem`."""
-    return [
-        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(SERVICE, namespace),
-         "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": secure_port}]}},
-        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-         "metadata": _meta(SERVICE, namespace, labels={"kubernetes.io/service-name": SERVICE,
-                                                       "endpointslice.kubernetes.io/managed-by": FIELD_MANAGER}),
-         "addressType": "IPv4",
-         "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
-         "ports": [{"name": "https", "port": secure_port, "protocol": "TCP"}]},
-        {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": _meta(API_SERVICE),
-         "spec": {"service": {"name": SERVICE, "namespace": namespace, "port": 443},
-                  "group": "external.metrics.k8s.io", "version": "v1beta1",
-                  "caBundle": base64.b64encode(ca_pem).decode("ascii"),
-                  "groupPriorityMinimum": 100, "versionPriority": 100}},
-    ]
+    return aggregated_api.serving_objects(app=SERVICE, manager=FIELD_MANAGER, service=SERVICE, namespace=namespace,
+                                          api_service=API_SERVICE, group="external.metrics.k8s.io",
+                                          port=secure_port, ca_pem=ca_pem)

@@ -8,11 +8,10 @@ against the cluster CA under the Service's name.
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
-from sextant_devcluster import kubeconfig, pki
+from sextant_devcluster import aggregated_api, kubeconfig, pki
 from sextant_devcluster.layout import NODE_IP, Layout
 from sextant_devcluster.node_config import REAL_NODE_LABELS
 
@@ -81,13 +80,7 @@ def liveness_url() -> str:
 
 
 def _meta(name: str, namespace: str | None = None, **extra: Any) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/name": NAME,
-                                                     "app.kubernetes.io/managed-by": FIELD_MANAGER}}
-    if namespace is not None:
-        meta["namespace"] = namespace
-    for key, value in extra.items():
-        meta.setdefault(key, {}).update(value)
-    return meta
+    return aggregated_api.object_meta(NAME, FIELD_MANAGER, name, namespace, **extra)
 
 
 def _ref(kind: str, name: str) -> dict[str, str]:
@@ -127,22 +120,9 @@ def serving_objects(ca_pem: bytes, pid: int) -> list[dict[str, Any]]:
 
     The EndpointSlice names the serving process (`pid`): a new process changes it, and that change makes the
     API server check the APIService again at once rather than at its next 30 s resync."""
-    return [
-        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(NAME, NAMESPACE),
-         "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": PORT}]}},
-        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-         "metadata": _meta(NAME, NAMESPACE, labels={"kubernetes.io/service-name": NAME,
-                                                    "endpointslice.kubernetes.io/managed-by": FIELD_MANAGER},
-                           annotations={PID_ANNOTATION: str(pid)}),
-         "addressType": "IPv4",
-         "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
-         "ports": [{"name": "https", "port": PORT, "protocol": "TCP"}]},
-        {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": _meta(API_SERVICE),
-         "spec": {"service": {"name": NAME, "namespace": NAMESPACE, "port": 443},
-                  "group": "metrics.k8s.io", "version": "v1beta1",
-                  "caBundle": base64.b64encode(ca_pem).decode("ascii"),
-                  "groupPriorityMinimum": 100, "versionPriority": 100}},
-    ]
+    return aggregated_api.serving_objects(app=NAME, manager=FIELD_MANAGER, service=NAME, namespace=NAMESPACE,
+                                          api_service=API_SERVICE, group="metrics.k8s.io", port=PORT,
+                                          ca_pem=ca_pem, endpoint_annotations={PID_ANNOTATION: str(pid)})
 
 
 def api_service_available(api_service: dict[str, Any]) -> bool:
