@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import lightgbm
-import xgboost
 from sklearn import cluster, covariance, ensemble, linear_model, mixture, naive_bayes, neighbors, svm, tree
 from sklearn.base import BaseEstimator
 from sklearn.multiclass import OneVsRestClassifier
@@ -41,6 +40,16 @@ def _one_vs_rest(estimator: BaseEstimator) -> BaseEstimator:
     return OneVsRestClassifier(estimator)
 
 
+def _imported_on_use(module: str, cls: str) -> Callable[..., BaseEstimator]:
+    """A factory that imports `module` when an estimator is first built: LightGBM and XGBoost (with what they pull
+    in) took seconds to import, which every `sextant-train` start and every KFP step paid even when unused."""
+    def make(**params: Any) -> BaseEstimator:
+        factory: Callable[..., BaseEstimator] = getattr(importlib.import_module(module), cls)
+        return factory(**params)
+    make.__qualname__ = make.__name__ = f"{module}.{cls}"
+    return make
+
+
 # One thread each: parallelism comes from parallel trials (as for the BLAS pools in crossval); quiet logs.
 # LightGBM at its defaults (100 rounds, histogram splits) fits about as fast as a linear model on tabular data, so
 # it is tried among the first; XGBoost (depth-wise trees) a little later.
@@ -60,8 +69,8 @@ CATALOGUE: dict[str, dict[str, Algorithm]] = {
         _a("decision_tree", tree.DecisionTreeClassifier, 1),
         _a("naive_bayes", naive_bayes.GaussianNB, 1, seeded=False),
         _a("sgd", linear_model.SGDClassifier, 1, loss="log_loss"),
-        Algorithm("lightgbm", lightgbm.LGBMClassifier, _LGBM, cost=1),
-        Algorithm("xgboost", xgboost.XGBClassifier, _XGB, cost=2, wrap=_one_vs_rest),
+        Algorithm("lightgbm", _imported_on_use("lightgbm", "LGBMClassifier"), _LGBM, cost=1),
+        Algorithm("xgboost", _imported_on_use("xgboost", "XGBClassifier"), _XGB, cost=2, wrap=_one_vs_rest),
     ]},
     "regression": {a.name: a for a in [
         _a("linear_regression", linear_model.LinearRegression, 1, seeded=False),
@@ -75,8 +84,8 @@ CATALOGUE: dict[str, dict[str, Algorithm]] = {
         _a("svr", svm.SVR, 2, seeded=False),
         _a("knn", neighbors.KNeighborsRegressor, 1, seeded=False),
         _a("decision_tree", tree.DecisionTreeRegressor, 1),
-        Algorithm("lightgbm", lightgbm.LGBMRegressor, _LGBM, cost=1),
-        Algorithm("xgboost", xgboost.XGBRegressor, _XGB, cost=2),
+        Algorithm("lightgbm", _imported_on_use("lightgbm", "LGBMRegressor"), _LGBM, cost=1),
+        Algorithm("xgboost", _imported_on_use("xgboost", "XGBRegressor"), _XGB, cost=2),
     ]},
     "clustering": {a.name: a for a in [
         _a("kmeans", cluster.KMeans, 1, n_init=10),
