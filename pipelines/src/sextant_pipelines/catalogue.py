@@ -27,6 +27,11 @@ class Algorithm:
     cost: int = 1
     wrap: Callable[[BaseEstimator], BaseEstimator] | None = None
 
+    def estimator_class(self) -> Callable[..., BaseEstimator]:
+        """The estimator class itself: for an entry imported on use, importing it now."""
+        factory = self.factory
+        return factory.resolve() if isinstance(factory, ImportedOnUse) else factory
+
 
 def _a(name: str, factory: Callable[..., BaseEstimator], cost: int = 1, seeded: bool = True,
        wrap: Callable[[BaseEstimator], BaseEstimator] | None = None, **defaults: Any) -> Algorithm:
@@ -40,14 +45,20 @@ def _one_vs_rest(estimator: BaseEstimator) -> BaseEstimator:
     return OneVsRestClassifier(estimator)
 
 
-def _imported_on_use(module: str, cls: str) -> Callable[..., BaseEstimator]:
+@dataclass(frozen=True)
+class ImportedOnUse:
     """A factory that imports `module` when an estimator is first built: LightGBM and XGBoost (with what they pull
     in) took seconds to import, which every `sextant-train` start and every KFP step paid even when unused."""
-    def make(**params: Any) -> BaseEstimator:
-        factory: Callable[..., BaseEstimator] = getattr(importlib.import_module(module), cls)
-        return factory(**params)
-    make.__qualname__ = make.__name__ = f"{module}.{cls}"
-    return make
+
+    module: str
+    cls: str
+
+    def resolve(self) -> Callable[..., BaseEstimator]:
+        factory: Callable[..., BaseEstimator] = getattr(importlib.import_module(self.module), self.cls)
+        return factory
+
+    def __call__(self, **params: Any) -> BaseEstimator:
+        return self.resolve()(**params)
 
 
 # One thread each: parallelism comes from parallel trials (as for the BLAS pools in crossval); quiet logs.
@@ -69,8 +80,8 @@ CATALOGUE: dict[str, dict[str, Algorithm]] = {
         _a("decision_tree", tree.DecisionTreeClassifier, 1),
         _a("naive_bayes", naive_bayes.GaussianNB, 1, seeded=False),
         _a("sgd", linear_model.SGDClassifier, 1, loss="log_loss"),
-        Algorithm("lightgbm", _imported_on_use("lightgbm", "LGBMClassifier"), _LGBM, cost=1),
-        Algorithm("xgboost", _imported_on_use("xgboost", "XGBClassifier"), _XGB, cost=2, wrap=_one_vs_rest),
+        Algorithm("lightgbm", ImportedOnUse("lightgbm", "LGBMClassifier"), _LGBM, cost=1),
+        Algorithm("xgboost", ImportedOnUse("xgboost", "XGBClassifier"), _XGB, cost=2, wrap=_one_vs_rest),
     ]},
     "regression": {a.name: a for a in [
         _a("linear_regression", linear_model.LinearRegression, 1, seeded=False),
@@ -84,8 +95,8 @@ CATALOGUE: dict[str, dict[str, Algorithm]] = {
         _a("svr", svm.SVR, 2, seeded=False),
         _a("knn", neighbors.KNeighborsRegressor, 1, seeded=False),
         _a("decision_tree", tree.DecisionTreeRegressor, 1),
-        Algorithm("lightgbm", _imported_on_use("lightgbm", "LGBMRegressor"), _LGBM, cost=1),
-        Algorithm("xgboost", _imported_on_use("xgboost", "XGBRegressor"), _XGB, cost=2),
+        Algorithm("lightgbm", ImportedOnUse("lightgbm", "LGBMRegressor"), _LGBM, cost=1),
+        Algorithm("xgboost", ImportedOnUse("xgboost", "XGBRegressor"), _XGB, cost=2),
     ]},
     "clustering": {a.name: a for a in [
         _a("kmeans", cluster.KMeans, 1, n_init=10),
@@ -123,7 +134,7 @@ def check_params(task: str, name: str, params: dict[str, Any], where: str) -> No
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise SpecError(f"{where}.{key}", f"{name} has no hyperparameter {key!r}.{hint}",
                             f"use one of {', '.join(sorted(known))}.")
-    constraints = getattr(algorithm.factory, "_parameter_constraints", {})
+    constraints = getattr(algorithm.estimator_class(), "_parameter_constraints", {})
     try:
         validate_parameter_constraints(constraints, {**algorithm.defaults, **params}, caller_name=name)
     except InvalidParameterError as exc:

@@ -24,6 +24,6 @@ def test_same_estimator_and_real_hyperparameters(task: str, name: str) -> None:
     declared = ALGORITHMS[task][name]  # type: ignore[index]
     module, cls = declared.estimator.rsplit(".", 1)
     built = CATALOGUE[task][name]  # type: ignore[index]
-    assert getattr(importlib.import_module(module), cls) is built.factory
+    assert getattr(importlib.import_module(module), cls) is built.estimator_class()
     unknown = set(declared.params) - set(built.factory().get_params())
     assert not unknown, f"{task}/{name}: the catalogue accepts parameters scikit-learn does not: {unknown}"
