@@ -22,7 +22,7 @@ from .buildah import (
 )
 from .context import copied_files, copy_sources, parse_dockerignore
 from .definitions import BASE, BaseDefinition, ImageDefinition, image_ref
-from .index import ImageRef
+from .index import ImageRef, ImagesError
 from .objectstore import build_objectstore_context
 from .pause import build_pause_context
 from .tags import content_tag, file_digest
@@ -115,15 +115,30 @@ def plan_images(definitions: Sequence[ImageDefinition], repo: Path, layout: Cach
     return plans
 
 
+#: What buildah says when a cached step's layer was removed while it looked (a concurrent prune of older builds).
+STALE_LAYER_CACHE = "layer not known"
+
+
+def is_stale_layer_cache(output: str) -> bool:
+    return STALE_LAYER_CACHE in output
+
+
 def build_image(plan: PlannedImage, store: BuildahStore, layout: CacheLayout) -> Path:
     """Build the image and write its docker-archive (atomically). Raises ImagesError with buildah's output."""
     name, log = plan.definition.name, layout.log(plan.definition.name, plan.tag)
     bundle = trust_bundle(os.environ)
     secrets = {CA_BUNDLE_SECRET_ID: bundle} if bundle else {}
-    run_buildah(store, bud_args(dockerfile=plan.dockerfile, ignorefile=plan.ignorefile, context=plan.context,
-                                ref=plan.ref, target=plan.definition.target, build_args=plan.build_args,
-                                secrets=secrets),
-                what=f"building the {name} image ({plan.definition.dockerfile})", log=log)
+    args = bud_args(dockerfile=plan.dockerfile, ignorefile=plan.ignorefile, context=plan.context, ref=plan.ref,
+                    target=plan.definition.target, build_args=plan.build_args, secrets=secrets)
+    what = f"building the {name} image ({plan.definition.dockerfile})"
+    try:
+        run_buildah(store, args, what=what, log=log)
+    except ImagesError as error:
+        if not is_stale_layer_cache(str(error)):
+            raise
+        # Another checkout's build pruned an image whose layers this build's cache lookup had just found; a second
+        # lookup sees the storage as it is now and rebuilds only the steps whose cached layers are gone.
+        run_buildah(store, args, what=what, log=log)
     archive = layout.archive(name, plan.tag)
     partial = archive.with_suffix(".partial")
     partial.unlink(missing_ok=True)
