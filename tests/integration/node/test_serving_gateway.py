@@ -64,6 +64,23 @@ def trained(cluster: Any, crds: None, gateway: GatewayEndpoint) -> Iterator[Gate
         cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 
 
+def _record() -> dict[str, Any]:
+    from sklearn.datasets import load_breast_cancer
+
+    return {"records": [load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).iloc[0].to_dict()]}
+
+
+def _routing(cluster: Any, mode: str) -> None:
+    """Restart the operator with another routing mode, as a user changing the chart value would."""
+    upgrade = helm(cluster, "upgrade", "sx", str(CHART), "--namespace", NAMESPACE, "--reuse-values", "--wait",
+                   "--timeout", "180s", "--set", f"serving.routing={mode}")
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+
+
+def _exists(cluster: Any, kind: str, name: str) -> bool:
+    return bool(cluster.kubectl("get", kind, name, "-n", NAMESPACE, "-o", "name", "--ignore-not-found").stdout.strip())
+
+
 def test_an_httproute_splits_the_traffic_by_the_variants_weights(cluster: Any, trained: GatewayEndpoint) -> None:
     small = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
     isvc = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "routed"},
@@ -87,9 +104,7 @@ def test_an_httproute_splits_the_traffic_by_the_variants_weights(cluster: Any, t
         ("routed-blue-v1", 85), ("routed-green-v1", 15)]
     assert route["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
     assert not cluster.kubectl("get", "deployment", "routed-router", "-n", NAMESPACE, check=False).stdout  # no router
-    from sklearn.datasets import load_breast_cancer
-
-    record = {"records": [load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).iloc[0].to_dict()]}
+    record = _record()
     # Traefik loads a newly ready pod's endpoint a moment after the status turns Ready (docs/serving.md): wait
     # until each variant has answered through the Gateway, then count every request.
     answered: set[str] = set()
@@ -105,3 +120,41 @@ def test_an_httproute_splits_the_traffic_by_the_variants_weights(cluster: Any, t
                          max_requests=2000, max_seconds=300).run()
     assert result.lost == 0, str(result)
     assert abs(result.share("blue") - 0.85) <= 0.03, result.variants
+
+
+def test_a_changed_routing_mode_replaces_the_other_modes_objects(cluster: Any, trained: GatewayEndpoint) -> None:
+    small = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+    isvc = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "switched"},
+            "spec": {"model": {"name": "cancer", "version": "1"}, "resources": small}}
+    cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(isvc))
+    host = f"switched.{NAMESPACE}.{DOMAIN}"
+
+    def serving(mode: str) -> dict[str, Any] | None:
+        status = _kubectl_json(cluster, "get", "inferenceservice", "switched").get("status") or {}
+        return status if status.get("phase") == "Ready" and status.get("routing") == mode else None
+
+    try:
+        eventually(lambda: serving("gateway") and _exists(cluster, "httproute", "switched"), timeout=300, interval=2,
+                   what="the InferenceService Ready behind its HTTPRoute")
+        _routing(cluster, "router")
+        status = eventually(lambda: serving("router"), timeout=180, interval=2, what="Ready behind the router")
+        assert status["url"] == f"http://switched.{NAMESPACE}.svc.cluster.local"
+        eventually(lambda: not _exists(cluster, "httproute", "switched"), timeout=60, what="the HTTPRoute to go")
+        address = str(cluster.kubectl("get", "service", "switched", "-n", NAMESPACE, "-o",
+                                      "jsonpath={.spec.clusterIP}").stdout)
+        eventually(lambda: RequestLoad(address, _record(), concurrency=1, max_requests=5, max_seconds=10).run()
+                   .statuses[200] == 5, timeout=60, interval=1, what="the router to answer")
+
+        _routing(cluster, "gateway")
+        status = eventually(lambda: serving("gateway"), timeout=180, interval=2, what="Ready behind the Gateway")
+        assert status["url"] == f"http://{host}"
+        for kind, name in (("deployment", "switched-router"), ("configmap", "switched-router"),
+                           ("poddisruptionbudget", "switched-router"), ("service", "switched")):
+            eventually(lambda kind=kind, name=name: not _exists(cluster, kind, name), timeout=60,
+                       what=f"the router's {kind} {name} to go")
+        eventually(lambda: RequestLoad(trained.host, _record(), port=trained.port, host_header=host, concurrency=1,
+                                       max_requests=5, max_seconds=10).run().statuses[200] == 5,
+                   timeout=60, interval=1, what="the Gateway to answer")
+    finally:
+        _routing(cluster, "gateway")
+        cluster.kubectl("delete", "inferenceservice", "switched", "-n", NAMESPACE, "--wait=false", check=False)

@@ -350,3 +350,33 @@ def test_a_gateway_without_mirror_support_gets_no_mirror_filter_and_the_shadow_s
     (route,) = [m for m in plan.apply if m["kind"] == "HTTPRoute"]
     assert "filters" not in route["spec"]["rules"][0]  # Traefik would answer 500 to every request
     assert plan.status["variants"][2]["reason"] == "MirrorNotSupported"
+
+
+GATEWAY = ServingSettings(routing="gateway", store_uri="s3://m")
+ROUTER_OBJECTS = [("apps/v1", "Deployment", "churn-router"), ("policy/v1", "PodDisruptionBudget", "churn-router"),
+                  ("v1", "ConfigMap", "churn-router"), ("v1", "Service", "churn")]
+
+
+def test_switched_to_the_gateway_the_router_goes_only_once_the_httproute_is_accepted() -> None:
+    isvc = with_status(AB, {"routing": "router"})
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1))  # the router of the earlier mode still runs
+
+    def plan(route: RouteView) -> Any:
+        return plan_inferenceservice(Observed(isvc=isvc, resolved=resolved(isvc["spec"], staging=2),
+                                              deployments=deps, pods=[], route=route, now=T0), GATEWAY)
+    waiting = plan(RouteView())
+    assert waiting.retire == [] and ("HTTPRoute", "churn") in kinds(waiting.apply)
+    accepted = plan(RouteView(accepted=True, resolved_refs=True))
+    assert accepted.retire == ROUTER_OBJECTS and accepted.status["routing"] == "gateway"
+    gone = plan_inferenceservice(Observed(isvc=isvc, resolved=resolved(isvc["spec"], staging=2), deployments=deps[:-1],
+                                          pods=[], route=RouteView(accepted=True, resolved_refs=True), now=T0), GATEWAY)
+    assert gone.retire == []
+
+
+def test_switched_back_to_the_router_the_httproute_goes() -> None:
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1), router=0)
+    switched = plan_inferenceservice(observe(with_status(AB, {"routing": "gateway"}), deps, staging=2), SETTINGS)
+    assert switched.retire == [("gateway.networking.k8s.io/v1", "HTTPRoute", "churn")]
+    assert ("Deployment", "churn-router") in kinds(switched.apply) and switched.status["routing"] == "router"
+    settled = plan_inferenceservice(observe(with_status(AB, {"routing": "router"}), deps, staging=2), SETTINGS)
+    assert settled.retire == []

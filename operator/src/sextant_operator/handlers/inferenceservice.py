@@ -129,6 +129,10 @@ class ServingReconciler(KeyedReconciler):
             pods=pods, route=await self._route(namespace, name, deployments), now=now_rfc3339(),
             errors=await self._rollout_errors(body, pods))
         plan = plan_inferenceservice(observed, self.settings)
+        for api_version, kind, child in plan.retire:  # before status forgets which mode made them
+            await asyncio.to_thread(self.actions.delete_object, api_version, kind, namespace, child)
+            log.info("deleted %s %s/%s: the operator now routes with %s", kind, namespace, child,
+                     self.settings.routing)
         # Status first: the pinned versions and the rollout step are recorded before the objects follow them.
         current = body.get("status") or {}
         changes = status_changes(current, plan.status, OWNED_STATUS_FIELDS)

@@ -24,6 +24,7 @@ from .conditions import ConditionState, merge_conditions
 from .drift_monitoring import drift_condition, drift_settings
 from .serving_instances import DeploymentView, PodView, RouteView, pod_problem
 from .serving_manifests import (
+    COMPONENT_ROUTER,
     Backend,
     Route,
     ServingSettings,
@@ -104,6 +105,9 @@ class ServingPlan:
     apply: list[dict[str, Any]]
     delete: list[str]  # backend object names (Deployment, Service, autoscaler, PDB share the name)
     requeue_after: float | None
+    #: Objects of the routing mode the operator no longer uses: (apiVersion, kind, name), deleted before the
+    #: status is written (status.routing is how the HTTPRoute of an earlier gateway mode is known).
+    retire: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def plan_variant(observed: Observed, name: str, variant: Mapping[str, Any], current: Mapping[str, Any],
@@ -222,6 +226,23 @@ def _routes_state(observed: Observed, settings: ServingSettings, variants: Seque
     return False, route.reason or "RouterNotReady", route.message or "the router's pods are not ready yet"
 
 
+def retired_routing(observed: Observed, settings: ServingSettings, routes_ready: bool) -> list[tuple[str, str, str]]:
+    """What the other routing mode left when the operator restarted with this one (e.g. the Gateway API was
+    installed and `routing: auto` now picks it). The router goes once the HTTPRoute is accepted, so callers of its
+    address keep being answered until the new one works; an HTTPRoute goes at once (the router starts in seconds
+    and the Gateway would route to backends the operator no longer reconciles for it)."""
+    name = observed.isvc["metadata"]["name"]
+    if settings.routing == "gateway":
+        if not routes_ready or not any(d.component == COMPONENT_ROUTER for d in observed.deployments):
+            return []
+        router = router_name(name)
+        return [("apps/v1", "Deployment", router), ("policy/v1", "PodDisruptionBudget", router),
+                ("v1", "ConfigMap", router), ("v1", "Service", name)]
+    if (observed.isvc.get("status") or {}).get("routing") == "gateway":
+        return [("gateway.networking.k8s.io/v1", "HTTPRoute", name)]
+    return []
+
+
 def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> ServingPlan:
     """The status to report and the objects to apply for this InferenceService."""
     isvc = observed.isvc
@@ -295,4 +316,5 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
         requeue = ROLLOUT_POLL_SECONDS
     elif any(not ref.get("version") for ref in references(spec)) or failures:
         requeue = MODEL_POLL_SECONDS
-    return ServingPlan(status=status, apply=apply, delete=delete, requeue_after=requeue)
+    return ServingPlan(status=status, apply=apply, delete=delete, requeue_after=requeue,
+                       retire=retired_routing(observed, settings, routes_ok[0]))
