@@ -51,7 +51,7 @@ tools: deps ## Build etcd, Kubernetes, kwok, kubectl, helm, kubeconform, versity
 	controlplane/build-tools.sh >/dev/null
 
 test: deps venv tools gateway-tools kfp-tools monitoring-tools lint images ## Lint, unit and integration tests (starts a cluster with the real node for the session)
-	SEXTANT_REQUIRE_GATEWAY=1 SEXTANT_REQUIRE_MONITORING=1 $(PYTEST) tests/unit tests/integration -m "not bench"
+	SEXTANT_REQUIRE_GATEWAY=1 SEXTANT_REQUIRE_MONITORING=1 $(PYTEST) tests/unit tests/integration -m "not bench" --durations=30 --durations-min=10
 
 images: deps venv ## Build the container images with buildah (no daemon, no registry); cached by content
 	$(PY) -m sextant_devcluster.images build
