@@ -36,6 +36,7 @@ class AutomlOutcome(SearchOutcome):
     ensemble_scores: dict[str, float] = field(default_factory=dict)
     stopped_because: str = ""
     seconds: float = 0.0
+    oof: np.ndarray | None = None  # the chosen model's out-of-fold outputs (its decision threshold is tuned on them)
 
     def algorithm(self) -> str:
         return self.best.algorithm if self.choice == "single" else f"{self.choice}_ensemble"
@@ -116,7 +117,8 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
     seconds = budget.clock.now() - search_started
     log.info("automl search stopped (%s) after %d trials in %.1f s (%.1f s of the run's budget left)", reason,
              len(trials), seconds, budget.clock.remaining())
-    outcome = AutomlOutcome(best_trial(trials, "automl"), trials, stopped_because=reason, seconds=seconds)
+    best = best_trial(trials, "automl")
+    outcome = AutomlOutcome(best, trials, stopped_because=reason, seconds=seconds, oof=best.oof)
     kinds = ENSEMBLE_KINDS if spec.ensemble == "auto" else () if spec.ensemble == "none" else (spec.ensemble,)
     if supervised:
         for kind in kinds:
@@ -234,7 +236,7 @@ def _oof_score(problem: Problem, outputs: np.ndarray) -> float:
         return metrics.signed("regression", problem.metric, metrics.regression_scores(problem.y, outputs))
     classes = sorted(problem.y.unique().tolist())
     predicted = np.asarray(classes)[outputs.argmax(axis=1)]
-    values = metrics.classification_scores(problem.y, predicted, outputs, classes)
+    values = metrics.classification_scores(problem.y, predicted, outputs, classes, problem.positive)
     return metrics.signed("classification", problem.metric, values)
 
 
@@ -256,18 +258,19 @@ def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget
         log.info("%s ensemble skipped: its final fit would not finish within the time budget", kind)
         return
     if kind == "voting":
-        score = _oof_score(problem, np.mean(stacked, axis=0))
+        outputs = np.mean(stacked, axis=0)
     else:
         features = np.hstack([s.reshape(len(s), -1) for s in stacked])
         meta, cv = _meta_learner(problem)
         method = "predict_proba" if problem.task == "classification" else "predict"
-        score = _oof_score(problem, cross_val_predict(meta, features, problem.y, cv=cv, method=method))
+        outputs = cross_val_predict(meta, features, problem.y, cv=cv, method=method)
+    score = _oof_score(problem, outputs)
     current = outcome.best.score if outcome.choice == "single" else outcome.ensemble_scores[outcome.choice]
     outcome.ensemble_scores[kind] = score
     log.info("%s ensemble of %s scores %.5f out of fold (best so far %.5f)", kind,
              [m.algorithm for m in members], score, current)
     if score > current:
-        outcome.choice, outcome.members = kind, members
+        outcome.choice, outcome.members, outcome.oof = kind, members, outputs
 
 
 def _meta_learner(problem: Problem) -> tuple[BaseEstimator, Any]:

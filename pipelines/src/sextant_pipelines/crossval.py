@@ -34,6 +34,7 @@ class Problem:
     seed: int
     folds: int
     contamination: float = 0.1
+    positive: Any = None  # the positive class of two (objective.positiveClass), for f1/precision/recall
 
     def splits(self) -> list[tuple[np.ndarray, np.ndarray]]:
         if self.task == "classification":
@@ -72,7 +73,7 @@ def _fold_score(problem: Problem, model: Any, X: pd.DataFrame, y: Any) -> tuple[
     if problem.task == "classification":
         predicted = model.predict(X)
         proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
-        values = metrics.classification_scores(y, predicted, proba, list(model.classes_))
+        values = metrics.classification_scores(y, predicted, proba, list(model.classes_), problem.positive)
         return metrics.signed(problem.task, problem.metric, values), proba if proba is not None else None
     if problem.task == "regression":
         predicted = model.predict(X)

@@ -21,24 +21,24 @@ class Evaluation:
 
 
 def holdout_metrics(task: str, model: Any, X: pd.DataFrame, y: pd.Series | None,
-                    contamination: float) -> tuple[dict[str, float], dict[str, Any]]:
+                    contamination: float, positive: Any = None) -> tuple[dict[str, float], dict[str, Any]]:
     """Metrics on rows the model never saw; for unsupervised tasks y may be None (labels are optional)."""
     if task == "classification":
-        return metrics.classification_metrics(model, X, y)
+        return metrics.classification_metrics(model, X, y, positive)
     if task == "regression":
         return metrics.regression_metrics(model, X, y), {}
     return metrics.unsupervised_values(task, model, X, y, contamination), {}
 
 
 def cv_metric(task: str, metric: str, model: Any, X: pd.DataFrame, y: pd.Series | None, folds: int,
-              seed: int, contamination: float) -> dict[str, Any]:
+              seed: int, contamination: float, positive: Any = None) -> dict[str, Any]:
     """Cross-validated objective metric of an unfitted copy of the model on the training rows."""
     splitter: Any = (StratifiedKFold(folds, shuffle=True, random_state=seed) if task == "classification"
                      else KFold(folds, shuffle=True, random_state=seed))
     maximize = metrics.metric_for(task, metric, "objective.metric").maximize
 
     def scorer(estimator: Any, X_: Any, y_: Any) -> float:
-        values, _ = holdout_metrics(task, estimator, X_, y_, contamination)
+        values, _ = holdout_metrics(task, estimator, X_, y_, contamination, positive)
         return values[metric]
 
     scores = cross_val_score(clone(model), X, y, cv=splitter, scoring=scorer)
@@ -48,10 +48,10 @@ def cv_metric(task: str, metric: str, model: Any, X: pd.DataFrame, y: pd.Series 
 
 def evaluate(task: str, model: Any, test_X: pd.DataFrame, test_y: pd.Series | None, *, metric: str,
              contamination: float, cv_folds: int = 0, train_X: pd.DataFrame | None = None,
-             train_y: pd.Series | None = None, seed: int = 0) -> Evaluation:
+             train_y: pd.Series | None = None, seed: int = 0, positive: Any = None) -> Evaluation:
     """Step 6: holdout metrics, and cv_folds-fold cross-validation of the same configuration when cv_folds >= 2."""
-    values, extras = holdout_metrics(task, model, test_X, test_y, contamination)
+    values, extras = holdout_metrics(task, model, test_X, test_y, contamination, positive)
     cv = None
     if cv_folds >= 2 and train_X is not None:
-        cv = cv_metric(task, metric, model, train_X, train_y, cv_folds, seed, contamination)
+        cv = cv_metric(task, metric, model, train_X, train_y, cv_folds, seed, contamination, positive)
     return Evaluation(values, extras, cv)

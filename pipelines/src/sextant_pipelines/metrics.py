@@ -49,12 +49,14 @@ def _proba(model: Any, X: Any) -> np.ndarray | None:
     return model.predict_proba(X) if hasattr(model, "predict_proba") else None
 
 
-def classification_scores(y: Any, predicted: Any, proba: np.ndarray | None, classes: list[Any]) -> dict[str, float]:
+def classification_scores(y: Any, predicted: Any, proba: np.ndarray | None, classes: list[Any],
+                          positive: Any = None) -> dict[str, float]:
     """Accuracy, balanced accuracy, F1 (binary for two classes, else macro), and with probabilities ROC AUC and
-    log loss."""
+    log loss. `positive`: the positive class of two (objective.positiveClass); the last sorted label if None."""
     binary = len(classes) == 2
-    # f1, precision and recall: of the positive (last) class for two classes, else macro-averaged.
-    averaging: dict[str, Any] = ({"pos_label": classes[-1]} if binary else {"average": "macro", "labels": classes})
+    positive = positive if binary and positive is not None else classes[-1]
+    # f1, precision and recall: of the positive class for two classes, else macro-averaged.
+    averaging: dict[str, Any] = ({"pos_label": positive} if binary else {"average": "macro", "labels": classes})
     out = {"accuracy": skm.accuracy_score(y, predicted),
            "balanced_accuracy": skm.balanced_accuracy_score(y, predicted),
            "f1": skm.f1_score(y, predicted, zero_division=0.0, **averaging),
@@ -66,21 +68,27 @@ def classification_scores(y: Any, predicted: Any, proba: np.ndarray | None, clas
         clipped = np.clip(proba, 1e-15, 1.0)
         out["log_loss"] = skm.log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=classes)
         if len(set(np.asarray(y).tolist())) == len(classes):
-            out["roc_auc"] = (skm.roc_auc_score(y, proba[:, 1]) if binary
-                              else skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
-            out["average_precision"] = (
-                skm.average_precision_score(y, proba[:, 1], pos_label=classes[-1]) if binary
-                else skm.average_precision_score(label_binarize(y, classes=classes), proba, average="macro"))
+            if binary:
+                truth, scores = np.asarray(y) == positive, proba[:, classes.index(positive)]
+                out["roc_auc"] = skm.roc_auc_score(truth, scores)
+                out["average_precision"] = skm.average_precision_score(truth, scores)
+            else:
+                out["roc_auc"] = skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes)
+                out["average_precision"] = skm.average_precision_score(label_binarize(y, classes=classes), proba,
+                                                                       average="macro")
     return {k: float(v) for k, v in out.items()}
 
 
-def classification_metrics(model: Any, X: Any, y: Any) -> tuple[dict[str, float], dict[str, Any]]:
-    """Holdout classification metrics, plus the confusion matrix (as extras, not a float metric)."""
+def classification_metrics(model: Any, X: Any, y: Any, positive: Any = None) -> tuple[dict[str, float],
+                                                                                      dict[str, Any]]:
+    """Holdout classification metrics, plus the confusion matrix and the positive class (as extras)."""
     predicted = model.predict(X)
     classes = list(model.classes_)
-    out = classification_scores(y, predicted, _proba(model, X), classes)
+    out = classification_scores(y, predicted, _proba(model, X), classes, positive)
     matrix = skm.confusion_matrix(y, predicted, labels=classes)
-    extras = {"confusionMatrix": {"labels": [str(c) for c in classes], "matrix": matrix.tolist()}}
+    extras: dict[str, Any] = {"confusionMatrix": {"labels": [str(c) for c in classes], "matrix": matrix.tolist()}}
+    if len(classes) == 2:
+        extras["positiveClass"] = str(positive if positive is not None else classes[-1])
     return out, extras
 
 

@@ -39,17 +39,22 @@ def importances(model: Any, X: pd.DataFrame, y: pd.Series, scoring: str | None, 
         f"mean drop of the score over {IMPORTANCE_REPEATS} shuffles of each feature, {len(rows)} holdout rows"
 
 
-def _curves(model: Any, X: pd.DataFrame, y: pd.Series) -> str:
-    """ROC and precision-recall curves of a binary classifier's positive (last) class."""
+def _curves(model: Any, X: pd.DataFrame, y: pd.Series, positive: str | None) -> str:
+    """ROC and precision-recall curves of a binary classifier's positive class (objective.positiveClass, else
+    the last sorted label), with the decision threshold the model predicts from."""
     classes = list(getattr(model, "classes_", []))
     if len(classes) != 2 or not hasattr(model, "predict_proba") or y.nunique() != 2:
         return ""
-    scores = model.predict_proba(X)[:, 1]
-    truth = np.asarray(y) == classes[1]
+    index = next((i for i, c in enumerate(classes) if str(c) == positive), 1)
+    scores = model.predict_proba(X)[:, index]
+    truth = np.asarray(y) == classes[index]
     fpr, tpr, _ = skm.roc_curve(truth, scores)
     precision, recall, _ = skm.precision_recall_curve(truth, scores)
     auc, ap = skm.roc_auc_score(truth, scores), skm.average_precision_score(truth, scores)
-    return (f"<h2>ROC and precision-recall (positive class {html.escape(str(classes[1]))})</h2>"
+    last = model.steps[-1][1] if hasattr(model, "steps") else model
+    threshold = float(getattr(last, "threshold", 0.5))
+    return (f"<h2>ROC and precision-recall (positive class {html.escape(str(classes[index]))}; predicted from a "
+            f"probability of {threshold:.3f})</h2>"
             + svgcharts.curve("ROC", {f"AUC {auc:.3f}": (fpr, tpr)}, "false positive rate", "true positive rate",
                               diagonal=True)
             + svgcharts.curve("Precision-recall", {f"AP {ap:.3f}": (recall, precision)}, "recall", "precision"))
@@ -88,7 +93,8 @@ def render_model_report(title: str, task: str, model: Any, X: pd.DataFrame, y: p
     metric_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in sorted(holdout.items()))
     body = [f"<h2>Holdout metrics ({len(X)} rows the model did not see)</h2><table>{metric_rows}</table>"]
     if y is not None:
-        body += [_errors(task, model, X, y, extras), _curves(model, X, y) if task == "classification" else ""]
+        curves = _curves(model, X, y, extras.get("positiveClass")) if task == "classification" else ""
+        body += [_errors(task, model, X, y, extras), curves]
     values, note = importance
     if values:
         table = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in values.items())

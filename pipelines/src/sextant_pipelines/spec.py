@@ -101,6 +101,7 @@ class TrainingSpec:
     automl: AutomlSpec | None = None
     objective_metric: str | None = None
     objective_goal: Literal["maximize", "minimize"] | None = None
+    objective_positive: str | None = None
     acceptance: list[Criterion] = field(default_factory=list)
     promote: str | None = None
     evaluation_cv_folds: int = 0
@@ -157,6 +158,7 @@ def _typed(spec: dict[str, Any]) -> TrainingSpec:
         tuning=_tuning(spec["tuning"]) if "tuning" in spec else None,
         automl=_automl(spec["automl"]) if "automl" in spec else None,
         objective_metric=objective.get("metric"), objective_goal=objective.get("goal"),
+        objective_positive=objective.get("positiveClass"),
         acceptance=[Criterion(c["metric"], c.get("min"), c.get("max")) for c in spec.get("acceptance", [])],
         promote=model.get("promote"),
         evaluation_cv_folds=_section(spec, "evaluation")["cvFolds"],

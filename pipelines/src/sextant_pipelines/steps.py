@@ -7,13 +7,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sklearn.base import clone
-from sklearn.model_selection import train_test_split
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from threadpoolctl import threadpool_limits
 
 from sextant_contracts.manifest import AcceptanceResult
-from sextant_pipelines import accept, automl, catalogue, tune
+from sextant_pipelines import accept, automl, catalogue, threshold, tune
 from sextant_pipelines.budget import REFIT_MARGIN, RunClock
 from sextant_pipelines.crossval import Problem
 from sextant_pipelines.errors import DataError, SpecError
@@ -26,6 +27,8 @@ from sextant_pipelines.spec import TrainingSpec
 
 log = logging.getLogger("sextant.pipelines.steps")
 SMALL_DATA_ROWS = 20_000
+#: Folds of the cross-validation that picks a single estimator's decision threshold (a search has its own).
+THRESHOLD_FOLDS = 5
 
 
 @dataclass
@@ -121,10 +124,41 @@ def contamination_of(spec: TrainingSpec, prepared: Prepared, params: dict[str, A
     return float(value) if isinstance(value, (int, float)) else 0.1
 
 
+def classes_of(prepared: Prepared) -> list[Any]:
+    return sorted(prepared.train_y.unique().tolist()) if prepared.train_y is not None else []
+
+
+def positive_of(spec: TrainingSpec, prepared: Prepared) -> Any:
+    """The positive class of a binary classification (objective.positiveClass or the last sorted label)."""
+    if spec.task != "classification":
+        return None
+    return threshold.positive_class(classes_of(prepared), spec.objective_positive)
+
+
 def problem_for(spec: TrainingSpec, prepared: Prepared, folds: int, params: dict[str, Any]) -> Problem:
     contamination = contamination_of(spec, prepared, params)
     return Problem(spec.task, prepared.profile.schema, spec.preprocessing, prepared.train_X, prepared.train_y,
-                   objective_of(spec), spec.split.seed, folds, contamination)
+                   objective_of(spec), spec.split.seed, folds, contamination, positive_of(spec, prepared))
+
+
+def decision_threshold(spec: TrainingSpec, prepared: Prepared, problem: Problem, estimator: BaseEstimator,
+                       oof: np.ndarray | None) -> threshold.DecisionThreshold | None:
+    """For a binary classification ranked by an F1-type objective: the threshold that maximises it out of fold
+    (`oof`: the search's out-of-fold probabilities of the chosen model; without them, THRESHOLD_FOLDS fits of
+    the final configuration)."""
+    if problem.positive is None or objective_of(spec) not in threshold.F1_OBJECTIVES or \
+            not hasattr(estimator, "predict_proba") or prepared.train_y is None:
+        return None
+    if oof is None or oof.ndim != 2:
+        model = build_model(prepared.profile.schema, spec.preprocessing, clone(estimator), spec.task)
+        folds = StratifiedKFold(max(problem.folds, THRESHOLD_FOLDS), shuffle=True, random_state=spec.split.seed)
+        with threadpool_limits(limits=1 if len(prepared.train_X) < SMALL_DATA_ROWS else None):
+            oof = cross_val_predict(model, prepared.train_X, prepared.train_y, cv=folds, method="predict_proba")
+    decision = threshold.choose_threshold(prepared.train_y, oof, classes_of(prepared), problem.positive,
+                                          objective_of(spec))
+    log.info("decision threshold %.4f for positive class %r: %s %.4f out of fold (%.4f at 0.5)", decision.threshold,
+             decision.positive, decision.metric, decision.score, decision.score_at_default)
+    return decision
 
 
 def task_defaults(task: str, algorithm: str, params: dict[str, Any], contamination: float) -> dict[str, Any]:
@@ -142,6 +176,7 @@ def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | N
     already run elsewhere, e.g. by Indexed Job shards; `on_trial`: called after each trial; `clock`: the run's
     deadline for AutoML, started before ingest)."""
     started = time.perf_counter()
+    oof: np.ndarray | None = None
     if spec.estimator:
         problem = problem_for(spec, prepared, 2, spec.estimator.params)
         params = task_defaults(spec.task, spec.estimator.algorithm, spec.estimator.params, problem.contamination)
@@ -160,12 +195,17 @@ def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | N
         refits = 2 if refits_on_all_rows(spec, prepared) else 1
         result = automl.search(problem, spec.automl, on_trial, clock, refits)
         estimator, algorithm, params = automl.final_estimator(problem, result), result.algorithm(), result.params()
+        oof = result.oof
         search = {"trials": result.counts(), "bestScore": result.best.score, "bestTrial": result.best.number,
                   "history": [t.summary() for t in result.trials], "ensemble": result.choice,
                   "ensembleScores": result.ensemble_scores, "stoppedBecause": result.stopped_because,
                   "searchSeconds": round(result.seconds, 3)}
     else:
         raise SpecError("estimator", "none of estimator, tuning or automl is set.", "set exactly one of them.")
+    decision = decision_threshold(spec, prepared, problem, estimator, oof)
+    if decision is not None:
+        estimator = threshold.with_threshold(estimator, decision)
+        search = {**search, "decisionThreshold": decision.to_dict()}
     model = build_model(prepared.profile.schema, spec.preprocessing, estimator, spec.task)
     refit_started = time.perf_counter()
     _fit_quietly(model, prepared.train_X, prepared.train_y)
@@ -217,7 +257,8 @@ def evaluate_step(spec: TrainingSpec, prepared: Prepared, fitted: Fitted) -> Eva
     result = evaluate(spec.task, fitted.model, prepared.test_X, prepared.test_y,
                       metric=objective_of(spec),
                       contamination=contamination_of(spec, prepared, params), cv_folds=spec.evaluation_cv_folds,
-                      train_X=prepared.train_X, train_y=prepared.train_y, seed=spec.split.seed)
+                      train_X=prepared.train_X, train_y=prepared.train_y, seed=spec.split.seed,
+                      positive=positive_of(spec, prepared))
     log.info("step evaluate finished in %.2f s: %s", time.perf_counter() - started,
              ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items())))
     return result

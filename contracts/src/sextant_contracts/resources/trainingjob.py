@@ -249,6 +249,11 @@ class Objective(TypedDict, total=False):
         max_length=64)]]
     goal: Annotated[Literal["maximize", "minimize"], Field(
         "Whether larger or smaller is better; must agree with the metric.")]
+    positiveClass: Annotated[str, Field(
+        "Classification with two classes: the label of the positive class, as written in the target column "
+        "(e.g. \"1\" or \"churned\"). f1, precision, recall and average_precision are of this class, and with an "
+        "f1, f1_macro or f1_weighted objective the decision threshold is tuned for it. Default: the last of the "
+        "two labels in sorted order.", min_length=1, max_length=256)]
 
 
 class AcceptanceCriterion(TypedDict, total=False):
@@ -371,6 +376,9 @@ TRAININGJOB_SPEC_RULES = (
          " || (self.task == 'anomalyDetection' && has(self.dataset.target))",
          "split.stratify needs class labels (classification, or anomalyDetection with dataset.target): set it "
          "to false", field_path=".split", check=_stratify_has_labels),
+    Rule("!has(self.objective) || !has(self.objective.positiveClass) || self.task == 'classification'",
+         "objective.positiveClass names a class label: only for task classification", field_path=".objective",
+         check=lambda s: "positiveClass" not in s.get("objective", {}) or s["task"] == "classification"),
     DASK_RULE,
 )
 

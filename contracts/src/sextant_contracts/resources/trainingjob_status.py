@@ -69,6 +69,11 @@ class BestResult(TypedDict, total=False):
     metrics: Annotated[dict[str, float], Field("Its holdout metrics by name.")]
     metric: Annotated[str, Field("Name of the objective metric.")]
     value: Annotated[float, Field("Value of the objective metric.")]
+    positiveClass: Annotated[str, Field(
+        "Two classes: the class f1, precision and recall are of (objective.positiveClass or the last label).")]
+    decisionThreshold: Annotated[float, Field(
+        "With an F1-type objective: the probability of the positive class from which the model predicts it, "
+        "tuned out of fold on the training rows (0.5 otherwise).")]
 
 
 class LeaderboardEntry(TypedDict, total=False):

@@ -179,6 +179,11 @@ def model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     }
     if metric:
         fields["best"].update({"metric": str(metric), "value": metrics.get(str(metric), 0.0)})
+    if result.get("positiveClass") is not None:
+        fields["best"]["positiveClass"] = str(result["positiveClass"])
+    decision = (result.get("search") or {}).get("decisionThreshold") or {}
+    if isinstance(decision.get("threshold"), (int, float)):
+        fields["best"]["decisionThreshold"] = float(decision["threshold"])
     report = (result.get("artifacts") or {}).get("report") or (result.get("artifacts") or {}).get("profile")
     if report:
         fields["dataQualityReport"] = str(report)
