@@ -19,7 +19,7 @@ class FeatureSpec:
     """One input column that serving must receive."""
 
     name: str
-    type: Literal["numeric", "categorical"]
+    type: Literal["numeric", "categorical", "datetime"]  # datetime: ISO 8601 text (datetime_features.py)
     dtype: str
     nullable: bool
     categories: list[str] | None = None
@@ -104,8 +104,9 @@ def _require(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], where
 
 def _feature_from_dict(doc: dict[str, Any], where: str) -> FeatureSpec:
     kind = _require(doc, "type", str, where)
-    if kind not in ("numeric", "categorical"):
-        raise ManifestError(f"{where}.type is {kind!r}, not numeric or categorical.", "re-register the model.")
+    if kind not in ("numeric", "categorical", "datetime"):
+        raise ManifestError(f"{where}.type is {kind!r}, not numeric, categorical or datetime.",
+                            "re-register the model.")
     categories = doc.get("categories")
     return FeatureSpec(
         name=_require(doc, "name", str, where),

@@ -22,6 +22,7 @@ from sklearn.preprocessing import (
     TargetEncoder,
 )
 
+from sextant_contracts.datetime_features import datetime_part_names, datetime_parts
 from sextant_contracts.manifest import FeatureSpec
 from sextant_pipelines.spec import PreprocessingSpec
 
@@ -77,6 +78,13 @@ def text_steps() -> list[tuple[str, Any]]:
                                       dtype=np.float64))]
 
 
+def datetime_steps() -> list[tuple[str, Any]]:
+    """Date columns to calendar parts and days since 1970 (sextant_contracts.datetime_features, which the model
+    server installs too); a missing or unreadable date gets the median of each part."""
+    return [("parts", FunctionTransformer(datetime_parts, feature_names_out=datetime_part_names)),
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+
+
 def target_encoding_steps(task: str) -> list[tuple[str, Any]]:
     """scikit-learn's TargetEncoder: each category becomes a shrunk mean of the target (one column per class
     for multiclass). Fitted inside the Pipeline, so inside each cross-validation fold, and its fit_transform
@@ -97,6 +105,7 @@ def build_preprocessor(schema: list[FeatureSpec], spec: PreprocessingSpec, task:
     text = [f.name for f in schema if looks_like_text(f)]
     wide = [f.name for f in schema if encode_by_target and high_cardinality(f) and f.name not in text]
     categorical = [f.name for f in schema if f.type == "categorical" and f.name not in wide + text]
+    dates = [f.name for f in schema if f.type == "datetime"]
     transformers: list[tuple[str, Any, list[str]]] = []
     if numeric:
         transformers.append(("numeric", Pipeline(numeric_steps(spec)), numeric))
@@ -105,6 +114,8 @@ def build_preprocessor(schema: list[FeatureSpec], spec: PreprocessingSpec, task:
     if wide:
         transformers.append(("target_encoded", Pipeline(target_encoding_steps(task)), wide))
     transformers += [(f"text_{i}", Pipeline(text_steps()), [name]) for i, name in enumerate(text)]
+    if dates:
+        transformers.append(("datetime", Pipeline(datetime_steps()), dates))
     # Dense output: every estimator in the catalogue takes it (HistGradientBoosting refuses sparse input).
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False, sparse_threshold=0)
 

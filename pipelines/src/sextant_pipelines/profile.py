@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from sextant_contracts.datetime_features import parse_dates
 from sextant_contracts.manifest import FeatureSpec
 from sextant_pipelines.errors import DataError
 
@@ -35,8 +36,28 @@ def is_categorical(column: pd.Series) -> bool:
     return not ptypes.is_numeric_dtype(column) or ptypes.is_bool_dtype(column)
 
 
+#: A text column is a date column when this share of (a sample of) its values are ISO 8601 dates or times.
+DATETIME_SHARE = 0.95
+DATETIME_SAMPLE = 2000
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}"
+
+
+def is_datetime(column: pd.Series) -> bool:
+    """Datetime values, or text that reads as ISO 8601 dates (2024-03-05, 2024-03-05T10:30:00Z, ...)."""
+    if ptypes.is_datetime64_any_dtype(column):
+        return True
+    if ptypes.is_numeric_dtype(column) or ptypes.is_bool_dtype(column):
+        return False
+    sample = column.dropna().astype(str).head(DATETIME_SAMPLE)
+    if sample.empty or sample.str.match(ISO_DATE).mean() < DATETIME_SHARE:
+        return False
+    return bool(parse_dates(sample.to_numpy()).notna().mean() >= DATETIME_SHARE)
+
+
 def infer_feature(name: str, column: pd.Series) -> FeatureSpec:
     nullable = bool(column.isna().any())
+    if is_datetime(column):
+        return FeatureSpec(name, "datetime", str(column.dtype), nullable)
     if is_categorical(column):
         categories = sorted({str(v) for v in column.dropna().unique()})
         return FeatureSpec(name, "categorical", str(column.dtype), nullable, categories)
@@ -203,6 +224,8 @@ def suspicious_columns(features: pd.DataFrame, target: pd.Series | None, task: s
     warnings = []
     for name in features.columns:
         column = features[name]
+        if is_datetime(column):  # every row its own date is normal; its parts are the features
+            continue
         if looks_like_id(column):
             warnings.append(f"feature {name!r} looks like an ID ({column.nunique()} distinct values in "
                             f"{len(column)} rows); add it to dataset.exclude unless its values mean something.")
@@ -220,7 +243,10 @@ def profile(features: pd.DataFrame, target: pd.Series | None, task: str, suspici
     warnings = check_features(features)
     summary = check_target(target, task)
     schema = [infer_feature(str(c), features[c]) for c in features.columns]
-    baseline = {"features": {f.name: feature_baseline(f, features[f.name]) for f in schema}, "rows": len(features)}
+    # Dates move on by nature: they have no drift baseline (the features the model derives from them are not
+    # watched either; docs/drift.md).
+    baseline = {"features": {f.name: feature_baseline(f, features[f.name]) for f in schema if f.type != "datetime"},
+                "rows": len(features)}
     missing = {str(c): float(features[c].isna().mean()) for c in features.columns}
     if suspicious:
         warnings += suspicious_columns(features, target, task)

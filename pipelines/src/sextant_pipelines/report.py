@@ -13,7 +13,7 @@ MAX_PLOTTED = 36
 def _distribution_grid(profile: Profile) -> str:
     """One small chart per feature: a histogram for numeric ones, the 12 commonest values for categorical ones."""
     charts = []
-    for feature in profile.schema[:MAX_PLOTTED]:
+    for feature in [f for f in profile.schema if f.name in profile.baseline["features"]][:MAX_PLOTTED]:
         base = profile.baseline["features"][feature.name]
         missing = profile.missing[feature.name]
         title = feature.name + (f" ({missing:.0%} missing)" if missing else "")
@@ -45,6 +45,8 @@ def _schema_rows(profile: Profile) -> str:
     rows = []
     for f in profile.schema:
         detail = (f"{len(f.categories or [])} categories" if f.type == "categorical" else
+                  "date/time: year, month, day, weekday, day of year, hour and days since 1970 become features"
+                  if f.type == "datetime" else
                   f"range {profile.baseline['features'][f.name]['bins'][0]:.4g} .. "
                   f"{profile.baseline['features'][f.name]['bins'][-1]:.4g}")
         rate = profile.missing[f.name]

@@ -253,6 +253,8 @@ def _block(trans: Any, names: tuple[str, ...], schema: FeatureSchema) -> _Block:
     kinds = {f.name: f.kind for f in schema.features}
     if any(n not in kinds for n in names):
         raise Unsupported("the ColumnTransformer selects a column the feature schema does not have")
+    if any(kinds[n] == "datetime" for n in names):
+        raise Unsupported("date columns (their parts are computed by the model's own Pipeline)")
     steps = [s for s in _steps(trans) if not (s is None or s == "passthrough")]
     if all(kinds[n] == "numeric" for n in names):
         if any(type(s) in (OneHotEncoder, OrdinalEncoder) for s in steps):

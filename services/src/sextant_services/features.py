@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ class FeatureSpec:
     """One entry of a manifest's featureSchema."""
 
     name: str
-    kind: str  # "numeric" | "categorical"
+    kind: str  # "numeric" | "categorical" | "datetime" (ISO 8601 text)
     dtype: str
     nullable: bool
     categories: tuple[Any, ...] | None = None
@@ -27,8 +28,9 @@ class FeatureSpec:
     @classmethod
     def from_manifest(cls, entry: Mapping[str, Any]) -> FeatureSpec:
         kind = entry.get("type")
-        if kind not in ("numeric", "categorical"):
-            raise ValueError(f"featureSchema entry {entry.get('name')!r}: type must be numeric or categorical")
+        if kind not in ("numeric", "categorical", "datetime"):
+            raise ValueError(f"featureSchema entry {entry.get('name')!r}: type must be numeric, categorical or "
+                             "datetime")
         cats = entry.get("categories")
         return cls(
             name=str(entry["name"]),
@@ -73,12 +75,27 @@ def _check_value(value: Any, spec: FeatureSpec, where: str) -> Any:
         if isinstance(value, int) and abs(value) > 2**53:
             raise SchemaMismatch(f"{where}: feature {spec.name!r} is out of range", field=where)
         return value
+    if spec.kind == "datetime":
+        return _check_date(value, spec, where)
     if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     raise SchemaMismatch(
         f"{where}: feature {spec.name!r} is categorical and must be a string, got {type(value).__name__}",
         field=where,
     )
+
+
+def _check_date(value: Any, spec: FeatureSpec, where: str) -> str:
+    """A date column takes ISO 8601 text, as the model was trained on (what pandas reads the same way)."""
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise SchemaMismatch(f"{where}: feature {spec.name!r} is a date and must be ISO 8601 text such as 2024-03-05 or "
+                         f"2024-03-05T10:30:00Z, got {str(value)[:40]!r}", field=where)
 
 
 def _key_mismatch(keys: Any, schema: FeatureSchema, where: str) -> SchemaMismatch:

@@ -56,5 +56,5 @@ def test_numeric_schema_gives_a_float_matrix() -> None:
 
 
 def test_bad_manifest_schema_names_the_entry() -> None:
-    with pytest.raises(ValueError, match="'z'.*numeric or categorical"):
+    with pytest.raises(ValueError, match="'z'.*numeric, categorical or datetime"):
         FeatureSchema.from_manifest([{"name": "z", "type": "text"}])

@@ -105,7 +105,8 @@ def test_metrics_count_every_prediction_across_two_workers(iris_server: Server) 
 
 def test_feature_histogram_uses_the_baseline_bins(iris_server: Server) -> None:
     c = Client(iris_server.url)
-    c.post("/predict", {"records": [{**ROW, "petal_width": 99.0}]})
+    # 99 is above the baseline's last edge; 0.1, iris's narrowest petal, is in its first bin.
+    c.post("/predict", {"records": [{**ROW, "petal_width": 99.0}, {**ROW, "petal_width": 0.1}]})
 
     def above() -> float:
         return _sample(c.get("/metrics")[1], "sextant_feature_bin_total", feature="petal_width", bin="above")
