@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.decomposition import LatentDirichletAllocation
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
     MinMaxScaler,
@@ -69,13 +70,22 @@ def looks_like_text(feature: FeatureSpec) -> bool:
     return spaced >= 0.5 and sum(map(len, values)) / len(values) >= TEXT_MIN_LENGTH
 
 
-def text_steps() -> list[tuple[str, Any]]:
-    """One text column to TF-IDF features of words and word pairs; a missing text is an empty one. The
-    imputer's (n, 1) output is flattened for the vectorizer by numpy's own ravel (the pickle stays plain)."""
+TOPIC_VOCABULARY = 2000  # words LDA models topics over (the most frequent, English stop words left out)
+
+
+def text_steps(topics: int = 0) -> list[tuple[str, Any]]:
+    """One text column to TF-IDF features of words and word pairs, and with `topics` also to the column's topic
+    mixture (LDA over word counts, the input LDA's model assumes); a missing text is an empty one. The imputer's
+    (n, 1) output is flattened for the vectorizers by numpy's own ravel (the pickle stays plain)."""
+    tfidf = TfidfVectorizer(max_features=TEXT_FEATURES, ngram_range=(1, 2), sublinear_tf=True, dtype=np.float64)
+    vectorise: Any = tfidf
+    if topics:
+        lda = Pipeline([("counts", CountVectorizer(max_features=TOPIC_VOCABULARY, stop_words="english")),
+                        ("lda", LatentDirichletAllocation(n_components=topics, learning_method="batch",
+                                                          random_state=0))])
+        vectorise = FeatureUnion([("tfidf", tfidf), ("topics", lda)])
     return [("impute", SimpleImputer(strategy="constant", fill_value="")),
-            ("flatten", FunctionTransformer(np.ravel)),
-            ("tfidf", TfidfVectorizer(max_features=TEXT_FEATURES, ngram_range=(1, 2), sublinear_tf=True,
-                                      dtype=np.float64))]
+            ("flatten", FunctionTransformer(np.ravel)), ("vectorise" if topics else "tfidf", vectorise)]
 
 
 def datetime_steps() -> list[tuple[str, Any]]:
@@ -113,7 +123,7 @@ def build_preprocessor(schema: list[FeatureSpec], spec: PreprocessingSpec, task:
         transformers.append(("categorical", Pipeline(categorical_steps(spec)), categorical))
     if wide:
         transformers.append(("target_encoded", Pipeline(target_encoding_steps(task)), wide))
-    transformers += [(f"text_{i}", Pipeline(text_steps()), [name]) for i, name in enumerate(text)]
+    transformers += [(f"text_{i}", Pipeline(text_steps(spec.text_topics)), [name]) for i, name in enumerate(text)]
     if dates:
         transformers.append(("datetime", Pipeline(datetime_steps()), dates))
     # Dense output: every estimator in the catalogue takes it (HistGradientBoosting refuses sparse input).

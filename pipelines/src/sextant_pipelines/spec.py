@@ -39,6 +39,7 @@ class PreprocessingSpec:
     impute: str = "auto"
     scale: str = "standard"
     encode_categorical: str = "onehot"
+    text_topics: int = 0
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,8 @@ def _split(task: Task, split: dict[str, Any]) -> SplitSpec:
 
 
 def _preprocessing(doc: dict[str, Any]) -> PreprocessingSpec:
-    return PreprocessingSpec(impute=doc["impute"], scale=doc["scale"], encode_categorical=doc["encodeCategorical"])
+    return PreprocessingSpec(impute=doc["impute"], scale=doc["scale"], encode_categorical=doc["encodeCategorical"],
+                             text_topics=doc["textTopics"])
 
 
 def _space(name: str, doc: dict[str, Any]) -> ParamSpace:

@@ -128,3 +128,23 @@ def test_a_free_text_column_becomes_tf_idf_features_inside_the_served_pipeline(s
         {"review": "it arrived broken so I returned it", "price": 30.0},
         {"review": None, "price": 30.0}], tmp_path)
     assert served[:2] == ["happy", "unhappy"] and served[2] in {"happy", "unhappy"}
+
+
+def test_text_topics_add_an_lda_topic_mixture_beside_tf_idf(store_dir: Path, tmp_path: Path) -> None:
+    """Notes about two subjects (kitchen, garden) written with many different words: with
+    `preprocessing.textTopics: 2` the model also learns each note's mix of two topics, one per subject."""
+    rng = np.random.default_rng(2)
+    words = {"kitchen": ["kettle", "oven", "pan", "stove", "sink", "fridge", "toaster", "knife", "plate", "cup"],
+             "garden": ["rose", "hedge", "lawn", "shovel", "tulip", "compost", "seeds", "fence", "pond", "shed"]}
+    rows = [{"note": " ".join(rng.choice(words[s], 6)), "target": s} for s in rng.choice(list(words), 400)]
+    path = tmp_path / "notes.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    result = run(spec("classification", path.as_uri(), "notes", estimator={"algorithm": "logistic_regression"},
+                      preprocessing={"textTopics": 2}), store_dir)
+    assert result["metrics"]["accuracy"] >= 0.95
+    model = load_model(store_dir.as_uri(), ModelRef("notes", version=1), cache_dir=tmp_path / "cache").estimator
+    (text,) = [t for name, t, _ in model.named_steps["preprocess"].transformers_ if name.startswith("text")]
+    topics = dict(text.named_steps["vectorise"].transformer_list)["topics"]
+    mix = topics.transform([" ".join(words["kitchen"]), " ".join(words["garden"])])
+    assert mix.shape == (2, 2) and mix[0].argmax() != mix[1].argmax()  # one topic per subject
+    assert served_predictions(store_dir, "notes", [{"note": "a new kettle and a pan"}], tmp_path) == ["kitchen"]

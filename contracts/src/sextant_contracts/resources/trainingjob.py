@@ -97,6 +97,10 @@ class Preprocessing(TypedDict, total=False):
         "How numeric features are scaled.", default="standard")]
     encodeCategorical: Annotated[Literal["onehot", "ordinal"], Field(
         "How categorical features are encoded.", default="onehot")]
+    textTopics: Annotated[int, Field(
+        "Free-text columns also become this many topic features (scikit-learn's LatentDirichletAllocation over "
+        "their word counts) beside their TF-IDF features; 0 keeps TF-IDF only.", default=0, minimum=0,
+        maximum=100)]
 
 
 class Estimator(TypedDict, total=False):
