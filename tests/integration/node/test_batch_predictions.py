@@ -78,12 +78,13 @@ def store(cluster: Any, crds: None) -> Iterator[Any]:
         cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 
 
-def _apply(cluster: Any, name: str, input_key: str, output_key: str) -> None:
+def _apply(cluster: Any, name: str, input_key: str, output_key: str, **extra: Any) -> None:
     doc = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "BatchPrediction", "metadata": {"name": name},
            "spec": {"model": {"name": "iris", "alias": "production"},
                     "input": {"uri": f"s3://{BUCKET}/{input_key}"}, "output": {"uri": f"s3://{BUCKET}/{output_key}"},
                     "idColumn": "customer_id", "chunkSize": 200,
-                    "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}}}
+                    "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+                    **extra}}
     cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(doc))
 
 
@@ -129,3 +130,29 @@ def test_a_bad_row_publishes_nothing_and_the_status_names_the_row(cluster: Any, 
     events = cluster.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
                              "involvedObject.name=scores-bad,reason=BadRow", "-o", "json").stdout
     assert any(e["type"] == "Warning" for e in json.loads(events)["items"])
+
+
+def test_a_scheduled_batchprediction_scores_again_at_each_cron_tick(cluster: Any, store: Any) -> None:
+    """Every minute: the run of the applied spec, then one run per tick, each publishing the whole output; the
+    status lists them newest first with their cause and says when the next tick is."""
+    _apply(cluster, "nightly", "data/customers.csv", "predictions/nightly.csv",
+           schedule={"cron": "* * * * *", "successfulRunsHistoryLimit": 1})
+    try:
+        def ticked() -> dict[str, Any] | None:
+            body = json.loads(cluster.kubectl("get", "sxbp", "nightly", "-n", NAMESPACE, "-o", "json").stdout)
+            runs = (body.get("status") or {}).get("runs") or []
+            done = [r for r in runs if r.get("cause") == "schedule" and r.get("phase") == "Succeeded"]
+            return body["status"] if done else None
+
+        status = eventually(ticked, timeout=240, interval=3, what="a run started by a cron tick to succeed")
+        causes = [(r["cause"], r["phase"]) for r in status["runs"]]
+        assert ("spec", "Succeeded") in causes and causes[0] == ("schedule", "Succeeded"), causes
+        assert status["runs"][0]["rowsDone"] == ROWS and status["nextScheduleTime"] > status["runs"][0]["startTime"]
+        published = store.get_object(Bucket=BUCKET, Key="predictions/nightly.csv")["Body"].read()
+        assert len(pd.read_csv(io.BytesIO(published))) == ROWS
+        # successfulRunsHistoryLimit 1: the older succeeded run's Job goes (a running run's Job may be there too).
+        eventually(lambda: len(cluster.kubectl("get", "jobs", "-n", NAMESPACE, "-l",
+                                               "ml.sextant.io/batchprediction=nightly", "-o", "name").stdout.split())
+                   <= 2, timeout=60, what="the older succeeded run's Job to be deleted")
+    finally:
+        cluster.kubectl("delete", "sxbp", "nightly", "-n", NAMESPACE, "--wait=false", check=False)
