@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from sextant_contracts.datetime_features import parse_dates
+from sextant_contracts.datetime_features import parse_datetime
 from sextant_contracts.manifest import FeatureSpec
 from sextant_pipelines.errors import DataError
 
@@ -51,7 +51,7 @@ def is_datetime(column: pd.Series) -> bool:
     sample = column.dropna().astype(str).head(DATETIME_SAMPLE)
     if sample.empty or sample.str.match(ISO_DATE).mean() < DATETIME_SHARE:
         return False
-    return bool(parse_dates(sample.to_numpy()).notna().mean() >= DATETIME_SHARE)
+    return sum(parse_datetime(v) is not None for v in sample) >= DATETIME_SHARE * len(sample)
 
 
 def infer_feature(name: str, column: pd.Series) -> FeatureSpec:

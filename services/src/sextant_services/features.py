@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
+
+from sextant_contracts.datetime_features import parse_datetime
 
 from .errors import SchemaMismatch
 
@@ -87,13 +88,8 @@ def _check_value(value: Any, spec: FeatureSpec, where: str) -> Any:
 
 def _check_date(value: Any, spec: FeatureSpec, where: str) -> str:
     """A date column takes ISO 8601 text, as the model was trained on (what pandas reads the same way)."""
-    if isinstance(value, str):
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return value
+    if isinstance(value, str) and parse_datetime(value) is not None:
+        return value
     raise SchemaMismatch(f"{where}: feature {spec.name!r} is a date and must be ISO 8601 text such as 2024-03-05 or "
                          f"2024-03-05T10:30:00Z, got {str(value)[:40]!r}", field=where)
 

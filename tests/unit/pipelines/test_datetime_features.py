@@ -43,7 +43,7 @@ def test_text_and_datetime_columns_of_dates_are_recognised_and_others_are_not() 
 
 
 def test_a_date_becomes_its_calendar_parts_and_an_unreadable_one_becomes_missing() -> None:
-    parts = datetime_parts(np.array([["2024-03-05T10:30:00Z"], ["not a date"]], dtype=object))
+    parts = np.asarray(datetime_parts(np.array([["2024-03-05T10:30:00Z"], ["not a date"]], dtype=object)))
     assert parts.shape == (2, len(DATETIME_PARTS))
     assert parts[0].tolist() == [2024, 3, 5, 1, 65, 10.5, 19787 + 10.5 / 24]  # a Tuesday, day 65 of a leap year
     assert np.isnan(parts[1]).all()

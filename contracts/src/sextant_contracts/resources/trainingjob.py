@@ -22,11 +22,17 @@ from .common import (
 )
 from .compute import DASK_RULE, Compute
 from .fields import Field, JsonValue, Rule
+from .training_evaluation import (
+    ACCEPTANCE_RULES,
+    EVALUATION_RULES,
+    AcceptanceCriterion,
+    Evaluation,
+    Objective,
+)
 from .trainingjob_status import TrainingJobStatus
 
 Task = Literal["classification", "regression", "clustering", "anomalyDetection"]
 ALGORITHM_PATTERN = r"^[a-z][a-z0-9_]*$"
-METRIC_PATTERN = r"^[a-z][a-z0-9_]*$"
 PARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 #: A URI that names one object: s3://bucket/key, file:///absolute/path (not a directory) or a bundled dataset.
 DATASET_URI_PATTERN = (
@@ -207,20 +213,6 @@ class AutoMLExitCriteria(TypedDict, total=False):
     patience: Annotated[int, Field("Stop after this many trials without improvement.", minimum=1, maximum=5000)]
 
 
-class Evaluation(TypedDict, total=False):
-    """Extra evaluation beyond the holdout."""
-
-    cvFolds: Annotated[int, Field(
-        "Cross-validation folds on the training set, reported beside the holdout metrics; 0 turns it off.",
-        default=0, minimum=0, maximum=20)]
-
-
-EVALUATION_RULES = (
-    Rule("!has(self.cvFolds) || self.cvFolds != 1", "cvFolds is 0 (off) or at least 2: one fold cannot "
-         "cross-validate", field_path=".cvFolds", check=lambda s: s.get("cvFolds", 0) != 1),
-)
-
-
 class AutoML(TypedDict, total=False):
     """Try many algorithms within a time budget and keep the best, or an ensemble."""
 
@@ -242,38 +234,6 @@ class AutoML(TypedDict, total=False):
 AUTOML_RULES = (
     Rule("duration(self.timeBudget) > duration('0s')", "timeBudget must be longer than 0s",
          field_path=".timeBudget", check=lambda s: is_positive_duration(s["timeBudget"])),
-)
-
-
-class Objective(TypedDict, total=False):
-    """The metric that ranks trials and models."""
-
-    metric: Required[Annotated[str, Field(
-        "Metric name valid for the task, e.g. roc_auc, rmse, silhouette.", pattern=METRIC_PATTERN,
-        max_length=64)]]
-    goal: Annotated[Literal["maximize", "minimize"], Field(
-        "Whether larger or smaller is better; must agree with the metric.")]
-    positiveClass: Annotated[str, Field(
-        "Classification with two classes: the label of the positive class, as written in the target column "
-        "(e.g. \"1\" or \"churned\"). f1, precision, recall and average_precision are of this class, and with an "
-        "f1, f1_macro or f1_weighted objective the decision threshold is tuned for it. Default: the last of the "
-        "two labels in sorted order.", min_length=1, max_length=256)]
-
-
-class AcceptanceCriterion(TypedDict, total=False):
-    """A bound the trained model must meet on the holdout to be promoted."""
-
-    metric: Required[Annotated[str, Field("Metric name valid for the task.", pattern=METRIC_PATTERN,
-                                          max_length=64)]]
-    min: Annotated[float, Field("Lowest acceptable value.")]
-    max: Annotated[float, Field("Highest acceptable value.")]
-
-
-ACCEPTANCE_RULES = (
-    Rule("has(self.min) || has(self.max)", "an acceptance criterion needs min, max or both",
-         check=lambda s: "min" in s or "max" in s),
-    Rule("!(has(self.min) && has(self.max)) || self.min <= self.max", "min must not exceed max",
-         field_path=".min", check=lambda s: not ("min" in s and "max" in s) or s["min"] <= s["max"]),
 )
 
 
