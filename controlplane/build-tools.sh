@@ -237,8 +237,9 @@ prometheus_operator_crds() {
 
 # KServe's manifests the scale benchmark applies, from the pinned github.com/kserve/kserve module (not from
 # GitHub): its serving CRDs (config/crd/full, with the storage-container and local-model ones its manager
-# watches), the inferenceservice-config ConfigMap as shipped (the benchmark sets Standard mode and no ingress)
-# and the sklearn ClusterServingRuntime, each as one file in $bindir/kserve-manifests-<version>/.
+# watches), the inferenceservice-config ConfigMap as shipped (the benchmark sets Standard mode and no ingress),
+# the sklearn ClusterServingRuntime and the manager's ServiceAccount, ClusterRole and binding, each as one file in
+# $bindir/kserve-manifests-<version>/.
 kserve_manifests() {
   local v; v=$(module_version "$here/tools/kserve" github.com/kserve/kserve)
   local target="$bindir/kserve-manifests-$v"
@@ -251,6 +252,8 @@ kserve_manifests() {
     done > "$target.tmp/crds.yaml"
     cp "$src/config/configmap/inferenceservice.yaml" "$target.tmp/inferenceservice-config.yaml"
     cp "$src/config/runtimes/kserve-sklearnserver.yaml" "$target.tmp/sklearn-runtime.yaml"
+    for f in service_account role role_binding; do printf -- '---\n'; cat "$src/config/rbac/$f.yaml"; done \
+      > "$target.tmp/rbac.yaml"
     chmod -R u+w "$target.tmp" && mv "$target.tmp" "$target"
     log "assembled KServe's CRDs, ConfigMap and sklearn runtime from github.com/kserve/kserve@$v"
   fi

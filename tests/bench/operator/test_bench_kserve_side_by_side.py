@@ -1,0 +1,182 @@
+"""Benchmark (issue 16, P1 foundations): N InferenceServices through KServe's controller and through Sextant's
+operator, side by side on one fresh kwok-only cluster per run (no real node; this machine's cluster untouched).
+
+Per run (SEXTANT_BENCH_SCALE_RUNS, default 3): a cluster with the `scale` profile (large kwok nodes, a /16
+ServiceCIDR, controller-manager at 200/400 QPS); KServe's CRDs, RBAC, Standard-mode ConfigMap and sklearn
+runtime and Sextant's CRDs and chart RBAC installed; then each controller in turn (order alternating between runs):
+start it, wait until it answers its health probe, create N InferenceServices (SEXTANT_BENCH_SCALE_N, default 100)
+from 10 threads, in waves of SEXTANT_BENCH_SCALE_WAVE (default N: all at once; a wave starts when the previous
+one is Ready), and time from watch streams until every child (Deployment, Service, HPA) exists and until every
+InferenceService is Ready. Then its resident memory and CPU seconds are read from /proc, the namespace is deleted
+(while it runs, so finalizers go) and it is stopped before the other starts.
+
+Equal footing: both are host processes started the same way, each authenticated by a ServiceAccount token with
+its own project's RBAC (KServe's ClusterRole, Sextant's chart Role), no CPU limit for either, webhooks out for
+both. Each InferenceService asks 1 CPU / 2 Gi per pod and an HPA from 1 to 3 replicas. Sextant's serves a model
+pinned by version from a local file store. Results in bench-results/operator-kserve-side-by-side.{json,md}.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from sextant_devcluster import LocalCluster
+from sextant_devcluster.cli import DEFAULT_BIN_DIR
+from sextant_devcluster.profiles import SCALE
+from tests.bench.pipelines.common import env_int, write_results
+from tests.support import kserve_anchor
+from tests.support.polling import eventually
+from tests.support.scale_watch import ScaleRecorder
+from tests.support.serving_models import register_iris
+from tests.support.sextant_fixtures import start_sextant
+from tests.support.sextant_operator import install_crds
+
+N = env_int("SEXTANT_BENCH_SCALE_N", 100)
+RUNS = env_int("SEXTANT_BENCH_SCALE_RUNS", 3)
+WAVE = env_int("SEXTANT_BENCH_SCALE_WAVE", N)
+RESULTS: dict[str, list[dict[str, Any]]] = {"kserve": [], "sextant": []}
+SEXTANT_GROUP = ("ml.sextant.io", "v1alpha1", "inferenceservices")
+SEXTANT_LABEL = "ml.sextant.io/inferenceservice"
+POD_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
+
+
+def sextant_inferenceservice(name: str) -> dict[str, Any]:
+    """The Sextant equivalent of kserve_anchor.kserve_inferenceservice: one model version, 1 CPU / 2 Gi, HPA 1-3."""
+    return {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": name},
+            "spec": {"model": {"name": "iris", "version": "1"}, "resources": POD_RESOURCES,
+                     "scaling": {"minReplicas": 1, "maxReplicas": 3}}}
+
+
+def process_figures(pid: int) -> dict[str, float]:
+    """Resident and peak memory (MiB) and CPU seconds of a live process, from /proc."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {"rss_mib": int(status["VmRSS"].split()[0]) / 1024, "peak_rss_mib": int(status["VmHWM"].split()[0]) / 1024,
+            "cpu_seconds": (int(fields[11]) + int(fields[12])) / ticks}
+
+
+@pytest.fixture()
+def scale_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A fresh kwok-only cluster with the scale profile, for one run; stopped afterwards."""
+    own = LocalCluster(state_dir=tmp_path / "cluster", bin_dir=Path(os.environ.get("SEXTANT_BIN_DIR", DEFAULT_BIN_DIR)),
+                       die_with_parent=True, real_node=False, profile=SCALE)
+    own.up()
+    try:
+        yield own
+    finally:
+        own.down()
+
+
+def _measure(cluster: LocalCluster, namespace: str, group: tuple[str, str, str], label: str, pid: int,
+             body: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    names = [f"isvc-{i:04d}" for i in range(N)]
+    with cluster.api_client() as api:
+        custom = client.CustomObjectsApi(api)
+        recorder = ScaleRecorder(api, namespace, label, *group).start()
+        try:
+            started = time.time()
+            for w in range(0, N, WAVE):
+                wave = names[w:w + WAVE]
+                with ThreadPoolExecutor(max_workers=10) as pool:
+                    list(pool.map(lambda n: custom.create_namespaced_custom_object(*group[:2], namespace, group[2],
+                                                                                   body(n)), wave))
+                applied = names[:w + WAVE]
+                eventually(partial(recorder.ready_done, applied), timeout=120 + 2 * N, interval=0.5,
+                           what=f"{len(applied)} InferenceServices Ready in {namespace}")
+            children = eventually(lambda: recorder.children_done(names), timeout=60, interval=0.5,
+                                  what=f"every Deployment, Service and HPA in {namespace}")
+            ready = recorder.ready_done(names)
+            assert ready is not None
+            duplicates = recorder.duplicates()
+        finally:
+            recorder.stop()
+    counts = {kind: len(cluster.kubectl("get", kind, "-n", namespace, "-l", label, "-o", "name").stdout.split())
+              for kind in ("deployments", "services", "hpa")}
+    return {"children_s": children - started, "ready_s": ready - started, "counts": counts,
+            "duplicates": len(duplicates), **process_figures(pid)}
+
+
+def _run_kserve(cluster: LocalCluster, workdir: Path) -> dict[str, Any]:
+    namespace = "scale-kserve"
+    cluster.kubectl("create", "namespace", namespace)
+    kubeconfig = cluster.service_account_kubeconfig(kserve_anchor.NAMESPACE, kserve_anchor.SERVICE_ACCOUNT)
+    manager = kserve_anchor.KServeManager(cluster.bin_dir, kubeconfig, workdir)
+    manager.start()
+    try:
+        assert manager.proc is not None
+        figures = _measure(cluster, namespace, (kserve_anchor.GROUP, kserve_anchor.VERSION, kserve_anchor.PLURAL),
+                           kserve_anchor.LABEL, manager.proc.pid, kserve_anchor.kserve_inferenceservice)
+        cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=300s")
+    finally:
+        manager.stop()
+    return figures
+
+
+def _run_sextant(cluster: LocalCluster, workdir: Path) -> dict[str, Any]:
+    namespace = "scale-sextant"
+    cluster.kubectl("create", "namespace", namespace)
+    store = workdir / "store"
+    register_iris(store, aliases=())
+    operator, _ = start_sextant(cluster, namespace, workdir, webhook=False, env={"SEXTANT_STORE_URI": store.as_uri()})
+    try:
+        assert operator.proc is not None
+        figures = _measure(cluster, namespace, SEXTANT_GROUP, SEXTANT_LABEL, operator.proc.pid,
+                           sextant_inferenceservice)
+        cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=300s")
+    finally:
+        operator.stop()
+    return figures
+
+
+@pytest.mark.bench
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("run", range(RUNS))
+def test_bench_inferenceservices_kserve_and_sextant(scale_cluster: LocalCluster, tmp_path: Path, run: int) -> None:
+    kserve_anchor.install_kserve(scale_cluster)
+    install_crds(scale_cluster)
+    order = [("kserve", _run_kserve), ("sextant", _run_sextant)]
+    for name, measure in order if run % 2 == 0 else reversed(order):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        figures = measure(scale_cluster, workdir)
+        figures["load_avg_1m"] = os.getloadavg()[0]
+        RESULTS[name].append(figures)
+        _write()
+        assert figures["duplicates"] == 0, figures
+        assert all(count >= N for count in figures["counts"].values()), (name, figures["counts"])
+
+
+def _write() -> None:
+    table = ["| controller | N | wave | runs | all children exist, s (median; runs) | all Ready, s (median; runs) "
+             "| RSS MiB (peak) | CPU s | load (1 min) at the end |", "|---|---:|---:|---:|---|---|---|---|---|"]
+    medians: dict[str, dict[str, float]] = {}
+    for name, runs in RESULTS.items():
+        if not runs:
+            continue
+        med = {k: statistics.median(r[k] for r in runs) for k in ("children_s", "ready_s", "rss_mib", "cpu_seconds")}
+        medians[name] = med
+        table.append(f"| {name} | {N} | {WAVE} | {len(runs)} | {med['children_s']:.1f} ({_each(runs, 'children_s')}) "
+                     f"| {med['ready_s']:.1f} ({_each(runs, 'ready_s')}) | {med['rss_mib']:.0f} "
+                     f"({max(r['peak_rss_mib'] for r in runs):.0f}) | {med['cpu_seconds']:.1f} | "
+                     f"{_each(runs, 'load_avg_1m')} |")
+    if len(medians) == 2:
+        s, k = medians["sextant"], medians["kserve"]
+        table.append(f"| ratio Sextant / KServe | | | | {s['children_s'] / k['children_s']:.2f} | "
+                     f"{s['ready_s'] / k['ready_s']:.2f} | {s['rss_mib'] / k['rss_mib']:.2f} | "
+                     f"{s['cpu_seconds'] / k['cpu_seconds']:.2f} | |")
+    write_results("operator-kserve-side-by-side", {"n": N, "wave": WAVE, "runs": RESULTS}, table)
+
+
+def _each(runs: list[dict[str, Any]], key: str) -> str:
+    return ", ".join(f"{r[key]:.1f}" for r in runs)
