@@ -45,8 +45,9 @@ class ScaleRecorder:
             "InferenceService": lambda **kw: custom.list_namespaced_custom_object(
                 group, version, namespace, plural, **kw),
         }
-        self.first_seen: dict[tuple[str, str], float] = {}
-        self.uids: dict[tuple[str, str], set[str]] = {}
+        self.first_seen: dict[tuple[str, str], float] = {}  # (kind, InferenceService) -> its first such child
+        self.object_seen: dict[tuple[str, str], float] = {}  # (kind, object name) -> first seen
+        self.uids: dict[tuple[str, str], set[str]] = {}  # (kind, object name) -> uids: more than one = re-created
         self.ready_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -67,9 +68,9 @@ class ScaleRecorder:
         now = time.time()
         owner = meta.get("name", "") if kind == "InferenceService" else (meta.get("labels") or {}).get(self.label, "")
         with self._lock:
-            key = (kind, owner)
-            self.first_seen.setdefault(key, now)
-            self.uids.setdefault(key, set()).add(meta.get("uid", ""))
+            self.first_seen.setdefault((kind, owner), now)
+            self.object_seen.setdefault((kind, meta.get("name", "")), now)
+            self.uids.setdefault((kind, meta.get("name", "")), set()).add(meta.get("uid", ""))
             if kind == "InferenceService" and is_ready(body):
                 self.ready_at.setdefault(owner, now)
 
@@ -97,8 +98,12 @@ class ScaleRecorder:
                     raise
 
     def children_done(self, names: list[str]) -> float | None:
+        """None while an InferenceService lacks a child of some kind; then the time the last child object (of
+        any InferenceService, a controller may make several of a kind) was first seen."""
         with self._lock:
-            return all_seen(self.first_seen, names, CHILD_KINDS)
+            if all_seen(self.first_seen, names, CHILD_KINDS) is None:
+                return None
+            return max(t for (kind, _), t in self.object_seen.items() if kind in CHILD_KINDS)
 
     def ready_done(self, names: list[str]) -> float | None:
         with self._lock:

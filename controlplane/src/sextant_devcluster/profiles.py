@@ -27,8 +27,9 @@ class ClusterProfile:
 
 
 DEFAULT = ClusterProfile("default")
-# 2,000 pods of 1 CPU / 2 Gi (KServe's sklearn runtime): two controllers' 1,000 InferenceServices side by side.
-SCALE = ClusterProfile("scale", large_nodes=8, extra_service_cidr="10.1.0.0/16", kube_api_qps=200,
+# 4,000 pods of 1 CPU / 2 Gi (KServe's sklearn runtime): 1,000 InferenceServices of KServe (one pod each) and of
+# Sextant (one server pod and, with its router, two router pods each) at once.
+SCALE = ClusterProfile("scale", large_nodes=8, pods_per_node=500, extra_service_cidr="10.1.0.0/16", kube_api_qps=200,
                        kube_api_burst=400)
 PROFILES = {p.name: p for p in (DEFAULT, SCALE)}
 SERVICE_CIDR_NAME = "sextant-scale"

@@ -1,4 +1,5 @@
-"""Cluster profiles: the `scale` profile has room for 1,000 sklearn pods of two controllers, a Service range wider
+"""Cluster profiles: the `scale` profile has room for 1,000 InferenceServices of
+two controllers at once (Sextant's with router pods), a Service range wider
 than a /24 and a faster controller-manager client; the default profile changes nothing."""
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ def _quantity_gi(value: str) -> int:
     return int(value[:-2])
 
 
-def test_scale_nodes_hold_two_thousand_sklearn_pods() -> None:
+def test_scale_nodes_hold_four_thousand_sklearn_pods() -> None:
     nodes = large_fake_nodes(SCALE)
     capacity = [n["status"]["allocatable"] for n in nodes]
-    assert sum(int(c["pods"]) for c in capacity) >= 2000
-    assert sum(int(c["cpu"]) for c in capacity) >= 2000  # KServe's sklearn runtime asks 1 CPU per pod
-    assert sum(_quantity_gi(c["memory"]) for c in capacity) >= 2 * 2000  # and 2 Gi
+    assert sum(int(c["pods"]) for c in capacity) >= 4000
+    assert sum(int(c["cpu"]) for c in capacity) >= 4000  # KServe's sklearn runtime asks 1 CPU per pod
+    assert sum(_quantity_gi(c["memory"]) for c in capacity) >= 2 * 4000  # and 2 Gi
     assert len({n["metadata"]["name"] for n in nodes}) == len(nodes)
-    assert nodes_needed(2000, SCALE.pods_per_node) <= SCALE.large_nodes
+    assert nodes_needed(4000, SCALE.pods_per_node) <= SCALE.large_nodes
 
 
 def test_scale_service_range_is_wider_and_overlaps_nothing_else() -> None:
