@@ -49,6 +49,7 @@ class ScaleRecorder:
         self.object_seen: dict[tuple[str, str], float] = {}  # (kind, object name) -> first seen
         self.uids: dict[tuple[str, str], set[str]] = {}  # (kind, object name) -> uids: more than one = re-created
         self.ready_at: dict[str, float] = {}
+        self.errors: list[str] = []  # stream failures, each followed by a fresh list
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._loop, args=(kind,), daemon=True) for kind in self._sources]
@@ -95,7 +96,11 @@ class ScaleRecorder:
                 if exc.status == 410:  # expired: list again
                     version = ""
                 else:
-                    raise
+                    self.errors.append(f"{kind}: {exc.status} {exc.reason}; listing again")
+                    version = ""
+            except Exception as exc:  # noqa: BLE001 - a broken stream must not end the recording silently
+                self.errors.append(f"{kind}: {exc!r}; listing again")
+                version = ""
 
     def children_done(self, names: list[str]) -> float | None:
         """None while an InferenceService lacks a child of some kind; then the time the last child object (of
@@ -115,3 +120,10 @@ class ScaleRecorder:
         with self._lock:
             return {k: len(v) for k, v in self.uids.items() if len(v) > 1}
 
+
+    def progress(self, names: list[str]) -> str:
+        """How far the InferenceServices got, for a timeout's message."""
+        with self._lock:
+            ready = sum(1 for n in names if n in self.ready_at)
+            kinds = {k: sum(1 for n in names if (k, n) in self.first_seen) for k in CHILD_KINDS}
+        return f"{ready}/{len(names)} Ready, with children {kinds}; stream errors: {self.errors[-3:]}"
