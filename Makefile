@@ -18,7 +18,7 @@ CLUSTER_DIR   ?= .cluster
 # real node runc, the CNI plugins, iptables, conntrack and iproute2; `kfp-tools` protoc, and its tests MariaDB.
 APT_NEEDS     := git:git curl:curl nginx:nginx-light buildah:buildah runc:runc debootstrap:debootstrap gcc:gcc \
                  /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables conntrack:conntrack ip:iproute2 \
-                 protoc:protobuf-compiler /usr/sbin/mariadbd:mariadb-server-core
+                 protoc:protobuf-compiler /usr/sbin/mariadbd:mariadb-server-core chromium:chromium
 
 export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
