@@ -115,7 +115,7 @@ class KServeManager:
                 f"--health-probe-addr=127.0.0.1:{self.probe_port}", f"--webhook-port={self.webhook_port}"]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
-        eventually(self._ready, timeout=60, what=f"KServe's manager to be ready (log: {self.log})")
+        eventually(self._ready, timeout=120, what=f"KServe's manager to be ready (log: {self.log})")
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
