@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -113,6 +114,15 @@ def _measure(cluster: LocalCluster, namespace: str, group: tuple[str, str, str],
             "timed_out": timed_out, "counts": counts, "duplicates": len(duplicates), **process_figures(pid)}
 
 
+def _delete_namespace(cluster: LocalCluster, namespace: str) -> None:
+    """Delete while the controller runs (its finalizers go); a slow deletion is reported, not fatal: the figures
+    are taken already and the next controller's namespace is another."""
+    try:
+        cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=120s", check=False, timeout=150)
+    except subprocess.TimeoutExpired:
+        print(f"namespace {namespace} was still being deleted after 150 s")
+
+
 def _run_kserve(cluster: LocalCluster, workdir: Path) -> dict[str, Any]:
     namespace = "scale-kserve"
     cluster.kubectl("create", "namespace", namespace)
@@ -123,7 +133,7 @@ def _run_kserve(cluster: LocalCluster, workdir: Path) -> dict[str, Any]:
         assert manager.proc is not None
         figures = _measure(cluster, namespace, (kserve_anchor.GROUP, kserve_anchor.VERSION, kserve_anchor.PLURAL),
                            kserve_anchor.LABEL, manager.proc.pid, kserve_anchor.kserve_inferenceservice)
-        cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=300s", check=False)
+        _delete_namespace(cluster, namespace)
     finally:
         manager.stop()
     return figures
@@ -143,7 +153,7 @@ def _run_sextant(cluster: LocalCluster, workdir: Path) -> dict[str, Any]:
         assert operator.proc is not None
         figures = _measure(cluster, namespace, SEXTANT_GROUP, SEXTANT_LABEL, operator.proc.pid,
                            sextant_inferenceservice)
-        cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=300s", check=False)
+        _delete_namespace(cluster, namespace)
     finally:
         operator.stop()
     return figures
