@@ -311,7 +311,7 @@ build_tool() {
       local v; v=$(module_version "$here/tools/keda" github.com/kedacore/keda/v2)
       build keda "$1" "github.com/kedacore/keda/v2/cmd/${1#keda-}" "-X github.com/kedacore/keda/v2/version.Version=$v" ;;
     # Optional (make kserve-tools): KServe's InferenceService controller, the operator scale benchmark's anchor
-    # (docs/benchmarks.md), and its CRDs, ConfigMap and sklearn runtime from the same module.
+    # (docs/scale.md), and its CRDs, ConfigMap and sklearn runtime from the same module.
     kserve)
       build kserve kserve-manager github.com/kserve/kserve/cmd/manager
       kserve_manifests ;;

@@ -1,5 +1,5 @@
 """KServe's InferenceService controller (v0.20.0, built by `make kserve-tools`) run beside a local cluster: the
-scale benchmark's anchor (docs/benchmarks.md, "Sextant and KServe side by side").
+scale benchmark's anchor (docs/scale.md).
 
 Its manifests come from the same pinned module (controlplane/build-tools.sh `kserve_manifests`): the CRDs, its
 ClusterRole, the `inferenceservice-config` ConfigMap switched to Standard mode with ingress creation off, and the
