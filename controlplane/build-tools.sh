@@ -246,8 +246,8 @@ kserve_manifests() {
   if [[ ! -d "$target" ]]; then
     local src; src=$(module_dir kserve github.com/kserve/kserve)
     rm -rf "$target.tmp" && mkdir -p "$target.tmp"
-    for f in "$src"/config/crd/full/serving.kserve.io_*.yaml "$src"/config/crd/full/clusterstoragecontainer/*.yaml \
-             "$src"/config/crd/full/localmodel/*.yaml; do
+    for f in "$src"/config/crd/full/serving.kserve.io_*.yaml "$src"/config/crd/full/clusterstoragecontainer/serving.kserve.io_*.yaml \
+             "$src"/config/crd/full/localmodel/serving.kserve.io_*.yaml; do
       printf -- '---\n'; cat "$f"
     done > "$target.tmp/crds.yaml"
     cp "$src/config/configmap/inferenceservice.yaml" "$target.tmp/inferenceservice-config.yaml"
