@@ -24,7 +24,7 @@ export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(BIN_DIR):$(PATH)
 
-.PHONY: crds manifests help deps uv venv tools gateway-tools kfp-tools monitoring-tools test test-unit test-integration lint bench bench-drift cluster cluster-down \
+.PHONY: crds manifests help deps uv venv tools gateway-tools kfp-tools monitoring-tools kserve-tools test test-unit test-integration lint bench bench-drift cluster cluster-down \
         cluster-reset cluster-status demo clean images
 
 help: ## Show the targets
@@ -70,6 +70,9 @@ gateway-tools: deps ## Build Traefik (the Gateway API implementation the HTTPRou
 
 monitoring-tools: deps ## Build Prometheus and promtool (the monitoring tests) and fetch the Prometheus Operator CRDs
 	controlplane/build-tools.sh prometheus promtool prometheus-operator-crds >/dev/null
+
+kserve-tools: deps ## Build KServe's controller and assemble its manifests (the operator scale benchmark's anchor; not in make test)
+	nice -n 19 controlplane/build-tools.sh kserve >/dev/null
 
 LINT_PATHS := controlplane/src contracts/src operator/src services/src pipelines/src manifests/render.py tests
 TYPED_PATHS := controlplane/src contracts/src operator/src services/src pipelines/src

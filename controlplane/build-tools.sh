@@ -235,6 +235,31 @@ prometheus_operator_crds() {
   ln -sfn "$target" "$bindir/prometheus-operator-crds.yaml"
 }
 
+# KServe's manifests the scale benchmark applies, from the pinned github.com/kserve/kserve module (not from
+# GitHub): its serving CRDs (config/crd/full, with the storage-container and local-model ones its manager
+# watches), the inferenceservice-config ConfigMap as shipped (the benchmark sets Standard mode and no ingress),
+# the sklearn ClusterServingRuntime and the manager's ServiceAccount, ClusterRole and binding, each as one file in
+# $bindir/kserve-manifests-<version>/.
+kserve_manifests() {
+  local v; v=$(module_version "$here/tools/kserve" github.com/kserve/kserve)
+  local target="$bindir/kserve-manifests-$v"
+  if [[ ! -d "$target" ]]; then
+    local src; src=$(module_dir kserve github.com/kserve/kserve)
+    rm -rf "$target.tmp" && mkdir -p "$target.tmp"
+    for f in "$src"/config/crd/full/serving.kserve.io_*.yaml "$src"/config/crd/full/clusterstoragecontainer/serving.kserve.io_*.yaml \
+             "$src"/config/crd/full/localmodel/serving.kserve.io_*.yaml; do
+      printf -- '---\n'; cat "$f"
+    done > "$target.tmp/crds.yaml"
+    cp "$src/config/configmap/inferenceservice.yaml" "$target.tmp/inferenceservice-config.yaml"
+    cp "$src/config/runtimes/kserve-sklearnserver.yaml" "$target.tmp/sklearn-runtime.yaml"
+    for f in service_account role role_binding; do printf -- '---\n'; cat "$src/config/rbac/$f.yaml"; done \
+      > "$target.tmp/rbac.yaml"
+    chmod -R u+w "$target.tmp" && mv "$target.tmp" "$target"
+    log "assembled KServe's CRDs, ConfigMap and sklearn runtime from github.com/kserve/kserve@$v"
+  fi
+  ln -sfn "$target" "$bindir/kserve-manifests"
+}
+
 build_tool() {
   case $1 in
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet|kube-proxy)
@@ -285,6 +310,11 @@ build_tool() {
     keda-operator|keda-adapter)
       local v; v=$(module_version "$here/tools/keda" github.com/kedacore/keda/v2)
       build keda "$1" "github.com/kedacore/keda/v2/cmd/${1#keda-}" "-X github.com/kedacore/keda/v2/version.Version=$v" ;;
+    # Optional (make kserve-tools): KServe's InferenceService controller, the operator scale benchmark's anchor
+    # (docs/scale.md), and its CRDs, ConfigMap and sklearn runtime from the same module.
+    kserve)
+      build kserve kserve-manager github.com/kserve/kserve/cmd/manager
+      kserve_manifests ;;
     *) log "unknown tool '$1'"; exit 2 ;;
   esac
 }

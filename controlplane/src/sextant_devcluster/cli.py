@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sextant_devcluster.cluster import ClusterError, LocalCluster
+from sextant_devcluster.profiles import PROFILES, profile_named
 
 DEFAULT_BIN_DIR = Path(os.environ.get("SEXTANT_CACHE", Path.home() / ".cache" / "sextant")) / "bin"
 
@@ -27,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-real-node", action="store_true", default=not real_node_wanted(os.environ),
                         help="only kwok fake nodes, no root needed (default when SEXTANT_REAL_NODE=0); "
                              "fixed when the state directory is created")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="default",
+                        help="headroom beyond the default cluster: `scale` adds large fake nodes, a /16 Service "
+                             "range and a faster controller-manager client (docs/development.md)")
     return parser
 
 
@@ -53,7 +57,7 @@ Logs: {cluster.layout.logs}/   Stop: make cluster-down   Start afresh: make clus
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     cluster = LocalCluster(state_dir=args.state_dir, bin_dir=args.bin_dir, real_node=not args.no_real_node,
-                           image_index=args.images)
+                           image_index=args.images, profile=profile_named(args.profile))
     try:
         if args.command == "up":
             if not args.no_real_node and cluster.node is None:

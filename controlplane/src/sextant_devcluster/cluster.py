@@ -26,7 +26,8 @@ from sextant_devcluster.layout import (
     save_ports,
 )
 from sextant_devcluster.node_lock import NodeTaken, pid_alive
-from sextant_devcluster.nodes import default_fake_nodes
+from sextant_devcluster.nodes import default_fake_nodes, large_fake_nodes
+from sextant_devcluster.profiles import DEFAULT, ClusterProfile, service_cidr
 from sextant_devcluster.readiness import WaitTimeout, client_tls_context, http_ok, wait_for
 from sextant_devcluster.realnode import NODE_PROCESSES, NodeError, RealNode, node_rbac
 
@@ -72,7 +73,8 @@ class LocalCluster:
     `die_with_parent` ties the components' lifetime to this Python process (the pytest fixture);
     `make cluster` leaves it False so the cluster outlives the command that started it. `real_node` adds one
     node that runs pods for real (root only; images from `image_index`, written by `make images`); it is
-    fixed when the state directory is created.
+    fixed when the state directory is created. `profile` adds headroom (profiles.py); a cluster restarted with
+    the default profile keeps the nodes and Service range it got but not the controller-manager's flags.
     """
 
     state_dir: Path
@@ -81,6 +83,7 @@ class LocalCluster:
     startup_timeout: float = 90.0
     real_node: bool = True
     image_index: Path = Path("build/images.json")
+    profile: ClusterProfile = DEFAULT
     layout: Layout = field(init=False)
     node: RealNode | None = field(init=False)
 
@@ -279,7 +282,7 @@ class LocalCluster:
     def _start(self, component: str, ports: Ports) -> None:
         if supervisor.running_pid(self.layout.pidfile(component)) is not None:
             return
-        argv = component_command(component, self.bin_dir, self.layout, ports, self.real_node)
+        argv = component_command(component, self.bin_dir, self.layout, ports, self.real_node, self.profile)
         supervisor.start_process(
             argv, self.layout.log(component), self.layout.pidfile(component),
             die_with_parent=self.die_with_parent)
@@ -323,7 +326,7 @@ class LocalCluster:
 
         with self.api_client() as api:
             core = client.CoreV1Api(api)
-            for node in default_fake_nodes(tainted=self.real_node):
+            for node in self._fake_nodes(tainted=self.real_node):
                 try:
                     core.create_node(node)
                 except ApiException as exc:
@@ -331,6 +334,12 @@ class LocalCluster:
                         raise
                 # Status is a subresource: capacity (and the GPU) must be written through it.
                 core.patch_node_status(node["metadata"]["name"], {"status": node["status"]})
+        extra_range = service_cidr(self.profile)
+        if extra_range is not None:
+            self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(extra_range))
+
+    def _fake_nodes(self, tainted: bool = True) -> list[dict[str, Any]]:
+        return default_fake_nodes(tainted=tainted) + large_fake_nodes(self.profile, tainted=tainted)
 
     def _apply_node_rbac(self) -> None:
         """Bindings the node's parts need: the API server's kubelet client, CoreDNS's reads."""
@@ -395,7 +404,7 @@ class LocalCluster:
         """Usable = every fake node Ready with its capacity, and the default ServiceAccount created."""
         from kubernetes import client
 
-        expected = {n["metadata"]["name"]: n["status"]["allocatable"] for n in default_fake_nodes()}
+        expected = {n["metadata"]["name"]: n["status"]["allocatable"] for n in self._fake_nodes()}
         real = {REAL_NODE_NAME} if self.node is not None else set()
         with self.api_client() as api:
             core = client.CoreV1Api(api)

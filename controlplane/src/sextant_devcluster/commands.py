@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sextant_devcluster.layout import LOOPBACK, NODE_IP, SERVICE_CLUSTER_IP_RANGE, Layout, Ports
+from sextant_devcluster.profiles import DEFAULT, ClusterProfile, controller_manager_flags
 
 # The order components start in; they stop in reverse.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -111,7 +112,9 @@ def _component_auth_flags(layout: Layout, component: str, port: int) -> list[str
     ]
 
 
-def controller_manager_command(bin_dir: Path, layout: Layout, ports: Ports, real_node: bool = False) -> list[str]:
+def controller_manager_command(
+    bin_dir: Path, layout: Layout, ports: Ports, real_node: bool = False, profile: ClusterProfile = DEFAULT,
+) -> list[str]:
     return [
         str(bin_dir / "kube-controller-manager"),
         *_component_auth_flags(layout, "kube-controller-manager", ports.controller_manager),
@@ -124,6 +127,7 @@ def controller_manager_command(bin_dir: Path, layout: Layout, ports: Ports, real
         # No cloud, no node IPAM: kwok owns the fake nodes.
         "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
         *HPA_FLAGS,
+        *controller_manager_flags(profile),
     ]
 
 
@@ -147,12 +151,14 @@ def kwok_command(bin_dir: Path, layout: Layout, ports: Ports, real_node: bool = 
 
 def component_command(
     component: str, bin_dir: Path, layout: Layout, ports: Ports, real_node: bool = False,
+    profile: ClusterProfile = DEFAULT,
 ) -> list[str]:
     """The argv that starts `component`; raises KeyError for an unknown component."""
+    if component == "kube-controller-manager":
+        return controller_manager_command(bin_dir, layout, ports, real_node, profile)
     builders = {
         "etcd": etcd_command,
         "kube-apiserver": apiserver_command,
-        "kube-controller-manager": controller_manager_command,
         "kube-scheduler": scheduler_command,
         "kwok": kwok_command,
     }

@@ -1,0 +1,129 @@
+"""Times N InferenceServices from watch streams (polling 1,000 objects would load the API server it measures):
+when each child (Deployment, Service, HPA) of each InferenceService was first seen, and when each
+InferenceService first reported Ready=True. Works for any controller that labels its children with the name of
+their InferenceService (KServe: serving.kserve.io/inferenceservice; Sextant: ml.sextant.io/inferenceservice).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kubernetes import client, watch
+
+WATCH_SECONDS = 5  # a watch call ends this often, so stop() returns quickly
+CHILD_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler")
+
+
+def is_ready(body: dict[str, Any]) -> bool:
+    """Ready=True among status.conditions (KServe and Sextant both report it so)."""
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def all_seen(first_seen: dict[tuple[str, str], float], names: Iterable[str], kinds: Iterable[str]) -> float | None:
+    """The time the last of every (kind, name) child was first seen, or None while one is missing."""
+    times = [first_seen.get((k, n)) for k in kinds for n in names]
+    return None if any(t is None for t in times) else max(t for t in times if t is not None)
+
+
+class ScaleRecorder:
+    """Watches a namespace's children (by `label`) and its InferenceServices (`group/version/plural`) in threads."""
+
+    def __init__(self, api_client: Any, namespace: str, label: str, group: str, version: str, plural: str) -> None:
+        self.namespace, self.label, self._api = namespace, label, api_client
+        apps, core, autoscaling = client.AppsV1Api(api_client), client.CoreV1Api(api_client), \
+            client.AutoscalingV2Api(api_client)
+        custom = client.CustomObjectsApi(api_client)
+        self._sources: dict[str, Callable[..., Any]] = {
+            "Deployment": lambda **kw: apps.list_namespaced_deployment(namespace, label_selector=label, **kw),
+            "Service": lambda **kw: core.list_namespaced_service(namespace, label_selector=label, **kw),
+            "HorizontalPodAutoscaler": lambda **kw: autoscaling.list_namespaced_horizontal_pod_autoscaler(
+                namespace, label_selector=label, **kw),
+            "InferenceService": lambda **kw: custom.list_namespaced_custom_object(
+                group, version, namespace, plural, **kw),
+        }
+        self.first_seen: dict[tuple[str, str], float] = {}  # (kind, InferenceService) -> its first such child
+        self.object_seen: dict[tuple[str, str], float] = {}  # (kind, object name) -> first seen
+        self.uids: dict[tuple[str, str], set[str]] = {}  # (kind, object name) -> uids: more than one = re-created
+        self.ready_at: dict[str, float] = {}
+        self.errors: list[str] = []  # stream failures, each followed by a fresh list
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(kind,), daemon=True) for kind in self._sources]
+
+    def start(self) -> ScaleRecorder:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=WATCH_SECONDS * 3)
+
+    def _record(self, kind: str, body: dict[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        now = time.time()
+        owner = meta.get("name", "") if kind == "InferenceService" else (meta.get("labels") or {}).get(self.label, "")
+        with self._lock:
+            self.first_seen.setdefault((kind, owner), now)
+            self.object_seen.setdefault((kind, meta.get("name", "")), now)
+            self.uids.setdefault((kind, meta.get("name", "")), set()).add(meta.get("uid", ""))
+            if kind == "InferenceService" and is_ready(body):
+                self.ready_at.setdefault(owner, now)
+
+    def _loop(self, kind: str) -> None:
+        source = self._sources[kind]
+        version = ""
+        while not self._stop.is_set():
+            try:
+                if not version:
+                    doc = self._api.sanitize_for_serialization(source())
+                    for item in doc.get("items") or []:
+                        self._record(kind, item)
+                    version = doc["metadata"]["resourceVersion"]
+                for event in watch.Watch().stream(source, resource_version=version, timeout_seconds=WATCH_SECONDS,
+                                                  allow_watch_bookmarks=True):
+                    obj = event["object"]
+                    body = obj if isinstance(obj, dict) else self._api.sanitize_for_serialization(obj)
+                    version = (body.get("metadata") or {}).get("resourceVersion", version)
+                    if event["type"] in ("ADDED", "MODIFIED"):
+                        self._record(kind, body)
+            except client.exceptions.ApiException as exc:
+                if exc.status == 410:  # expired: list again
+                    version = ""
+                else:
+                    self.errors.append(f"{kind}: {exc.status} {exc.reason}; listing again")
+                    version = ""
+            except Exception as exc:  # noqa: BLE001 - a broken stream must not end the recording silently
+                self.errors.append(f"{kind}: {exc!r}; listing again")
+                version = ""
+
+    def children_done(self, names: list[str]) -> float | None:
+        """None while an InferenceService lacks a child of some kind; then the time the last child object (of
+        any InferenceService, a controller may make several of a kind) was first seen."""
+        with self._lock:
+            if all_seen(self.first_seen, names, CHILD_KINDS) is None:
+                return None
+            return max(t for (kind, _), t in self.object_seen.items() if kind in CHILD_KINDS)
+
+    def ready_done(self, names: list[str]) -> float | None:
+        with self._lock:
+            times = [self.ready_at.get(n) for n in names]
+        return None if any(t is None for t in times) else max(t for t in times if t is not None)
+
+    def duplicates(self) -> dict[tuple[str, str], int]:
+        """Children created more than once under one name (more than one uid)."""
+        with self._lock:
+            return {k: len(v) for k, v in self.uids.items() if len(v) > 1}
+
+
+    def progress(self, names: list[str]) -> str:
+        """How far the InferenceServices got, for a timeout's message."""
+        with self._lock:
+            ready = sum(1 for n in names if n in self.ready_at)
+            kinds = {k: sum(1 for n in names if (k, n) in self.first_seen) for k in CHILD_KINDS}
+        return f"{ready}/{len(names)} Ready, with children {kinds}; stream errors: {self.errors[-3:]}"
