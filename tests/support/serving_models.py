@@ -96,6 +96,12 @@ def register_iris_wrapped(store_root: Path, wrap: Callable[[Any], Any],
                     {"name": "species", "classes": [0, 1, 2]}, aliases)
 
 
+def breast_cancer_request() -> dict[str, Any]:
+    """A /predict body with the first breast-cancer row as a record, named as sextant-train's models expect."""
+    frame = load_breast_cancer(as_frame=True).frame
+    return {"records": [frame.drop(columns=["target"]).iloc[0].to_dict()]}
+
+
 def register_breast_cancer(store_root: Path) -> Manifest:
     data = load_breast_cancer()
     x = pd.DataFrame(data.data, columns=[f"f{i}" for i in range(data.data.shape[1])])

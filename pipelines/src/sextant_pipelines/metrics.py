@@ -49,12 +49,17 @@ def _proba(model: Any, X: Any) -> np.ndarray | None:
     return model.predict_proba(X) if hasattr(model, "predict_proba") else None
 
 
+def positive_label(classes: list[Any], positive: Any = None) -> Any:
+    """The positive class of two: the stated one (objective.positiveClass), else the last sorted label."""
+    return positive if positive is not None else classes[-1]
+
+
 def classification_scores(y: Any, predicted: Any, proba: np.ndarray | None, classes: list[Any],
                           positive: Any = None) -> dict[str, float]:
     """Accuracy, balanced accuracy, F1 (binary for two classes, else macro), and with probabilities ROC AUC and
     log loss. `positive`: the positive class of two (objective.positiveClass); the last sorted label if None."""
     binary = len(classes) == 2
-    positive = positive if binary and positive is not None else classes[-1]
+    positive = positive_label(classes, positive if binary else None)
     # f1, precision and recall: of the positive class for two classes, else macro-averaged.
     averaging: dict[str, Any] = ({"pos_label": positive} if binary else {"average": "macro", "labels": classes})
     out = {"accuracy": skm.accuracy_score(y, predicted),
@@ -88,7 +93,7 @@ def classification_metrics(model: Any, X: Any, y: Any, positive: Any = None) -> 
     matrix = skm.confusion_matrix(y, predicted, labels=classes)
     extras: dict[str, Any] = {"confusionMatrix": {"labels": [str(c) for c in classes], "matrix": matrix.tolist()}}
     if len(classes) == 2:
-        extras["positiveClass"] = str(positive if positive is not None else classes[-1])
+        extras["positiveClass"] = str(positive_label(classes, positive))
     return out, extras
 
 

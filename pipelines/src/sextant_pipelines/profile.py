@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,7 @@ def is_datetime(column: pd.Series) -> bool:
         return True
     if ptypes.is_numeric_dtype(column) or ptypes.is_bool_dtype(column):
         return False
-    sample = column.dropna().astype(str).head(DATETIME_SAMPLE)
+    sample = column.dropna().head(DATETIME_SAMPLE).astype(str)
     if sample.empty or sample.str.match(ISO_DATE).mean() < DATETIME_SHARE:
         return False
     return sum(parse_datetime(v) is not None for v in sample) >= DATETIME_SHARE * len(sample)
@@ -218,13 +218,14 @@ def single_feature_score(column: pd.Series, target: pd.Series, task: str) -> flo
     return accuracy if accuracy > baseline else 0.0
 
 
-def suspicious_columns(features: pd.DataFrame, target: pd.Series | None, task: str) -> list[str]:
+def suspicious_columns(features: pd.DataFrame, target: pd.Series | None, task: str,
+                       dates: Collection[str] = ()) -> list[str]:
     """Warnings for ID-like columns (they do not generalise) and for columns that alone predict the target
     almost perfectly (likely computed from it, or known only after the fact)."""
     warnings = []
     for name in features.columns:
         column = features[name]
-        if is_datetime(column):  # every row its own date is normal; its parts are the features
+        if name in dates:  # every row its own date is normal; its parts are the features
             continue
         if looks_like_id(column):
             warnings.append(f"feature {name!r} looks like an ID ({column.nunique()} distinct values in "
@@ -249,7 +250,7 @@ def profile(features: pd.DataFrame, target: pd.Series | None, task: str, suspici
                 "rows": len(features)}
     missing = {str(c): float(features[c].isna().mean()) for c in features.columns}
     if suspicious:
-        warnings += suspicious_columns(features, target, task)
+        warnings += suspicious_columns(features, target, task, {f.name for f in schema if f.type == "datetime"})
     if summary and "counts" in summary and task == "classification":
         warnings += class_imbalance(summary["counts"])
     return Profile(schema, missing, baseline, summary, warnings)

@@ -33,13 +33,19 @@ def _categorical_example(spec: FeatureSpec, baseline: Mapping[str, Any]) -> Any:
 WARMUP_DATE = "2000-01-01T00:00:00"
 
 
+def _example(spec: FeatureSpec, baseline: Mapping[str, Any]) -> Any:
+    if spec.kind == "numeric":
+        return _numeric_example(baseline)
+    if spec.kind == "datetime":  # dates have no baseline
+        return WARMUP_DATE
+    return _categorical_example(spec, baseline)
+
+
 def example_columns(schema: FeatureSchema, manifest: Mapping[str, Any]) -> Columns:
     """One valid row in column form for every feature of `schema` (pure; no model call)."""
     baseline = (manifest.get("baseline") or {}).get("features") or {}
     cols: Columns = {}
     for spec in schema.features:
         feature_baseline = baseline.get(spec.name) or {}
-        value = (_numeric_example(feature_baseline) if spec.kind == "numeric" else WARMUP_DATE
-                 if spec.kind == "datetime" else _categorical_example(spec, feature_baseline))
-        cols[spec.name] = [value]
+        cols[spec.name] = [_example(spec, feature_baseline)]
     return cols

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from tests.support.external_cluster import skip_unless_local
 from tests.support.keda import keda_binaries, running_keda
 from tests.support.monitoring import PrometheusServer, monitoring_tool, running_prometheus, with_kubeconfig
 from tests.support.polling import eventually
+from tests.support.processes import http_status
 from tests.support.real_pods import (
     helm,
     image_refs,
@@ -130,15 +130,6 @@ def _predict(address: str) -> int:
     return next(iter(result.statuses), 0)
 
 
-def _router_answers(address: str) -> bool:
-    """Whether the routers answer their status page through the InferenceService's address."""
-    try:
-        with urllib.request.urlopen(f"http://{address}/router/status", timeout=5) as response:  # noqa: S310
-            return int(response.status) == 200
-    except OSError:
-        return False
-
-
 def _replicas(cluster: Any, deployment: str) -> tuple[int, int]:
     """(wanted, ready) replicas of a Deployment."""
     body = _get(cluster, "deployment", deployment)
@@ -213,7 +204,8 @@ def test_min_replicas_zero_scales_to_zero_when_idle_and_a_request_then_gets_503_
     print(f"idle: zero replicas {time.monotonic() - created:.0f} s after the InferenceService was applied")
     # At zero nothing buffers the request: the router has no ready variant and answers 503 at once. Its
     # Service answers a moment after the Deployment counts a ready router (the EndpointSlice and kube-proxy follow).
-    eventually(lambda: _router_answers(address), timeout=120, interval=1, what="idle's router to answer")
+    eventually(lambda: http_status(f"http://{address}/router/status", timeout=5) == 200, timeout=120, interval=1,
+               what="idle's router to answer")
     started = time.monotonic()
     at_zero = RequestLoad(address, _records(), concurrency=1, max_requests=1, max_seconds=30).run()
     took = time.monotonic() - started

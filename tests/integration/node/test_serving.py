@@ -24,6 +24,7 @@ from tests.support.real_pods import (
     trainer_image_values,
 )
 from tests.support.request_load import RequestLoad
+from tests.support.serving_models import breast_cancer_request
 from tests.support.sextant_operator import CHART
 
 pytestmark = pytest.mark.integration
@@ -112,13 +113,6 @@ def _address(cluster: Any, name: str) -> str:
     return str(cluster.kubectl("get", "service", name, "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}").stdout)
 
 
-def _record() -> dict[str, Any]:
-    from sklearn.datasets import load_breast_cancer
-
-    frame = load_breast_cancer(as_frame=True).frame
-    return {"records": [frame.drop(columns=["target"]).iloc[0].to_dict()]}
-
-
 def _routes(cluster: Any, name: str) -> dict[str, int] | None:
     """The routes every router replica applied, if they agree (asked through the Service, several times)."""
     import urllib.request
@@ -159,7 +153,8 @@ def test_an_inferenceservice_serves_two_variants_through_its_address(cluster: An
     assert owners and all(o["metadata"]["ownerReferences"][0]["uid"] == body["metadata"]["uid"] for o in owners)
     # The routers probe the variants once a second: Ready can come a probe before they route (docs/serving.md).
     _wait_routes(cluster, "ab", {f"blue-v{versions['a']}": 85, f"green-v{versions['b']}": 15})
-    result = RequestLoad(_address(cluster, "ab"), _record(), concurrency=2, max_requests=50, max_seconds=60).run()
+    result = RequestLoad(_address(cluster, "ab"), breast_cancer_request(), concurrency=2, max_requests=50,
+                         max_seconds=60).run()
     assert result.statuses[200] == 50 and set(result.variants) <= {"blue", "green"}, str(result)
     _delete(cluster, "ab")
 
@@ -172,11 +167,12 @@ def test_weights_split_traffic_within_two_points_and_changes_lose_no_request(clu
     _ready(cluster, "split")
     _wait_routes(cluster, "split", {blue: 100})
     address = _address(cluster, "split")
-    load = RequestLoad(address, _record(), concurrency=4, max_requests=100_000, max_seconds=400).start()
+    load = RequestLoad(address, breast_cancer_request(), concurrency=4, max_requests=100_000, max_seconds=400).start()
     try:
         _apply(cluster, _isvc("split", pair, weights=(85, 15)))
         _wait_routes(cluster, "split", {blue: 85, green: 15})
-        measured = RequestLoad(address, _record(), concurrency=8, max_requests=10_000, max_seconds=300).run()
+        measured = RequestLoad(address, breast_cancer_request(), concurrency=8, max_requests=10_000,
+                               max_seconds=300).run()
         _apply(cluster, _isvc("split", pair, weights=(0, 100)))
         _wait_routes(cluster, "split", {green: 100})
     finally:
@@ -200,7 +196,7 @@ def test_a_tampered_artifact_never_serves_and_the_old_pods_keep_every_request(cl
     _apply(cluster, _isvc("guarded", (versions["a"], versions["b"]), batching=PATIENT))
     _ready(cluster, "guarded")
     address = _address(cluster, "guarded")
-    load = RequestLoad(address, _record(), concurrency=4, max_requests=100_000, max_seconds=300).start()
+    load = RequestLoad(address, breast_cancer_request(), concurrency=4, max_requests=100_000, max_seconds=300).start()
     try:
         _apply(cluster, _isvc("guarded", (versions["a"], versions["c"]), batching=PATIENT))
 
@@ -229,7 +225,7 @@ def test_a_canary_that_answers_5xx_is_rolled_back_by_itself(cluster: Any, versio
     _apply(cluster, doc)
     _ready(cluster, "canary")
     address = _address(cluster, "canary")
-    load = RequestLoad(address, _record(), concurrency=8, max_requests=200_000, max_seconds=400).start()
+    load = RequestLoad(address, breast_cancer_request(), concurrency=8, max_requests=200_000, max_seconds=400).start()
     try:
         doc["spec"]["model"]["version"] = str(versions["slow"])
         _apply(cluster, doc)
@@ -249,7 +245,7 @@ def test_a_canary_that_answers_5xx_is_rolled_back_by_itself(cluster: Any, versio
                                            NAMESPACE, check=False).stdout, timeout=60, what="the canary's removal")
     _wait_routes(cluster, "canary", {f"default-v{versions['a']}": 100})
     # One at a time: with the 20 ms queue deadline a loaded machine sheds concurrent requests even for this model.
-    after = RequestLoad(address, _record(), concurrency=1, max_requests=100, max_seconds=60).run()
+    after = RequestLoad(address, breast_cancer_request(), concurrency=1, max_requests=100, max_seconds=60).run()
     assert after.lost == 0 and set(after.variants) == {"default"}, str(after)
     _delete(cluster, "canary")
 
@@ -266,7 +262,7 @@ def test_load_scales_a_variant_out_and_its_end_scales_it_back(cluster: Any, vers
     deployment = f"elastic-default-v{versions['a']}"
     hpa = _get(cluster, "hpa", deployment)
     assert hpa["spec"]["maxReplicas"] == 3 and hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 15
-    load = RequestLoad(_address(cluster, "elastic"), _record(), concurrency=6, max_requests=1_000_000,
+    load = RequestLoad(_address(cluster, "elastic"), breast_cancer_request(), concurrency=6, max_requests=1_000_000,
                        max_seconds=300).start()
     try:
         assert wait_for_replicas(cluster, NAMESPACE, deployment, at_least=2, timeout=240) >= 2

@@ -23,6 +23,7 @@ from tests.support.real_pods import (
     trainer_image_values,
 )
 from tests.support.request_load import RequestLoad
+from tests.support.serving_models import breast_cancer_request
 from tests.support.sextant_operator import CHART
 
 pytestmark = pytest.mark.integration
@@ -64,12 +65,6 @@ def trained(cluster: Any, crds: None, gateway: GatewayEndpoint) -> Iterator[Gate
         cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 
 
-def _record() -> dict[str, Any]:
-    from sklearn.datasets import load_breast_cancer
-
-    return {"records": [load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).iloc[0].to_dict()]}
-
-
 def _routing(cluster: Any, mode: str) -> None:
     """Restart the operator with another routing mode, as a user changing the chart value would."""
     upgrade = helm(cluster, "upgrade", "sx", str(CHART), "--namespace", NAMESPACE, "--reuse-values", "--wait",
@@ -104,7 +99,7 @@ def test_an_httproute_splits_the_traffic_by_the_variants_weights(cluster: Any, t
         ("routed-blue-v1", 85), ("routed-green-v1", 15)]
     assert route["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
     assert not cluster.kubectl("get", "deployment", "routed-router", "-n", NAMESPACE, check=False).stdout  # no router
-    record = _record()
+    record = breast_cancer_request()
     # Traefik loads a newly ready pod's endpoint a moment after the status turns Ready (docs/serving.md): wait
     # until each variant has answered through the Gateway, then count every request.
     answered: set[str] = set()
@@ -142,8 +137,9 @@ def test_a_changed_routing_mode_replaces_the_other_modes_objects(cluster: Any, t
         eventually(lambda: not _exists(cluster, "httproute", "switched"), timeout=60, what="the HTTPRoute to go")
         address = str(cluster.kubectl("get", "service", "switched", "-n", NAMESPACE, "-o",
                                       "jsonpath={.spec.clusterIP}").stdout)
-        eventually(lambda: RequestLoad(address, _record(), concurrency=1, max_requests=5, max_seconds=10).run()
-                   .statuses[200] == 5, timeout=60, interval=1, what="the router to answer")
+        eventually(lambda: RequestLoad(address, breast_cancer_request(), concurrency=1, max_requests=5,
+                                       max_seconds=10).run().statuses[200] == 5,
+                   timeout=60, interval=1, what="the router to answer")
 
         _routing(cluster, "gateway")
         status = eventually(lambda: serving("gateway"), timeout=180, interval=2, what="Ready behind the Gateway")
@@ -152,8 +148,8 @@ def test_a_changed_routing_mode_replaces_the_other_modes_objects(cluster: Any, t
                            ("poddisruptionbudget", "switched-router"), ("service", "switched")):
             eventually(lambda kind=kind, name=name: not _exists(cluster, kind, name), timeout=60,
                        what=f"the router's {kind} {name} to go")
-        eventually(lambda: RequestLoad(trained.host, _record(), port=trained.port, host_header=host, concurrency=1,
-                                       max_requests=5, max_seconds=10).run().statuses[200] == 5,
+        eventually(lambda: RequestLoad(trained.host, breast_cancer_request(), port=trained.port, host_header=host,
+                                       concurrency=1, max_requests=5, max_seconds=10).run().statuses[200] == 5,
                    timeout=60, interval=1, what="the Gateway to answer")
     finally:
         _routing(cluster, "gateway")
