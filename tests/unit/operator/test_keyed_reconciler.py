@@ -1,0 +1,65 @@
+"""Events for an object that is being reconciled are folded into one more pass, never lost and never queued one
+by one: at scale a pod's status changes would otherwise each cost a full reconcile."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sextant_operator.handlers.keyed_reconciler import KeyedReconciler
+
+
+class Recording(KeyedReconciler):
+    def __init__(self, work_seconds: float = 0.05) -> None:
+        super().__init__(concurrency=2, log=logging.getLogger("test"))
+        self.work_seconds = work_seconds
+        self.seen: list[int] = []
+        self.version = 0  # what the object looks like now; each event bumps it
+
+    async def reconcile_once(self, namespace: str, name: str) -> float | None:
+        seen = self.version
+        await asyncio.sleep(self.work_seconds)
+        self.seen.append(seen)
+        return None
+
+
+def test_events_during_a_pass_cost_one_more_pass_which_sees_the_latest_state() -> None:
+    async def scenario() -> Recording:
+        reconciler = Recording()
+        first = asyncio.ensure_future(reconciler.reconcile("ml", "iris"))
+        await asyncio.sleep(0.01)  # the first pass is running
+        for _ in range(10):
+            reconciler.version += 1
+            await reconciler.reconcile("ml", "iris")  # returns at once: folded into the running pass's follow-up
+        await first
+        return reconciler
+
+    reconciler = asyncio.run(scenario())
+    assert reconciler.seen == [0, 10]
+    assert reconciler.passes == 2
+
+
+def test_different_objects_are_not_folded_together() -> None:
+    async def scenario() -> Recording:
+        reconciler = Recording()
+        await asyncio.gather(*(reconciler.reconcile("ml", f"isvc-{i}") for i in range(5)))
+        return reconciler
+
+    assert asyncio.run(scenario()).passes == 5
+
+
+def test_a_failing_pass_is_retried_later_and_the_object_can_be_reconciled_again() -> None:
+    class Failing(Recording):
+        async def reconcile_once(self, namespace: str, name: str) -> float | None:
+            raise RuntimeError("API server unavailable")
+
+    async def scenario() -> tuple[int, bool]:
+        reconciler = Failing()
+        await reconciler.reconcile("ml", "iris")
+        await reconciler.reconcile("ml", "iris")  # not stuck as "active" after the failure
+        pending = ("ml", "iris") in reconciler._requeues
+        for handle in reconciler._requeues.values():
+            handle.cancel()
+        return reconciler.passes, pending
+
+    assert asyncio.run(scenario()) == (2, True)
