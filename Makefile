@@ -15,10 +15,12 @@ PYTEST        := $(VENV)/bin/pytest
 CLUSTER_DIR   ?= .cluster
 # Debian packages the targets need, installed when the command is missing (command:package); `images` uses
 # buildah, runc, debootstrap and gcc (apt installs gcc with its recommended libc6-dev, which -static needs); the
-# real node runc, the CNI plugins, iptables, conntrack and iproute2; `kfp-tools` protoc, and its tests MariaDB.
+# real node runc, the CNI plugins, iptables, conntrack and iproute2; `kfp-tools` protoc, and its tests MariaDB
+# (mariadb-install-db runs my_print_defaults, which is in the client core package, not the server core).
 APT_NEEDS     := git:git curl:curl nginx:nginx-light buildah:buildah runc:runc debootstrap:debootstrap gcc:gcc \
                  /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables conntrack:conntrack ip:iproute2 \
-                 protoc:protobuf-compiler /usr/sbin/mariadbd:mariadb-server-core chromium:chromium
+                 protoc:protobuf-compiler /usr/sbin/mariadbd:mariadb-server-core \
+                 my_print_defaults:mariadb-client-core chromium:chromium
 
 export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never

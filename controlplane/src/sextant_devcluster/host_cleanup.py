@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterable
@@ -124,17 +127,51 @@ def _rmdir(directory: Path) -> None:
 # Paths the kubelet and containerd's shim use whatever they are configured with.
 KUBELET_DEVICE_PLUGINS = Path("/var/lib/kubelet/device-plugins")
 CONTAINER_LOG_LINKS = Path("/var/log/containers")
-RUNTIME_DIRS = (Path("/run/containerd/runc/k8s.io"), Path("/run/containerd/runc"), Path("/run/containerd/s"),
-                Path("/run/containerd"))
+RUNC_STATE = Path("/run/containerd/runc/k8s.io")  # runc's --root for the k8s.io namespace, fixed by containerd
+SHIM_SOCKETS = Path("/run/containerd/s")  # the shims' sockets, fixed by containerd whatever its state dir
+RUNTIME_DIRS = (RUNC_STATE, RUNC_STATE.parent, SHIM_SOCKETS, SHIM_SOCKETS.parent)
+
+
+def _bundle_of(state_file: Path) -> str:
+    """The bundle directory runc recorded for a container ('' when the state is unreadable)."""
+    try:
+        labels = json.loads(state_file.read_text())["config"].get("labels") or []
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return next((label.split("=", 1)[1] for label in labels if label.startswith("bundle=")), "")
+
+
+def _listening(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+        return True
+
+
+def remove_dead_runtime_state(roots: Iterable[Path]) -> None:
+    """What a crash leaves at containerd's fixed paths: runc's state of our containers (their bundles are under
+    `roots`) and shim sockets nobody listens on. Another runtime's live containers and shims are left alone."""
+    prefixes = tuple(str(root) for root in roots)
+    for state_file in RUNC_STATE.glob("*/state.json") if RUNC_STATE.is_dir() else []:
+        if _bundle_of(state_file).startswith(prefixes):
+            shutil.rmtree(state_file.parent, ignore_errors=True)
+    for entry in SHIM_SOCKETS.iterdir() if SHIM_SOCKETS.is_dir() else []:
+        if entry.is_socket() and not _listening(entry):
+            entry.unlink(missing_ok=True)
 
 
 def remove_fixed_path_leftovers(roots: Iterable[Path]) -> None:
     """Remove what the node leaves at fixed paths: log links into `roots`, the kubelet's device-plugin socket,
-    and the runtime directories once empty (a directory another runtime still uses is not empty: it stays)."""
+    runc's state and the shims' sockets of dead containers, and the runtime directories once empty (a directory
+    another runtime still uses is not empty: it stays)."""
     prefixes = tuple(str(root) for root in roots)
     for link in CONTAINER_LOG_LINKS.glob("*.log") if CONTAINER_LOG_LINKS.is_dir() else []:
         if link.is_symlink() and str(link.readlink()).startswith(prefixes):
             link.unlink(missing_ok=True)
     (KUBELET_DEVICE_PLUGINS / "kubelet.sock").unlink(missing_ok=True)
+    remove_dead_runtime_state(roots)
     for directory in (CONTAINER_LOG_LINKS, KUBELET_DEVICE_PLUGINS, KUBELET_DEVICE_PLUGINS.parent, *RUNTIME_DIRS):
         _rmdir(directory)

@@ -169,7 +169,7 @@ def test_dashboard_queries_and_rules_return_data_and_rejected_requests_fire(
     bad = RequestLoad(address, {"records": [{"not_a_feature": 1}]}, concurrency=1, max_requests=150,
                       max_seconds=120).run()
     sent = good.wait()
-    assert sent.statuses[200] == 300, (sent.statuses, sent.errors[:3])
+    assert sent.statuses[200] == 300, (sent.statuses, sent.rejections.most_common(3), sent.errors[:3])
     assert all(400 <= code < 500 for code in bad.statuses) and sum(bad.statuses.values()) == 150, bad.statuses
     # Every recording rule has a value for the variant (the error ratio 0, not absent); the rejection alert's
     # condition holds and Prometheus's own rule engine holds the alert pending (`for: 10m` keeps it from firing).
