@@ -1,0 +1,63 @@
+"""The scale benchmark's correctness, kept in `make test` (issue 16, P6): 100 InferenceServices created at once,
+their pods on kwok's fake nodes, through one operator: each gets every child exactly once and reports Ready.
+Not timed: tests/bench/operator measures speed, side by side with KServe's controller."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+
+from sextant_devcluster.nodes import FAKE_NODE_SELECTOR, FAKE_NODE_TOLERATION
+from tests.support.polling import eventually
+from tests.support.scale_watch import ScaleRecorder
+from tests.support.serving_models import register_iris
+from tests.support.sextant_fixtures import start_sextant, stop_sextant
+from tests.support.sextant_operator import error_lines
+
+N = 100
+GROUP, VERSION, PLURAL = "ml.sextant.io", "v1alpha1", "inferenceservices"
+LABEL = "ml.sextant.io/inferenceservice"
+
+
+def _inferenceservice(name: str) -> dict[str, Any]:
+    """Small pods on the fake nodes (100 servers and 200 routers fit the session cluster's four), HPA 1-2."""
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "InferenceService", "metadata": {"name": name},
+            "spec": {"model": {"name": "iris", "version": "1"},
+                     "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+                     "scaling": {"minReplicas": 1, "maxReplicas": 2},
+                     "scheduling": {"tolerations": [dict(FAKE_NODE_TOLERATION)],
+                                    "nodeSelector": dict(FAKE_NODE_SELECTOR)}}}
+
+
+def test_a_hundred_inferenceservices_at_once_get_every_child_once_and_become_ready(
+        cluster: Any, crds: None, namespace: str, tmp_path: Path) -> None:
+    register_iris(tmp_path / "store", aliases=())
+    operator, hook = start_sextant(cluster, namespace, tmp_path, webhook=False,
+                                   env={"SEXTANT_STORE_URI": (tmp_path / "store").as_uri()})
+    names = [f"isvc-{i:03d}" for i in range(N)]
+    try:
+        with cluster.api_client() as api:
+            custom = client.CustomObjectsApi(api)
+            recorder = ScaleRecorder(api, namespace, LABEL, GROUP, VERSION, PLURAL).start()
+            try:
+                with ThreadPoolExecutor(max_workers=10) as pool:
+                    list(pool.map(lambda n: custom.create_namespaced_custom_object(
+                        GROUP, VERSION, namespace, PLURAL, _inferenceservice(n)), names))
+                try:
+                    eventually(lambda: recorder.ready_done(names), timeout=300, interval=1,
+                               what=f"{N} InferenceServices Ready")
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}: {recorder.progress(names)}") from None
+                assert recorder.children_done(names) is not None, recorder.progress(names)
+                assert recorder.duplicates() == {}, "a child was deleted and created again"
+            finally:
+                recorder.stop()
+        for kind, per_isvc in (("deployments", 2), ("services", 2), ("hpa", 1)):  # variant and router; variant
+            listed = cluster.kubectl("get", kind, "-n", namespace, "-l", LABEL, "-o", "name").stdout.split()
+            assert len(listed) == per_isvc * N, (kind, len(listed))
+        assert not error_lines(operator.logs()), error_lines(operator.logs())[:5]
+    finally:
+        stop_sextant(cluster, namespace, operator, hook)
