@@ -127,3 +127,9 @@ class ScaleRecorder:
             ready = sum(1 for n in names if n in self.ready_at)
             kinds = {k: sum(1 for n in names if (k, n) in self.first_seen) for k in CHILD_KINDS}
         return f"{ready}/{len(names)} Ready, with children {kinds}; stream errors: {self.errors[-3:]}"
+
+
+def child_counts(cluster: Any, namespace: str, label: str) -> dict[str, int]:
+    """How many Deployments, Services and HPAs carry `label` in the namespace (listed once, after the watch)."""
+    return {kind: len(cluster.kubectl("get", kind, "-n", namespace, "-l", label, "-o", "name").stdout.split())
+            for kind in ("deployments", "services", "hpa")}

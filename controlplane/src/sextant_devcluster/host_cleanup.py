@@ -167,6 +167,7 @@ def remove_fixed_path_leftovers(roots: Iterable[Path]) -> None:
     """Remove what the node leaves at fixed paths: log links into `roots`, the kubelet's device-plugin socket,
     runc's state and the shims' sockets of dead containers, and the runtime directories once empty (a directory
     another runtime still uses is not empty: it stays)."""
+    roots = list(roots)  # read twice: the log links here, runc's state below
     prefixes = tuple(str(root) for root in roots)
     for link in CONTAINER_LOG_LINKS.glob("*.log") if CONTAINER_LOG_LINKS.is_dir() else []:
         if link.is_symlink() and str(link.readlink()).startswith(prefixes):

@@ -37,7 +37,7 @@ from sextant_devcluster.profiles import SCALE
 from tests.bench.pipelines.common import env_int, write_results
 from tests.support import kserve_anchor
 from tests.support.polling import eventually
-from tests.support.scale_watch import ScaleRecorder
+from tests.support.scale_watch import ScaleRecorder, child_counts
 from tests.support.serving_models import register_iris
 from tests.support.sextant_operator import SERVICE_ACCOUNT, OperatorProcess, apply_docs, chart_rbac, install_crds
 
@@ -107,8 +107,7 @@ def _measure(cluster: LocalCluster, namespace: str, group: tuple[str, str, str],
             duplicates = recorder.duplicates()
         finally:
             recorder.stop()
-    counts = {kind: len(cluster.kubectl("get", kind, "-n", namespace, "-l", label, "-o", "name").stdout.split())
-              for kind in ("deployments", "services", "hpa")}
+    counts = child_counts(cluster, namespace, label)
     return {"children_s": None if children is None else children - started,
             "ready_s": None if ready is None else ready - started, "ready_count": ready_count,
             "timed_out": timed_out, "counts": counts, "duplicates": len(duplicates), **process_figures(pid)}

@@ -10,16 +10,17 @@ from typing import Any
 
 from kubernetes import client
 
+from sextant_contracts.resources.crd import GROUP, VERSION
 from sextant_devcluster.nodes import FAKE_NODE_SELECTOR, FAKE_NODE_TOLERATION
+from sextant_operator.reconcile.serving_manifests import LABEL_ISVC
 from tests.support.polling import eventually
-from tests.support.scale_watch import ScaleRecorder
+from tests.support.scale_watch import ScaleRecorder, child_counts
 from tests.support.serving_models import register_iris
 from tests.support.sextant_fixtures import start_sextant, stop_sextant
 from tests.support.sextant_operator import error_lines
 
 N = 100
-GROUP, VERSION, PLURAL = "ml.sextant.io", "v1alpha1", "inferenceservices"
-LABEL = "ml.sextant.io/inferenceservice"
+PLURAL = "inferenceservices"
 
 
 def _inferenceservice(name: str) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def test_a_hundred_inferenceservices_at_once_get_every_child_once_and_become_rea
     try:
         with cluster.api_client() as api:
             custom = client.CustomObjectsApi(api)
-            recorder = ScaleRecorder(api, namespace, LABEL, GROUP, VERSION, PLURAL).start()
+            recorder = ScaleRecorder(api, namespace, LABEL_ISVC, GROUP, VERSION, PLURAL).start()
             try:
                 with ThreadPoolExecutor(max_workers=10) as pool:
                     list(pool.map(lambda n: custom.create_namespaced_custom_object(
@@ -55,9 +56,9 @@ def test_a_hundred_inferenceservices_at_once_get_every_child_once_and_become_rea
                 assert recorder.duplicates() == {}, "a child was deleted and created again"
             finally:
                 recorder.stop()
-        for kind, per_isvc in (("deployments", 2), ("services", 2), ("hpa", 1)):  # variant and router; variant
-            listed = cluster.kubectl("get", kind, "-n", namespace, "-l", LABEL, "-o", "name").stdout.split()
-            assert len(listed) == per_isvc * N, (kind, len(listed))
-        assert not error_lines(operator.logs()), error_lines(operator.logs())[:5]
+        # a Deployment and a Service for the variant and for the router; an HPA for the variant
+        assert child_counts(cluster, namespace, LABEL_ISVC) == {"deployments": 2 * N, "services": 2 * N, "hpa": N}
+        errors = error_lines(operator.logs())
+        assert not errors, errors[:5]
     finally:
         stop_sextant(cluster, namespace, operator, hook)

@@ -40,7 +40,8 @@ PodIndex = kopf.Index[Key, PodView]
 
 
 class BatchReconciler(KeyedReconciler):
-    """Holds what outlives one handler call: the indexes, a lock and a pending requeue per BatchPrediction."""
+    """Holds what outlives one handler call: the indexes (KeyedReconciler runs one pass at a time per BatchPrediction,
+    folds the events that arrive meanwhile into one more pass, and keeps one pending requeue)."""
 
     kind = "BatchPrediction"
 

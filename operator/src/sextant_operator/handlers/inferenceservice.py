@@ -64,7 +64,8 @@ BACKEND_KINDS = (("apps/v1", "Deployment"), ("v1", "Service"), ("autoscaling/v2"
 class ServingReconciler(KeyedReconciler):
     kind = "InferenceService"
 
-    """Holds what outlives one handler call: the indexes, a lock and a pending requeue per InferenceService."""
+    """Holds what outlives one handler call: the indexes (KeyedReconciler runs one pass at a time per InferenceService,
+    folds the events that arrive meanwhile into one more pass, and keeps one pending requeue)."""
 
     def __init__(self, settings: ServingSettings, actions: KubeActions, resolve: Resolver,
                  concurrency: int = 20, drift: DriftMonitor | None = None) -> None:

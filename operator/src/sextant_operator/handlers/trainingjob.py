@@ -46,7 +46,8 @@ FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 class TrainingReconciler(KeyedReconciler):
     kind = "TrainingJob"
 
-    """Holds what outlives one handler call: the indexes, a lock and a pending requeue per TrainingJob."""
+    """Holds what outlives one handler call: the indexes (KeyedReconciler runs one pass at a time per TrainingJob,
+    folds the events that arrive meanwhile into one more pass, and keeps one pending requeue)."""
 
     def __init__(self, settings: TrainingSettings, actions: KubeActions, results: RunResults,
                  concurrency: int = 20, metrics: OperatorMetrics | None = None,
