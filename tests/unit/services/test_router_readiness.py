@@ -1,10 +1,10 @@
-"""The router's routed set: one good probe joins a variant, several bad ones in a row remove it."""
+"""The router's routed set: one good probe joins a variant; refusals, or a longer silence, remove it."""
 
 from __future__ import annotations
 
 import pytest
 
-from sextant_services.router.readiness import FAILURE_THRESHOLD, ReadinessHysteresis
+from sextant_services.router.readiness import FAILURE_THRESHOLD, SILENCE_THRESHOLD, ReadinessHysteresis
 
 
 def test_a_variant_joins_on_its_first_good_probe() -> None:
@@ -42,3 +42,32 @@ def test_upstreams_no_longer_probed_are_forgotten_and_a_new_service_starts_unpro
 def test_the_threshold_must_be_positive() -> None:
     with pytest.raises(ValueError, match="failure_threshold"):
         ReadinessHysteresis[str](failure_threshold=0)
+
+
+def test_probes_without_an_answer_remove_a_variant_only_after_a_long_silence() -> None:
+    routed = ReadinessHysteresis[str]()
+    routed.update({"blue": True, "green": True})
+    for _ in range(SILENCE_THRESHOLD - 1):  # CoreDNS or the servers are late: nginx is still serving
+        assert routed.update({"blue": None, "green": None}) == {"blue", "green"}
+    assert routed.update({"blue": None, "green": True}) == {"green"}
+
+
+def test_refusals_count_through_unanswered_probes_and_a_good_probe_clears_both() -> None:
+    routed = ReadinessHysteresis[str](failure_threshold=2, silence_threshold=4)
+    routed.update({"blue": True})
+    assert routed.update({"blue": False}) == {"blue"}
+    assert routed.update({"blue": None}) == {"blue"}
+    assert routed.update({"blue": False}) == frozenset()  # the second refusal since the last good probe
+    routed.update({"blue": True})
+    for outcome in (None, False, None, True, None, None, None):
+        assert routed.update({"blue": outcome}) == {"blue"}
+
+
+def test_an_unanswered_probe_never_makes_a_variant_ready() -> None:
+    routed = ReadinessHysteresis[str]()
+    assert routed.update({"green": None}) == frozenset()
+
+
+def test_silence_cannot_be_shorter_than_refusal() -> None:
+    with pytest.raises(ValueError, match="silence_threshold"):
+        ReadinessHysteresis[str](failure_threshold=3, silence_threshold=2)

@@ -9,26 +9,16 @@ import pwd
 import signal
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .nginx_conf import active_variants, relay_socket, render_nginx_conf, uses_relay
+from .probing import ResolvedAddresses, probe_ready
 from .readiness import ReadinessHysteresis
 from .relay import RelayThread, ShadowRelay
 from .spec import RouterSpec, Upstream
 
 log = logging.getLogger("sextant_services.router")
-
-
-def probe_ready(upstream: Upstream, timeout: float = 2.0) -> bool:
-    """True when the variant's /readyz answers 200."""
-    try:
-        with urllib.request.urlopen(upstream.url + "/readyz", timeout=timeout) as resp:  # noqa: S310 - http only
-            return bool(resp.status == 200)
-    except (OSError, urllib.error.URLError):
-        return False
 
 
 class RouterController:
@@ -43,6 +33,7 @@ class RouterController:
         self._relay: RelayThread | None = None
         self._status = ""
         self._readiness: ReadinessHysteresis[tuple[str, str]] = ReadinessHysteresis()
+        self._addresses = ResolvedAddresses()
         # The operator rewrites the spec (a mounted ConfigMap) when weights or versions change: reread it.
         self._spec_path = spec_path
         self._spec_text = spec_path.read_text() if spec_path is not None else None
@@ -51,7 +42,10 @@ class RouterController:
     def _use(self, spec: RouterSpec) -> None:
         previous = getattr(self, "spec", None)
         self.spec = spec
-        self._upstreams = [*spec.variants, *([spec.shadow] if spec.shadow else [])]
+        self._upstreams: list[Upstream] = [*spec.variants, *([spec.shadow] if spec.shadow else [])]
+        previous_pool: ThreadPoolExecutor | None = getattr(self, "_pool", None)
+        if previous_pool is not None:
+            previous_pool.shutdown(wait=False)  # its threads finish their probe and exit
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self._upstreams)))
         self._ready = None  # render and reload at the next apply even if readiness is unchanged
         if previous is not None and previous.shadow != spec.shadow and self._relay is not None:
@@ -85,7 +79,7 @@ class RouterController:
 
     def observe(self) -> frozenset[str]:
         """Probe every upstream once; the names to route to after the failure threshold (readiness.py)."""
-        results = self._pool.map(probe_ready, self._upstreams)
+        results = self._pool.map(lambda upstream: probe_ready(upstream, self._addresses), self._upstreams)
         routed = self._readiness.update({(u.name, u.url): ok for u, ok in zip(self._upstreams, results,
                                                                                 strict=True)})
         return frozenset(name for name, _ in routed)
