@@ -133,3 +133,35 @@ def child_counts(cluster: Any, namespace: str, label: str) -> dict[str, int]:
     """How many Deployments, Services and HPAs carry `label` in the namespace (listed once, after the watch)."""
     return {kind: len(cluster.kubectl("get", kind, "-n", namespace, "-l", label, "-o", "name").stdout.split())
             for kind in ("deployments", "services", "hpa")}
+
+
+def _requests(cluster: Any) -> list[tuple[dict[str, str], int]]:
+    """The API server's `apiserver_request_total` series since it started: (labels, count)."""
+    rows = []
+    for line in cluster.kubectl("get", "--raw", "/metrics").stdout.splitlines():
+        if line.startswith("apiserver_request_total{"):
+            labels, value = line[len("apiserver_request_total{"):].rsplit("} ", 1)
+            rows.append((dict(pair.split("=", 1) for pair in labels.replace('"', "").split(",")), int(float(value))))
+    return rows
+
+
+def server_side_applies(cluster: Any) -> int:
+    """Server-side applies the API server has answered (verb APPLY): only the operator uses them in these
+    tests, so a rise while nothing changes is the operator writing."""
+    return sum(count for labels, count in _requests(cluster) if labels.get("verb") == "APPLY")
+
+
+#: What a serving controller writes: its resources (any subresource) and its children's specs. The children's
+#: status subresources are the kube-controller-manager's (Deployments, HPAs, disruption budgets) and not counted.
+CONTROLLER_RESOURCES = frozenset({"inferenceservices"})
+CHILD_RESOURCES = frozenset({"deployments", "services", "configmaps", "horizontalpodautoscalers",
+                             "poddisruptionbudgets", "httproutes", "scaledobjects"})
+WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"})
+
+
+def controller_writes(cluster: Any) -> int:
+    """Writes to InferenceServices and to their children's specs (both projects' kinds), as the API server
+    counted them: at rest, only a serving controller makes these."""
+    return sum(count for labels, count in _requests(cluster) if labels.get("verb") in WRITE_VERBS and (
+        labels.get("resource") in CONTROLLER_RESOURCES
+        or (labels.get("resource") in CHILD_RESOURCES and not labels.get("subresource"))))

@@ -67,19 +67,20 @@ No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is
   verbs: ["list", "watch"]
 # An InferenceService's children (docs/serving.md), server-side applied: model-server and router Deployments
 # (watched: their readiness is the service's), their Services, the router's ConfigMap, autoscalers and
-# disruption budgets; a version no longer served is deleted. HTTPRoutes are read for their Gateway's verdict.
+# disruption budgets; a version no longer served is deleted. All are watched (by their label): a child is applied
+# again only when its manifest changed or another writer changed it. HTTPRoutes are read for their Gateway's verdict.
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["create", "list", "watch", "patch", "delete"]
 - apiGroups: [""]
   resources: ["services", "configmaps"]
-  verbs: ["create", "patch", "delete"]
+  verbs: ["create", "list", "watch", "patch", "delete"]
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
-  verbs: ["create", "patch", "delete"]
+  verbs: ["create", "list", "watch", "patch", "delete"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["create", "patch", "delete"]
+  verbs: ["create", "list", "watch", "patch", "delete"]
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
   verbs: ["get", "create", "patch", "delete"]

@@ -120,6 +120,7 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
     batch = BatchReconciler(batch_settings(config), actions, RegistryResolver(config.store_uri),
                             RunResults(config.store_uri), concurrency=config.worker_limit)
     register_batchprediction_handlers(registry, batch)
+    metrics.count_reconcilers({"TrainingJob": reconciler, "InferenceService": serving, "BatchPrediction": batch})
     if config.webhook_enabled:
         register_admission(registry)
     return registry

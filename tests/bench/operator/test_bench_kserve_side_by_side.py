@@ -7,8 +7,10 @@ runtime and Sextant's CRDs and chart RBAC installed; then each controller in tur
 start it, wait until it answers its health probe, create N InferenceServices (SEXTANT_BENCH_SCALE_N, default 100)
 from 10 threads, in waves of SEXTANT_BENCH_SCALE_WAVE (default N: all at once; a wave starts when the previous
 one is Ready), and time from watch streams until every child (Deployment, Service, HPA) exists and until every
-InferenceService is Ready. Then its resident memory and CPU seconds are read from /proc, the namespace is deleted
-(while it runs, so finalizers go) and it is stopped before the other starts.
+InferenceService is Ready. Then its resident memory and CPU seconds are read from /proc; it is left at rest for
+SEXTANT_BENCH_SCALE_REST seconds (default 300, 0 skips it: P4) while the API server counts its writes (to
+InferenceServices and to their children's specs, from `apiserver_request_total`) and /proc its CPU; then the
+namespace is deleted (while it runs, so finalizers go) and it is stopped before the other starts.
 
 Equal footing: both are host processes started the same way, each authenticated by a ServiceAccount token with
 its own project's RBAC (KServe's ClusterRole, Sextant's chart Role), no CPU limit for either, webhooks out for
@@ -37,7 +39,7 @@ from sextant_devcluster.profiles import SCALE
 from tests.bench.pipelines.common import env_int, write_results
 from tests.support import kserve_anchor
 from tests.support.polling import eventually
-from tests.support.scale_watch import ScaleRecorder, child_counts
+from tests.support.scale_watch import ScaleRecorder, child_counts, controller_writes
 from tests.support.serving_models import register_iris
 from tests.support.sextant_operator import SERVICE_ACCOUNT, OperatorProcess, apply_docs, chart_rbac, install_crds
 
@@ -45,6 +47,7 @@ N = env_int("SEXTANT_BENCH_SCALE_N", 100)
 RUNS = env_int("SEXTANT_BENCH_SCALE_RUNS", 3)
 WAVE = env_int("SEXTANT_BENCH_SCALE_WAVE", N)
 START_TIMEOUT = 120.0  # either controller to answer its health probe on a loaded machine
+REST_SECONDS = env_int("SEXTANT_BENCH_SCALE_REST", 300)
 READY_TIMEOUT = env_int("SEXTANT_BENCH_SCALE_READY_TIMEOUT", 120 + 2 * N)  # per wave; a miss is a figure too
 RESULTS: dict[str, list[dict[str, Any]]] = {"kserve": [], "sextant": []}
 SEXTANT_GROUP = ("ml.sextant.io", "v1alpha1", "inferenceservices")
@@ -108,9 +111,19 @@ def _measure(cluster: LocalCluster, namespace: str, group: tuple[str, str, str],
         finally:
             recorder.stop()
     counts = child_counts(cluster, namespace, label)
-    return {"children_s": None if children is None else children - started,
-            "ready_s": None if ready is None else ready - started, "ready_count": ready_count,
-            "timed_out": timed_out, "counts": counts, "duplicates": len(duplicates), **process_figures(pid)}
+    figures = {"children_s": None if children is None else children - started,
+               "ready_s": None if ready is None else ready - started, "ready_count": ready_count,
+               "timed_out": timed_out, "counts": counts, "duplicates": len(duplicates), **process_figures(pid)}
+    return {**figures, **(_at_rest(cluster, pid) if REST_SECONDS and not timed_out else {})}
+
+
+def _at_rest(cluster: LocalCluster, pid: int) -> dict[str, Any]:
+    """Writes and CPU seconds of the controller over REST_SECONDS with nothing changing (a fixed window: the
+    figure is a rate)."""
+    writes, cpu = controller_writes(cluster), process_figures(pid)["cpu_seconds"]
+    time.sleep(REST_SECONDS)
+    return {"rest_s": REST_SECONDS, "rest_writes": controller_writes(cluster) - writes,
+            "rest_cpu_seconds": process_figures(pid)["cpu_seconds"] - cpu}
 
 
 def _delete_namespace(cluster: LocalCluster, namespace: str) -> None:
@@ -179,28 +192,34 @@ def test_bench_inferenceservices_kserve_and_sextant(scale_cluster: LocalCluster,
 
 def _write() -> None:
     table = ["| controller | N | wave | runs | all children exist, s (median; runs) | all Ready, s (median; runs) "
-             "| RSS MiB (peak) | CPU s | load (1 min) at the end |", "|---|---:|---:|---:|---|---|---|---|---|"]
+             f"| RSS MiB (peak) | CPU s | at rest {REST_SECONDS} s: writes; CPU s (runs) | load (1 min) at the end |",
+             "|---|---:|---:|---:|---|---|---|---|---|---|"]
     medians: dict[str, dict[str, float]] = {}
     for name, runs in RESULTS.items():
         done = [r for r in runs if r["ready_s"] is not None and r["children_s"] is not None]
         missed = [f"{r['ready_count']}/{N} Ready at {READY_TIMEOUT} s" for r in runs if r not in done]
         if not done:
             table.append(f"| {name} | {N} | {WAVE} | {len(runs)} | {'; '.join(missed)} | | "
-                         f"{_each(runs, 'rss_mib')} | {_each(runs, 'cpu_seconds')} | {_each(runs, 'load_avg_1m')} |")
+                         f"{_each(runs, 'rss_mib')} | {_each(runs, 'cpu_seconds')} | {_rest(runs)} "
+                         f"| {_each(runs, 'load_avg_1m')} |")
             continue
         med = {k: statistics.median(r[k] for r in done) for k in ("children_s", "ready_s", "rss_mib", "cpu_seconds")}
         medians[name] = med
         table.append(f"| {name} | {N} | {WAVE} | {len(runs)} | {med['children_s']:.1f} ({_each(done, 'children_s')}) "
                      f"| {med['ready_s']:.1f} ({_each(done, 'ready_s')}{'; ' if missed else ''}{'; '.join(missed)}) "
                      f"| {med['rss_mib']:.0f} ({max(r['peak_rss_mib'] for r in runs):.0f}) "
-                     f"| {med['cpu_seconds']:.1f} | {_each(runs, 'load_avg_1m')} |")
+                     f"| {med['cpu_seconds']:.1f} | {_rest(runs)} | {_each(runs, 'load_avg_1m')} |")
     if len(medians) == 2:
         s, k = medians["sextant"], medians["kserve"]
         table.append(f"| ratio Sextant / KServe | | | | {s['children_s'] / k['children_s']:.2f} | "
                      f"{s['ready_s'] / k['ready_s']:.2f} | {s['rss_mib'] / k['rss_mib']:.2f} | "
-                     f"{s['cpu_seconds'] / k['cpu_seconds']:.2f} | |")
+                     f"{s['cpu_seconds'] / k['cpu_seconds']:.2f} | | |")
     write_results("operator-kserve-side-by-side", {"n": N, "wave": WAVE, "runs": RESULTS}, table)
 
 
 def _each(runs: list[dict[str, Any]], key: str) -> str:
     return ", ".join(f"{r[key]:.1f}" for r in runs)
+
+
+def _rest(runs: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{r['rest_writes']}; {r['rest_cpu_seconds']:.1f}" for r in runs if "rest_writes" in r)

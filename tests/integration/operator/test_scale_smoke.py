@@ -1,9 +1,11 @@
 """The scale benchmark's correctness, kept in `make test` (issue 16, P6): 100 InferenceServices created at once,
-their pods on kwok's fake nodes, through one operator: each gets every child exactly once and reports Ready.
-Not timed: tests/bench/operator measures speed, side by side with KServe's controller."""
+their pods on kwok's fake nodes, through one operator: each gets every child exactly once and reports Ready, and
+a pass over an unchanged InferenceService writes nothing (P4). Not timed: tests/bench/operator measures speed,
+side by side with KServe's controller."""
 
 from __future__ import annotations
 
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,13 +16,21 @@ from sextant_contracts.resources.crd import GROUP, VERSION
 from sextant_devcluster.nodes import FAKE_NODE_SELECTOR, FAKE_NODE_TOLERATION
 from sextant_operator.reconcile.serving_manifests import LABEL_ISVC
 from tests.support.polling import eventually
-from tests.support.scale_watch import ScaleRecorder, child_counts
+from tests.support.scale_watch import ScaleRecorder, child_counts, server_side_applies
 from tests.support.serving_models import register_iris
 from tests.support.sextant_fixtures import start_sextant, stop_sextant
 from tests.support.sextant_operator import error_lines
 
 N = 100
 PLURAL = "inferenceservices"
+
+
+def operator_counter(port: int, name: str, kind: str = "InferenceService") -> float:
+    """One of the operator's own counters (handlers/operator_metrics.py) from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:  # noqa: S310
+        text = response.read().decode()
+    line = f'{name}_total{{kind="{kind}"}} '
+    return float(next(row for row in text.splitlines() if row.startswith(line)).split()[-1])
 
 
 def _inferenceservice(name: str) -> dict[str, Any]:
@@ -58,6 +68,15 @@ def test_a_hundred_inferenceservices_at_once_get_every_child_once_and_become_rea
                 recorder.stop()
         # a Deployment and a Service for the variant and for the router; an HPA for the variant
         assert child_counts(cluster, namespace, LABEL_ISVC) == {"deployments": 2 * N, "services": 2 * N, "hpa": N}
+        # An annotation (what GitOps tools add) changes no spec: every InferenceService gets a pass, and no
+        # child is applied again — before the operator remembered what it applied, each pass re-applied all.
+        passes = operator_counter(operator.metrics_port, "sextant_reconcile_passes")
+        applies = server_side_applies(cluster), operator_counter(operator.metrics_port, "sextant_child_applies")
+        cluster.kubectl("annotate", "inferenceservices", "--all", "-n", namespace, "example.com/touched=yes")
+        eventually(lambda: operator_counter(operator.metrics_port, "sextant_reconcile_passes") >= passes + N,
+                   timeout=120, interval=1, what=f"{N} passes after the annotation")
+        assert (server_side_applies(cluster), operator_counter(operator.metrics_port, "sextant_child_applies")) \
+            == applies, "the operator applied children nobody had changed"
         errors = error_lines(operator.logs())
         assert not errors, errors[:5]
     finally:

@@ -15,10 +15,9 @@ from tests.support.serving_models import register_iris
 from tests.support.sextant_fixtures import start_sextant, stop_sextant
 from tests.support.sextant_operator import apply_docs, chart_rbac, forbidden_lines
 
-VERBS = [("deployments", v) for v in ("create", "patch", "list", "watch", "delete")] + \
-    [("services", v) for v in ("create", "patch", "delete")] + [("configmaps", "create"), ("configmaps", "patch")] + \
-    [("horizontalpodautoscalers", v) for v in ("create", "patch", "delete")] + \
-    [("poddisruptionbudgets", v) for v in ("create", "patch", "delete")] + [("inferenceservices/finalizers", "update")]
+VERBS = [(resource, v) for resource in ("deployments", "services", "horizontalpodautoscalers", "poddisruptionbudgets")
+         for v in ("create", "patch", "list", "watch", "delete")] + \
+    [("configmaps", v) for v in ("create", "patch", "list", "watch")] + [("inferenceservices/finalizers", "update")]
 
 
 def _isvc(variants: list[str]) -> str:

@@ -19,7 +19,8 @@ def test_every_handler_finds_the_indexes_kopf_passes_it() -> None:
     for handler_id in ("trainingjob", "inferenceservice", "batchprediction"):
         (changed,) = [h for h in registry._watching.get_all_handlers() if h.id == handler_id]
         # A DELETED event reconciles nothing, so this only checks that the handler reads the indexes it is given.
-        asyncio.run(changed.fn(namespace="ml", name="iris", type="DELETED", **indexes))
+        asyncio.run(changed.fn(namespace="ml", name="iris", type="DELETED", body={"metadata": {"uid": "u"}},
+                               **indexes))
 
 
 def test_no_more_trainingjobs_are_reconciled_at_once_than_the_worker_limit() -> None:

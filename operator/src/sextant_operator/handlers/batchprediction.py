@@ -82,6 +82,7 @@ class BatchReconciler(KeyedReconciler):
                 kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
         for manifest in plan.apply:
             await asyncio.to_thread(self.actions.apply, manifest)
+            self.applies += 1
             log.info("applied Job %s/%s", namespace, manifest["metadata"]["name"])
         for job, suspend in plan.suspend.items():
             await asyncio.to_thread(self.actions.set_suspended, namespace, job, suspend)
@@ -108,17 +109,22 @@ def register_batchprediction_handlers(registry: kopf.OperatorRegistry, reconcile
         return {_owner_key(namespace, labels): pod_view(body)}
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="batchprediction")
-    async def batchprediction_changed(namespace: str | None, name: str, type: str, **indexes: Any) -> None:
+    async def batchprediction_changed(namespace: str | None, name: str, type: str | None,
+                                      body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["batch_jobs"], indexes["batch_pods"])
-        if type != "DELETED":
+        if reconciler.seen.is_news(type, body) and type != "DELETED":
             await reconciler.reconcile(namespace or "", name)
 
     @kopf.on.event("batch", "v1", "jobs", labels=children, registry=registry, id="batch-run-job")
-    async def batch_job_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
+    async def batch_job_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
+                                body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["batch_jobs"], indexes["batch_pods"])
-        await reconciler.reconcile(*_owner_key(namespace, labels))
+        if reconciler.seen.is_news(type, body):
+            await reconciler.reconcile(*_owner_key(namespace, labels))
 
     @kopf.on.event("", "v1", "pods", labels=children, registry=registry, id="batch-run-pod")
-    async def batch_pod_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
+    async def batch_pod_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
+                                body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["batch_jobs"], indexes["batch_pods"])
-        await reconciler.reconcile(*_owner_key(namespace, labels))
+        if reconciler.seen.is_news(type, body):
+            await reconciler.reconcile(*_owner_key(namespace, labels))

@@ -45,6 +45,7 @@ from ..reconcile.serving_manifests import (
 )
 from ..reconcile.transitions import status_changes, transition_events
 from . import server_probes
+from .applied_children import AppliedChildren
 from .drift_monitor import DriftMonitor
 from .keyed_reconciler import Key, KeyedReconciler
 from .kube_actions import KubeActions
@@ -59,6 +60,13 @@ log = logging.getLogger("sextant.operator.serving")
 #: Kinds a backend is made of (all share the backend's name); ScaledObject only where KEDA is installed.
 BACKEND_KINDS = (("apps/v1", "Deployment"), ("v1", "Service"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
                  ("policy/v1", "PodDisruptionBudget"))
+#: Children the operator watches (group, version, plural, kind): applied only when their manifest changed or
+#: someone else changed them (applied_children.py). HTTPRoutes and ScaledObjects, optional CRDs, are applied
+#: on every pass. Deployments have their own handler: their status is the InferenceService's.
+WATCHED_CHILDREN = (("", "v1", "services", "Service"), ("", "v1", "configmaps", "ConfigMap"),
+                    ("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"),
+                    ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget"))
+MEMO_KINDS = frozenset({"Deployment", *(kind for *_, kind in WATCHED_CHILDREN)})
 
 
 class ServingReconciler(KeyedReconciler):
@@ -72,6 +80,7 @@ class ServingReconciler(KeyedReconciler):
         self.settings, self.actions, self.resolve, self.drift = settings, actions, resolve, drift
         self.deployments: kopf.Index[Key, DeploymentView] | None = None
         self.pods: kopf.Index[Key, PodView] | None = None
+        self.applied = AppliedChildren()
         super().__init__(concurrency, log)
 
     def remember(self, indexes: Mapping[str, Any]) -> None:
@@ -118,6 +127,16 @@ class ServingReconciler(KeyedReconciler):
                 errors[f"{variant['name']}-v{version}"] = await asyncio.to_thread(server_probes.request_counts, ips)
         return errors
 
+    async def _apply(self, manifest: Mapping[str, Any]) -> None:
+        """Server-side apply a child unless the same manifest is already in place (applied_children.py)."""
+        memo = manifest["kind"] in MEMO_KINDS
+        if memo and self.applied.unchanged(manifest):
+            return
+        answer = await asyncio.to_thread(self.actions.apply, manifest)
+        self.applies += 1
+        if memo:
+            self.applied.record(manifest, answer)
+
     async def reconcile_once(self, namespace: str, name: str) -> float | None:
         body = await asyncio.to_thread(self.actions.read_custom, PLURAL, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
@@ -132,6 +151,7 @@ class ServingReconciler(KeyedReconciler):
         plan = plan_inferenceservice(observed, self.settings)
         for api_version, kind, child in plan.retire:  # before status forgets which mode made them
             await asyncio.to_thread(self.actions.delete_object, api_version, kind, namespace, child)
+            self.applied.forget(kind, namespace, child)
             log.info("deleted %s %s/%s: the operator now routes with %s", kind, namespace, child,
                      self.settings.routing)
         # Status first: the pinned versions and the rollout step are recorded before the objects follow them.
@@ -143,12 +163,13 @@ class ServingReconciler(KeyedReconciler):
             for event in transition_events(current, plan.status, WARNING_REASONS):
                 kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
         for manifest in plan.apply:
-            await asyncio.to_thread(self.actions.apply, manifest)
+            await self._apply(manifest)
         for backend in plan.delete:
             kinds = [*BACKEND_KINDS, *([("keda.sh/v1alpha1", "ScaledObject")] if self.settings.keda_available
                                        else [])]
             for api_version, kind in kinds:
                 await asyncio.to_thread(self.actions.delete_object, api_version, kind, namespace, backend)
+                self.applied.forget(kind, namespace, backend)
             log.info("deleted backend %s/%s (a version no longer served)", namespace, backend)
         drift_due = await self.drift.check_if_due(body, pods, observed.now) if self.drift is not None else None
         waits = [w for w in (plan.requeue_after, drift_due) if w is not None]
@@ -174,17 +195,31 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
         return {_owner_key(namespace, labels): pod_view(body)}
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="inferenceservice")
-    async def inferenceservice_changed(namespace: str | None, name: str, type: str, **indexes: Any) -> None:
+    async def inferenceservice_changed(namespace: str | None, name: str, type: str | None, body: kopf.Body,
+                                       **indexes: Any) -> None:
         reconciler.remember(indexes)
-        if type != "DELETED":
+        if reconciler.seen.is_news(type, body) and type != "DELETED":
             await reconciler.reconcile(namespace or "", name)
 
     @kopf.on.event("apps", "v1", "deployments", labels=children, registry=registry, id="serving-deployment")
-    async def deployment_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
+    async def deployment_changed(namespace: str | None, labels: kopf.Labels, type: str | None, body: kopf.Body,
+                                 **indexes: Any) -> None:
         reconciler.remember(indexes)
-        await reconciler.reconcile(*_owner_key(namespace, labels))
+        reconciler.applied.changed_by_others(type, body)
+        if reconciler.seen.is_news(type, body):
+            await reconciler.reconcile(*_owner_key(namespace, labels))
+
+    for group, version, plural, kind in WATCHED_CHILDREN:
+        @kopf.on.event(group, version, plural, labels=children, registry=registry, id=f"serving-{kind.lower()}")
+        async def child_changed(namespace: str | None, labels: kopf.Labels, type: str | None, body: kopf.Body,
+                                **_: Any) -> None:
+            """Another writer changed or deleted a child: one pass applies it again."""
+            if reconciler.applied.changed_by_others(type, body):
+                await reconciler.reconcile(*_owner_key(namespace, labels))
 
     @kopf.on.event("", "v1", "pods", labels=servers, registry=registry, id="serving-pod")
-    async def pod_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
+    async def pod_changed(namespace: str | None, labels: kopf.Labels, type: str | None, body: kopf.Body,
+                          **indexes: Any) -> None:
         reconciler.remember(indexes)
-        await reconciler.reconcile(*_owner_key(namespace, labels))
+        if reconciler.seen.is_news(type, body):
+            await reconciler.reconcile(*_owner_key(namespace, labels))

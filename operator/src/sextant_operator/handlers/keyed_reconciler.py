@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .seen_versions import SeenVersions
+
 Key = tuple[str, str]
 ERROR_RETRY_SECONDS = 5.0
 
@@ -28,6 +30,8 @@ class KeyedReconciler:
         self._active: set[Key] = set()  # waiting for a slot or being reconciled
         self._dirty: set[Key] = set()  # something changed after the active pass started: run it once more
         self.passes = 0  # reconcile_once calls so far: what folding saves is counted here
+        self.applies = 0  # server-side applies sent (children: Jobs, Deployments, ...)
+        self.seen = SeenVersions()  # the handlers start a pass only for news, not for an object relisted unchanged
 
     async def reconcile_once(self, namespace: str, name: str) -> float | None:
         """One observe-plan-act pass; returns seconds until the next look, or None."""

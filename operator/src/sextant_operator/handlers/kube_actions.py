@@ -69,15 +69,16 @@ class KubeActions:
                 return None
             raise
 
-    def apply(self, manifest: Mapping[str, Any]) -> None:
-        """Server-side apply a namespaced object (any kind in PLURALS) under Sextant's field manager."""
+    def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Server-side apply a namespaced object (any kind in PLURALS) under Sextant's field manager; returns the
+        object as stored."""
         meta = manifest["metadata"]
-        self.api_client.call_api(
+        return dict(self.api_client.call_api(
             object_path(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]), "PATCH",
             query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
             header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
             body=manifest, auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True,
-            _preload_content=True)
+            _preload_content=True))
 
     def read_object(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """Any namespaced object in PLURALS, or None when it does not exist."""

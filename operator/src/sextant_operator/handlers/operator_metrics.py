@@ -1,14 +1,42 @@
-"""The operator's own Prometheus metrics: drift scores per feature and finished training runs.
+"""The operator's own Prometheus metrics: drift scores per feature, finished training runs, and per kind the
+reconcile passes run and the server-side applies sent (read from the reconcilers when scraped).
 
 A private registry (not the process-global one) served on its own port, started in the operator's startup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
 
 import prometheus_client as prom
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+
+class Counted(Protocol):
+    """What a reconciler counts (handlers/keyed_reconciler.py)."""
+
+    passes: int
+    applies: int
+
+
+class ReconcilerCounters(Collector):
+    """sextant_reconcile_passes_total and sextant_child_applies_total by kind, read at scrape time."""
+
+    def __init__(self, reconcilers: Mapping[str, Counted]) -> None:
+        self.reconcilers = reconcilers
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        passes = CounterMetricFamily("sextant_reconcile_passes", "Reconcile passes run (events folded into one "
+                                     "pass count once)", labels=["kind"])
+        applies = CounterMetricFamily("sextant_child_applies", "Server-side applies of child objects sent "
+                                      "(an unchanged child is not applied again)", labels=["kind"])
+        for kind, reconciler in self.reconcilers.items():
+            passes.add_metric([kind], reconciler.passes)
+            applies.add_metric([kind], reconciler.applies)
+        yield passes
+        yield applies
 
 
 class OperatorMetrics:
@@ -25,6 +53,9 @@ class OperatorMetrics:
         self.runs_finished = prom.Counter(
             "sextant_trainingjob_runs_finished", "Training runs that ended, by phase",
             ["namespace", "trainingjob", "phase"], registry=self.registry)
+
+    def count_reconcilers(self, reconcilers: Mapping[str, Counted]) -> None:
+        self.registry.register(ReconcilerCounters(reconcilers))
 
     def serve(self, port: int) -> None:
         """Serve /metrics on every interface at `port` (a daemon thread)."""

@@ -93,6 +93,7 @@ class TrainingReconciler(KeyedReconciler):
                 self.metrics.record_run_finished(namespace, name, str(phase))
         for manifest in plan.apply:
             await asyncio.to_thread(self.actions.apply, manifest)
+            self.applies += 1
             log.info("applied Job %s/%s", namespace, manifest["metadata"]["name"])
         for job, suspend in plan.suspend.items():
             await asyncio.to_thread(self.actions.set_suspended, namespace, job, suspend)
@@ -119,9 +120,10 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
         return {_owner_key(namespace, labels): pod_view(body)}
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="trainingjob")
-    async def trainingjob_changed(namespace: str | None, name: str, type: str, **indexes: Any) -> None:
+    async def trainingjob_changed(namespace: str | None, name: str, type: str | None,
+                                  body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
-        if type != "DELETED":
+        if reconciler.seen.is_news(type, body) and type != "DELETED":
             await reconciler.reconcile(namespace or "", name)
 
     def on_kubeflow(spec: kopf.Spec, **_: Any) -> bool:
@@ -138,11 +140,15 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
                                       delay=30) from exc
 
     @kopf.on.event("batch", "v1", "jobs", labels=children, registry=registry, id="run-job")
-    async def run_job_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
+    async def run_job_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
+                              body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
-        await reconciler.reconcile(*_owner_key(namespace, labels))
+        if reconciler.seen.is_news(type, body):
+            await reconciler.reconcile(*_owner_key(namespace, labels))
 
     @kopf.on.event("", "v1", "pods", labels=children, registry=registry, id="run-pod")
-    async def run_pod_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
+    async def run_pod_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
+                              body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
-        await reconciler.reconcile(*_owner_key(namespace, labels))
+        if reconciler.seen.is_news(type, body):
+            await reconciler.reconcile(*_owner_key(namespace, labels))
