@@ -185,6 +185,14 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
     children = {LABEL_ISVC: kopf.PRESENT}
     servers: dict[str, Any] = {LABEL_ISVC: kopf.PRESENT, LABEL_COMPONENT: COMPONENT_SERVER}
 
+    @kopf.on.startup(registry=registry, id="serving-label-selectors")
+    def watch_only_labelled_children(settings: kopf.OperatorSettings, **_: Any) -> None:
+        """Only serving watches these kinds: the API server filters their streams by the InferenceService label
+        (kopf's handler filters alone would receive every Service and ConfigMap of the cluster). Pods are also
+        watched by training and batch, under other labels, so their stream stays unfiltered."""
+        for group, plural in (("apps", "deployments"), *((g, p) for g, _, p, _ in WATCHED_CHILDREN)):
+            settings.watching.label_selectors[(group, plural)] = LABEL_ISVC
+
     @kopf.index("apps", "v1", "deployments", labels=children, registry=registry, id="serving_deployments")
     def serving_deployments(namespace: str | None, labels: kopf.Labels, body: kopf.Body,
                             **_: Any) -> dict[Key, DeploymentView]:
