@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from kubernetes import client, watch
+from prometheus_client.parser import text_string_to_metric_families
 
 WATCH_SECONDS = 5  # a watch call ends this often, so stop() returns quickly
 CHILD_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler")
@@ -135,14 +136,16 @@ def child_counts(cluster: Any, namespace: str, label: str) -> dict[str, int]:
             for kind in ("deployments", "services", "hpa")}
 
 
+def samples(metrics_text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """Every sample of series `name` (e.g. `apiserver_request_total`) in a Prometheus exposition: (labels, value)."""
+    return [(dict(sample.labels), sample.value) for family in text_string_to_metric_families(metrics_text)
+            for sample in family.samples if sample.name == name]
+
+
 def _requests(cluster: Any) -> list[tuple[dict[str, str], int]]:
     """The API server's `apiserver_request_total` series since it started: (labels, count)."""
-    rows = []
-    for line in cluster.kubectl("get", "--raw", "/metrics").stdout.splitlines():
-        if line.startswith("apiserver_request_total{"):
-            labels, value = line[len("apiserver_request_total{"):].rsplit("} ", 1)
-            rows.append((dict(pair.split("=", 1) for pair in labels.replace('"', "").split(",")), int(float(value))))
-    return rows
+    metrics = cluster.kubectl("get", "--raw", "/metrics").stdout
+    return [(labels, int(value)) for labels, value in samples(metrics, "apiserver_request_total")]
 
 
 def server_side_applies(cluster: Any) -> int:

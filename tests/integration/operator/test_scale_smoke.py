@@ -16,7 +16,7 @@ from sextant_contracts.resources.crd import GROUP, VERSION
 from sextant_devcluster.nodes import FAKE_NODE_SELECTOR, FAKE_NODE_TOLERATION
 from sextant_operator.reconcile.serving_manifests import LABEL_ISVC
 from tests.support.polling import eventually
-from tests.support.scale_watch import ScaleRecorder, child_counts, server_side_applies
+from tests.support.scale_watch import ScaleRecorder, child_counts, samples, server_side_applies
 from tests.support.serving_models import register_iris
 from tests.support.sextant_fixtures import start_sextant, stop_sextant
 from tests.support.sextant_operator import error_lines
@@ -29,8 +29,8 @@ def operator_counter(port: int, name: str, kind: str = "InferenceService") -> fl
     """One of the operator's own counters (handlers/operator_metrics.py) from its /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:  # noqa: S310
         text = response.read().decode()
-    line = f'{name}_total{{kind="{kind}"}} '
-    return float(next(row for row in text.splitlines() if row.startswith(line)).split()[-1])
+    (value,) = [value for labels, value in samples(text, f"{name}_total") if labels == {"kind": kind}]
+    return value
 
 
 def _inferenceservice(name: str) -> dict[str, Any]:
