@@ -28,10 +28,14 @@ class LoadResult:
     retried: int = 0  # requests sent again after the server had closed their reused, idle connection
     rejections: Counter[str] = field(default_factory=Counter)  # "status: body" of every answer but 200, so a
     # failure says who refused (the server's JSON reason, nginx's or the Gateway's page) and why
+    lost_at: list[float] = field(default_factory=list)  # seconds after the load began, of every lost request:
+    # a failure says when (a burst at the start, during a change, or spread out)
 
     def __str__(self) -> str:
         return (f"sent={self.sent} statuses={dict(self.statuses)} variants={dict(self.variants)} "
-                f"retried={self.retried} rejections={self.rejections.most_common(3)} errors={self.errors[:3]}")
+                f"retried={self.retried} rejections={self.rejections.most_common(3)} errors={self.errors[:3]}"
+                + (f" lost between {min(self.lost_at):.1f} s and {max(self.lost_at):.1f} s after the start"
+                   if self.lost_at else ""))
 
     @property
     def sent(self) -> int:
@@ -63,6 +67,7 @@ class RequestLoad:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._issued = 0
+        self._began = time.monotonic()
 
     def _take(self) -> bool:
         with self._lock:
@@ -104,12 +109,14 @@ class RequestLoad:
                         self.result.variants[variant] += 1
                     if status != 200:
                         self.result.rejections[f"{status}: {data[:160].decode(errors='replace')}"] += 1
+                        self.result.lost_at.append(time.monotonic() - self._began)
                 if close:
                     conn.close()
                     conn = None
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 with self._lock:
                     self.result.errors.append(f"{type(exc).__name__}: {exc}")
+                    self.result.lost_at.append(time.monotonic() - self._began)
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -117,7 +124,8 @@ class RequestLoad:
             conn.close()
 
     def start(self) -> RequestLoad:
-        deadline = time.monotonic() + self.max_seconds
+        self._began = time.monotonic()
+        deadline = self._began + self.max_seconds
         self._threads = [threading.Thread(target=self._worker, args=(deadline,), daemon=True)
                          for _ in range(self.concurrency)]
         for thread in self._threads:

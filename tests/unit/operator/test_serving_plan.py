@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -15,7 +16,12 @@ from sextant_operator.reconcile.inferenceservice import (
     references,
 )
 from sextant_operator.reconcile.serving_instances import DeploymentView, PodView, RouteView, pod_problem
-from sextant_operator.reconcile.serving_manifests import ServingSettings, autoscaling, keda_query
+from sextant_operator.reconcile.serving_manifests import (
+    ROUTE_PROPAGATION_SECONDS,
+    ServingSettings,
+    autoscaling,
+    keda_query,
+)
 from sextant_operator.reconcile.serving_routes import router_config
 
 T0, T1, T2, T3 = "2026-01-01T00:00:00Z", "2026-01-01T00:00:30Z", "2026-01-01T00:01:05Z", "2026-01-01T00:02:10Z"
@@ -42,7 +48,7 @@ def resolved(spec: dict[str, Any], **versions: int) -> dict[str, Any]:
 
 def deployments(*specs: tuple[str, int, int], router: int = 2) -> list[DeploymentView]:
     views = [DeploymentView(name=f"churn-{v}-v{n}", component="model-server", variant=v, version=n, replicas=r,
-                            ready_replicas=r) for v, n, r in specs]
+                            ready_replicas=r, available_replicas=r) for v, n, r in specs]
     return [*views, DeploymentView(name="churn-router", component="router", replicas=router, ready_replicas=router)]
 
 
@@ -89,6 +95,22 @@ def test_ready_servers_and_router_make_it_ready_with_the_weights() -> None:
     assert plan.status["url"] == "http://churn.ml.svc.cluster.local"
     (config_map,) = [m for m in plan.apply if m["kind"] == "ConfigMap"]
     assert '"weight": 85' in config_map["data"]["router.yaml"] and '"weight": 15' in config_map["data"]["router.yaml"]
+
+
+def _ready_not_yet_available(view: DeploymentView) -> DeploymentView:
+    return dataclasses.replace(view, available_replicas=0) if view.component == "model-server" else view
+
+
+def test_ready_servers_wait_until_the_routers_can_have_taken_them_in() -> None:
+    """A pod counts only after minReadySeconds: `Ready` before the routers' first route meant 503s (CI saw 437)."""
+    deps = [_ready_not_yet_available(d) for d in deployments(("current", 1, 1), ("challenger", 2, 1))]
+    plan = plan_inferenceservice(observe(AB, deps, staging=2), SETTINGS)
+    ready = conditions(plan.status)["Ready"]
+    assert plan.status["phase"] != "Ready" and ready["status"] == "False"
+    assert ready["reason"] == "RoutersCatchingUp" and "current" in ready["message"]
+    assert plan.status["variants"][0]["readyReplicas"] == 1  # what kubectl shows stays the pods' readiness
+    servers = [m for m in plan.apply if m["kind"] == "Deployment" and m["metadata"]["name"] != "churn-router"]
+    assert servers and all(m["spec"]["minReadySeconds"] == ROUTE_PROPAGATION_SECONDS for m in servers)
 
 
 def test_server_pods_are_restricted_pinned_and_get_the_store_secret_by_reference() -> None:
@@ -193,6 +215,14 @@ def test_all_at_once_promotes_when_the_new_pods_are_ready_and_deletes_the_old_ba
     challenger = plan.status["variants"][1]
     assert challenger["model"]["version"] == "3" and "rollout" not in challenger
     assert plan.delete == ["churn-challenger-v2"]
+
+
+def test_a_new_version_gets_no_traffic_until_the_routers_can_have_taken_it_in() -> None:
+    isvc = with_status(AB, _pinned_status())
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 1))
+    deps = [dataclasses.replace(d, available_replicas=0) if d.version == 3 else d for d in deps]
+    challenger = plan_inferenceservice(observe(isvc, deps, staging=3), SETTINGS).status["variants"][1]
+    assert challenger["model"]["version"] == "2" and "waiting" in challenger["rollout"]["message"]
 
 
 def test_a_canary_takes_its_share_then_the_rest_after_the_interval() -> None:

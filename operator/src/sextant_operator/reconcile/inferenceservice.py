@@ -25,6 +25,7 @@ from .drift_monitoring import drift_condition, drift_settings
 from .serving_instances import DeploymentView, PodView, RouteView, pod_problem
 from .serving_manifests import (
     COMPONENT_ROUTER,
+    ROUTE_PROPAGATION_SECONDS,
     Backend,
     Route,
     ServingSettings,
@@ -157,6 +158,7 @@ def plan_variant(observed: Observed, name: str, variant: Mapping[str, Any], curr
     views = [deployment_of(observed, b) for b, _ in plan.backends]
     status["replicas"] = sum(v.replicas for v in views if v is not None)
     status["readyReplicas"] = sum(v.ready_replicas for v in views if v is not None)
+    plan.available = sum(v.available_replicas for v in views if v is not None)
     if (stable_scale.kind == "KEDA" and stable_scale.min_replicas == 0 and plan.problem is None
             and "reason" not in status and views and all(v is not None and v.replicas == 0 for v in views)):
         # Said plainly because nothing else would: the router answers 503 and no server counts the request, so
@@ -201,12 +203,16 @@ def _conditions(failures: Sequence[Unresolved], variants: Sequence[VariantPlan],
     elif not routes_ok[0]:
         ready = ConditionState("Ready", "False", routes_ok[1], routes_ok[2])
     else:
-        waiting = next((v.status for v in variants if v.status.get("weight", 0) and not v.status.get("readyReplicas")),
-                       None)
+        waiting = next((v.status for v in variants if v.status.get("weight", 0) and not v.available), None)
         name = waiting["name"] if waiting else "?"
-        why = waiting.get("message", "its model servers are starting") if waiting else ""
-        ready = ConditionState("Ready", "False", str(waiting.get("reason", "ServersNotReady")) if waiting else
-                               "ServersNotReady", f"variant {name} has no ready model server: {why}")
+        if waiting and waiting.get("readyReplicas"):
+            reason, message = "RoutersCatchingUp", (f"variant {name}'s model servers are ready; the routers take "
+                                                    f"them in within {ROUTE_PROPAGATION_SECONDS} s")
+        else:
+            why = waiting.get("message", "its model servers are starting") if waiting else ""
+            reason = str(waiting.get("reason", "ServersNotReady")) if waiting else "ServersNotReady"
+            message = f"variant {name} has no ready model server: {why}"
+        ready = ConditionState("Ready", "False", reason, message)
     return [resolved, routes, degraded, drift_state, ready]
 
 
@@ -283,7 +289,7 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
     all_plans = [*plans, *([shadow_plan] if shadow_plan else [])]
     routes_ok = _routes_state(observed, settings, plans)
     serving = not suspended and routes_ok[0] and all(
-        p.status.get("readyReplicas", 0) > 0 for p, v in zip(plans, variants, strict=True) if v.get("weight", 0))
+        p.available > 0 for p, v in zip(plans, variants, strict=True) if v.get("weight", 0))
     drift_state = drift_condition(current.get("drift") or {}, drift_settings(spec).enabled)
     states = _conditions(failures, all_plans, routes_ok, serving, drift_state)
     degraded = states[2].status == "True"

@@ -28,6 +28,8 @@ class DeploymentView:
     digest: str = ""
     replicas: int = 0
     ready_replicas: int = 0
+    #: Pods ready for the Deployment's minReadySeconds: what the routers have had time to see (serving_manifests).
+    available_replicas: int = 0
     updated_replicas: int = 0
     observed_current: bool = True
 
@@ -81,6 +83,7 @@ def deployment_view(body: Mapping[str, Any]) -> DeploymentView:
         variant=str(labels.get(LABEL_VARIANT, "")), version=_int(labels.get(LABEL_MODEL_VERSION)),
         digest=str((meta.get("annotations") or {}).get(ANNOTATION_DIGEST, "")),
         replicas=_int(status.get("replicas")), ready_replicas=_int(status.get("readyReplicas")),
+        available_replicas=_int(status.get("availableReplicas")),
         updated_replicas=_int(status.get("updatedReplicas")),
         observed_current=_int(status.get("observedGeneration")) >= _int(meta.get("generation")))
 

@@ -282,6 +282,12 @@ def server_args(isvc: Mapping[str, Any], backend: Backend, settings: ServingSett
     return args
 
 
+#: Seconds a model server's pod must stay ready before its Deployment counts it available, and the operator
+#: routes traffic to it or calls the InferenceService Ready: a pod enters its Service's endpoints when ready, then
+#: kube-proxy programs it and the routers' next probe (one a second) takes it in. Without the wait, `Ready` came
+#: before the routers' first route and a CI run's first requests got 437 answers `503 NoVariantReady`.
+ROUTE_PROPAGATION_SECONDS = 5
+
 #: Startup probes (every 2 s) a model server gets before the kubelet restarts it: 10 minutes to load its model.
 STARTUP_PROBE_FAILURES = 300
 
@@ -340,6 +346,7 @@ def server_deployment(isvc: Mapping[str, Any], backend: Backend, settings: Servi
         "selector": {"matchLabels": labels},
         "revisionHistoryLimit": 3,
         "progressDeadlineSeconds": 600,
+        "minReadySeconds": ROUTE_PROPAGATION_SECONDS,
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
         "template": {"metadata": {"labels": labels, "annotations": {ANNOTATION_DIGEST: backend.digest}},
                      "spec": pod},

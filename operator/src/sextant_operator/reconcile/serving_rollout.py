@@ -28,6 +28,7 @@ class VariantPlan:
     problem: tuple[str, str] | None = None  # (reason, message) of a failing backend
     rolled_back: bool = False
     waiting: bool = False  # a rollout step is being watched: look again soon
+    available: int = 0  # replicas ready long enough for the routers to route to them
 
 
 def _seconds_since(start: str | None, now: str) -> float:
@@ -54,9 +55,10 @@ def deployment_of(observed: Observed, backend: Backend) -> DeploymentView | None
     return next((d for d in observed.deployments if d.name == name), None)
 
 
-def _ready(observed: Observed, backend: Backend) -> int:
+def _available(observed: Observed, backend: Backend) -> int:
+    """Replicas the routers have had time to see: traffic moves to a version only once they route to it."""
     view = deployment_of(observed, backend)
-    return view.ready_replicas if view is not None else 0
+    return view.available_replicas if view is not None else 0
 
 
 def _first_step(rollout: Mapping[str, Any]) -> int:
@@ -115,7 +117,7 @@ def plan_rollout(observed: Observed, plan: VariantPlan, variant: Mapping[str, An
     rollout: VariantRollout = {"model": target, "percent": percent}
     plan.backends.append((new, new_scale))
     plan.status["rollout"] = rollout
-    if _ready(observed, new) == 0:
+    if _available(observed, new) == 0:
         rollout["message"] = f"waiting for version {new.version}'s pods to be ready; the previous version serves"
         if percent:  # its pods went away mid-rollout: traffic goes back to the pinned version until they return
             rollout["percent"] = 0
