@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
 
 from sextant_contracts.errors import AccessDenied, InvalidURI, ObjectNotFound, StorageError
@@ -36,6 +38,19 @@ def _clean_key(key: str) -> str:
     return "/".join(parts)
 
 
+@contextmanager
+def _file_errors(path: Path) -> Iterator[None]:
+    """Turn the OS's errors on reading `path` into StorageErrors that say what to fix."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise ObjectNotFound(f"{path} does not exist.", "check the path and that the volume is mounted.") from None
+    except PermissionError:
+        raise AccessDenied(f"{path} is not readable by this process.", "fix the file permissions.") from None
+    except IsADirectoryError:
+        raise StorageError(f"{path} is a directory, not a file.", "point the URI at a file.") from None
+
+
 class FileStore:
     """A directory (a PVC in a cluster). Writes go through a temporary file and os.replace."""
 
@@ -48,14 +63,8 @@ class FileStore:
 
     def read(self, key: str) -> bytes:
         path = self._path(key)
-        try:
+        with _file_errors(path):
             return path.read_bytes()
-        except FileNotFoundError:
-            raise ObjectNotFound(f"{path} does not exist.", "check the path and that the volume is mounted.") from None
-        except PermissionError:
-            raise AccessDenied(f"{path} is not readable by this process.", "fix the file permissions.") from None
-        except IsADirectoryError:
-            raise StorageError(f"{path} is a directory, not a file.", "point the URI at a file.") from None
 
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -242,3 +251,20 @@ def read_uri(uri: str) -> bytes:
     if not path:
         raise InvalidURI(f"S3 URI {uri!r} names a bucket but no object.", "use s3://bucket/path/to/data.csv.")
     return S3Store(bucket, "").read(path)
+
+
+def open_uri(uri: str) -> BinaryIO:
+    """A stream of one object addressed by a file:// or s3:// URI, for reading a dataset without holding all of
+    its bytes (the caller closes it); raises StorageError subclasses like read_uri."""
+    scheme, bucket, path = split_uri(uri)
+    if scheme == "file":
+        location = Path(path)
+        with _file_errors(location):
+            return location.open("rb")
+    if not path:
+        raise InvalidURI(f"S3 URI {uri!r} names a bucket but no object.", "use s3://bucket/path/to/data.csv.")
+    try:
+        body: BinaryIO = s3_client().get_object(Bucket=bucket, Key=path)["Body"]
+    except Exception as exc:
+        raise translate_s3_error(exc, f"s3://{bucket}/{path}") from exc
+    return body
