@@ -107,13 +107,15 @@ def prepare(spec: TrainingSpec) -> Prepared:
     data = ingest(spec.dataset, spec.task)
     profile(data.features, data.target, spec.task, suspicious=False)  # whole-dataset checks fail before splitting
     train_X, train_y, test_X, test_y = _split(spec, data.features, data.target)
+    uri, sha256 = data.uri, data.sha256
+    del data  # the split copied the rows: the whole table would otherwise stay in memory through the fit
     prof = profile(train_X, train_y, spec.task)
     log.info("step ingest+profile finished in %.2f s: %d training rows, %d holdout rows, %d features%s",
              time.perf_counter() - started, len(train_X), len(test_X), len(prof.schema),
              f" ({len(prof.warnings)} data-quality warnings)" if prof.warnings else "")
     for warning in prof.warnings:
         log.warning("data quality: %s", warning)
-    return Prepared(train_X, train_y, test_X, test_y, prof, data.uri, data.sha256)
+    return Prepared(train_X, train_y, test_X, test_y, prof, uri, sha256)
 
 
 def contamination_of(spec: TrainingSpec, prepared: Prepared, params: dict[str, Any]) -> float:
