@@ -44,7 +44,7 @@ class Problem:
 
     def model(self, algorithm: str, params: dict[str, Any]) -> Any:
         return build_model(self.schema, self.preprocessing, build_estimator(self.task, algorithm, params, self.seed),
-                           self.task)
+                           self.task, len(self.X))
 
 
 @dataclass

@@ -15,6 +15,7 @@ from sextant_contracts.catalogue import BUILTIN_DATASETS, format_from_uri
 from sextant_contracts.digest import digest_bytes
 from sextant_contracts.errors import ContractError
 from sextant_contracts.storage import open_uri
+from sextant_pipelines import compact
 from sextant_pipelines.errors import DataError, SpecError
 from sextant_pipelines.spec import DatasetSpec
 
@@ -109,6 +110,7 @@ class ColumnFilter:
         named = [*(spec.features or []), *([spec.target] if spec.target else [])]
         self._keep = set(named) if spec.features else None
         self._exclude = set(spec.exclude)
+        self.target = spec.target
 
     def __call__(self, column: Any) -> bool:
         name = str(column)
@@ -125,7 +127,9 @@ def _read_csv(uri: str, columns: ColumnFilter) -> tuple[pd.DataFrame, str]:
     with open_uri(uri) as raw:
         stream = HashingStream(raw)
         try:
-            frame = pd.read_csv(io.BufferedReader(stream, READ_CHUNK), usecols=columns, compression=compression)
+            with pd.read_csv(io.BufferedReader(stream, READ_CHUNK), usecols=columns, compression=compression,
+                             chunksize=compact.LARGE_ROWS) as chunks:
+                frame = compact.concat_chunks(chunks, columns.target)
         except Exception as exc:  # noqa: BLE001 - pandas raises many types for malformed input
             if stream.blank:  # nothing but whitespace came before pandas gave up
                 raise _empty(uri) from None
@@ -147,7 +151,7 @@ def _read_parquet(uri: str, columns: ColumnFilter) -> tuple[pd.DataFrame, str]:
         frame = pd.read_parquet(source, columns=[n for n in names if columns(n)])
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for malformed input
         raise _unreadable(uri, "parquet", exc, stream.head) from None
-    return frame, sha
+    return (compact.compact_frame(frame, columns.target) if compact.is_large(len(frame)) else frame), sha
 
 
 def read_frame(spec: DatasetSpec) -> tuple[pd.DataFrame, list[str], str]:

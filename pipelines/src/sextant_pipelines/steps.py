@@ -152,7 +152,8 @@ def decision_threshold(spec: TrainingSpec, prepared: Prepared, problem: Problem,
             not hasattr(estimator, "predict_proba") or prepared.train_y is None:
         return None
     if oof is None or oof.ndim != 2:
-        model = build_model(prepared.profile.schema, spec.preprocessing, clone(estimator), spec.task)
+        model = build_model(prepared.profile.schema, spec.preprocessing, clone(estimator), spec.task,
+                            len(prepared.train_X))
         folds = StratifiedKFold(max(problem.folds, THRESHOLD_FOLDS), shuffle=True, random_state=spec.split.seed)
         with threadpool_limits(limits=1 if len(prepared.train_X) < SMALL_DATA_ROWS else None):
             oof = cross_val_predict(model, prepared.train_X, prepared.train_y, cv=folds, method="predict_proba")
@@ -208,7 +209,7 @@ def fit(spec: TrainingSpec, prepared: Prepared, searched: tune.SearchOutcome | N
     if decision is not None:
         estimator = threshold.with_threshold(estimator, decision)
         search = {**search, "decisionThreshold": decision.to_dict()}
-    model = build_model(prepared.profile.schema, spec.preprocessing, estimator, spec.task)
+    model = build_model(prepared.profile.schema, spec.preprocessing, estimator, spec.task, len(prepared.train_X))
     refit_started = time.perf_counter()
     _fit_quietly(model, prepared.train_X, prepared.train_y)
     log.info("step %s finished in %.2f s: %s %s", spec.mode, time.perf_counter() - started, algorithm, params)

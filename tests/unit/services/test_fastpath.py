@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures, StandardScaler
 
 from sextant_contracts.manifest import FeatureSpec as TrainSpec
+from sextant_pipelines import compact
 from sextant_pipelines.preprocess import build_model
 from sextant_pipelines.spec import PreprocessingSpec
 from sextant_services.dataplane import plan_for, predict_columns
@@ -159,3 +161,18 @@ def test_compiling_a_sextant_train_model_keeps_the_column_transformer_order() ->
     plan = compile_plan(pipe, FeatureSchema.from_manifest(_schema()))
     assert [b.names for b in plan.blocks] == [("age", "income", "visits"), ("colour", "plan")]
     assert math.isclose(sum(b.width for b in plan.blocks), pipe[0].transform(_frame()[0].head(2)).shape[1])
+
+
+def test_a_model_trained_on_large_data_is_served_through_a_dataframe(caplog: pytest.LogCaptureFixture) -> None:
+    """Large data's float32 design matrix is not what a plan reproduces: the model, pickled as the registry
+    stores it, is served through a DataFrame and answers exactly what it predicts."""
+    frame, score = _frame()
+    train_schema = [TrainSpec(f["name"], f["type"], f["dtype"], f["nullable"]) for f in _schema()]
+    pipe = build_model(train_schema, PreprocessingSpec(), LogisticRegression(max_iter=2000), "classification",
+                       rows=compact.LARGE_ROWS + 1).fit(frame, (score > np.median(score)).astype(int))
+    model = _loaded(pickle.loads(pickle.dumps(pipe)), "classification")  # noqa: S301 - our own bytes
+    with caplog.at_level(logging.INFO, logger="sextant_services"):
+        assert plan_for(model) is None
+    assert "served through a DataFrame (no column plan: " in caplog.text
+    cols = validate_records(RECORDS, model.schema, 100)
+    assert np.array_equal(predict_columns(model, cols, False)[0], pipe.predict(_frame_of(RECORDS)))
