@@ -144,11 +144,22 @@ def _record(budget: SearchBudget, trials: list[TrialResult], result: TrialResult
     complete = [t for t in trials if t.state == "complete"]
     if not complete:
         return
+    _release_outputs(trials, max(complete, key=_rank))
     single = refit_seconds(max(complete, key=_rank).seconds, budget.folds, budget.refits)
     voting = refit_seconds(sum(m.seconds for m in _top_members(trials)), budget.folds, 1) \
         if spec.ensemble != "none" and supervised else 0.0
     # The ensemble's refit on the training rows is reserved; its refit on all rows runs only if time is left.
     budget.reserve(max(single, voting))
+
+
+def _release_outputs(trials: list[TrialResult], best: TrialResult) -> None:
+    """Keep out-of-fold outputs only where they can still be used: the best trial (its decision threshold) and
+    the ensemble's candidates. Another trial's can never be chosen again (a new trial brings its own), and on
+    17 M rows each trial's are 272 MB."""
+    keep = {id(t) for t in _top_members(trials)} | {id(best)}
+    for trial in trials:
+        if id(trial) not in keep:
+            trial.oof = None
 
 
 def _rank(trial: TrialResult) -> tuple[float, int]:

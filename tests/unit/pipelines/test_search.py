@@ -88,6 +88,17 @@ def test_automl_exit_criteria_and_ensemble(problem: Problem) -> None:
     assert {t.algorithm for t in capped.trials} == {"logistic_regression", "knn", "naive_bayes"}
 
 
+def test_automl_keeps_out_of_fold_outputs_only_where_an_ensemble_or_the_threshold_can_use_them(
+        problem: Problem) -> None:
+    outcome = automl.search(problem, AutomlSpec(time_budget_s=60, max_trials=10, ensemble="voting",
+                                                algorithms=["logistic_regression", "knn"]), on_trial=lambda *_: None)
+    holding = [t for t in outcome.trials if t.oof is not None]
+    assert len(outcome.trials) == 10 and len(holding) <= 2  # the best trial of each of the two algorithms
+    best = tune.best_trial(outcome.trials, "automl")
+    assert best in holding and {t.algorithm for t in holding} == {"logistic_regression", "knn"}
+    assert "voting" in outcome.ensemble_scores
+
+
 def test_automl_stops_at_the_time_budget(problem: Problem) -> None:
     outcome = automl.search(problem, AutomlSpec(time_budget_s=3, algorithms=["logistic_regression", "knn"]),
                             on_trial=lambda *_: None)
