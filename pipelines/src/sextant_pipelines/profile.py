@@ -96,7 +96,11 @@ def feature_baseline(feature: FeatureSpec, column: pd.Series) -> dict[str, Any]:
         numbers = values.to_numpy(dtype=float)
         edges = histogram_edges(numbers.min(), numbers.max()) if len(numbers) else histogram_edges(None, None)
         return numeric_baseline(edges, histogram_counts(numbers, edges))
-    return categorical_baseline({str(k): int(v) for k, v in values.astype(str).value_counts().items()})
+    counts: dict[str, int] = {}
+    for value, count in values.value_counts().items():  # counted before stringifying: a large table's
+        if count:  # categoricals would otherwise become one string per row (and unused categories count 0)
+            counts[str(value)] = counts.get(str(value), 0) + int(count)
+    return categorical_baseline(counts)
 
 
 def feature_findings(name: str, rows: int, missing: int, constant: bool) -> list[str]:

@@ -92,3 +92,15 @@ def test_a_large_tables_model_learns_float32_and_takes_raw_records(tmp_path: Pat
     assert design.dtype == np.float32 and sparse.issparse(design) == sparse_matrix
     raw = table().drop(columns=["note", "label"]).head(200)  # float64 and plain strings, as the server builds
     assert (model.predict(raw) == table()["label"].head(200)).mean() > 0.9
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_a_large_tables_drift_baseline_counts_the_same_categories(tmp_path: Path) -> None:
+    table().to_csv(tmp_path / "d.csv", index=False)
+    data = ingest(DatasetSpec(uri=(tmp_path / "d.csv").as_uri(), target="label", exclude=["note"]),
+                  "classification")
+    whole = pd.read_csv(tmp_path / "d.csv")
+    compacted = profile(data.features, data.target, "classification").baseline["features"]["city"]
+    assert compacted == profile(whole[["x", "count", "city"]], whole["label"], "classification").baseline[
+        "features"]["city"]
+    assert sum(compacted["frequencies"].values()) == pytest.approx(1.0) and len(compacted["frequencies"]) == 20
