@@ -165,6 +165,11 @@ def _returns_data(prometheus: PrometheusServer, expr: str) -> bool:
 def test_dashboard_queries_and_rules_return_data_and_rejected_requests_fire(
         cluster: Any, served: tuple[PrometheusServer, str]) -> None:
     prometheus, address = served
+    # rate() needs a sample from before the load: on a quiet machine all 300 requests once fell between two
+    # scrapes, the latency histogram's first sample already held them, and its 5-minute rate stayed 0 (p95 NaN).
+    eventually(lambda: prometheus.series(f'sextant_request_duration_seconds_count{{namespace="{NAMESPACE}",'
+                                         'variant="default"}'), timeout=60, interval=1,
+               what="Prometheus to have scraped the variant's latency histogram before the load")
     good = RequestLoad(address, _records(1.0), concurrency=2, max_requests=300, max_seconds=120).start()
     bad = RequestLoad(address, {"records": [{"not_a_feature": 1}]}, concurrency=1, max_requests=150,
                       max_seconds=120).run()
