@@ -144,8 +144,9 @@ def _record(budget: SearchBudget, trials: list[TrialResult], result: TrialResult
     complete = [t for t in trials if t.state == "complete"]
     if not complete:
         return
-    _release_outputs(trials, max(complete, key=_rank))
-    single = refit_seconds(max(complete, key=_rank).seconds, budget.folds, budget.refits)
+    best = max(complete, key=_rank)
+    _release_outputs(trials, best)
+    single = refit_seconds(best.seconds, budget.folds, budget.refits)
     voting = refit_seconds(sum(m.seconds for m in _top_members(trials)), budget.folds, 1) \
         if spec.ensemble != "none" and supervised else 0.0
     # The ensemble's refit on the training rows is reserved; its refit on all rows runs only if time is left.

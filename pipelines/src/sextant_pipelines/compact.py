@@ -1,6 +1,6 @@
 """Compact dtypes for large datasets: a table read in chunks is kept at a fraction of pandas' default size.
 
-A dataset of LARGE_ROWS rows or more (issue: a 2 GB CSV trains in a pod with a 6 GiB limit) is held as
+A dataset of more than LARGE_ROWS rows (issue: a 2 GB CSV trains in a pod with a 6 GiB limit) is held as
   - float32 for every float feature (7 significant digits; LightGBM and XGBoost learn in float32 anyway),
   - the smallest integer type that holds each integer feature's values (lossless),
   - pandas categoricals for string features with repeated values (lossless: one small code per row),
@@ -29,10 +29,6 @@ def is_large(rows: int) -> bool:
     return rows > LARGE_ROWS
 
 
-def _is_numeric(column: pd.Series) -> bool:
-    return ptypes.is_numeric_dtype(column) and not ptypes.is_bool_dtype(column)
-
-
 def compact_column(column: pd.Series) -> pd.Series:
     """One feature column of a large dataset in its compact dtype."""
     if ptypes.is_bool_dtype(column) or isinstance(column.dtype, pd.CategoricalDtype):
@@ -58,7 +54,7 @@ def _joined(parts: list[pd.Series]) -> pd.Series:
     is a string in every chunk (as one whole-file parse would have made it), kept categorical when it was."""
     if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
         return pd.Series(union_categoricals(parts), name=parts[0].name)
-    if all(_is_numeric(p) or ptypes.is_bool_dtype(p) for p in parts):
+    if all(ptypes.is_numeric_dtype(p) for p in parts):  # booleans included
         return pd.concat(parts, ignore_index=True)
     strings = pd.concat([p.astype("str") for p in parts], ignore_index=True)
     categorical = any(isinstance(p.dtype, pd.CategoricalDtype) for p in parts)

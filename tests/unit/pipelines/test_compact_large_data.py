@@ -74,7 +74,7 @@ def test_a_column_that_turns_to_strings_in_a_later_chunk_is_strings_throughout(t
 def test_a_table_of_one_chunk_is_exactly_what_pandas_reads(tmp_path: Path) -> None:
     table(900).to_csv(tmp_path / "d.csv", index=False)
     got = read(tmp_path / "d.csv")
-    pd.testing.assert_frame_equal(got, pd.read_csv(tmp_path / "d.csv").drop(columns=[]), check_like=True)
+    pd.testing.assert_frame_equal(got, pd.read_csv(tmp_path / "d.csv"), check_like=True)
 
 
 @pytest.mark.usefixtures("small_chunks")
