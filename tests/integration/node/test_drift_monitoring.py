@@ -154,5 +154,15 @@ def test_drift_is_reported_by_feature_and_retrains_the_model(cluster: Any, train
     canary = eventually(lambda: (variant().get("rollout") or {}).get("percent") == 20 and variant(), timeout=300,
                         interval=2, what="the retrained model to take the canary's 20%")
     assert canary["rollout"]["model"]["version"] == new and canary["model"]["version"] == str(trained)
-    eventually(lambda: variant()["model"]["version"] == new and "rollout" not in variant(), timeout=300,
-               interval=3, what="the retrained model to be promoted")
+    # Without requests the canary is never judged, so it is not promoted however long it waits.
+    idle = eventually(lambda: "this step needs" in (variant().get("rollout") or {}).get("message", "") and variant(),
+                      timeout=120, interval=2, what="the canary's interval to pass with no requests judged")
+    assert idle["model"]["version"] == str(trained) and idle["rollout"]["percent"] == 20
+    one_row = _rows(0.0, 1)
+
+    def promoted_under_traffic() -> bool:
+        for _ in range(20):
+            _predict(cluster, one_row)
+        return variant()["model"]["version"] == new and "rollout" not in variant()
+    eventually(promoted_under_traffic, timeout=300, interval=3, what="the retrained model, judged on requests at "
+               "20% and at 100%, to be promoted")

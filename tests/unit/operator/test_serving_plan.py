@@ -235,11 +235,15 @@ def test_a_canary_takes_its_share_then_the_rest_after_the_interval() -> None:
     assert config["listen"].endswith(":8080")
     (config_map,) = [m for m in first.apply if m["kind"] == "ConfigMap"]
     assert '"weight": 12' in config_map["data"]["router.yaml"] and '"weight": 3' in config_map["data"]["router.yaml"]
-    during = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T1, staging=3), SETTINGS)
+    during = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T1, staging=3,
+                                           errors={"challenger-v3": (25, 0)}), SETTINGS)
     assert during.status["variants"][1]["rollout"]["percent"] == 20
-    full = plan_inferenceservice(observe(with_status(isvc, during.status), deps, T2, staging=3), SETTINGS)
+    full = plan_inferenceservice(observe(with_status(isvc, during.status), deps, T2, staging=3,
+                                         errors={"challenger-v3": (30, 0)}), SETTINGS)
     assert full.status["variants"][1]["rollout"]["percent"] == 100
-    done = plan_inferenceservice(observe(with_status(isvc, full.status), deps, T3, staging=3), SETTINGS)
+    assert full.status["variants"][1]["rollout"]["stepCounts"] == [30, 0]
+    done = plan_inferenceservice(observe(with_status(isvc, full.status), deps, T3, staging=3,
+                                         errors={"challenger-v3": (120, 0)}), SETTINGS)
     assert done.status["variants"][1]["model"]["version"] == "3" and "rollout" not in done.status["variants"][1]
     assert done.delete == ["churn-challenger-v2"]
 
@@ -280,6 +284,38 @@ def test_a_canary_no_worse_than_the_version_it_replaces_goes_on() -> None:
     worse = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T1, staging=3,
                                           errors={"challenger-v3": (40, 4), "challenger-v2": (400, 4)}), SETTINGS)
     assert worse.status["variants"][1]["rolledBack"]["version"] == "3"
+
+
+def test_each_step_is_judged_on_its_own_requests() -> None:
+    isvc = with_status(AB, _pinned_status())
+    isvc["spec"]["rollout"] = {"strategy": "Linear", "stepPercent": 25, "interval": "1m", "maxErrorRate": 0.05,
+                               "minRequests": 20}
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 1))
+    first = plan_inferenceservice(observe(isvc, deps, T0, staging=3, errors={"challenger-v3": (0, 0)}), SETTINGS)
+    # 4 of 400 at 25%: a good step, so the next one starts from these counters.
+    second = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T2, staging=3,
+                                           errors={"challenger-v3": (400, 4)}), SETTINGS)
+    rollout = second.status["variants"][1]["rollout"]
+    assert rollout["percent"] == 50 and rollout["stepCounts"] == [400, 4]
+    # 10 of the next 40 at 50%: 14 of 440 overall (3.2%) would pass, the step's own 25% does not.
+    bad = plan_inferenceservice(observe(with_status(isvc, second.status), deps, T3, staging=3,
+                                        errors={"challenger-v3": (440, 14)}), SETTINGS)
+    challenger = bad.status["variants"][1]
+    assert challenger["rolledBack"]["version"] == "3" and "10 of 40" in challenger["message"]
+    assert "at 50%" in challenger["message"]
+
+
+def test_a_step_without_its_minimum_requests_waits_and_says_so() -> None:
+    isvc = with_status(AB, _pinned_status())
+    isvc["spec"]["rollout"] = {"strategy": "Canary", "canaryPercent": 20, "interval": "1m", "minRequests": 20}
+    deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 1))
+    first = plan_inferenceservice(observe(isvc, deps, T0, staging=3), SETTINGS)
+    idle = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T3, staging=3,
+                                         errors={"challenger-v3": (7, 0)}), SETTINGS)
+    challenger = idle.status["variants"][1]
+    assert challenger["model"]["version"] == "2" and challenger["rollout"]["percent"] == 20
+    assert "answered 7 of the 20 requests" in challenger["rollout"]["message"]
+    assert idle.requeue_after is not None
 
 
 def test_few_requests_are_not_judged() -> None:

@@ -93,7 +93,8 @@ class Rollout(TypedDict, total=False):
         "version it replaces answered a larger share (a new version no worse than the old one proceeds).",
         default=0.05, minimum=0, maximum=1)]
     minRequests: Annotated[int, Field(
-        "Requests the new version must have answered in a step before its error rate is judged.", default=20,
+        "Requests the new version must have answered in a step before its error rate is judged; a step ends "
+        "only after interval and this many requests.", default=20,
         minimum=1)]
 
 
@@ -194,10 +195,12 @@ class VariantRollout(TypedDict, total=False):
                                   maximum=100)]
     stepStartedAt: Annotated[str, Field("When the current step began (RFC 3339).", format="date-time")]
     message: Annotated[str, Field("What the rollout waits for.")]
+    stepCounts: Annotated[list[int], Field(
+        "Prediction requests and 5xx answers of the new version when the current step began: the step is judged "
+        "on what it answered since.", min_items=2, max_items=2)]
     previousCounts: Annotated[list[int], Field(
-        "Prediction requests and 5xx answers of the version being replaced when the new version first got "
-        "traffic: its rate since then is what the new version must not be worse than.", min_items=2,
-        max_items=2)]
+        "Prediction requests and 5xx answers of the version being replaced when the current step began: its rate "
+        "since then is what the new version must not be worse than.", min_items=2, max_items=2)]
 
 
 class VariantStatus(TypedDict, total=False):

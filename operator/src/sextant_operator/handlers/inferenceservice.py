@@ -114,11 +114,12 @@ class ServingReconciler(KeyedReconciler):
         return out
 
     async def _rollout_errors(self, body: Mapping[str, Any], pods: list[PodView]) -> dict[str, tuple[int, int]]:
-        """Requests and 5xx answers of each version being rolled out with traffic, and of the version it replaces."""
+        """Requests and 5xx answers of each version being rolled out, and of the version it replaces (read before
+        the first step too, so that step is judged from its own start)."""
         errors: dict[str, tuple[int, int]] = {}
         for variant in (body.get("status") or {}).get("variants", []):
             rollout = variant.get("rollout") or {}
-            if not rollout.get("percent"):
+            if not rollout:
                 continue
             new = int((rollout.get("model") or {}).get("version", 0))
             old = int((variant.get("model") or {}).get("version", 0))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sextant_contracts.durations import parse_duration
 from sextant_contracts.resources.inferenceservice import ResolvedModel, VariantRollout, VariantStatus
@@ -76,32 +76,46 @@ def _next_step(rollout: Mapping[str, Any], percent: int) -> int:
     return 100
 
 
-def _since_rollout_start(now: tuple[int, int], start: list[int] | None) -> tuple[int, int]:
-    """Counter growth since the rollout began; counters that went back (servers restarted) count whole."""
+def _since(now: tuple[int, int], start: list[int] | None) -> tuple[int, int]:
+    """Counter growth since `start`; counters that went back (a server restarted) count whole."""
     if not start or now[0] < start[0] or now[1] < start[1]:
         return now
     return now[0] - start[0], now[1] - start[1]
 
 
+def _counts(observed: Observed, backend: Backend) -> tuple[int, int]:
+    """Prediction requests and 5xx answers of a backend's ready servers, read this reconcile."""
+    return observed.errors.get(backend.key, (0, 0))
+
+
 def _error_verdict(observed: Observed, backend: Backend, stable: Backend, policy: Mapping[str, Any],
                    rollout: Mapping[str, Any]) -> str | None:
-    """Why the new version must be rolled back, or None: its 5xx rate over enough requests (its servers started
-    with the rollout) is above maxErrorRate and worse than the previous version's since the rollout began (a
-    version no worse than the one it replaces may proceed)."""
+    """Why the new version must be rolled back, or None: its 5xx rate over at least minRequests requests of
+    the current step is above maxErrorRate and worse than the previous version's over the same step (a version
+    no worse than the one it replaces may proceed). Each step is judged on its own requests, so errors that
+    appear only at a larger share are not diluted by the quiet steps before it."""
     least = int(policy.get("minRequests", 20))
-    requests, errors = observed.errors.get(backend.key, (0, 0))
+    requests, errors = _since(_counts(observed, backend), rollout.get("stepCounts"))
     if requests < least:
         return None
     rate = errors / requests
     limit = float(policy.get("maxErrorRate", 0.05))
     if rate <= limit:
         return None
-    old_requests, old_errors = _since_rollout_start(observed.errors.get(stable.key, (0, 0)),
-                                                   rollout.get("previousCounts"))
+    old_requests, old_errors = _since(_counts(observed, stable), rollout.get("previousCounts"))
     if old_requests >= least and rate <= old_errors / old_requests:
         return None
-    return (f"version {backend.version} answered {errors} of {requests} requests with 5xx ({rate:.1%}, above "
-            f"spec.rollout.maxErrorRate {limit:.1%}): rolled back to the previous version")
+    return (f"version {backend.version} answered {errors} of {requests} requests with 5xx at "
+            f"{rollout.get('percent')}% of the traffic ({rate:.1%}, above spec.rollout.maxErrorRate {limit:.1%}): "
+            "rolled back to the previous version")
+
+
+def _start_step(rollout: VariantRollout, observed: Observed, new: Backend, stable: Backend, percent: int) -> None:
+    """Begin a step at `percent`: both versions' counters now are where the step's judgement starts."""
+    rollout["percent"] = percent
+    rollout["stepStartedAt"] = observed.now
+    rollout["stepCounts"] = list(_counts(observed, new))
+    rollout["previousCounts"] = list(_counts(observed, stable))
 
 
 def plan_rollout(observed: Observed, plan: VariantPlan, variant: Mapping[str, Any], current: Mapping[str, Any],
@@ -112,20 +126,18 @@ def plan_rollout(observed: Observed, plan: VariantPlan, variant: Mapping[str, An
     new_scale = autoscaling(new.scaling, settings, False)
     previous: Mapping[str, Any] = current.get("rollout") or {}
     same_target = same_model(previous.get("model"), target)
-    percent = int(previous.get("percent", 0)) if same_target else 0
-    started = previous.get("stepStartedAt") if same_target else None
-    rollout: VariantRollout = {"model": target, "percent": percent}
+    rollout: VariantRollout = {"model": target, "percent": 0}
+    if same_target:  # the step in progress carries over, with the counters it started from
+        rollout = cast(VariantRollout, {**previous, "model": target})  # the status as stored: the same keys
+        rollout.pop("message", None)
     plan.backends.append((new, new_scale))
     plan.status["rollout"] = rollout
     if _available(observed, new) == 0:
         rollout["message"] = f"waiting for version {new.version}'s pods to be ready; the previous version serves"
-        if percent:  # its pods went away mid-rollout: traffic goes back to the pinned version until they return
+        if rollout["percent"]:  # its pods went away mid-rollout: traffic goes back to the pinned version
             rollout["percent"] = 0
         return
-    if same_target and previous.get("previousCounts"):
-        rollout["previousCounts"] = list(previous["previousCounts"])
-    elif stable.key in observed.errors:
-        rollout["previousCounts"] = list(observed.errors[stable.key])
+    percent = int(rollout["percent"])
     verdict = _error_verdict(observed, new, stable, policy, rollout) if percent else None
     if verdict is not None:
         plan.backends.pop()
@@ -134,21 +146,31 @@ def plan_rollout(observed: Observed, plan: VariantPlan, variant: Mapping[str, An
         plan.status["reason"], plan.status["message"] = "RolledBack", verdict
         plan.rolled_back = True
         return
-    interval = parse_duration(policy.get("interval", "1m"))
     if percent == 0:
-        percent, started = _first_step(policy), observed.now
-    elif _seconds_since(started, observed.now) >= interval:
-        if percent >= 100:  # watched at 100% for one interval without a rollback
+        _start_step(rollout, observed, new, stable, _first_step(policy))
+    elif _seconds_since(rollout.get("stepStartedAt"), observed.now) >= parse_duration(policy.get("interval", "1m")):
+        least = int(policy.get("minRequests", 20))
+        answered = _since(_counts(observed, new), rollout.get("stepCounts"))[0]
+        if answered < least:  # a step passes only once it has been judged
+            _watch(plan, stable, new, percent, f"version {new.version} gets {percent}% of the variant's traffic and "
+                   f"has answered {answered} of the {least} requests (spec.rollout.minRequests) this step needs "
+                   "before it is judged; the next step waits for them")
+            return
+        if percent >= 100:  # judged at 100% without a rollback
             _promote(plan, new, new_scale, target)
             return
-        percent, started = _next_step(policy, percent), observed.now
+        _start_step(rollout, observed, new, stable, _next_step(policy, percent))
+    percent = int(rollout["percent"])
     if percent >= 100 and policy.get("strategy", "AllAtOnce") == "AllAtOnce":
         _promote(plan, new, new_scale, target)
         return
-    rollout["percent"] = percent
-    rollout["stepStartedAt"] = str(started)
-    rollout["message"] = (f"version {new.version} gets {percent}% of the variant's traffic"
-                          + ("" if percent >= 100 else "; next step after spec.rollout.interval"))
+    _watch(plan, stable, new, percent, f"version {new.version} gets {percent}% of the variant's traffic"
+           + ("" if percent >= 100 else "; next step after spec.rollout.interval and spec.rollout.minRequests"))
+
+
+def _watch(plan: VariantPlan, stable: Backend, new: Backend, percent: int, message: str) -> None:
+    """Both versions serve at the step's shares while the step is watched."""
+    plan.status["rollout"]["message"] = message
     plan.routes = [(stable, 100 - percent), (new, percent)]
     plan.waiting = True
 
