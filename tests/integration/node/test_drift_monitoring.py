@@ -94,8 +94,9 @@ def _rows(shift_sigmas: float, count: int) -> dict[str, Any]:
     return {"records": frame.to_dict(orient="records")}
 
 
-def _predict(cluster: Any, body: dict[str, Any]) -> None:
-    address = cluster.kubectl("get", "service", "tumours", "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}").stdout
+def _predict(cluster: Any, body: dict[str, Any], address: str | None = None) -> None:
+    address = address or cluster.kubectl("get", "service", "tumours", "-n", NAMESPACE, "-o",
+                                         "jsonpath={.spec.clusterIP}").stdout
     request = urllib.request.Request(f"http://{address}/predict", data=json.dumps(body).encode(),
                                      headers={"content-type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - the Service's ClusterIP
@@ -158,11 +159,12 @@ def test_drift_is_reported_by_feature_and_retrains_the_model(cluster: Any, train
     idle = eventually(lambda: "this step needs" in (variant().get("rollout") or {}).get("message", "") and variant(),
                       timeout=120, interval=2, what="the canary's interval to pass with no requests judged")
     assert idle["model"]["version"] == str(trained) and idle["rollout"]["percent"] == 20
-    one_row = _rows(0.0, 1)
+    one_row = {"records": _rows(0.0, 20)["records"][:1]}  # (one row alone has no std to shift by: NaN)
+    address = cluster.kubectl("get", "service", "tumours", "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}").stdout
 
     def promoted_under_traffic() -> bool:
         for _ in range(20):
-            _predict(cluster, one_row)
+            _predict(cluster, one_row, address)
         return variant()["model"]["version"] == new and "rollout" not in variant()
     eventually(promoted_under_traffic, timeout=300, interval=3, what="the retrained model, judged on requests at "
                "20% and at 100%, to be promoted")

@@ -1,6 +1,6 @@
 """KEDA scales model servers on the real node: an InferenceService with `scaling.metric: rps` scales out under a
-bounded load and back when it ends; one with `minReplicas: 0` scales to zero when idle, and what a request sees
-then.
+bounded load and back when it ends; one with `scaling.metric: concurrency` scales out when a slow model keeps
+requests in flight; one with `minReplicas: 0` scales to zero when idle, and what a request sees then.
 
 KEDA (operator and metrics adapter, built from the Go module proxy) runs beside the cluster as host processes
 (tests/support/keda.py); Prometheus runs on the host with the chart's scrape config, every 2 s; the operator is
@@ -15,8 +15,9 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -36,7 +37,7 @@ from tests.support.real_pods import (
     serving_image_values,
 )
 from tests.support.request_load import RequestLoad
-from tests.support.serving_models import register_breast_cancer
+from tests.support.serving_models import register, register_breast_cancer
 from tests.support.sextant_operator import CHART
 
 # The module fixture (KEDA, the chart, a model server starting on 2 shared cores) counts towards the first test.
@@ -46,6 +47,11 @@ NAMESPACE = "keda-scaling"
 SMALL = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
 #: Requests/s per replica the rps variant aims at: the bounded load below sends far more, so it wants them all.
 RPS_TARGET = 5
+
+
+class Versions(NamedTuple):
+    quick: str
+    slow: str
 
 
 def _apply(cluster: Any, doc: dict[str, Any]) -> None:
@@ -62,16 +68,24 @@ def _records() -> dict[str, Any]:
     return {"records": [{f"f{i}": float(v) for i, v in enumerate(row)} for row in load_breast_cancer().data[:2]]}
 
 
-def _publish_model(cluster: Any, root: Path) -> int:
-    manifest = register_breast_cancer(root)
+def _publish_models(cluster: Any, root: Path) -> Versions:
+    """Two versions of `cancer` in the in-cluster store: a quick one, and a slow one (a forest of 1,500 trees)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+
+    quick = register_breast_cancer(root)
+    data = load_breast_cancer()
+    frame = pd.DataFrame(data.data, columns=[f"f{i}" for i in range(data.data.shape[1])])
+    forest = RandomForestClassifier(n_estimators=1500, n_jobs=1, random_state=0).fit(frame, data.target)
+    slow = register(root, "cancer", forest, frame, "classification", {"name": "malignant", "classes": [0, 1]})
     store = store_client(cluster, NAMESPACE)
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         store.put_object(Bucket=BUCKET, Key=path.relative_to(root).as_posix(), Body=path.read_bytes())
-    return int(manifest.version)
+    return Versions(quick=str(quick.version), slow=str(slow.version))
 
 
 @pytest.fixture(scope="module")
-def stack(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusServer, str]]:
+def stack(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusServer, Versions]]:
     """KEDA, the chart (operator, embedded store) in NAMESPACE, Prometheus scraping it; yields Prometheus and the
     model's version. KEDA comes first: the operator looks for its CRDs when it starts."""
     image_refs(cluster)  # skips without a real node
@@ -89,7 +103,7 @@ def stack(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
             cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 
 
-def _with_chart(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusServer, str]]:
+def _with_chart(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusServer, Versions]]:
     """Prometheus's port is chosen before the chart, whose serving.prometheusUrl names it."""
     from tests.support.processes import free_port
 
@@ -106,7 +120,7 @@ def _with_chart(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
         job["scrape_interval"] = "2s"
     config = {"global": {"scrape_interval": "2s"}, "scrape_configs": with_kubeconfig(jobs, Path(cluster.kubeconfig))}
     with running_prometheus(tmp_path_factory.mktemp("prometheus"), config, port=port) as prometheus:
-        yield prometheus, str(_publish_model(cluster, tmp_path_factory.mktemp("store")))
+        yield prometheus, _publish_models(cluster, tmp_path_factory.mktemp("store"))
 
 
 def _apply_isvc(cluster: Any, name: str, version: str, scaling: dict[str, Any]) -> tuple[str, str]:
@@ -155,9 +169,9 @@ def _wait_replicas(cluster: Any, backend: str, check: Any, timeout: float, what:
 
 
 def test_request_rate_scales_out_under_load_and_back_when_it_ends(
-        cluster: Any, stack: tuple[PrometheusServer, str]) -> None:
-    prometheus, version = stack
-    address, backend = _apply_isvc(cluster, "rps", version, {
+        cluster: Any, stack: tuple[PrometheusServer, Versions]) -> None:
+    prometheus, versions = stack
+    address, backend = _apply_isvc(cluster, "rps", versions.quick, {
         "metric": "rps", "target": RPS_TARGET, "minReplicas": 1, "maxReplicas": 3, "scaleDownDelaySeconds": 15})
     eventually(lambda: _get(cluster, "inferenceservice", "rps").get("status", {}).get("phase") == "Ready",
                timeout=300, interval=2, what="InferenceService rps to be Ready")
@@ -192,11 +206,39 @@ def test_request_rate_scales_out_under_load_and_back_when_it_ends(
           f"{sent.statuses[200]} answered 200, {sent.lost} not")
 
 
+def test_concurrency_scales_out_when_a_slow_model_keeps_requests_in_flight(
+        cluster: Any, stack: tuple[PrometheusServer, Versions]) -> None:
+    prometheus, versions = stack
+    address, backend = _apply_isvc(cluster, "inflight", versions.slow, {
+        "metric": "concurrency", "target": 1, "minReplicas": 1, "maxReplicas": 3, "scaleDownDelaySeconds": 15})
+    try:
+        eventually(lambda: _get(cluster, "inferenceservice", "inflight").get("status", {}).get("phase") == "Ready",
+                   timeout=300, interval=2, what="InferenceService inflight to be Ready")
+        eventually(lambda: _predict(address) == 200, timeout=120, interval=1, what="a prediction through inflight")
+        trigger = _get(cluster, "scaledobject", backend)["spec"]["triggers"][0]
+        assert "sextant_request_duration_seconds_sum" in trigger["metadata"]["query"], trigger
+        # 4 clients on a model that takes a tenth of a second: about 4 requests in flight on one replica, with a
+        # target of 1 per replica, so KEDA's HPA wants all 3.
+        load = RequestLoad(address, _records(), concurrency=4, max_requests=100_000, max_seconds=120).start()
+        try:
+            decided = _wait_replicas(cluster, backend, lambda wanted, ready: wanted == 3, 100,
+                                     f"{backend} to be scaled out to 3 replicas by requests in flight")
+            in_flight = sum(float(s["value"][1]) for s in prometheus.series(trigger["metadata"]["query"]))
+        finally:
+            sent = load.stop()
+        assert sent.statuses[200] > 0, (sent.statuses, sent.errors[:3])
+        assert in_flight > 1, in_flight
+        print(f"concurrency: {in_flight:.2f} requests in flight in KEDA's query under load; 3 replicas wanted "
+              f"{decided:.0f} s after the load began; {sent.statuses[200]} answered 200")
+    finally:
+        cluster.kubectl("delete", "inferenceservice", "inflight", "-n", NAMESPACE, "--wait=false")
+
+
 def test_min_replicas_zero_scales_to_zero_when_idle_and_a_request_then_gets_503_from_the_router(
-        cluster: Any, stack: tuple[PrometheusServer, str]) -> None:
-    _, version = stack
+        cluster: Any, stack: tuple[PrometheusServer, Versions]) -> None:
+    _, versions = stack
     created = time.monotonic()
-    address, backend = _apply_isvc(cluster, "idle", version, {
+    address, backend = _apply_isvc(cluster, "idle", versions.quick, {
         "metric": "rps", "target": RPS_TARGET, "minReplicas": 0, "maxReplicas": 2, "scaleDownDelaySeconds": 15})
     # No request yet: KEDA finds the rate at 0 and sets the Deployment to zero replicas.
     _wait_replicas(cluster, backend, lambda wanted, ready: wanted == 0 and ready == 0, 120,
