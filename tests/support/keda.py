@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sextant_devcluster import keda, pki
+from sextant_devcluster.kubeconfig import write_kubeconfig
 from sextant_devcluster.layout import NODE_IP
 from tests.support.monitoring import cache_bin
 from tests.support.polling import eventually
@@ -82,11 +84,10 @@ def _https_ok(url: str, context: ssl.SSLContext) -> bool:
         return False
 
 
-def _install_crds(cluster: Any) -> list[str]:
+def _install_crds(cluster: Any, module: Path) -> list[str]:
     """Apply the CRDs the cluster lacks, from the pinned module; the names installed (to delete at the end)."""
     absent = [name for name in keda.CRD_NAMES if _kubectl_json(cluster, "get", "crd", name) is None]
     if absent:
-        module = keda.module_dir(TOOLS_DIR)
         for path, name in zip(keda.crd_paths(module), keda.CRD_NAMES, strict=True):
             if name in absent:
                 cluster.kubectl("apply", "--server-side", f"--field-manager={keda.FIELD_MANAGER}", "-f", str(path))
@@ -113,14 +114,20 @@ def running_keda(cluster: Any, workdir: Path, watch_namespaces: tuple[str, ...])
     ca = pki.KeyPair(cluster.layout.pem("ca").read_bytes(), cluster.layout.pem("ca-key").read_bytes())
     cert_dir = workdir / "certs"
     keda.write_certificates(cert_dir, ca, NAMESPACE)
-    kubeconfig = Path(cluster.kubeconfig)
+    module = keda.module_dir(TOOLS_DIR)
+    kubeconfig = write_kubeconfig(workdir / "keda-kubeconfig.yaml", keda.client_kubeconfig(_server(cluster), ca))
     env = keda.environment(NAMESPACE, watch_namespaces)
     grpc, health, secure = free_port(), free_port(), free_port()
     with ExitStack() as cleanup:
-        installed = _install_crds(cluster)
+        installed = _install_crds(cluster, module)
         cleanup.callback(_remove_crds, cluster, installed)
         cluster.kubectl("create", "namespace", NAMESPACE, check=False)
         cleanup.callback(cluster.kubectl, "delete", "namespace", NAMESPACE, "--wait=false", check=False)
+        # KEDA's own identity: its upstream roles bound to the user of its client certificate, nothing more.
+        rbac = keda.rbac_objects(keda.rbac_documents(module), NAMESPACE)
+        cluster.kubectl("apply", "--server-side", f"--field-manager={keda.FIELD_MANAGER}", "-f", "-",
+                        input="\n---\n".join(json.dumps(d) for d in rbac))
+        cleanup.callback(_delete_objects, cluster, rbac)
         operator = _spawn(keda.operator_command(bin_dir, kubeconfig, cert_dir, grpc, free_port(), health),
                           workdir / f"{keda.OPERATOR}.log", env)
         cleanup.callback(stop, operator)
@@ -159,6 +166,19 @@ def running_keda(cluster: Any, workdir: Path, watch_namespaces: tuple[str, ...])
         # Last in, first out: runs before the processes stop, while the operator can still remove finalizers.
         cleanup.callback(_delete_scaled_objects, cluster, watch_namespaces)
         yield running
+
+
+def _server(cluster: Any) -> str:
+    """The API server's URL, from the cluster's admin kubeconfig."""
+    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    return str(config["clusters"][0]["cluster"]["server"])
+
+
+def _delete_objects(cluster: Any, objects: list[dict[str, Any]]) -> None:
+    for doc in objects:
+        namespace = doc["metadata"].get("namespace")
+        cluster.kubectl("delete", doc["kind"].lower(), doc["metadata"]["name"], *(["-n", namespace] if namespace
+                        else []), "--ignore-not-found", check=False)
 
 
 def _http_ok(url: str) -> bool:

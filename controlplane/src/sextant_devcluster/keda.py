@@ -15,13 +15,25 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from sextant_devcluster import aggregated_api, pki
+from sextant_devcluster.kubeconfig import build_kubeconfig
 from sextant_devcluster.layout import NODE_IP
 
 API_SERVICE = "v1beta1.external.metrics.k8s.io"
 SERVICE = "keda-metrics-apiserver"
 FIELD_MANAGER = "sextant-keda"
 OPERATOR, ADAPTER = "keda-operator", "keda-adapter"
+#: The client identity both processes use (a client certificate, as metrics-server has): bound to exactly the roles
+#: KEDA's own manifests grant its ServiceAccount `keda-operator`, which both its Deployments run as.
+USER = "system:sextant-keda"
+#: KEDA's RBAC, from the pinned module: the operator's ClusterRole and Role and their bindings, the metrics
+#: adapter's (auth delegation, the authentication reader, the external metrics reader for the HPA controller).
+RBAC_FILES = ("config/rbac/role.yaml", "config/rbac/role_binding.yaml", "config/metrics-server/role.yaml",
+              "config/metrics-server/role_binding.yaml")
+UPSTREAM_NAMESPACE = "keda"
+USER_SUBJECT = {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": USER}
 #: The module whose config/crd/bases holds the CRDs of the binaries build-tools.sh builds (same pinned version).
 MODULE = "github.com/kedacore/keda/v2"
 #: All of KEDA's CRDs: the operator waits for a cache of every kind it reconciles (ScaledJobs and CloudEvent sources
@@ -46,6 +58,34 @@ def module_dir(tools_dir: Path) -> Path:
 
 def crd_paths(module: Path) -> list[Path]:
     return [module / "config" / "crd" / "bases" / name for name in CRD_FILES]
+
+
+def rbac_documents(module: Path) -> list[dict[str, Any]]:
+    return [doc for name in RBAC_FILES for doc in yaml.safe_load_all((module / name).read_text()) if doc]
+
+
+def rbac_objects(documents: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
+    """KEDA's own roles and bindings (`documents`, parsed from RBAC_FILES) with its namespace moved to `namespace`
+    and its ServiceAccount `keda-operator` replaced by the USER our client certificate names; other subjects (the
+    HPA controller's ServiceAccount) are kept as they are."""
+    out = []
+    for doc in documents:
+        doc = json.loads(json.dumps(doc))  # a copy: the caller's parse stays as read
+        meta = doc.setdefault("metadata", {})
+        if meta.get("namespace") == UPSTREAM_NAMESPACE:
+            meta["namespace"] = namespace
+        meta.setdefault("labels", {})["app.kubernetes.io/managed-by"] = FIELD_MANAGER
+        if "subjects" in doc:
+            doc["subjects"] = [USER_SUBJECT if s.get("kind") == "ServiceAccount" and s.get("name") == OPERATOR
+                               else s for s in doc["subjects"]]
+        out.append(doc)
+    return out
+
+
+def client_kubeconfig(server: str, ca: pki.KeyPair) -> dict[str, Any]:
+    """A kubeconfig for USER, with a client certificate the cluster CA issued."""
+    pair = pki.issue_certificate(ca, USER, client=True)
+    return build_kubeconfig(server, ca.cert_pem, USER, cert_pem=pair.cert_pem, key_pem=pair.key_pem)
 
 
 def serving_dns_name(namespace: str) -> str:

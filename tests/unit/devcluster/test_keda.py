@@ -56,3 +56,41 @@ def test_the_api_service_leads_to_the_adapter_on_the_node_address_with_the_clust
     assert slice_["metadata"]["labels"]["kubernetes.io/service-name"] == service["metadata"]["name"]
     assert slice_["endpoints"][0]["addresses"] == [NODE_IP] and slice_["ports"][0]["port"] == 4443
     assert service["spec"]["ports"][0]["targetPort"] == 4443
+
+
+#: The shapes of KEDA's own RBAC files (config/rbac, config/metrics-server), trimmed to what the rewrite touches.
+UPSTREAM_RBAC = [
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "keda-operator"},
+     "rules": [{"apiGroups": ["keda.sh"], "resources": ["scaledobjects"], "verbs": ["get", "list", "watch"]}]},
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+     "metadata": {"name": "keda-operator", "namespace": "keda"}, "rules": []},
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+     "metadata": {"name": "keda-operator", "namespace": "keda"},
+     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "keda-operator"},
+     "subjects": [{"kind": "ServiceAccount", "name": "keda-operator", "namespace": "keda"}]},
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+     "metadata": {"name": "keda-hpa-controller-external-metrics"},
+     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                 "name": "keda-external-metrics-reader"},
+     "subjects": [{"kind": "ServiceAccount", "name": "horizontal-pod-autoscaler", "namespace": "kube-system"}]},
+]
+
+
+def test_keda_gets_its_own_upstream_roles_bound_to_its_certificates_user_in_its_namespace() -> None:
+    objects = keda.rbac_objects(UPSTREAM_RBAC, "keda-system")
+    role, binding, hpa = objects[1], objects[2], objects[3]
+    assert objects[0]["rules"] == UPSTREAM_RBAC[0]["rules"]  # the grants are upstream's, unchanged
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "keda-system"
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": keda.USER}]
+    assert hpa["subjects"] == UPSTREAM_RBAC[3]["subjects"]  # the HPA controller's own grant stays its own
+    assert UPSTREAM_RBAC[2]["subjects"][0]["kind"] == "ServiceAccount"  # the parse is not changed in place
+
+
+def test_its_kubeconfig_authenticates_as_that_user_with_a_certificate_from_the_cluster_ca() -> None:
+    ca = pki.create_ca("test-ca")
+    config = keda.client_kubeconfig("https://10.85.0.1:6443", ca)
+    user = config["users"][0]["user"]
+    cert = x509.load_pem_x509_certificate(base64.b64decode(user["client-certificate-data"]))
+    assert cert.subject.rfc4514_string() == f"CN={keda.USER}"
+    assert cert.issuer == x509.load_pem_x509_certificate(ca.cert_pem).subject
+    assert config["clusters"][0]["cluster"]["server"] == "https://10.85.0.1:6443"
