@@ -135,6 +135,20 @@ def helm(cluster: Any, *args: str, timeout: float = 300) -> subprocess.Completed
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
+def install_chart(cluster: Any, namespace: str, *settings: str) -> subprocess.CompletedProcess[str]:
+    """`helm upgrade --install sx` of the chart watching `namespace` with the embedded store, the webhook off and
+    every image built here; each of `settings` ("key=value") is one more --set. Returns the result: the caller
+    asserts it inside its own clean-up, so a failed install is still uninstalled."""
+    from tests.support.sextant_operator import CHART
+
+    extra = [flag for setting in settings for flag in ("--set", setting)]
+    return helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", namespace, "--wait", "--timeout",
+                "180s", "--set", f"watch.namespaces={{{namespace}}}", "--set", "webhook.enabled=false",
+                "--set", "artifactStore.embedded.enabled=true", *operator_image_values(cluster),
+                *trainer_image_values(cluster), *serving_image_values(cluster), *objectstore_image_values(cluster),
+                *extra)
+
+
 def restricted_namespace(cluster: Any, namespace: str) -> None:
     """Label a namespace to enforce the `restricted` Pod Security Standard (created when missing)."""
     cluster.kubectl("create", "namespace", namespace, check=False)

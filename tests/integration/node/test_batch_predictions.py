@@ -20,13 +20,10 @@ from tests.support.polling import eventually
 from tests.support.real_pods import (
     helm,
     image_refs,
-    objectstore_image_values,
-    operator_image_values,
+    install_chart,
     restricted_namespace,
-    serving_image_values,
 )
 from tests.support.serving_models import iris_frame, register_iris
-from tests.support.sextant_operator import CHART
 
 pytestmark = pytest.mark.integration
 
@@ -52,10 +49,7 @@ def store(cluster: Any, crds: None) -> Iterator[Any]:
     production) and two inputs: a clean CSV and one whose row 700 holds text in a numeric column."""
     image_refs(cluster)  # skips without a real node
     restricted_namespace(cluster, NAMESPACE)
-    install = helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", NAMESPACE, "--wait",
-                   "--timeout", "180s", "--set", f"watch.namespaces={{{NAMESPACE}}}", "--set", "webhook.enabled=false",
-                   *operator_image_values(cluster), *serving_image_values(cluster),
-                   "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster))
+    install = install_chart(cluster, NAMESPACE)
     try:
         assert install.returncode == 0, install.stdout + install.stderr
         client = store_client(cluster, NAMESPACE)

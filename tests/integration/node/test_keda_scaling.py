@@ -31,14 +31,11 @@ from tests.support.processes import http_status
 from tests.support.real_pods import (
     helm,
     image_refs,
-    objectstore_image_values,
-    operator_image_values,
+    install_chart,
     restricted_namespace,
-    serving_image_values,
 )
 from tests.support.request_load import RequestLoad
 from tests.support.serving_models import register, register_breast_cancer
-from tests.support.sextant_operator import CHART
 
 # The module fixture (KEDA, the chart, a model server starting on 2 shared cores) counts towards the first test.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
@@ -108,12 +105,8 @@ def _with_chart(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     from tests.support.processes import free_port
 
     port = free_port()
-    install = helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", NAMESPACE, "--wait",
-                   "--timeout", "180s", "--set", f"watch.namespaces={{{NAMESPACE}}}", "--set", "webhook.enabled=false",
-                   "--set", "serving.routing=router", "--set", "monitoring.scrapeConfig.enabled=true",
-                   "--set", f"serving.prometheusUrl=http://127.0.0.1:{port}",
-                   *operator_image_values(cluster), *serving_image_values(cluster),
-                   "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster))
+    install = install_chart(cluster, NAMESPACE, "serving.routing=router", "monitoring.scrapeConfig.enabled=true",
+                            f"serving.prometheusUrl=http://127.0.0.1:{port}")
     assert install.returncode == 0, install.stdout + install.stderr
     jobs = yaml.safe_load(_get(cluster, "configmap", "sx-sextant-scrape-config")["data"]["scrape-configs.yaml"])
     for job in jobs:

@@ -32,11 +32,8 @@ from tests.support.polling import eventually
 from tests.support.real_pods import (
     helm,
     image_refs,
-    objectstore_image_values,
-    operator_image_values,
+    install_chart,
     restricted_namespace,
-    serving_image_values,
-    trainer_image_values,
 )
 from tests.support.request_load import RequestLoad
 from tests.support.serving_models import register_breast_cancer
@@ -97,11 +94,7 @@ def served(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     image_refs(cluster)  # skips without a real node
     skip_unless_local(cluster, "Prometheus on the host scraping pod addresses")
     restricted_namespace(cluster, NAMESPACE)
-    install = helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", NAMESPACE, "--wait",
-                   "--timeout", "180s", "--set", f"watch.namespaces={{{NAMESPACE}}}", "--set", "webhook.enabled=false",
-                   "--set", "serving.routing=router", "--set", "monitoring.scrapeConfig.enabled=true",
-                   *operator_image_values(cluster), *trainer_image_values(cluster), *serving_image_values(cluster),
-                   "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster))
+    install = install_chart(cluster, NAMESPACE, "serving.routing=router", "monitoring.scrapeConfig.enabled=true")
     try:
         assert install.returncode == 0, install.stdout + install.stderr
         jobs = yaml.safe_load(_get(cluster, "configmap", "sx-sextant-scrape-config")["data"]["scrape-configs.yaml"])

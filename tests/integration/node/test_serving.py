@@ -17,15 +17,11 @@ from tests.support.polling import eventually
 from tests.support.real_pods import (
     helm,
     image_refs,
-    objectstore_image_values,
-    operator_image_values,
+    install_chart,
     restricted_namespace,
-    serving_image_values,
-    trainer_image_values,
 )
 from tests.support.request_load import RequestLoad
 from tests.support.serving_models import breast_cancer_request
-from tests.support.sextant_operator import CHART
 
 pytestmark = pytest.mark.integration
 
@@ -63,11 +59,7 @@ def versions(cluster: Any, crds: None) -> Iterator[dict[str, int]]:
     one slow), by role: a, b, c, slow."""
     image_refs(cluster)  # skips without a real node
     restricted_namespace(cluster, NAMESPACE)
-    install = helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", NAMESPACE, "--wait",
-                   "--timeout", "180s", "--set", f"watch.namespaces={{{NAMESPACE}}}", "--set", "webhook.enabled=false",
-                   "--set", "serving.routing=router", *operator_image_values(cluster), *trainer_image_values(cluster),
-                   *serving_image_values(cluster), "--set", "artifactStore.embedded.enabled=true",
-                   *objectstore_image_values(cluster))
+    install = install_chart(cluster, NAMESPACE, "serving.routing=router")
     try:
         assert install.returncode == 0, install.stdout + install.stderr
         roles = {"a": FAST, "b": FAST, "c": FAST, "slow": SLOW}

@@ -16,11 +16,8 @@ from tests.support.polling import eventually
 from tests.support.real_pods import (
     helm,
     image_refs,
-    objectstore_image_values,
-    operator_image_values,
+    install_chart,
     restricted_namespace,
-    serving_image_values,
-    trainer_image_values,
 )
 from tests.support.request_load import RequestLoad
 from tests.support.serving_models import breast_cancer_request
@@ -40,12 +37,9 @@ def _kubectl_json(cluster: Any, *args: str) -> dict[str, Any]:
 def trained(cluster: Any, crds: None, gateway: GatewayEndpoint) -> Iterator[GatewayEndpoint]:  # noqa: F811
     image_refs(cluster)  # skips without a real node
     restricted_namespace(cluster, NAMESPACE)
-    install = helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", NAMESPACE, "--wait",
-                   "--timeout", "180s", "--set", f"watch.namespaces={{{NAMESPACE}}}", "--set", "webhook.enabled=false",
-                   "--set", "serving.routing=gateway", "--set", f"serving.gateway.namespace={gateway.namespace}",
-                   "--set", f"serving.gateway.name={gateway.name}", "--set", f"serving.gateway.domain={DOMAIN}",
-                   *operator_image_values(cluster), *trainer_image_values(cluster), *serving_image_values(cluster),
-                   "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster))
+    install = install_chart(cluster, NAMESPACE, "serving.routing=gateway",
+                            f"serving.gateway.namespace={gateway.namespace}", f"serving.gateway.name={gateway.name}",
+                            f"serving.gateway.domain={DOMAIN}")
     try:
         assert install.returncode == 0, install.stdout + install.stderr
         job = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "TrainingJob", "metadata": {"name": "cancer"},

@@ -16,12 +16,9 @@ from tests.support.polling import eventually
 from tests.support.real_pods import (
     helm,
     image_refs,
-    objectstore_image_values,
-    operator_image_values,
+    install_chart,
     restricted_namespace,
-    trainer_image_values,
 )
-from tests.support.sextant_operator import CHART
 
 pytestmark = pytest.mark.integration
 
@@ -41,10 +38,7 @@ def trained_ns(cluster: Any, crds: None) -> Iterator[str]:
     image_refs(cluster)  # skips without a real node
     namespace = "sx-training"
     restricted_namespace(cluster, namespace)
-    install = helm(cluster, "upgrade", "--install", "sx", str(CHART), "--namespace", namespace, "--wait",
-                   "--timeout", "180s", "--set", f"watch.namespaces={{{namespace}}}", "--set", "webhook.enabled=false",
-                   *operator_image_values(cluster), *trainer_image_values(cluster),
-                   "--set", "artifactStore.embedded.enabled=true", *objectstore_image_values(cluster))
+    install = install_chart(cluster, namespace)
     try:
         assert install.returncode == 0, install.stdout + install.stderr
         yield namespace
