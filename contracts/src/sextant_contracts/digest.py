@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 
 def _feed(hasher: hashlib._Hash, relpath: str, data: bytes) -> None:
@@ -49,3 +51,9 @@ def digest_directory(root: Path) -> str:
 def digest_bytes(data: bytes) -> str:
     """Return the hex sha256 of one byte string (used for dataset content hashes in lineage)."""
     return hashlib.sha256(data).hexdigest()
+
+
+def config_digest(config: Mapping[str, Any]) -> str:
+    """A short digest of a JSON-shaped configuration, independent of key order and layout: the operator names the
+    router configuration it wrote with it, and each router reports the one it routes by, so the two compare."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]

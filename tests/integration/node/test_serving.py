@@ -116,6 +116,25 @@ def _routes(cluster: Any, name: str) -> dict[str, int] | None:
     return json.loads(seen.pop()) if len(seen) == 1 else None
 
 
+def _config_hash(cluster: Any, name: str) -> str:
+    """The digest of the router configuration the operator wrote last (its ConfigMap's annotation)."""
+    return str(eventually(lambda: cluster.kubectl(
+        "get", "configmap", "-n", NAMESPACE, "-l", f"ml.sextant.io/inferenceservice={name}", "-o",
+        "jsonpath={.items[0].metadata.annotations.ml\\.sextant\\.io/config-hash}").stdout, timeout=30, interval=1,
+        what=f"{name}'s router ConfigMap"))
+
+
+def _routes_ready(cluster: Any, name: str, written: str) -> dict[str, Any] | None:
+    """RoutesReady of a pass that saw the configuration `written` (its message names it when True; when False the
+    routers have not taken it in yet), or None for a pass from before it."""
+    status = _get(cluster, "inferenceservice", name).get("status") or {}
+    condition = next((c for c in status.get("conditions", []) if c["type"] == "RoutesReady"), None)
+    if condition is None or condition.get("observedGeneration") != _get(cluster, "inferenceservice", name)[
+            "metadata"]["generation"]:
+        return None
+    return dict(condition) if condition["status"] == "False" or written in condition["message"] else None
+
+
 def _wait_routes(cluster: Any, name: str, wanted: dict[str, int]) -> None:
     eventually(lambda: _routes(cluster, name) == wanted, timeout=180, interval=2,
                what=f"the routers of {name} to route {wanted}")
@@ -161,8 +180,18 @@ def test_weights_split_traffic_within_two_points_and_changes_lose_no_request(clu
     address = _address(cluster, "split")
     load = RequestLoad(address, breast_cancer_request(), concurrency=4, max_requests=100_000, max_seconds=400).start()
     try:
+        before = _config_hash(cluster, "split")
         _apply(cluster, _isvc("split", pair, weights=(85, 15)))
+        written = eventually(lambda: (h := _config_hash(cluster, "split")) != before and h, timeout=30, interval=0.5,
+                             what="the operator to write the new router configuration")
+        updating = eventually(lambda: _routes_ready(cluster, "split", written), timeout=30, interval=0.5,
+                              what="the first pass after the weight change")
         _wait_routes(cluster, "split", {blue: 85, green: 15})
+        # RoutesReady comes from the routers' own /router/status: True once both route by the file just written.
+        live = eventually(lambda: (c := _routes_ready(cluster, "split", written)) and c["status"] == "True" and c,
+                          timeout=120, interval=1, what="RoutesReady to name the new configuration")
+        print(f"after the weight change RoutesReady said {updating['reason']}: {updating['message']}; then "
+              f"{live['reason']}: {live['message']}")
         measured = RequestLoad(address, breast_cancer_request(), concurrency=8, max_requests=10_000,
                                max_seconds=300).run()
         _apply(cluster, _isvc("split", pair, weights=(0, 100)))

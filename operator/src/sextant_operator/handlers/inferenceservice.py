@@ -80,11 +80,13 @@ class ServingReconciler(KeyedReconciler):
         self.settings, self.actions, self.resolve, self.drift = settings, actions, resolve, drift
         self.deployments: kopf.Index[Key, DeploymentView] | None = None
         self.pods: kopf.Index[Key, PodView] | None = None
+        self.routers: kopf.Index[Key, PodView] | None = None
         self.applied = AppliedChildren()
         super().__init__(concurrency, log)
 
     def remember(self, indexes: Mapping[str, Any]) -> None:
         self.deployments, self.pods = indexes["serving_deployments"], indexes["serving_pods"]
+        self.routers = indexes["serving_routers"]
 
     async def _resolve_all(self, spec: Mapping[str, Any]) -> dict[str, ResolvedModel | Unresolved]:
         resolved: dict[str, ResolvedModel | Unresolved] = {}
@@ -101,7 +103,11 @@ class ServingReconciler(KeyedReconciler):
                                            namespace, name)
             return route_view(body, (s.gateway_namespace, s.gateway_name))
         router = next((d for d in deployments if d.component == COMPONENT_ROUTER), None)
-        return RouteView(ready_replicas=router.ready_replicas if router else 0)
+        pods = [p for p in (self.routers.get((namespace, name), []) if self.routers is not None else [])
+                if p.ready and p.ip and not p.deleting]
+        configs = await asyncio.gather(*(asyncio.to_thread(server_probes.router_config_digest, str(p.ip))
+                                         for p in pods))
+        return RouteView(ready_replicas=router.ready_replicas if router else 0, router_configs=tuple(configs))
 
     async def _explain(self, pods: list[PodView]) -> list[PodView]:
         """Ask each running, unready model server why it is not ready."""
@@ -185,6 +191,7 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
     """Register the InferenceService handlers and the indexes of its children into registry."""
     children = {LABEL_ISVC: kopf.PRESENT}
     servers: dict[str, Any] = {LABEL_ISVC: kopf.PRESENT, LABEL_COMPONENT: COMPONENT_SERVER}
+    routers: dict[str, Any] = {LABEL_ISVC: kopf.PRESENT, LABEL_COMPONENT: COMPONENT_ROUTER}
 
     @kopf.on.startup(registry=registry, id="serving-label-selectors")
     def watch_only_labelled_children(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -201,6 +208,10 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
 
     @kopf.index("", "v1", "pods", labels=servers, registry=registry, id="serving_pods")
     def serving_pods(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, PodView]:
+        return {_owner_key(namespace, labels): pod_view(body)}
+
+    @kopf.index("", "v1", "pods", labels=routers, registry=registry, id="serving_routers")
+    def serving_routers(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, PodView]:
         return {_owner_key(namespace, labels): pod_view(body)}
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="inferenceservice")

@@ -1,7 +1,8 @@
-"""Asks model servers what their pod status cannot say: why a pod is not ready, and how many requests failed.
+"""Asks model servers and routers what their pod status cannot say: why a server is not ready, how many requests
+failed, and which configuration a router routes by.
 
 Plain HTTP to the pods' own addresses, bounded by short timeouts, only for the pods a decision needs (unready
-ones, and the new version's during a rollout).
+servers, both versions' during a rollout, ready routers).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 
-from ..reconcile.serving_manifests import SERVER_PORT
+from ..reconcile.serving_manifests import ROUTER_PORT, SERVER_PORT
 
 TIMEOUT_SECONDS = 1.0
 _REQUESTS = re.compile(r'^sextant_requests_total\{(?P<labels>[^}]*)\}\s+(?P<value>[0-9.eE+-]+)', re.MULTILINE)
@@ -69,3 +70,13 @@ def request_counts(ips: Iterable[str]) -> tuple[int, int]:
             t, e = prediction_counts(body)
             total, errors = total + t, errors + e
     return total, errors
+
+
+def router_config_digest(ip: str) -> str | None:
+    """The configuration digest a router reports on /router/status, or None when it cannot be asked."""
+    try:
+        code, body = _get(f"http://{ip}:{ROUTER_PORT}/router/status")
+        digest = json.loads(body).get("configDigest") if code == 200 else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(digest) if digest else None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sextant_contracts.digest import config_digest
 from sextant_contracts.resources.inferenceservice import (
     InferenceServiceStatus,
     ResolvedModel,
@@ -179,7 +180,7 @@ def _split(variant_weight: int, routes: Sequence[tuple[Backend, int]]) -> list[R
 
 
 def _conditions(failures: Sequence[Unresolved], variants: Sequence[VariantPlan], routes_ok: tuple[bool, str, str],
-                serving: bool, drift_state: ConditionState) -> list[ConditionState]:
+                serving: bool, drift_state: ConditionState, routes_now: tuple[bool, str, str]) -> list[ConditionState]:
     if failures:
         resolved = ConditionState("ModelResolved", "False", failures[0].reason,
                                   "; ".join(f.message for f in failures))
@@ -194,7 +195,7 @@ def _conditions(failures: Sequence[Unresolved], variants: Sequence[VariantPlan],
                                   f"variant {first['name']}: {first.get('message', '')}")
     else:
         degraded = ConditionState("Degraded", "False", "AsExpected", "every variant serves its pinned version")
-    routes = ConditionState("RoutesReady", "True" if routes_ok[0] else "False", routes_ok[1], routes_ok[2])
+    routes = ConditionState("RoutesReady", "True" if routes_now[0] else "False", routes_now[1], routes_now[2])
     if serving:
         ready = ConditionState("Ready", "True", "Serving", "every variant has ready model servers behind the "
                                "service's address")
@@ -230,6 +231,26 @@ def _routes_state(observed: Observed, settings: ServingSettings, variants: Seque
     if route.ready_replicas >= 1:
         return True, "RouterReady", f"{route.ready_replicas} router replica(s) ready"
     return False, route.reason or "RouterNotReady", route.message or "the router's pods are not ready yet"
+
+
+def _routes_current(observed: Observed, config: Mapping[str, Any] | None,
+                    routes_ok: tuple[bool, str, str]) -> tuple[bool, str, str]:
+    """RoutesReady: the address serves, and every router replica that answered routes by the configuration written
+    now. The kubelet updates a mounted ConfigMap within about a minute, and until then a router keeps the earlier
+    weights: Ready stays as it is (the address still serves), RoutesReady says the new routes are not live yet."""
+    if not routes_ok[0] or config is None:
+        return routes_ok
+    reported = observed.route.router_configs
+    known = [d for d in reported if d is not None]
+    wanted = config_digest(config)
+    stale = [d for d in known if d != wanted]
+    if stale:
+        return False, "RoutesUpdating", (f"{len(stale)} of {len(reported)} router replica(s) still route by an "
+                                         f"earlier configuration than {wanted}; the kubelet updates their mounted "
+                                         "ConfigMap within about a minute")
+    if known:
+        return True, "RouterReady", f"{len(known)} router replica(s) route by the current configuration {wanted}"
+    return routes_ok  # no router answered on /router/status: their readiness is all there is to go on
 
 
 def retired_routing(observed: Observed, settings: ServingSettings, routes_ready: bool) -> list[tuple[str, str, str]]:
@@ -277,11 +298,12 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
     for plan in [*plans, *([shadow_plan] if shadow_plan else [])]:
         for backend, scale in plan.backends:
             apply += backend_objects(isvc, backend, settings, scale)
+    config = router_config(isvc, routes, shadow, settings) if routes and settings.routing != "gateway" else None
     if routes:
-        if settings.routing == "gateway":
+        if config is None:
             apply.append(http_route(isvc, routes, shadow, settings))
         else:
-            apply += router_objects(isvc, router_config(isvc, routes, shadow, settings), settings, suspended)
+            apply += router_objects(isvc, config, settings, suspended)
     keep = {backend_name(isvc["metadata"]["name"], b) for p in [*plans, *([shadow_plan] if shadow_plan else [])]
             for b, _ in p.backends}
     delete = sorted({d.name for d in observed.deployments if d.name not in keep and d.name !=
@@ -291,7 +313,8 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
     serving = not suspended and routes_ok[0] and all(
         p.available > 0 for p, v in zip(plans, variants, strict=True) if v.get("weight", 0))
     drift_state = drift_condition(current.get("drift") or {}, drift_settings(spec).enabled)
-    states = _conditions(failures, all_plans, routes_ok, serving, drift_state)
+    routes_now = _routes_current(observed, config, routes_ok)
+    states = _conditions(failures, all_plans, routes_ok, serving, drift_state, routes_now)
     degraded = states[2].status == "True"
     phase: ServingPhase
     if suspended:
@@ -318,7 +341,7 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
     if routes_ok[0]:
         status["url"] = service_url(isvc, settings)
     requeue: float | None = None
-    if any(p.waiting or p.status.get("rollout") for p in all_plans):
+    if any(p.waiting or p.status.get("rollout") for p in all_plans) or routes_now[1] == "RoutesUpdating":
         requeue = ROLLOUT_POLL_SECONDS
     elif any(not ref.get("version") for ref in references(spec)) or failures:
         requeue = MODEL_POLL_SECONDS

@@ -61,6 +61,8 @@ class RouteView:
     """The stable address: the router's readiness, or the HTTPRoute's acceptance by its Gateway."""
 
     ready_replicas: int = 0
+    #: The configuration digest each ready router replica reports on /router/status (None: it did not answer).
+    router_configs: tuple[str | None, ...] = ()
     accepted: bool = False
     resolved_refs: bool = False
     reason: str | None = None

@@ -3,10 +3,11 @@ HTTPRoute (pure)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from sextant_contracts.digest import config_digest
 
 from .serving_manifests import (
     ANNOTATION_CONFIG_HASH,
@@ -46,17 +47,13 @@ def router_config(isvc: Mapping[str, Any], routes: Sequence[Route], shadow: tupl
     return config
 
 
-def config_hash(config: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def router_objects(isvc: Mapping[str, Any], config: Mapping[str, Any], settings: ServingSettings,
                    suspended: bool) -> list[dict[str, Any]]:
     """ConfigMap, Deployment (2 replicas), PodDisruptionBudget and the InferenceService's Service."""
     isvc_name = isvc["metadata"]["name"]
     name = router_name(isvc_name)
     labels = {LABEL_ISVC: isvc_name, LABEL_COMPONENT: COMPONENT_ROUTER}
-    digest = config_hash(config)
+    digest = config_digest(config)
     config_map = {"apiVersion": "v1", "kind": "ConfigMap",
                   "metadata": object_metadata(isvc, name, labels, {ANNOTATION_CONFIG_HASH: digest}),
                   "data": {"router.yaml": json.dumps(config, indent=2, sort_keys=True)}}

@@ -95,10 +95,11 @@ class RouterController:
         os.replace(tmp, self.run_dir / "nginx.conf")
 
     def status(self, ready: frozenset[str]) -> dict[str, object]:
-        """What /router/status shows: ready variants, routes, the mirrored shadow and what became of its copies."""
+        """What /router/status shows: the configuration it routes by, ready variants, routes, the mirrored shadow
+        and what became of its copies."""
         shadow = self.spec.shadow
         mirrored = shadow is not None and uses_relay(self.spec) and shadow.name in ready
-        status: dict[str, object] = {"ready": sorted(ready),
+        status: dict[str, object] = {"configDigest": self.spec.config_digest, "ready": sorted(ready),
                                      "routes": {v.name: v.weight for v in active_variants(self.spec, ready)},
                                      "shadow": shadow.name if mirrored and shadow else None}
         if shadow is not None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from sextant_contracts.digest import config_digest
+
 
 @dataclass(frozen=True)
 class Upstream:
@@ -47,6 +49,9 @@ class RouterSpec:
     probe_interval_s: float = 1.0
     workers: int = 1
     max_body_bytes: int = 1 << 20
+    #: Digest of the declaration this spec was read from (sextant_contracts.digest.config_digest): /router/status
+    #: shows it, so the operator can tell which configuration each router routes by.
+    config_digest: str = ""
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RouterSpec:
@@ -66,7 +71,8 @@ class RouterSpec:
             raise ValueError(f"router spec: listen must be host:port, got {listen!r}")
         return cls(listen=listen, variants=parsed, shadow=shadow,
                    probe_interval_s=float(raw.get("probeIntervalSeconds", 1.0)),
-                   workers=int(raw.get("workers", 1)), max_body_bytes=int(raw.get("maxBodyBytes", 1 << 20)))
+                   workers=int(raw.get("workers", 1)), max_body_bytes=int(raw.get("maxBodyBytes", 1 << 20)),
+                   config_digest=config_digest(raw))
 
     @classmethod
     def load(cls, path: Path) -> RouterSpec:
