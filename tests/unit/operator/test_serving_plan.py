@@ -10,6 +10,7 @@ import pytest
 
 from sextant_operator.reconcile.inferenceservice import (
     Observed,
+    ServingPlan,
     Unresolved,
     describe_reference,
     plan_inferenceservice,
@@ -305,11 +306,16 @@ def test_each_step_is_judged_on_its_own_requests() -> None:
     assert "at 50%" in challenger["message"]
 
 
-def test_a_step_without_its_minimum_requests_waits_and_says_so() -> None:
+def _canary_at_20_percent() -> tuple[dict[str, Any], list[DeploymentView], ServingPlan]:
+    """The challenger's version 3 ready beside its pinned version 2, its canary step begun at T0."""
     isvc = with_status(AB, _pinned_status())
     isvc["spec"]["rollout"] = {"strategy": "Canary", "canaryPercent": 20, "interval": "1m", "minRequests": 20}
     deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 1))
-    first = plan_inferenceservice(observe(isvc, deps, T0, staging=3), SETTINGS)
+    return isvc, deps, plan_inferenceservice(observe(isvc, deps, T0, staging=3), SETTINGS)
+
+
+def test_a_step_without_its_minimum_requests_waits_and_says_so() -> None:
+    isvc, deps, first = _canary_at_20_percent()
     idle = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T3, staging=3,
                                          errors={"challenger-v3": (7, 0)}), SETTINGS)
     challenger = idle.status["variants"][1]
@@ -319,10 +325,7 @@ def test_a_step_without_its_minimum_requests_waits_and_says_so() -> None:
 
 
 def test_few_requests_are_not_judged() -> None:
-    isvc = with_status(AB, _pinned_status())
-    isvc["spec"]["rollout"] = {"strategy": "Canary", "canaryPercent": 20, "interval": "1m", "minRequests": 20}
-    deps = deployments(("current", 1, 1), ("challenger", 2, 1), ("challenger", 3, 1))
-    first = plan_inferenceservice(observe(isvc, deps, T0, staging=3), SETTINGS)
+    isvc, deps, first = _canary_at_20_percent()
     ok = plan_inferenceservice(observe(with_status(isvc, first.status), deps, T1, staging=3,
                                        errors={"challenger-v3": (5, 5)}), SETTINGS)
     assert "rolledBack" not in ok.status["variants"][1]
