@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from sextant_devcluster import keda, pki
-from sextant_devcluster.kubeconfig import write_kubeconfig
 from sextant_devcluster.layout import NODE_IP
 from tests.support.monitoring import cache_bin
 from tests.support.polling import eventually
@@ -115,7 +113,7 @@ def running_keda(cluster: Any, workdir: Path, watch_namespaces: tuple[str, ...])
     cert_dir = workdir / "certs"
     keda.write_certificates(cert_dir, ca, NAMESPACE)
     module = keda.module_dir(TOOLS_DIR)
-    kubeconfig = write_kubeconfig(workdir / "keda-kubeconfig.yaml", keda.client_kubeconfig(_server(cluster), ca))
+    kubeconfig = cluster.user_kubeconfig(keda.USER)  # KEDA's own identity: a client certificate for its user
     env = keda.environment(NAMESPACE, watch_namespaces)
     grpc, health, secure = free_port(), free_port(), free_port()
     with ExitStack() as cleanup:
@@ -168,17 +166,9 @@ def running_keda(cluster: Any, workdir: Path, watch_namespaces: tuple[str, ...])
         yield running
 
 
-def _server(cluster: Any) -> str:
-    """The API server's URL, from the cluster's admin kubeconfig."""
-    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
-    return str(config["clusters"][0]["cluster"]["server"])
-
-
 def _delete_objects(cluster: Any, objects: list[dict[str, Any]]) -> None:
-    for doc in objects:
-        namespace = doc["metadata"].get("namespace")
-        cluster.kubectl("delete", doc["kind"].lower(), doc["metadata"]["name"], *(["-n", namespace] if namespace
-                        else []), "--ignore-not-found", check=False)
+    cluster.kubectl("delete", "-f", "-", "--ignore-not-found", input="\n---\n".join(json.dumps(d) for d in objects),
+                    check=False)
 
 
 def _http_ok(url: str) -> bool:

@@ -10,6 +10,7 @@ operator on loopback, the adapter under its Service's name, and each as the othe
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 from pathlib import Path
@@ -18,7 +19,6 @@ from typing import Any
 import yaml
 
 from sextant_devcluster import aggregated_api, pki
-from sextant_devcluster.kubeconfig import build_kubeconfig
 from sextant_devcluster.layout import NODE_IP
 
 API_SERVICE = "v1beta1.external.metrics.k8s.io"
@@ -70,7 +70,7 @@ def rbac_objects(documents: list[dict[str, Any]], namespace: str) -> list[dict[s
     HPA controller's ServiceAccount) are kept as they are."""
     out = []
     for doc in documents:
-        doc = json.loads(json.dumps(doc))  # a copy: the caller's parse stays as read
+        doc = copy.deepcopy(doc)  # the caller's parse stays as read
         meta = doc.setdefault("metadata", {})
         if meta.get("namespace") == UPSTREAM_NAMESPACE:
             meta["namespace"] = namespace
@@ -80,12 +80,6 @@ def rbac_objects(documents: list[dict[str, Any]], namespace: str) -> list[dict[s
                                else s for s in doc["subjects"]]
         out.append(doc)
     return out
-
-
-def client_kubeconfig(server: str, ca: pki.KeyPair) -> dict[str, Any]:
-    """A kubeconfig for USER, with a client certificate the cluster CA issued."""
-    pair = pki.issue_certificate(ca, USER, client=True)
-    return build_kubeconfig(server, ca.cert_pem, USER, cert_pem=pair.cert_pem, key_pem=pair.key_pem)
 
 
 def serving_dns_name(namespace: str) -> str:

@@ -85,12 +85,3 @@ def test_keda_gets_its_own_upstream_roles_bound_to_its_certificates_user_in_its_
     assert hpa["subjects"] == UPSTREAM_RBAC[3]["subjects"]  # the HPA controller's own grant stays its own
     assert UPSTREAM_RBAC[2]["subjects"][0]["kind"] == "ServiceAccount"  # the parse is not changed in place
 
-
-def test_its_kubeconfig_authenticates_as_that_user_with_a_certificate_from_the_cluster_ca() -> None:
-    ca = pki.create_ca("test-ca")
-    config = keda.client_kubeconfig("https://10.85.0.1:6443", ca)
-    user = config["users"][0]["user"]
-    cert = x509.load_pem_x509_certificate(base64.b64decode(user["client-certificate-data"]))
-    assert cert.subject.rfc4514_string() == f"CN={keda.USER}"
-    assert cert.issuer == x509.load_pem_x509_certificate(ca.cert_pem).subject
-    assert config["clusters"][0]["cluster"]["server"] == "https://10.85.0.1:6443"
