@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from urllib.parse import urlparse
 
-from sextant_services.router.relay import read_body, read_head
+from sextant_services.router.http1 import read_body, read_head
 
 
 def _response(payload: dict[str, object]) -> bytes:

@@ -56,6 +56,7 @@ class OperatorConfig:
     gateway_domain: str = "sextant.local"
     gateway_mirror: bool = False
     prometheus_url: str | None = None
+    activation_timeout_seconds: int = 120
     # The kubeflow training backend (docs/pipelines.md): the KFP API, the namespace and experiment runs go to, a
     # token file (a Secret's key or a projected ServiceAccount token; none in single-user KFP), the UI for links.
     kubeflow_endpoint: str | None = None
@@ -71,16 +72,19 @@ class OperatorConfig:
         return not self.namespaces
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
+    wanted = f"a whole number >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer; set it to a whole number >= {minimum}") from None
+        raise ConfigError(f"{name}={raw!r} is not an integer; set it to {wanted}") from None
     if value < minimum:
-        raise ConfigError(f"{name}={value} is below {minimum}; set it to a whole number >= {minimum}")
+        raise ConfigError(f"{name}={value} is below {minimum}; set it to {wanted}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}={value} is above {maximum}; set it to {wanted}")
     return value
 
 
@@ -131,6 +135,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         gateway_domain=env.get("SEXTANT_GATEWAY_DOMAIN") or OperatorConfig.gateway_domain,
         gateway_mirror=_bool(env, "SEXTANT_GATEWAY_MIRROR", False),
         prometheus_url=env.get("SEXTANT_PROMETHEUS_URL") or None,
+        activation_timeout_seconds=_int(env, "SEXTANT_ACTIVATION_TIMEOUT_SECONDS", 120, 1, 900),
         kubeflow_endpoint=kubeflow,
         kubeflow_namespace=env.get("SEXTANT_KFP_NAMESPACE") or OperatorConfig.kubeflow_namespace,
         kubeflow_experiment=env.get("SEXTANT_KFP_EXPERIMENT") or OperatorConfig.kubeflow_experiment,

@@ -60,7 +60,8 @@ def serving_settings(config: OperatorConfig) -> ServingSettings:
         image_pull_policy=config.serving_pull_policy, store_uri=config.store_uri, store_env=_store_env(config),
         store_secret=config.trainer_store_secret, routing="gateway" if config.routing == "gateway" else "router",
         gateway_namespace=config.gateway[0], gateway_name=config.gateway[1], gateway_domain=config.gateway_domain,
-        gateway_mirror=config.gateway_mirror, prometheus_url=config.prometheus_url)
+        gateway_mirror=config.gateway_mirror, prometheus_url=config.prometheus_url,
+        activation_timeout_seconds=config.activation_timeout_seconds)
 
 
 def batch_settings(config: OperatorConfig) -> BatchSettings:

@@ -38,6 +38,8 @@ def test_the_kubeflow_backend_comes_from_the_charts_variables() -> None:
 @pytest.mark.parametrize("env,needle", [
     ({"SEXTANT_WORKER_LIMIT": "many"}, "SEXTANT_WORKER_LIMIT='many' is not an integer"),
     ({"SEXTANT_WORKER_LIMIT": "0"}, "SEXTANT_WORKER_LIMIT=0 is below 1"),
+    ({"SEXTANT_ACTIVATION_TIMEOUT_SECONDS": "901"}, "SEXTANT_ACTIVATION_TIMEOUT_SECONDS=901 is above 900; set it to "
+                                                    "a whole number >= 1 and <= 900"),
     ({"SEXTANT_DEFAULT_BACKEND": "spark"}, "use one of job, kubeflow"),
         ({"SEXTANT_TRAINER_PULL_POLICY": "Sometimes"}, "use one of Always, IfNotPresent, Never"),
     ({"SEXTANT_WEBHOOK_ENABLED": "maybe"}, "use true or false"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -16,13 +17,9 @@ from sextant_operator.reconcile.inferenceservice import (
     plan_inferenceservice,
     references,
 )
+from sextant_operator.reconcile.serving_autoscaling import autoscaling, keda_query
 from sextant_operator.reconcile.serving_instances import DeploymentView, PodView, RouteView, pod_problem
-from sextant_operator.reconcile.serving_manifests import (
-    ROUTE_PROPAGATION_SECONDS,
-    ServingSettings,
-    autoscaling,
-    keda_query,
-)
+from sextant_operator.reconcile.serving_manifests import ROUTE_PROPAGATION_SECONDS, ServingSettings
 from sextant_operator.reconcile.serving_routes import router_config
 
 T0, T1, T2, T3 = "2026-01-01T00:00:00Z", "2026-01-01T00:00:30Z", "2026-01-01T00:01:05Z", "2026-01-01T00:02:10Z"
@@ -167,18 +164,48 @@ def test_scale_to_zero_on_cpu_keeps_one_replica_and_says_why() -> None:
     assert scale.note.startswith("ScaleToZeroNeedsRequestMetric")
 
 
-def test_a_variant_keda_scaled_to_zero_says_so_and_how_to_bring_it_back() -> None:
+def test_a_variant_keda_scaled_to_zero_is_woken_by_the_requests_its_router_holds() -> None:
     isvc = {**AB, "spec": {"variants": [{"name": "current", "model": {"name": "churn", "version": "1"},
                                          "weight": 100}],
                            "scaling": {"minReplicas": 0, "maxReplicas": 2, "metric": "rps", "target": 5}}}
-    keda = ServingSettings(server_image="srv:1", router_image="rtr:1", keda_available=True)
-    status = plan_inferenceservice(observe(isvc, deployments(("current", 1, 0))), keda).status
-    (variant,) = status["variants"]
+    keda = ServingSettings(server_image="srv:1", router_image="rtr:1", keda_available=True,
+                           activation_timeout_seconds=90)
+    plan = plan_inferenceservice(observe(isvc, deployments(("current", 1, 0))), keda)
+    (variant,) = plan.status["variants"]
     assert (variant["autoscaler"], variant["readyReplicas"], variant["reason"]) == ("KEDA", 0, "ScaledToZero")
-    assert "minReplicas" in variant["message"]
-    assert status["phase"] == "Pending" and conditions(status)["Ready"]["reason"] == "ScaledToZero"
+    assert "the router holds the next request (up to 90 s)" in variant["message"]
+    assert plan.status["phase"] == "Pending" and conditions(plan.status)["Ready"]["reason"] == "ScaledToZero"
+    # The router holds requests while nothing is ready, and KEDA wakes the variant on them.
+    (config_map,) = [m for m in plan.apply if m["kind"] == "ConfigMap"]
+    assert json.loads(config_map["data"]["router.yaml"])["activationTimeoutSeconds"] == 90
+    (scaled,) = [m for m in plan.apply if m["kind"] == "ScaledObject"]
+    rate, held = scaled["spec"]["triggers"]
+    assert "sextant_requests_total" in rate["metadata"]["query"]
+    assert held["metadata"]["query"] == ('clamp_max(sum(sextant_router_held_requests{namespace="ml",'
+                                         'inferenceservice="churn"}), 1)')
+    assert (held["metadata"]["threshold"], held["metadata"]["activationThreshold"]) == ("1", "0")
+    assert scaled["spec"]["minReplicaCount"] == 0 and scaled["spec"]["pollingInterval"] == 5
     awake = plan_inferenceservice(observe(isvc, deployments(("current", 1, 1))), keda).status
     assert awake["phase"] == "Ready" and "reason" not in awake["variants"][0]
+    # Without a variant that can reach zero the router answers 503 at once, as before.
+    always_on = {**isvc, "spec": {**isvc["spec"], "scaling": {**isvc["spec"]["scaling"], "minReplicas": 1}}}
+    plan = plan_inferenceservice(observe(always_on, deployments(("current", 1, 1))), keda)
+    (config_map,) = [m for m in plan.apply if m["kind"] == "ConfigMap"]
+    assert "activationTimeoutSeconds" not in json.loads(config_map["data"]["router.yaml"])
+    (scaled,) = [m for m in plan.apply if m["kind"] == "ScaledObject"]
+    assert len(scaled["spec"]["triggers"]) == 1 and "pollingInterval" not in scaled["spec"]
+
+
+def test_behind_a_gateway_a_variant_at_zero_says_a_request_alone_does_not_wake_it() -> None:
+    isvc = {**AB, "spec": {"variants": [{"name": "current", "model": {"name": "churn", "version": "1"},
+                                         "weight": 100}],
+                           "scaling": {"minReplicas": 0, "maxReplicas": 2, "metric": "rps", "target": 5}}}
+    gateway = ServingSettings(server_image="srv:1", router_image="rtr:1", keda_available=True, routing="gateway")
+    plan = plan_inferenceservice(observe(isvc, deployments(("current", 1, 0))), gateway)
+    (variant,) = plan.status["variants"]
+    assert variant["reason"] == "ScaledToZero" and "a request alone does not wake it" in variant["message"]
+    (scaled,) = [m for m in plan.apply if m["kind"] == "ScaledObject"]
+    assert len(scaled["spec"]["triggers"]) == 1
 
 
 def test_concurrency_is_the_rate_of_time_spent_answering_by_littles_law() -> None:

@@ -132,7 +132,7 @@ def test_feature_histogram_uses_the_baseline_bins(iris_server: Server) -> None:
 def test_the_keda_triggers_read_metrics_the_server_exports(iris_server: Server) -> None:
     """Every series a KEDA ScaledObject's Prometheus query reads is on the server's /metrics, with the labels the
     query selects on (a query on a metric nobody exports scales nothing and says nothing)."""
-    from sextant_operator.reconcile.serving_manifests import keda_query
+    from sextant_operator.reconcile.serving_autoscaling import keda_query
 
     c = Client(iris_server.url)
     assert c.post("/predict", {"records": [ROW]})[0] == 200

@@ -29,7 +29,10 @@ ServingPhase = Literal["Pending", "Ready", "Degraded", "Failed", "Suspended"]
 class Scaling(TypedDict, total=False):
     """How many model-server replicas run, and what drives autoscaling."""
 
-    minReplicas: Annotated[int, Field("Fewest replicas per variant.", default=1, minimum=0, maximum=1000)]
+    minReplicas: Annotated[int, Field(
+        "Fewest replicas per variant. 0 (scale to zero) needs KEDA and metric rps or concurrency; at zero the "
+        "router holds requests (the chart's serving.activationTimeoutSeconds) while KEDA starts a replica.",
+        default=1, minimum=0, maximum=1000)]
     maxReplicas: Annotated[int, Field(
         "Most replicas per variant; minReplicas (at least 1) when omitted.", minimum=1, maximum=1000)]
     metric: Annotated[Literal["cpu", "rps", "concurrency"], Field(

@@ -23,6 +23,7 @@ from sextant_contracts.resources.inferenceservice import (
 
 from .conditions import ConditionState, merge_conditions
 from .drift_monitoring import drift_condition, drift_settings
+from .serving_autoscaling import autoscaler_objects, autoscaling, scales_from_zero
 from .serving_instances import DeploymentView, PodView, RouteView, pod_problem
 from .serving_manifests import (
     COMPONENT_ROUTER,
@@ -30,7 +31,6 @@ from .serving_manifests import (
     Backend,
     Route,
     ServingSettings,
-    autoscaling,
     backend_name,
     backend_objects,
     router_name,
@@ -162,11 +162,12 @@ def plan_variant(observed: Observed, name: str, variant: Mapping[str, Any], curr
     plan.available = sum(v.available_replicas for v in views if v is not None)
     if (stable_scale.kind == "KEDA" and stable_scale.min_replicas == 0 and plan.problem is None
             and "reason" not in status and views and all(v is not None and v.replicas == 0 for v in views)):
-        # Said plainly because nothing else would: the router answers 503 and no server counts the request, so
-        # the request-rate trigger cannot bring the variant back by itself.
         status["reason"] = "ScaledToZero"
-        status["message"] = ("KEDA scaled the variant to zero while it had no requests; requests get 503 from the "
-                             "router until scaling.minReplicas is raised (a request alone does not wake it)")
+        status["message"] = (
+            f"KEDA scaled the variant to zero while it had no requests; the router holds the next request (up to "
+            f"{settings.activation_timeout_seconds} s) while KEDA starts a replica" if settings.routing == "router"
+            else "KEDA scaled the variant to zero while it had no requests; the Gateway answers 503 until "
+                 "scaling.minReplicas is raised (nothing holds a request there, so a request alone does not wake it)")
     return plan
 
 
@@ -297,8 +298,10 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
     apply: list[dict[str, Any]] = []
     for plan in [*plans, *([shadow_plan] if shadow_plan else [])]:
         for backend, scale in plan.backends:
-            apply += backend_objects(isvc, backend, settings, scale)
-    config = router_config(isvc, routes, shadow, settings) if routes and settings.routing != "gateway" else None
+            apply += [*backend_objects(isvc, backend, settings, scale),
+                      *autoscaler_objects(isvc, backend, settings, scale)]
+    holds = scales_from_zero([scale for p in plans for _, scale in p.backends])
+    config = router_config(isvc, routes, shadow, settings, holds) if routes and settings.routing != "gateway" else None
     if routes:
         if config is None:
             apply.append(http_route(isvc, routes, shadow, settings))

@@ -13,10 +13,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sextant_contracts.resources.crd import GROUP, VERSION
 from sextant_contracts.serving_settings import batching_env
+
+if TYPE_CHECKING:
+    from .serving_autoscaling import Autoscaling
 
 GROUP_PREFIX = "ml.sextant.io"
 LABEL_ISVC = f"{GROUP_PREFIX}/inferenceservice"
@@ -59,6 +62,8 @@ class ServingSettings:
     default_limits: Mapping[str, str] = field(default_factory=lambda: {"memory": "1Gi"})
     cluster_domain: str = "cluster.local"
     prometheus_url: str | None = None
+    #: Seconds the router holds a request while no variant is ready and one may be at zero replicas.
+    activation_timeout_seconds: int = 120
 
 
 @dataclass(frozen=True)
@@ -126,101 +131,6 @@ def backend_labels(isvc: str, backend: Backend) -> dict[str, str]:
 
 def service_host(isvc: Mapping[str, Any], name: str, settings: ServingSettings) -> str:
     return f"{name}.{isvc['metadata']['namespace']}.svc.{settings.cluster_domain}"
-
-
-# ---- autoscaling -------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Autoscaling:
-    """What sets a backend's replica count, decided from its scaling spec and what the cluster has."""
-
-    kind: Literal["HPA", "KEDA", "fixed"]
-    min_replicas: int
-    max_replicas: int
-    metric: str
-    target: int
-    note: str = ""  # why the wish could not be met (e.g. KEDA missing), for status
-    scale_down_delay: int = 300
-
-
-def autoscaling(scaling: Mapping[str, Any], settings: ServingSettings, suspended: bool) -> Autoscaling:
-    """HPA on CPU by default; KEDA for rps/concurrency or scale to zero; fixed replicas when neither fits."""
-    metric = str(scaling.get("metric", "cpu"))
-    target = int(scaling.get("target", 70))
-    delay = int(scaling.get("scaleDownDelaySeconds", 300))
-    low = int(scaling.get("minReplicas", 1))
-    high = int(scaling.get("maxReplicas", max(low, 1)))
-    if suspended:
-        return Autoscaling("fixed", 0, 0, metric, target)
-    needs_keda = metric != "cpu" or low == 0
-    if needs_keda and settings.keda_available and metric != "cpu":
-        return Autoscaling("KEDA", low, high, metric, target, scale_down_delay=delay)
-    note = ""
-    if needs_keda and settings.keda_available:
-        # KEDA scales to zero only on a trigger that is not CPU (its webhook refuses the ScaledObject; without the
-        # webhook it would never reach zero): CPU of no pods is not a signal.
-        note = ("ScaleToZeroNeedsRequestMetric: minReplicas 0 needs scaling.metric rps or concurrency (CPU cannot "
-                "tell idle from absent); keeping at least 1 replica")
-        return Autoscaling("HPA" if high > 1 else "fixed", 1, max(high, 1), metric, target, note, delay)
-    if needs_keda:
-        what = f"scaling on {metric}" if metric != "cpu" else "scaling to zero"
-        note = (f"KEDANotInstalled: {what} needs KEDA (keda.sh ScaledObject), which this cluster does not have; "
-                f"{'scaling on cpu instead' if metric != 'cpu' else 'keeping at least 1 replica'}")
-        metric, target = "cpu", (target if metric == "cpu" else 70)
-        low = max(low, 1)
-    if high <= low:
-        return Autoscaling("fixed", low, low, metric, target, note, delay)
-    return Autoscaling("HPA", low, high, metric, target, note, delay)
-
-
-def _hpa(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str], scale: Autoscaling) -> dict[str, Any]:
-    return {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": object_metadata(isvc, name, labels),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": scale.min_replicas, "maxReplicas": scale.max_replicas,
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": scale.target}}}],
-            "behavior": {"scaleDown": {"stabilizationWindowSeconds": scale.scale_down_delay}},
-        },
-    }
-
-
-def keda_query(namespace: str, name: str, metric: str) -> str:
-    """PromQL over the model servers' own request metrics, all pods of the backend summed: prediction requests/s
-    (every status), or the mean number of prediction requests in flight.
-
-    The servers export no in-flight gauge; by Little's law the mean concurrency is arrival rate x mean time in the
-    server, which is the rate of the latency histogram's sum (seconds spent answering per second). That histogram
-    counts answered predictions (200s), so requests failing fast add nothing to it."""
-    pods = f'namespace="{namespace}",pod=~"{name}-.*"'
-    if metric == "rps":
-        return f"sum(rate(sextant_requests_total{{{pods},route=~\"predict|predict_proba|infer\"}}[1m]))"
-    if metric == "concurrency":
-        return f"sum(rate(sextant_request_duration_seconds_sum{{{pods}}}[1m]))"
-    raise ValueError(f"scaling.metric: {metric!r} has no Prometheus query; use rps or concurrency")
-
-
-def _scaled_object(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str], scale: Autoscaling,
-                   settings: ServingSettings) -> dict[str, Any]:
-    namespace = isvc["metadata"]["namespace"]
-    if scale.metric == "cpu":
-        trigger: dict[str, Any] = {"type": "cpu", "metricType": "Utilization",
-                                   "metadata": {"value": str(scale.target)}}
-    else:
-        trigger = {"type": "prometheus", "metadata": {
-            "serverAddress": settings.prometheus_url or "http://prometheus.monitoring.svc:9090",
-            "query": keda_query(namespace, name, scale.metric), "threshold": str(scale.target)}}
-    return {
-        "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
-        "metadata": object_metadata(isvc, name, labels),
-        "spec": {"scaleTargetRef": {"name": name}, "minReplicaCount": scale.min_replicas,
-                 "maxReplicaCount": scale.max_replicas, "cooldownPeriod": scale.scale_down_delay,
-                 "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {"scaleDown": {
-                     "stabilizationWindowSeconds": scale.scale_down_delay}}}},
-                 "triggers": [trigger]},
-    }
 
 
 def disruption_budget(isvc: Mapping[str, Any], name: str, labels: Mapping[str, str]) -> dict[str, Any]:
@@ -369,15 +279,12 @@ def server_service(isvc: Mapping[str, Any], backend: Backend) -> dict[str, Any]:
 
 def backend_objects(isvc: Mapping[str, Any], backend: Backend, settings: ServingSettings,
                     scale: Autoscaling) -> list[dict[str, Any]]:
-    """Deployment, Service, autoscaler and (from 2 replicas up) PodDisruptionBudget of one backend."""
+    """Deployment, Service and (from 2 replicas up) PodDisruptionBudget of one backend; its autoscaler comes from
+    serving_autoscaling.autoscaler_objects."""
     isvc_name = isvc["metadata"]["name"]
     name = backend_name(isvc_name, backend)
     labels = backend_labels(isvc_name, backend)
     objects = [server_deployment(isvc, backend, settings, scale), server_service(isvc, backend)]
-    if scale.kind == "HPA":
-        objects.append(_hpa(isvc, name, labels, scale))
-    elif scale.kind == "KEDA":
-        objects.append(_scaled_object(isvc, name, labels, scale, settings))
     if scale.min_replicas >= 2:
         objects.append(disruption_budget(isvc, name, labels))
     return objects

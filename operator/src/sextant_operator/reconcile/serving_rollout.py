@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, cast
 from sextant_contracts.durations import parse_duration
 from sextant_contracts.resources.inferenceservice import ResolvedModel, VariantRollout, VariantStatus
 
+from .serving_autoscaling import Autoscaling, autoscaling
 from .serving_instances import DeploymentView
-from .serving_manifests import Autoscaling, Backend, ServingSettings, autoscaling, backend_name
+from .serving_manifests import Backend, ServingSettings, backend_name
 
 if TYPE_CHECKING:
     from .inferenceservice import Observed

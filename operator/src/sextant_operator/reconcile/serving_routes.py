@@ -30,8 +30,9 @@ from .serving_manifests import (
 
 
 def router_config(isvc: Mapping[str, Any], routes: Sequence[Route], shadow: tuple[Backend, int] | None,
-                  settings: ServingSettings) -> dict[str, Any]:
-    """The router's declaration (sextant_services.router.spec): weighted upstreams and the shadow."""
+                  settings: ServingSettings, holds: bool = False) -> dict[str, Any]:
+    """The router's declaration (sextant_services.router.spec): weighted upstreams, the shadow and, when a backend
+    may be at zero replicas (`holds`), how long to hold a request while no variant is ready."""
     isvc_name = isvc["metadata"]["name"]
 
     def url(backend: Backend) -> str:
@@ -44,6 +45,8 @@ def router_config(isvc: Mapping[str, Any], routes: Sequence[Route], shadow: tupl
     }
     if shadow is not None:
         config["shadow"] = {"name": shadow[0].key, "url": url(shadow[0]), "percent": shadow[1]}
+    if holds:
+        config["activationTimeoutSeconds"] = settings.activation_timeout_seconds
     return config
 
 

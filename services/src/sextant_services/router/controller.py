@@ -12,10 +12,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .nginx_conf import active_variants, relay_socket, render_nginx_conf, uses_relay
+from .activator import Activator, ActivatorThread
+from .nginx_conf import activator_socket, active_variants, relay_socket, render_nginx_conf, uses_relay
 from .probing import ResolvedAddresses, probe_ready
 from .readiness import ReadinessHysteresis
-from .relay import RelayThread, ShadowRelay
+from .relay import RelayThread, ShadowRelay, render_metrics
 from .spec import RouterSpec, Upstream
 
 log = logging.getLogger("sextant_services.router")
@@ -31,6 +32,7 @@ class RouterController:
         self._proc: subprocess.Popen[bytes] | None = None
         self._ready: frozenset[str] | None = None
         self._relay: RelayThread | None = None
+        self._activator: ActivatorThread | None = None
         self._status = ""
         self._readiness: ReadinessHysteresis[tuple[str, str]] = ReadinessHysteresis()
         self._addresses = ResolvedAddresses()
@@ -53,6 +55,8 @@ class RouterController:
             self._relay = None
         if previous is not None and self._relay is None:
             self.start_relay()
+        if previous is not None:
+            self.start_activator()
 
     def reload_spec_if_changed(self) -> None:
         """Switch to the spec file's new content; a file that does not parse keeps the current spec (logged)."""
@@ -105,6 +109,9 @@ class RouterController:
         if shadow is not None:
             status["mirror"] = {"shadow": shadow.name, "percent": shadow.percent, "active": mirrored,
                                 **(self._relay.counters() if self._relay else {})}
+        if self._activator is not None:
+            status["activation"] = {"timeoutSeconds": self._activator.activator.timeout_s,
+                                    **self._activator.counters()}
         return status
 
     def write_status(self, ready: frozenset[str]) -> None:
@@ -128,7 +135,30 @@ class RouterController:
                  "copies, %d senders)", shadow.percent, shadow.name, relay.udp_port, shadow.queue_size,
                  shadow.concurrency)
 
+    def start_activator(self) -> None:
+        """Hold requests while nothing is ready when the spec asks for it (and stop holding when it no longer
+        does). Raises RuntimeError when the activator cannot listen on its socket."""
+        timeout = self.spec.activation_timeout_s
+        if timeout is None:
+            if self._activator is not None:
+                self._activator.stop()
+                self._activator = None
+            return
+        if self._activator is not None:
+            self._activator.activator.timeout_s = timeout  # read by the activator at each new request
+            return
+        activator = Activator(activator_socket(self.run_dir), timeout, self._relay_metrics)
+        self._activator = ActivatorThread(activator)
+        self._activator.start()
+        log.info("holding requests for up to %g s while no variant is ready (scale from zero)", timeout)
+
+    def _relay_metrics(self) -> str:
+        relay = self._relay
+        return render_metrics(relay.relay.counters, relay.relay.shadow_name) if relay is not None else ""
+
     def apply(self, ready: frozenset[str]) -> None:
+        if self._activator is not None:
+            self._activator.route_to(active_variants(self.spec, ready))
         if ready == self._ready:
             return
         self._write(ready)
@@ -146,6 +176,7 @@ class RouterController:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.start_relay()
+            self.start_activator()
             while not self._stop.is_set():
                 self.reload_spec_if_changed()
                 ready = self.observe()
@@ -160,8 +191,9 @@ class RouterController:
             log.error("cannot start the router: %s", exc)
             return 1
         finally:
-            if self._relay is not None:
-                self._relay.stop()
+            for helper in (self._relay, self._activator):
+                if helper is not None:
+                    helper.stop()
             if self._proc is not None and self._proc.poll() is None:
                 self._proc.send_signal(signal.SIGQUIT)  # graceful shutdown
                 try:

@@ -31,6 +31,11 @@ def relay_socket(run_dir: Path) -> Path:
     return run_dir / "relay.sock"
 
 
+def activator_socket(run_dir: Path) -> Path:
+    """Where the activator listens (activator.py): nginx sends it the requests that arrive while nothing is ready."""
+    return run_dir / "activator.sock"
+
+
 def uses_relay(spec: RouterSpec) -> bool:
     """A shadow with a positive percentage runs the relay (whether or not the shadow is ready yet)."""
     return spec.shadow is not None and spec.shadow.percent > 0
@@ -93,12 +98,17 @@ def render_nginx_conf(spec: RouterSpec, ready: frozenset[str], run_dir: Path, us
         # a request sent on a connection the server was closing at that moment came back 502 (1 in 10,000).
         lines += ["        keepalive 128;", f"        keepalive_timeout {UPSTREAM_IDLE_SECONDS}s;", "    }"]
     lines += mirror_http
+    if spec.activation_timeout_s is not None:
+        lines += ["    upstream sextant_activator {", f"        server unix:{activator_socket(run_dir)};",
+                  "        keepalive 16;", "    }"]
     lines += ["    server {", f"        listen {spec.listen};",
               "        location = /router/status {",
               f"            default_type application/json; alias {run_dir / 'status.json'};",
               "        }"]
-    if mirror_http:
-        lines += ["        location = /router/metrics {", "            proxy_pass http://sextant_relay/metrics;",
+    metrics = "sextant_activator" if spec.activation_timeout_s is not None else \
+        "sextant_relay" if mirror_http else None
+    if metrics:  # the activator's /metrics includes the relay's counters
+        lines += ["        location = /router/metrics {", f"            proxy_pass http://{metrics}/metrics;",
                   "            proxy_http_version 1.1;", '            proxy_set_header Connection "";', "        }"]
     else:  # every router answers its PodMonitor's scrape (an empty exposition), not only one with a shadow
         lines += ["        location = /router/metrics {", "            default_type text/plain;",
@@ -109,6 +119,11 @@ def render_nginx_conf(spec: RouterSpec, ready: frozenset[str], run_dir: Path, us
             lines += mirror_location
         lines += ["            proxy_pass http://sextant_variants;", "            proxy_http_version 1.1;",
                   '            proxy_set_header Connection "";', "            proxy_next_upstream error timeout;"]
+    elif spec.activation_timeout_s is not None:
+        # Nothing is ready: the activator holds the request until a variant is (KEDA wakes one at zero).
+        lines += ["            proxy_pass http://sextant_activator;", "            proxy_http_version 1.1;",
+                  '            proxy_set_header Connection "";',
+                  f"            proxy_read_timeout {int(spec.activation_timeout_s) + 30}s;"]
     else:
         lines += ["            default_type application/json;", f"            return 503 '{NO_VARIANT_READY}';"]
     lines.append("        }")

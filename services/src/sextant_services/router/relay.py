@@ -15,20 +15,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import struct
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
+
+from .http1 import MAX_HEAD_BYTES, read_body, read_head
+from .loop_thread import EventLoopThread
 
 log = logging.getLogger("sextant_services.router.relay")
 
 MIRROR_TAG = b"sextant_mirror: "  # the syslog tag nginx puts before a copy (nginx_conf.py renders it)
 TOO_LARGE_TAG = b"sextant_too_large: "  # before `METHOD URI` of a sampled request too large for a datagram
-MAX_HEAD_BYTES = 64 * 1024
 SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux: the receive queue's drop count in each recvmsg
 RECEIVE_BUFFER_BYTES = 4 << 20
 BATCH_DELAY_S = 0.005  # read the copies in batches: one relay wake-up per 5 ms, not one per request
@@ -94,42 +94,6 @@ def render_metrics(c: RelayCounters, shadow: str) -> str:
         lines.append(f'sextant_router_mirror_shadow_responses_total{{shadow="{shadow}",code="{cls}xx"}} '
                      f"{c.shadow_statuses[cls]}")
     return "\n".join(lines) + "\n"
-
-
-async def read_head(reader: asyncio.StreamReader) -> tuple[str, list[tuple[str, str]]] | None:
-    """The start line and headers of one HTTP/1.1 message; None at a clean end of the stream."""
-    try:
-        raw = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial:
-            raise ConnectionError("connection closed inside a message head") from exc
-        return None
-    start, *rest = raw[:-4].decode("latin-1").split("\r\n")
-    headers = []
-    for line in rest:
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise ConnectionError(f"malformed header line {line!r}")
-        headers.append((name.strip(), value.strip()))
-    return start, headers
-
-
-async def read_body(reader: asyncio.StreamReader, headers: Iterable[tuple[str, str]], until_eof: bool) -> bytes:
-    """A message body by Content-Length or chunked encoding (or, for a response without either, to EOF)."""
-    lower = {k.lower(): v for k, v in headers}
-    if "chunked" in lower.get("transfer-encoding", "").lower():
-        parts: list[bytes] = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                    pass
-                return b"".join(parts)
-            parts.append(await reader.readexactly(size))
-            await reader.readexactly(2)
-    if "content-length" in lower:
-        return await reader.readexactly(int(lower["content-length"]))
-    return await reader.read() if until_eof else b""
 
 
 class ShadowRelay:
@@ -294,46 +258,12 @@ class ShadowRelay:
         return status, not close
 
 
-class RelayThread:
-    """Runs a ShadowRelay on its own event loop (uvloop when installed) in a daemon thread."""
+class RelayThread(EventLoopThread):
+    """Runs a ShadowRelay on its own event loop, at a lower priority than nginx."""
 
     def __init__(self, relay: ShadowRelay) -> None:
+        super().__init__("shadow relay", relay.serve, str(relay.socket_path), RELAY_NICENESS)
         self.relay = relay
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=self._run, name="shadow-relay", daemon=True)
-        self._started = threading.Event()
-        self._error: BaseException | None = None
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Raises RuntimeError when the relay cannot listen (the error says why)."""
-        self._thread.start()
-        if not self._started.wait(timeout) or self._error is not None:
-            raise RuntimeError(f"the shadow relay did not start on {self.relay.socket_path}: {self._error}")
-
-    def stop(self) -> None:
-        loop = self._loop
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(lambda: [task.cancel() for task in asyncio.all_tasks(loop)])
-        self._thread.join(5)
 
     def counters(self) -> dict[str, int]:
         return self.relay.counters.as_dict()
-
-    def _run(self) -> None:
-        with contextlib.suppress(OSError):  # a thread's niceness can always be raised; never fatal
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RELAY_NICENESS)
-        try:
-            import uvloop
-
-            self._loop = uvloop.new_event_loop()
-        except ImportError:
-            self._loop = asyncio.new_event_loop()
-        try:
-            self._loop.run_until_complete(self.relay.serve(self._started))
-        except asyncio.CancelledError:
-            pass
-        except OSError as exc:
-            self._error = exc
-            self._started.set()
-        finally:
-            self._loop.close()

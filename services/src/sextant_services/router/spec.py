@@ -39,6 +39,10 @@ class Shadow(Upstream):
     concurrency: int = 16
 
 
+#: The longest a request may be held for a variant to start (nginx's and clients' patience end well before).
+MAX_ACTIVATION_SECONDS = 900
+
+
 @dataclass(frozen=True)
 class RouterSpec:
     """What the router listens on and where it sends traffic."""
@@ -49,6 +53,8 @@ class RouterSpec:
     probe_interval_s: float = 1.0
     workers: int = 1
     max_body_bytes: int = 1 << 20
+    #: Seconds a request is held while no variant is ready (scale from zero, activator.py); None answers 503 at once.
+    activation_timeout_s: float | None = None
     #: Digest of the declaration this spec was read from (sextant_contracts.digest.config_digest): /router/status
     #: shows it, so the operator can tell which configuration each router routes by.
     config_digest: str = ""
@@ -69,7 +75,13 @@ class RouterSpec:
         listen = str(raw.get("listen", "127.0.0.1:8080"))
         if ":" not in listen:
             raise ValueError(f"router spec: listen must be host:port, got {listen!r}")
+        activation = raw.get("activationTimeoutSeconds")
+        if activation is not None and (isinstance(activation, bool) or not isinstance(activation, int | float)
+                                       or not 0 < activation <= MAX_ACTIVATION_SECONDS):
+            raise ValueError(f"router spec: activationTimeoutSeconds must be a number of seconds above 0 and at most "
+                             f"{MAX_ACTIVATION_SECONDS}, got {activation!r}")
         return cls(listen=listen, variants=parsed, shadow=shadow,
+                   activation_timeout_s=float(activation) if activation is not None else None,
                    probe_interval_s=float(raw.get("probeIntervalSeconds", 1.0)),
                    workers=int(raw.get("workers", 1)), max_body_bytes=int(raw.get("maxBodyBytes", 1 << 20)),
                    config_digest=config_digest(raw))
