@@ -154,3 +154,12 @@ def serving_env(store_uri: str, name: str, version: int | None = None, alias: st
         env["SEXTANT_MODEL_ALIAS"] = alias
     env.update(extra)
     return env
+
+
+def process_figures(pid: int) -> dict[str, float]:
+    """Resident and peak memory (MiB) and CPU seconds of a live process, from /proc."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {"rss_mib": int(status["VmRSS"].split()[0]) / 1024, "peak_rss_mib": int(status["VmHWM"].split()[0]) / 1024,
+            "cpu_seconds": (int(fields[11]) + int(fields[12])) / ticks}

@@ -33,8 +33,11 @@ def all_seen(first_seen: dict[tuple[str, str], float], names: Iterable[str], kin
 class ScaleRecorder:
     """Watches a namespace's children (by `label`) and its InferenceServices (`group/version/plural`) in threads."""
 
-    def __init__(self, api_client: Any, namespace: str, label: str, group: str, version: str, plural: str) -> None:
+    def __init__(self, api_client: Any, namespace: str, label: str, group: str, version: str, plural: str,
+                 jobs_label: str | None = None) -> None:
+        """`jobs_label`: also watch the Jobs carrying it (a TrainingJob's run), keyed by that label's value."""
         self.namespace, self.label, self._api = namespace, label, api_client
+        self._labels = {"Job": jobs_label} if jobs_label else {}
         apps, core, autoscaling = client.AppsV1Api(api_client), client.CoreV1Api(api_client), \
             client.AutoscalingV2Api(api_client)
         custom = client.CustomObjectsApi(api_client)
@@ -46,6 +49,9 @@ class ScaleRecorder:
             "InferenceService": lambda **kw: custom.list_namespaced_custom_object(
                 group, version, namespace, plural, **kw),
         }
+        if jobs_label:
+            batch = client.BatchV1Api(api_client)
+            self._sources["Job"] = lambda **kw: batch.list_namespaced_job(namespace, label_selector=jobs_label, **kw)
         self.first_seen: dict[tuple[str, str], float] = {}  # (kind, InferenceService) -> its first such child
         self.object_seen: dict[tuple[str, str], float] = {}  # (kind, object name) -> first seen
         self.uids: dict[tuple[str, str], set[str]] = {}  # (kind, object name) -> uids: more than one = re-created
@@ -68,7 +74,8 @@ class ScaleRecorder:
     def _record(self, kind: str, body: dict[str, Any]) -> None:
         meta = body.get("metadata") or {}
         now = time.time()
-        owner = meta.get("name", "") if kind == "InferenceService" else (meta.get("labels") or {}).get(self.label, "")
+        owner = meta.get("name", "") if kind == "InferenceService" else \
+            (meta.get("labels") or {}).get(self._labels.get(kind, self.label), "")
         with self._lock:
             self.first_seen.setdefault((kind, owner), now)
             self.object_seen.setdefault((kind, meta.get("name", "")), now)
@@ -110,6 +117,11 @@ class ScaleRecorder:
             if all_seen(self.first_seen, names, CHILD_KINDS) is None:
                 return None
             return max(t for (kind, _), t in self.object_seen.items() if kind in CHILD_KINDS)
+
+    def jobs_done(self, names: list[str]) -> float | None:
+        """The time the last of these TrainingJobs' first Job was seen, or None while one has none."""
+        with self._lock:
+            return all_seen(self.first_seen, names, ("Job",))
 
     def ready_done(self, names: list[str]) -> float | None:
         with self._lock:

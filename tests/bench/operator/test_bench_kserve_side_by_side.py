@@ -24,7 +24,7 @@ import os
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -34,11 +34,10 @@ import pytest
 from kubernetes import client
 
 from sextant_devcluster import LocalCluster
-from sextant_devcluster.cli import DEFAULT_BIN_DIR
-from sextant_devcluster.profiles import SCALE
 from tests.bench.pipelines.common import env_int, write_results
 from tests.support import kserve_anchor
 from tests.support.polling import eventually
+from tests.support.processes import process_figures
 from tests.support.scale_watch import ScaleRecorder, child_counts, controller_writes
 from tests.support.serving_models import register_iris
 from tests.support.sextant_operator import SERVICE_ACCOUNT, OperatorProcess, apply_docs, chart_rbac, install_crds
@@ -62,27 +61,6 @@ def sextant_inferenceservice(name: str) -> dict[str, Any]:
     return {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": name},
             "spec": {"model": {"name": "iris", "version": "1"}, "resources": POD_RESOURCES,
                      "scaling": {"minReplicas": 1, "maxReplicas": 3}}}
-
-
-def process_figures(pid: int) -> dict[str, float]:
-    """Resident and peak memory (MiB) and CPU seconds of a live process, from /proc."""
-    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return {"rss_mib": int(status["VmRSS"].split()[0]) / 1024, "peak_rss_mib": int(status["VmHWM"].split()[0]) / 1024,
-            "cpu_seconds": (int(fields[11]) + int(fields[12])) / ticks}
-
-
-@pytest.fixture()
-def scale_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    """A fresh kwok-only cluster with the scale profile, for one run; stopped afterwards."""
-    own = LocalCluster(state_dir=tmp_path / "cluster", bin_dir=Path(os.environ.get("SEXTANT_BIN_DIR", DEFAULT_BIN_DIR)),
-                       die_with_parent=True, real_node=False, profile=SCALE)
-    own.up()
-    try:
-        yield own
-    finally:
-        own.down()
 
 
 def _measure(cluster: LocalCluster, namespace: str, group: tuple[str, str, str], label: str, pid: int,
