@@ -13,6 +13,7 @@ from sextant_contracts.storage import split_uri
 BACKENDS = ("job", "kubeflow")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 ROUTINGS = ("auto", "router", "gateway")
+MIRROR_SETTINGS = ("auto", "true", "false")
 # In a pod, probes and the API server reach the operator on the pod IP, so it listens on every interface;
 # tests and local runs set SEXTANT_WEBHOOK_BIND / SEXTANT_LIVENESS to 127.0.0.1.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
@@ -54,7 +55,7 @@ class OperatorConfig:
     routing: str = "auto"
     gateway: tuple[str, str] = ("sextant-system", "sextant")
     gateway_domain: str = "sextant.local"
-    gateway_mirror: bool = False
+    gateway_mirror: str = "auto"
     prometheus_url: str | None = None
     activation_timeout_seconds: int = 120
     # The kubeflow training backend (docs/pipelines.md): the KFP API, the namespace and experiment runs go to, a
@@ -133,7 +134,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         routing=_choice(env, "SEXTANT_ROUTING", "auto", ROUTINGS),
         gateway=_gateway(env),
         gateway_domain=env.get("SEXTANT_GATEWAY_DOMAIN") or OperatorConfig.gateway_domain,
-        gateway_mirror=_bool(env, "SEXTANT_GATEWAY_MIRROR", False),
+        gateway_mirror=_choice(env, "SEXTANT_GATEWAY_MIRROR", "auto", MIRROR_SETTINGS),
         prometheus_url=env.get("SEXTANT_PROMETHEUS_URL") or None,
         activation_timeout_seconds=_int(env, "SEXTANT_ACTIVATION_TIMEOUT_SECONDS", 120, 1, 900),
         kubeflow_endpoint=kubeflow,

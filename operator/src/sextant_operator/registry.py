@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -21,8 +21,11 @@ from .handlers.run_results import RunResults
 from .handlers.trainingjob import OWNED_STATUS_FIELDS, TrainingReconciler, register_trainingjob_handlers
 from .kubeflow.api import KubeflowApi, KubeflowSettings
 from .reconcile.batch_job_manifest import BatchSettings
+from .reconcile.gateway_features import MirrorSetting, mirror_decision
 from .reconcile.serving_manifests import ServingSettings
 from .reconcile.training_job_manifest import TrainingSettings
+
+GATEWAY_API = "gateway.networking.k8s.io/v1"
 
 log = logging.getLogger("sextant.operator")
 
@@ -60,7 +63,7 @@ def serving_settings(config: OperatorConfig) -> ServingSettings:
         image_pull_policy=config.serving_pull_policy, store_uri=config.store_uri, store_env=_store_env(config),
         store_secret=config.trainer_store_secret, routing="gateway" if config.routing == "gateway" else "router",
         gateway_namespace=config.gateway[0], gateway_name=config.gateway[1], gateway_domain=config.gateway_domain,
-        gateway_mirror=config.gateway_mirror, prometheus_url=config.prometheus_url,
+        gateway_mirror=config.gateway_mirror == "true", prometheus_url=config.prometheus_url,
         activation_timeout_seconds=config.activation_timeout_seconds)
 
 
@@ -71,8 +74,10 @@ def batch_settings(config: OperatorConfig) -> BatchSettings:
                          store_secret=config.trainer_store_secret)
 
 
-def detect_optional_apis(settings: ServingSettings, actions: KubeActions, routing: str) -> ServingSettings:
-    """Which optional CRDs this cluster has, read once at start-up (kopf does not see CRDs added later)."""
+def detect_optional_apis(settings: ServingSettings, actions: KubeActions, routing: str,
+                         mirror: MirrorSetting = "auto") -> ServingSettings:
+    """Which optional CRDs this cluster has, read once at start-up (kopf does not see CRDs added later); behind a
+    Gateway, whether it mirrors (its GatewayClass's supportedFeatures, unless the chart says)."""
     try:
         gateway = actions.has_resource("gateway.networking.k8s.io/v1", "httproutes")
         keda = actions.has_resource("keda.sh/v1alpha1", "scaledobjects")
@@ -84,7 +89,24 @@ def detect_optional_apis(settings: ServingSettings, actions: KubeActions, routin
     chosen = "gateway" if routing == "gateway" or (routing == "auto" and gateway) else "router"
     log.info("serving: traffic split by %s (Gateway API %s), KEDA %s", chosen,
              "installed" if gateway else "not installed", "installed" if keda else "not installed")
-    return dataclasses.replace(settings, routing=chosen, keda_available=keda)  # type: ignore[arg-type]
+    mirrors, note = (_gateway_mirrors(settings, actions, mirror) if chosen == "gateway" else (False, ""))
+    if chosen == "gateway":
+        log.info("serving: shadow variants %s", "get mirrored copies" if mirrors else f"get no copies: {note}")
+    return dataclasses.replace(settings, routing=chosen, keda_available=keda,  # type: ignore[arg-type]
+                               gateway_mirror=mirrors, gateway_mirror_note=note)
+
+
+def _gateway_mirrors(settings: ServingSettings, actions: KubeActions, mirror: MirrorSetting) -> tuple[bool, str]:
+    ref = f"{settings.gateway_namespace}/{settings.gateway_name}"
+    if mirror != "auto":
+        return mirror_decision(mirror, ref, None, None)
+    try:
+        gateway = actions.read_object(GATEWAY_API, "Gateway", settings.gateway_namespace, settings.gateway_name)
+        class_name = str(((gateway or {}).get("spec") or {}).get("gatewayClassName", ""))
+        gateway_class = actions.read_object(GATEWAY_API, "GatewayClass", "", class_name) if class_name else None
+    except Exception as exc:  # noqa: BLE001 - a Gateway that cannot be read must not stop the operator
+        return mirror_decision(mirror, ref, None, None, error=str(exc).splitlines()[0])
+    return mirror_decision(mirror, ref, gateway, gateway_class)
 
 
 def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
@@ -108,7 +130,8 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
 
     @kopf.on.startup(registry=registry)
     def detect_serving_apis(**_: Any) -> None:
-        serving.settings = detect_optional_apis(serving.settings, actions, config.routing)
+        serving.settings = detect_optional_apis(serving.settings, actions, config.routing,
+                                                cast(MirrorSetting, config.gateway_mirror))
         if config.metrics_port:
             try:
                 metrics.serve(config.metrics_port)

@@ -148,3 +148,35 @@ def test_a_changed_routing_mode_replaces_the_other_modes_objects(cluster: Any, t
     finally:
         _routing(cluster, "gateway")
         cluster.kubectl("delete", "inferenceservice", "switched", "-n", NAMESPACE, "--wait=false", check=False)
+
+
+def test_a_shadow_behind_a_gateway_that_cannot_mirror_says_why_and_the_primary_serves(
+        cluster: Any, trained: GatewayEndpoint) -> None:
+    """The chart's default `serving.gateway.mirror: auto`: the operator read Traefik's GatewayClass at start-up,
+    found no HTTPRouteRequestMirror among its supportedFeatures, and so puts no mirror filter into the route
+    (Traefik would answer that rule's every request 500); the shadow runs and its status says why it gets no
+    copies."""
+    small = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+    isvc = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "shadowed"},
+            "spec": {"model": {"name": "cancer", "version": "1"}, "resources": small,
+                     "shadow": {"name": "next", "model": {"name": "cancer", "version": "1"}, "percent": 25,
+                                "resources": small}}}
+    cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(isvc))
+
+    def shadow_status() -> dict[str, Any] | None:
+        status = _kubectl_json(cluster, "get", "inferenceservice", "shadowed").get("status") or {}
+        shadows = [v for v in status.get("variants", []) if v.get("name") == "next"]
+        return shadows[0] if status.get("phase") == "Ready" and shadows else None
+
+    shadow = eventually(shadow_status, timeout=300, interval=2, what="the InferenceService Ready with its shadow")
+    assert shadow["reason"] == "MirrorNotSupported", shadow
+    assert shadow["message"] == (
+        f"the shadow runs but receives no copies: GatewayClass {trained.class_name} does not list "
+        "HTTPRouteRequestMirror or HTTPRouteRequestPercentageMirror in status.supportedFeatures (read at the "
+        "operator's start)"), shadow
+    route = _kubectl_json(cluster, "get", "httproute", "shadowed")
+    assert all("filters" not in rule for rule in route["spec"]["rules"]), route["spec"]
+    host = f"shadowed.{NAMESPACE}.{DOMAIN}"
+    eventually(lambda: RequestLoad(trained.host, breast_cancer_request(), port=trained.port, host_header=host,
+                                   concurrency=1, max_requests=5, max_seconds=10).run().statuses[200] == 5,
+               timeout=60, interval=1, what="the primary to answer through the Gateway")

@@ -442,10 +442,13 @@ def test_a_gateway_without_mirror_support_gets_no_mirror_filter_and_the_shadow_s
     observed = Observed(isvc=isvc, resolved=resolved(isvc["spec"], staging=2),
                         deployments=deployments(("current", 1, 1), ("challenger", 2, 1)), pods=[],
                         route=RouteView(accepted=True, resolved_refs=True), now=T0)
-    plan = plan_inferenceservice(observed, ServingSettings(routing="gateway", store_uri="s3://m"))
+    why = "GatewayClass traefik does not list HTTPRouteRequestMirror in status.supportedFeatures"
+    plan = plan_inferenceservice(observed, ServingSettings(routing="gateway", store_uri="s3://m",
+                                                           gateway_mirror_note=why))
     (route,) = [m for m in plan.apply if m["kind"] == "HTTPRoute"]
     assert "filters" not in route["spec"]["rules"][0]  # Traefik would answer 500 to every request
     assert plan.status["variants"][2]["reason"] == "MirrorNotSupported"
+    assert plan.status["variants"][2]["message"] == f"the shadow runs but receives no copies: {why}"
 
 
 GATEWAY = ServingSettings(routing="gateway", store_uri="s3://m")

@@ -20,13 +20,16 @@ TRAININGJOBS = "trainingjobs"
 #: Resource paths of the kinds Sextant applies (core kinds under /api, the rest under /apis).
 PLURALS = {"Job": "jobs", "Deployment": "deployments", "Service": "services", "ConfigMap": "configmaps",
            "HorizontalPodAutoscaler": "horizontalpodautoscalers", "PodDisruptionBudget": "poddisruptionbudgets",
-           "ScaledObject": "scaledobjects", "HTTPRoute": "httproutes"}
+           "ScaledObject": "scaledobjects", "HTTPRoute": "httproutes", "Gateway": "gateways",
+           "GatewayClass": "gatewayclasses"}
 
 
 def object_path(api_version: str, kind: str, namespace: str, name: str) -> str:
-    """/api/v1/namespaces/ns/services/x or /apis/apps/v1/namespaces/ns/deployments/x."""
+    """/api/v1/namespaces/ns/services/x or /apis/apps/v1/namespaces/ns/deployments/x; a cluster-scoped kind
+    (namespace "") has no namespace part."""
     prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    return f"{prefix}/namespaces/{namespace}/{PLURALS[kind]}/{name}"
+    return f"{prefix}/namespaces/{namespace}/{PLURALS[kind]}/{name}" if namespace else \
+        f"{prefix}/{PLURALS[kind]}/{name}"
 
 
 def load_client_configuration() -> client.ApiClient:
@@ -81,7 +84,8 @@ class KubeActions:
             _preload_content=True))
 
     def read_object(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """Any namespaced object in PLURALS, or None when it does not exist."""
+        """Any object of a kind in PLURALS (namespace "" for a cluster-scoped one), or None when it does not
+        exist."""
         try:
             return dict(self.api_client.call_api(
                 object_path(api_version, kind, namespace, name), "GET",

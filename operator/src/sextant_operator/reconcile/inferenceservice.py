@@ -293,8 +293,8 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
         if shadow_plan is not None and shadow_plan.routes and shadow_spec else None
     if shadow_plan is not None and settings.routing == "gateway" and not settings.gateway_mirror:
         shadow_plan.status["reason"] = "MirrorNotSupported"
-        shadow_plan.status["message"] = ("the Gateway is not known to implement HTTPRoute RequestMirror (chart value "
-                                         "serving.gateway.mirror): the shadow runs but receives no copies")
+        shadow_plan.status["message"] = (f"the shadow runs but receives no copies: "
+                                         f"{settings.gateway_mirror_note or 'the Gateway does not mirror'}")
     apply: list[dict[str, Any]] = []
     for plan in [*plans, *([shadow_plan] if shadow_plan else [])]:
         for backend, scale in plan.backends:

@@ -56,6 +56,8 @@ class ServingSettings:
     #: Whether the Gateway implements HTTPRoute RequestMirror with a percentage (Envoy Gateway, Istio, NGINX
     #: Gateway Fabric >= 2.1 do; Traefik answers 500 to every request of a rule that has one).
     gateway_mirror: bool = False
+    #: Why a shadow behind the Gateway gets no copies (gateway_features.mirror_decision), for its status.
+    gateway_mirror_note: str = ""
     keda_available: bool = False
     router_replicas: int = 2
     default_requests: Mapping[str, str] = field(default_factory=lambda: {"cpu": "250m", "memory": "512Mi"})
