@@ -83,6 +83,7 @@ class OperatorProcess:
     cert: ServingCertificate | None = None
     starts: int = 0
     start_timeout: float = 30.0  # seconds to the liveness endpoint; a loaded machine (benchmarks) needs more
+    module: str = "sextant_operator"  # or tests.support.traced_operator, run from the repository root
 
     @property
     def log(self) -> Path:
@@ -101,8 +102,8 @@ class OperatorProcess:
                "SEXTANT_ROUTING": "router", "SEXTANT_METRICS_PORT": str(self.metrics_port),
                **self.env}
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "sextant_operator"], stdout=out,
-                                         stderr=subprocess.STDOUT, env=env)
+            self.proc = subprocess.Popen([sys.executable, "-m", self.module], stdout=out, stderr=subprocess.STDOUT,
+                                         env=env, cwd=Path(__file__).resolve().parents[2])
         eventually(self._healthy, timeout=self.start_timeout, what=f"operator liveness endpoint (log: {self.log})")
 
     def _healthy(self) -> bool:

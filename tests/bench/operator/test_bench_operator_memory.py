@@ -20,6 +20,8 @@ no TrainingJobs; its figure with 1,000 InferenceServices comes from the side-by-
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -36,7 +38,7 @@ from sextant_devcluster import LocalCluster
 from sextant_operator.handlers import inferenceservice as serving_handlers
 from sextant_operator.reconcile.run_names import LABEL_TRAININGJOB
 from sextant_operator.reconcile.serving_manifests import LABEL_ISVC
-from tests.bench.pipelines.common import env_int, write_results
+from tests.bench.pipelines.common import RESULTS, env_int, write_results
 from tests.support import idle_kopf_operator
 from tests.support.polling import eventually
 from tests.support.processes import free_port, http_status, process_figures
@@ -48,6 +50,9 @@ N = env_int("SEXTANT_BENCH_MEMORY_N", 1000)
 CHANGES = env_int("SEXTANT_BENCH_MEMORY_CHANGES", 10)
 STEP_TIMEOUT = env_int("SEXTANT_BENCH_MEMORY_TIMEOUT", 300 + N)  # per step: a miss fails the run after recording
 SETTLE_TIMEOUT = 120.0
+#: 1: run the operator under tracemalloc (tests/support/traced_operator.py) and keep its largest allocation sites at
+#: each step in bench-results/operator-memory-tracemalloc.<n>.txt (the RSS figures are then not the operator's own).
+TRACE = os.environ.get("SEXTANT_BENCH_MEMORY_TRACE") == "1"
 NAMESPACE = "scale-memory"
 GROUP, VERSION = "ml.sextant.io", "v1alpha1"
 ISVC_LABEL = LABEL_ISVC
@@ -133,8 +138,11 @@ def test_bench_operator_memory_against_an_idle_kopf_operator(scale_cluster: Loca
     apply_docs(scale_cluster, chart_rbac(scale_cluster, NAMESPACE))
     kubeconfig = scale_cluster.service_account_kubeconfig(NAMESPACE, SERVICE_ACCOUNT)
     idle = IdleKopf(kubeconfig, tmp_path / "idle-kopf.log")
+    trace_out = tmp_path / "tracemalloc"
     operator = OperatorProcess(kubeconfig=kubeconfig, namespaces=(NAMESPACE,), workdir=tmp_path,
-                               env={"SEXTANT_STORE_URI": store.as_uri()}, start_timeout=120)
+                               env={"SEXTANT_STORE_URI": store.as_uri(), "SEXTANT_TRACEMALLOC_OUT": str(trace_out)},
+                               start_timeout=120,
+                               module="tests.support.traced_operator" if TRACE else "sextant_operator")
     figures: dict[str, Any] = {"n": N, "changes": CHANGES, "memory": []}
 
     def record(step: str) -> None:
@@ -146,6 +154,11 @@ def test_bench_operator_memory_against_an_idle_kopf_operator(scale_cluster: Loca
         print(f"{step}: Sextant {sextant['rss_mib']:.0f} MiB (peak {sextant['peak_rss_mib']:.0f}), idle kopf "
               f"{baseline['rss_mib']:.0f} MiB, ratio {sextant['rss_mib'] / baseline['rss_mib']:.2f}")
         _write(figures)
+        if TRACE:  # a dump per step: the last ones show what grew with the spec changes
+            dumps = len(list(tmp_path.glob("tracemalloc.*.txt")))
+            operator.proc.send_signal(signal.SIGUSR2)
+            eventually(lambda: len(list(tmp_path.glob("tracemalloc.*.txt"))) > dumps, timeout=120,
+                       what="the operator's tracemalloc dump")
 
     try:
         operator.start()
@@ -181,6 +194,10 @@ def test_bench_operator_memory_against_an_idle_kopf_operator(scale_cluster: Loca
                 figures["duplicates"] = recorder.duplicates()
             finally:
                 recorder.stop()
+        if TRACE:
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            for dump in tmp_path.glob("tracemalloc.*.txt"):
+                shutil.copy(dump, RESULTS / f"operator-memory-{dump.name}")
         _write(figures)
         assert not figures["duplicates"], figures["duplicates"]
     finally:
