@@ -105,7 +105,9 @@ def _gateway_mirrors(settings: ServingSettings, actions: KubeActions, mirror: Mi
         class_name = str(((gateway or {}).get("spec") or {}).get("gatewayClassName", ""))
         gateway_class = actions.read_object(GATEWAY_API, "GatewayClass", "", class_name) if class_name else None
     except Exception as exc:  # noqa: BLE001 - a Gateway that cannot be read must not stop the operator
-        return mirror_decision(mirror, ref, None, None, error=str(exc).splitlines()[0])
+        status = getattr(exc, "status", None)  # the client's ApiException: "403 Forbidden" says it all
+        why = f"{status} {getattr(exc, 'reason', '')}".strip() if status else (str(exc).splitlines() or [""])[0]
+        return mirror_decision(mirror, ref, None, None, error=why)
     return mirror_decision(mirror, ref, gateway, gateway_class)
 
 

@@ -180,3 +180,13 @@ def test_a_shadow_behind_a_gateway_that_cannot_mirror_says_why_and_the_primary_s
     eventually(lambda: RequestLoad(trained.host, breast_cancer_request(), port=trained.port, host_header=host,
                                    concurrency=1, max_requests=5, max_seconds=10).run().statuses[200] == 5,
                timeout=60, interval=1, what="the primary to answer through the Gateway")
+    # The chart's grant is what lets it read them: without it (the operator restarted), the shadow says so.
+    cluster.kubectl("delete", "clusterrolebinding", "sx-sextant-gateway-features")
+    try:
+        cluster.kubectl("rollout", "restart", "deployment/sx-sextant-operator", "-n", NAMESPACE)
+        forbidden = eventually(lambda: (s := shadow_status()) and "could not read Gateway" in s.get("message", "")
+                               and s, timeout=180, interval=2, what="the shadow to say the Gateway could not be read")
+        assert "(403 Forbidden)" in forbidden["message"], forbidden
+    finally:
+        _routing(cluster, "gateway")  # helm upgrade puts the binding back
+        cluster.kubectl("rollout", "restart", "deployment/sx-sextant-operator", "-n", NAMESPACE)
