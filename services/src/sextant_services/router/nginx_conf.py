@@ -70,7 +70,8 @@ def _mirror_lines(spec: RouterSpec, run_dir: Path, relay_port: int) -> tuple[lis
 def render_nginx_conf(spec: RouterSpec, ready: frozenset[str], run_dir: Path, user: str | None,
                       relay_port: int | None = None) -> str:
     """nginx.conf: smooth weighted round robin over ready variants; when the shadow is ready and the relay
-    listens on `relay_port`, `percent` % of the requests are copied to it."""
+    listens on `relay_port`, `percent` % of the requests are copied to it; with no variant ready, requests go to
+    the activator when the spec has an activation timeout (scale from zero), else get 503."""
     active = active_variants(spec, ready)
     relayed = uses_relay(spec) and relay_port is not None
     mirror = relayed and spec.shadow is not None and spec.shadow.name in ready
