@@ -2,7 +2,9 @@
 
 Runs inside the benchmark's own virtualenv (setup.sh installs statsmodels and vega_datasets there, next to
 FLAML), so neither enters uv.lock. Usage: python export_datasets.py <directory>; writes <name>.csv per dataset
-and index.json ({name: {task, target, rows, source}}). Nothing is downloaded: every file is inside a wheel.
+and index.json ({name: {task, target, rows, source, dates}}; `dates` names the date columns, which FLAML's runner
+parses as a FLAML user would with read_csv's parse_dates, while Sextant finds them itself). Nothing is downloaded:
+every file is inside a wheel.
 """
 
 import json
@@ -31,8 +33,7 @@ def _vega() -> dict:
 
     cars = local_data.cars().drop(columns=["Name"]).dropna(subset=["Miles_per_Gallon"])
     cars["Year"] = cars["Year"].astype("int64") // 10**9 // (365 * 86400) + 1970
-    weather = local_data.seattle_weather()
-    weather["month"] = weather.pop("date").dt.month
+    weather = local_data.seattle_weather()  # `date` stays a date, as a user's file has it (ISO in the CSV)
     return {
         "cars_mpg": (cars, "regression", "Miles_per_Gallon", "vega_datasets cars"),
         "seattle_weather": (weather, "classification", "weather", "vega_datasets seattle_weather"),
@@ -57,7 +58,8 @@ def main() -> None:
     for name, (frame, task, target, source) in {**_statsmodels(), **_vega(), **_sklearn()}.items():
         frame = frame.dropna(subset=[target]).reset_index(drop=True)
         frame.to_csv(directory / f"{name}.csv", index=False)
-        index[name] = {"task": task, "target": target, "rows": len(frame), "source": source}
+        dates = [c for c in frame.columns if str(frame[c].dtype).startswith("datetime64")]
+        index[name] = {"task": task, "target": target, "rows": len(frame), "source": source, "dates": dates}
     (directory / "index.json").write_text(json.dumps(index, indent=2))
     print(json.dumps(index))
 

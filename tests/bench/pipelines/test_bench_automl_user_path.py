@@ -95,6 +95,7 @@ def sextant_run(name: str, meta: dict[str, Any], train: Path, test: Path, budget
 
 def flaml_run(meta: dict[str, Any], train: Path, test: Path, budget: float, seed: int) -> dict[str, Any]:
     request = {"train_csv": str(train), "test_csv": str(test), "target": meta["target"], "task": meta["task"],
+               "dates": meta.get("dates", []),
                "budget": budget, "seed": seed, "n_jobs": 1, "folds": 5}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(request, handle)
