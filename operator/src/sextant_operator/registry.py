@@ -107,6 +107,8 @@ def _gateway_mirrors(settings: ServingSettings, actions: KubeActions, mirror: Mi
     except Exception as exc:  # noqa: BLE001 - a Gateway that cannot be read must not stop the operator
         status = getattr(exc, "status", None)  # the client's ApiException: "403 Forbidden" says it all
         why = f"{status} {getattr(exc, 'reason', '')}".strip() if status else (str(exc).splitlines() or [""])[0]
+        if status == 403:
+            why += "; the chart grants that read only in cluster-wide mode, with watch.namespaces empty"
         return mirror_decision(mirror, ref, None, None, error=why)
     return mirror_decision(mirror, ref, gateway, gateway_class)
 

@@ -80,8 +80,10 @@ def test_deleting_a_trainingjob_terminates_its_run(world: KubeflowWorld) -> None
     world.custom().delete_namespaced_custom_object("ml.sextant.io", "v1alpha1", world.namespace, "trainingjobs",
                                                    "iris")
     eventually(lambda: world.get("iris") is None, timeout=30, what="the TrainingJob gone")
-    workflow = world.workflow(run_id)
-    assert workflow is not None and workflow["spec"].get("activeDeadlineSeconds") == 0
+    # The KFP API server terminates a run by patching its Workflow; CI once read it a moment before the patch.
+    eventually(lambda: (workflow := world.workflow(run_id)) is not None
+               and workflow["spec"].get("activeDeadlineSeconds") == 0, timeout=30, interval=0.5,
+               what="the run's Workflow to be terminated (activeDeadlineSeconds 0)")
 
 
 def test_an_unreachable_kfp_api_is_a_condition_and_then_exactly_one_run(world: KubeflowWorld) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 
 from sextant_devcluster.gateway import GatewayEndpoint
 from tests.support.gateway_api import gateway  # noqa: F401 - the session fixture
@@ -150,12 +151,22 @@ def test_a_changed_routing_mode_replaces_the_other_modes_objects(cluster: Any, t
         cluster.kubectl("delete", "inferenceservice", "switched", "-n", NAMESPACE, "--wait=false", check=False)
 
 
+def _gateway_features_grant(cluster: Any) -> list[dict[str, Any]]:
+    """The ClusterRole and binding the chart adds in cluster-wide mode for `serving.gateway.mirror: auto`, for
+    release sx in NAMESPACE (this module installs the chart in namespaced mode, which grants nothing cluster-wide)."""
+    out = helm(cluster, "template", "sx", str(CHART), "--namespace", NAMESPACE, "--kube-version", "1.35.4",
+               "--set", "serving.routing=gateway")
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d and d["metadata"]["name"] == "sx-sextant-gateway-features"]
+
+
 def test_a_shadow_behind_a_gateway_that_cannot_mirror_says_why_and_the_primary_serves(
         cluster: Any, trained: GatewayEndpoint) -> None:
-    """The chart's default `serving.gateway.mirror: auto`: the operator read Traefik's GatewayClass at start-up,
-    found no HTTPRouteRequestMirror among its supportedFeatures, and so puts no mirror filter into the route
-    (Traefik would answer that rule's every request 500); the shadow runs and its status says why it gets no
-    copies."""
+    """The chart's default `serving.gateway.mirror: auto`. Namespaced mode grants no read of GatewayClasses, so the
+    operator says it could not read them and how to decide instead; with the cluster-wide mode's grant it reads
+    Traefik's GatewayClass at start-up, finds no HTTPRouteRequestMirror among its supportedFeatures, and says so.
+    Either way the route gets no mirror filter (Traefik would answer that rule's every request 500) and the shadow
+    runs without copies."""
     small = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
     isvc = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "shadowed"},
             "spec": {"model": {"name": "cancer", "version": "1"}, "resources": small,
@@ -163,30 +174,33 @@ def test_a_shadow_behind_a_gateway_that_cannot_mirror_says_why_and_the_primary_s
                                 "resources": small}}}
     cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(isvc))
 
-    def shadow_status() -> dict[str, Any] | None:
+    def shadow_says(text: str) -> dict[str, Any] | None:
         status = _kubectl_json(cluster, "get", "inferenceservice", "shadowed").get("status") or {}
         shadows = [v for v in status.get("variants", []) if v.get("name") == "next"]
-        return shadows[0] if status.get("phase") == "Ready" and shadows else None
+        return shadows[0] if status.get("phase") == "Ready" and shadows and text in shadows[0].get(
+            "message", "") else None
 
-    shadow = eventually(shadow_status, timeout=300, interval=2, what="the InferenceService Ready with its shadow")
-    assert shadow["reason"] == "MirrorNotSupported", shadow
-    assert shadow["message"] == (
-        f"the shadow runs but receives no copies: GatewayClass {trained.class_name} does not list "
-        "HTTPRouteRequestMirror or HTTPRouteRequestPercentageMirror in status.supportedFeatures (read at the "
-        "operator's start)"), shadow
+    forbidden = eventually(lambda: shadow_says("could not read Gateway"), timeout=300, interval=2,
+                           what="the InferenceService Ready, its shadow saying the Gateway could not be read")
+    assert forbidden["reason"] == "MirrorNotSupported", forbidden
+    assert "403 Forbidden; the chart grants that read only in cluster-wide mode" in forbidden["message"], forbidden
+    assert "set serving.gateway.mirror to true if it implements" in forbidden["message"], forbidden
     route = _kubectl_json(cluster, "get", "httproute", "shadowed")
     assert all("filters" not in rule for rule in route["spec"]["rules"]), route["spec"]
     host = f"shadowed.{NAMESPACE}.{DOMAIN}"
     eventually(lambda: RequestLoad(trained.host, breast_cancer_request(), port=trained.port, host_header=host,
                                    concurrency=1, max_requests=5, max_seconds=10).run().statuses[200] == 5,
                timeout=60, interval=1, what="the primary to answer through the Gateway")
-    # The chart's grant is what lets it read them: without it (the operator restarted), the shadow says so.
-    cluster.kubectl("delete", "clusterrolebinding", "sx-sextant-gateway-features")
+    grant = _gateway_features_grant(cluster)
+    assert sorted(d["kind"] for d in grant) == ["ClusterRole", "ClusterRoleBinding"], grant
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(grant))
     try:
         cluster.kubectl("rollout", "restart", "deployment/sx-sextant-operator", "-n", NAMESPACE)
-        forbidden = eventually(lambda: (s := shadow_status()) and "could not read Gateway" in s.get("message", "")
-                               and s, timeout=180, interval=2, what="the shadow to say the Gateway could not be read")
-        assert "(403 Forbidden)" in forbidden["message"], forbidden
+        shadow = eventually(lambda: shadow_says("does not list"), timeout=180, interval=2,
+                            what="the shadow to name what the GatewayClass lacks")
+        assert shadow["message"] == (
+            f"the shadow runs but receives no copies: GatewayClass {trained.class_name} does not list "
+            "HTTPRouteRequestMirror or HTTPRouteRequestPercentageMirror in status.supportedFeatures (read at the "
+            "operator's start)"), shadow
     finally:
-        _routing(cluster, "gateway")  # helm upgrade puts the binding back
-        cluster.kubectl("rollout", "restart", "deployment/sx-sextant-operator", "-n", NAMESPACE)
+        cluster.kubectl("delete", "-f", "-", "--ignore-not-found", input=yaml.safe_dump_all(grant), check=False)
