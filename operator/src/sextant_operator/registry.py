@@ -79,7 +79,7 @@ def detect_optional_apis(settings: ServingSettings, actions: KubeActions, routin
     """Which optional CRDs this cluster has, read once at start-up (kopf does not see CRDs added later); behind a
     Gateway, whether it mirrors (its GatewayClass's supportedFeatures, unless the chart says)."""
     try:
-        gateway = actions.has_resource("gateway.networking.k8s.io/v1", "httproutes")
+        gateway = actions.has_resource(GATEWAY_API, "httproutes")
         keda = actions.has_resource("keda.sh/v1alpha1", "scaledobjects")
     except Exception as exc:  # noqa: BLE001 - discovery failing must not stop the operator: assume neither
         log.warning("cannot discover optional APIs (%s): assuming no Gateway API and no KEDA", exc)

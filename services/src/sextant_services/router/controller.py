@@ -150,6 +150,7 @@ class RouterController:
         activator = Activator(activator_socket(self.run_dir), timeout, self._relay_metrics)
         self._activator = ActivatorThread(activator)
         self._activator.start()
+        self._ready = None  # the next apply tells it the routes
         log.info("holding requests for up to %g s while no variant is ready (scale from zero)", timeout)
 
     def _relay_metrics(self) -> str:
@@ -157,10 +158,10 @@ class RouterController:
         return render_metrics(relay.relay.counters, relay.relay.shadow_name) if relay is not None else ""
 
     def apply(self, ready: frozenset[str]) -> None:
+        if ready == self._ready:
+            return  # a new spec or a (re)started activator resets _ready, so both see the next routes
         if self._activator is not None:
             self._activator.route_to(active_variants(self.spec, ready))
-        if ready == self._ready:
-            return
         self._write(ready)
         if self._proc is None:
             cmd = [self.nginx, "-c", str(self.run_dir / "nginx.conf"), "-p", str(self.run_dir), "-g", "daemon off;"]
