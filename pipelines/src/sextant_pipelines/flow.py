@@ -47,20 +47,20 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_manifest(spec: TrainingSpec, context: RunContext, prepared: steps.Prepared, fitted: steps.Fitted,
+def build_manifest(spec: TrainingSpec, context: RunContext, trained_on: steps.TrainedOn, fitted: steps.Fitted,
                    evaluation: Evaluation, acceptance: list[AcceptanceResult], version_: int, sha: str) -> Manifest:
     target: dict[str, Any] | None = None
-    if prepared.train_y is not None:
-        target = {"name": str(prepared.train_y.name)}
+    if trained_on.target is not None:
+        target = {"name": trained_on.target}
         if spec.task == "classification":
             target["classes"] = [c.item() if hasattr(c, "item") else c for c in fitted.model.classes_]
     return Manifest(
         name=spec.model_name, version=version_, task=spec.task, algorithm=fitted.algorithm,
-        params=json.loads(json.dumps(fitted.params, default=str)), feature_schema=prepared.profile.schema,
-        target=target, metrics=evaluation.metrics, baseline=prepared.profile.baseline, artifact_sha256=sha,
+        params=json.loads(json.dumps(fitted.params, default=str)), feature_schema=trained_on.profile.schema,
+        target=target, metrics=evaluation.metrics, baseline=trained_on.profile.baseline, artifact_sha256=sha,
         accepted=all(a.passed for a in acceptance), acceptance=acceptance,
         lineage={"trainingJob": context.training_job, "runId": context.run_id,
-                 "dataset": {"uri": prepared.dataset_uri, "sha256": prepared.dataset_sha256},
+                 "dataset": {"uri": trained_on.dataset_uri, "sha256": trained_on.dataset_sha256},
                  "codeVersion": code_version(), "createdAt": _now()},
     )
 
@@ -74,14 +74,14 @@ def write_profile(store: ArtifactStore, context: RunContext, spec: TrainingSpec,
     return {"profile": f"{store.uri}/{base}/profile.json", "report": f"{store.uri}/{base}/data-quality.html"}
 
 
-def finish(spec: TrainingSpec, context: RunContext, store: ArtifactStore, prepared: steps.Prepared,
+def finish(spec: TrainingSpec, context: RunContext, store: ArtifactStore, trained_on: steps.TrainedOn,
            fitted: steps.Fitted, evaluation: Evaluation, artifacts: dict[str, str], started: float) -> dict[str, Any]:
     """Steps accept + register + promote, then the result document (also written to runs/<id>/result.json)."""
     acceptance = steps.accept_step(spec, evaluation)
     owner = f"{context.training_job.get('namespace', '')}/{context.training_job.get('name', '')}/{context.run_id}"
     manifest = register.register(
         store, spec.model_name, fitted.model,
-        lambda v, sha: build_manifest(spec, context, prepared, fitted, evaluation, acceptance, v, sha), owner,
+        lambda v, sha: build_manifest(spec, context, trained_on, fitted, evaluation, acceptance, v, sha), owner,
         {"runId": context.run_id, "task": spec.task, "algorithm": fitted.algorithm})
     alias = register.promote(store, manifest, spec.promote)
     result = result_document(spec, context, store, fitted, evaluation, manifest, alias, artifacts, started)
@@ -176,6 +176,10 @@ def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext,
     (nothing is registered unless every step before register succeeded)."""
     started = time.perf_counter()
     spec = spec_doc if isinstance(spec_doc, TrainingSpec) else parse_spec(spec_doc)
+    if spec.dask is not None:
+        from sextant_pipelines.dask_flow import run_on_dask  # dask_flow builds on this module
+
+        return run_on_dask(spec, context)
     clock = RunClock(spec.automl.time_budget_s if spec.automl else None)  # automl.timeBudget: ingest to register
     steps.check_plan(spec)
     store = open_store(context.store_uri)
@@ -191,7 +195,7 @@ def run_training(spec_doc: dict[str, Any] | TrainingSpec, context: RunContext,
     if spec.task in ("classification", "regression"):
         artifacts["modelReport"] = write_model_report(store, context, spec, prepared, fitted, evaluation, clock)
     fitted = steps.refit_on_all_rows(spec, prepared, fitted, clock)
-    result = finish(spec, context, store, prepared, fitted, evaluation, artifacts, started)
+    result = finish(spec, context, store, prepared.trained_on, fitted, evaluation, artifacts, started)
     log.info("run %s finished in %.1f s: model %s version %d (%s)", context.run_id, result["durationSeconds"],
              spec.model_name, result["model"]["version"], "accepted" if result["accepted"] else "not accepted")
     return result

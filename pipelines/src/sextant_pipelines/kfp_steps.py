@@ -58,8 +58,8 @@ def register_component(spec_json: str, store_uri: str, run_id: str, training_job
     store = open_store(store_uri)
     artifacts = {"profile": f"{store.uri}/runs/{run_id}/profile.json",
                  "report": f"{store.uri}/runs/{run_id}/data-quality.html"}
-    result = flow.finish(spec, context, store, handoff.load_prepared(prepared_dir), handoff.load_fitted(model_dir),
-                         handoff.load_evaluation(evaluation_path), artifacts, started)
+    result = flow.finish(spec, context, store, handoff.load_prepared(prepared_dir).trained_on,
+                         handoff.load_fitted(model_dir), handoff.load_evaluation(evaluation_path), artifacts, started)
     with open(result_path, "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=2)
     return result

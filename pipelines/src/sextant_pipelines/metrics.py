@@ -87,9 +87,13 @@ def classification_scores(y: Any, predicted: Any, proba: np.ndarray | None, clas
 def classification_metrics(model: Any, X: Any, y: Any, positive: Any = None) -> tuple[dict[str, float],
                                                                                       dict[str, Any]]:
     """Holdout classification metrics, plus the confusion matrix and the positive class (as extras)."""
-    predicted = model.predict(X)
-    classes = list(model.classes_)
-    out = classification_scores(y, predicted, _proba(model, X), classes, positive)
+    return classification_outcome(y, model.predict(X), _proba(model, X), list(model.classes_), positive)
+
+
+def classification_outcome(y: Any, predicted: Any, proba: np.ndarray | None, classes: list[Any],
+                           positive: Any = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """classification_metrics from predictions already made (a Dask run scores its holdout on the workers)."""
+    out = classification_scores(y, predicted, proba, classes, positive)
     matrix = skm.confusion_matrix(y, predicted, labels=classes)
     extras: dict[str, Any] = {"confusionMatrix": {"labels": [str(c) for c in classes], "matrix": matrix.tolist()}}
     if len(classes) == 2:

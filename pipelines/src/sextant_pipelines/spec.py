@@ -6,10 +6,12 @@ webhook applies with the CRD's own defaults, so the trainer accepts exactly what
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sextant_contracts.durations import parse_duration as parse_go_duration
+from sextant_contracts.quantities import parse_quantity
 from sextant_contracts.rules.structural import with_defaults
 from sextant_contracts.rules.trainingjob import check_trainingjob_spec, spec_schema
 from sextant_pipelines.errors import SpecError
@@ -84,6 +86,16 @@ class AutomlSpec:
 
 
 @dataclass(frozen=True)
+class DaskSpec:
+    """spec.compute.dask: how many worker processes, and each one's threads and memory limit (bytes)."""
+
+    workers: int
+    threads: int = 1
+    memory_limit: int | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True)
 class Criterion:
     metric: str
     min: float | None = None
@@ -106,6 +118,7 @@ class TrainingSpec:
     acceptance: list[Criterion] = field(default_factory=list)
     promote: str | None = None
     evaluation_cv_folds: int = 0
+    dask: DaskSpec | None = None
 
     @property
     def mode(self) -> str:
@@ -163,6 +176,7 @@ def _typed(spec: dict[str, Any]) -> TrainingSpec:
         acceptance=[Criterion(c["metric"], c.get("min"), c.get("max")) for c in spec.get("acceptance", [])],
         promote=model.get("promote"),
         evaluation_cv_folds=_section(spec, "evaluation")["cvFolds"],
+        dask=_dask(spec["compute"]["dask"]) if "dask" in spec.get("compute", {}) else None,
     )
 
 
@@ -197,6 +211,16 @@ def _tuning(doc: dict[str, Any]) -> TuningSpec:
         search_space=[_space(name, dim) for name, dim in doc["searchSpace"].items()],
         max_trials=doc["maxTrials"], parallel_trials=doc["parallelTrials"], cv_folds=doc["cvFolds"],
         early_stopping=None if stopping == "none" else stopping, params=dict(doc.get("params", {})))
+
+
+def _dask(doc: dict[str, Any]) -> DaskSpec:
+    """Threads from the worker's CPU (limit, else request; rounded up, at least 1), memory from its limit."""
+    resources = doc.get("resources", {})
+    limits, requests = resources.get("limits", {}), resources.get("requests", {})
+    cpu = limits.get("cpu", requests.get("cpu"))
+    memory = limits.get("memory")
+    return DaskSpec(workers=int(doc["workers"]), threads=max(1, math.ceil(parse_quantity(cpu))) if cpu else 1,
+                    memory_limit=int(parse_quantity(memory)) if memory else None, image=doc.get("image"))
 
 
 def _automl(doc: dict[str, Any]) -> AutomlSpec:

@@ -44,6 +44,23 @@ class Prepared:
     dataset_sha256: str
 
 
+    @property
+    def trained_on(self) -> TrainedOn:
+        return TrainedOn(self.profile, None if self.train_y is None else str(self.train_y.name), self.dataset_uri,
+                         self.dataset_sha256)
+
+
+@dataclass(frozen=True)
+class TrainedOn:
+    """What a registered model learnt from, for its manifest: the training rows' profile, the target's name and
+    the dataset (its sha256 when the run read it as one stream of bytes; a Dask run reads partitions)."""
+
+    profile: Profile
+    target: str | None
+    dataset_uri: str
+    dataset_sha256: str | None
+
+
 @dataclass
 class Fitted:
     """Output of train / tune / automl: the servable model refitted on all training rows, and how it was found."""

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,8 +32,16 @@ RuntimeGetter = Callable[[], Runtime | None]
 PLATFORM = "sextant-bentoml-sklearn"
 
 
+def _builtin(value: Any) -> Any:
+    """What orjson cannot write itself: arrays of text labels (a classifier's predictions in the user's labels
+    are an object or unicode array) and numpy scalars, as their Python values."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def json_response(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status,
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=_builtin), status_code=status,
                     media_type="application/json")
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
+from sextant_services.http_app import json_response
 from tests.support.processes import Server
 
 from .http_client import Client
@@ -110,3 +114,11 @@ def test_oversized_body_is_413(client: Client) -> None:
 def test_predict_proba_on_unknown_model_path_is_404(client: Client) -> None:
     status, body = client.post("/v2/models/other/infer", {"inputs": []})
     assert status == 404 and body["code"] == "ModelNotFound"
+
+
+def test_text_labels_and_numpy_scalars_are_answered_as_json() -> None:
+    """A classifier trained on text labels predicts an object (or unicode) array: orjson writes neither itself."""
+    body = {"predictions": np.array(["benign", "malignant"], dtype=object), "classes": np.array(["a", "b"]),
+            "probabilities": np.array([[0.25, 0.75]]), "rows": np.int64(2)}
+    assert json.loads(json_response(body).body) == {"predictions": ["benign", "malignant"], "classes": ["a", "b"],
+                                                    "probabilities": [[0.25, 0.75]], "rows": 2}

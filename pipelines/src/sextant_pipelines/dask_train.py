@@ -1,0 +1,144 @@
+"""Train and evaluate on Dask: hold rows out, fit xgboost.dask or lightgbm.dask on the workers, and score the
+model that will be served on the held-out rows, partition by partition.
+
+The process that calls these holds no rows: the workers read, encode and keep the training partitions (Dask
+spills them to disk when a worker's memory fills), the boosting libraries train across the workers, and the
+holdout comes back as one row of predictions per held-out row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+
+from sextant_pipelines import dask_model, metrics, steps, threshold
+from sextant_pipelines.dask_ingest import LazyDataset
+from sextant_pipelines.errors import DataError
+from sextant_pipelines.evaluate import Evaluation
+from sextant_pipelines.profile import Profile
+from sextant_pipelines.spec import TrainingSpec
+
+log = logging.getLogger("sextant.pipelines.dask")
+
+#: With at least this many partitions whole partitions are held out (no worker reads a held-out partition while
+#: training); with fewer, rows are held out within each partition at random (seeded).
+MIN_PARTITIONS_TO_HOLD_OUT = 5
+SAMPLE_ROWS = 100
+LABEL = "__label__"
+
+
+@dataclass(frozen=True)
+class Holdout:
+    train: dd.DataFrame
+    test: dd.DataFrame
+    description: dict[str, Any]
+
+
+def hold_out(frame: dd.DataFrame, fraction: float, seed: int) -> Holdout:
+    """The evaluation rows: `fraction` of the partitions (at least one, never all), chosen by the seed."""
+    count = frame.npartitions
+    if count >= MIN_PARTITIONS_TO_HOLD_OUT:
+        held = min(count - 1, max(1, round(count * fraction)))
+        chosen = set(np.random.default_rng(seed).choice(count, size=held, replace=False).tolist())
+        kept = [i for i in range(count) if i not in chosen]
+        return Holdout(frame.partitions[kept], frame.partitions[sorted(chosen)],
+                       {"by": "partitions", "heldOut": held, "partitions": count, "seed": seed})
+    train, test = frame.random_split(  # type: ignore[no-untyped-call]
+        [1 - fraction, fraction], random_state=seed)
+    return Holdout(train, test, {"by": "rows", "fraction": fraction, "partitions": count, "seed": seed})
+
+
+def label_codes(classes: list[Any]) -> dict[Any, int]:
+    """Each label's index among the sorted classes (what the Dask classifiers learn; LabelCodedClassifier maps
+    predictions back)."""
+    return {label: code for code, label in enumerate(classes)}
+
+
+def design_with_label(part: pd.DataFrame, transformer: ColumnTransformer, features: list[str], target: str,
+                      codes: dict[Any, int] | None) -> pd.DataFrame:
+    """One partition's design matrix and its label (a class code, or the regression target as float32)."""
+    out = dask_model.design_partition(part[features], transformer)
+    labels = part[target].map(codes) if codes is not None else part[target]
+    out[LABEL] = labels.to_numpy(dtype=np.float32)
+    return out
+
+
+def score_partition(part: pd.DataFrame, model: Any, features: list[str], target: str, task: str,
+                    classes: int) -> pd.DataFrame:
+    """The served model's answers for one held-out partition: class probabilities, or the prediction."""
+    scored = pd.DataFrame({"truth": part[target].to_numpy()}, index=part.index)
+    if task == "classification":
+        proba = model.predict_proba(part[features]) if len(part) else np.empty((0, classes))
+        for i in range(classes):
+            scored[f"p{i}"] = proba[:, i]
+    else:
+        scored["prediction"] = model.predict(part[features]) if len(part) else np.empty(0)
+    return scored
+
+
+@dataclass(frozen=True)
+class Trained:
+    model: Any
+    fitted: steps.Fitted
+    holdout: Holdout
+
+
+def train(client: Any, spec: TrainingSpec, data: LazyDataset, prof: Profile, threads: int) -> Trained:
+    """Fit the spec's estimator across the workers; returns the servable model (raw records in)."""
+    assert spec.estimator is not None and data.target is not None  # the trainer checked the plan
+    started = time.perf_counter()
+    columns = dask_model.columns_of(prof.schema, prof.baseline)
+    classes = list(prof.target["classes"]) if spec.task == "classification" and prof.target else []
+    holdout = hold_out(data.frame, spec.split.test_fraction, spec.split.seed)
+    sample = data.frame[data.features].head(SAMPLE_ROWS, npartitions=-1)
+    transformer = dask_model.fitted_preprocessor(columns, sample)
+    codes = label_codes(classes) if classes else None
+    meta = design_with_label(data.frame._meta_nonempty, transformer, data.features, data.target, codes).iloc[:0]
+    matrix = holdout.train.map_partitions(  # type: ignore[no-untyped-call]
+        design_with_label, transformer, data.features, data.target, codes, meta=meta)
+    X, y = client.persist([matrix[columns.names], matrix[LABEL]])  # one read of the source for both
+    algorithm, params = spec.estimator.algorithm, spec.estimator.params
+    arguments = dask_model.estimator_params(spec.task, algorithm, params, columns, threads, spec.split.seed)
+    estimator = dask_model.dask_estimator(spec.task, algorithm, arguments)
+    estimator.fit(X, y, **dask_model.fit_arguments(algorithm, columns))
+    local = dask_model.local_estimator(spec.task, algorithm, estimator, arguments)
+    client.cancel([X, y])  # the training partitions are not needed any more: free the workers' memory
+    model = dask_model.served_model(transformer, local, spec.task, classes)
+    seconds = time.perf_counter() - started
+    log.info("step train (%s on Dask, %d columns) finished in %.2f s", algorithm, len(columns.names), seconds)
+    fitted = steps.Fitted(model, algorithm, {k: v for k, v in arguments.items() if k != "feature_types"},
+                          "estimator", fit_seconds=seconds)
+    return Trained(model, fitted, holdout)
+
+
+def evaluate(spec: TrainingSpec, data: LazyDataset, trained: Trained, classes: list[Any]) -> Evaluation:
+    """Holdout metrics of the served model, scored by the workers; only predictions come back."""
+    assert data.target is not None
+    started = time.perf_counter()
+    width = len(classes) if spec.task == "classification" else 0
+    meta = score_partition(data.frame._meta_nonempty.iloc[:0], trained.model, data.features, data.target,
+                           spec.task, width)
+    scored = trained.holdout.test.map_partitions(  # type: ignore[no-untyped-call]
+        score_partition, trained.model, data.features, data.target, spec.task, width, meta=meta).compute()
+    if len(scored) == 0:
+        raise DataError("no rows were held out for evaluation.", "raise split.testFraction or add rows.")
+    truth = scored["truth"].to_numpy()
+    extras: dict[str, Any] = {"holdout": {**trained.holdout.description, "rows": len(scored)}}
+    if spec.task == "classification":
+        proba = scored[[f"p{i}" for i in range(width)]].to_numpy()
+        predicted = np.asarray(classes)[np.argmax(proba, axis=1)]
+        positive = threshold.positive_class(classes, spec.objective_positive)
+        values, more = metrics.classification_outcome(truth, predicted, proba, classes, positive)
+        extras.update(more)
+    else:
+        values = metrics.regression_scores(truth, scored["prediction"].to_numpy())
+    log.info("step evaluate (%d held-out rows, scored on the workers) finished in %.2f s", len(scored),
+             time.perf_counter() - started)
+    return Evaluation(values, extras)
