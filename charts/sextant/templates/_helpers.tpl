@@ -65,6 +65,13 @@ No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch"]
+{{- if .Values.dask.enabled }}
+# spec.compute.dask runs (docs/dask.md): DaskJobs of the Dask Kubernetes operator, server-side applied, watched
+# (with their runner and worker pods, above) and deleted with a run's history. The Dask operator makes the rest.
+- apiGroups: ["kubernetes.dask.org"]
+  resources: ["daskjobs"]
+  verbs: ["create", "list", "watch", "patch", "delete"]
+{{- end }}
 # An InferenceService's children (docs/serving.md), server-side applied: model-server and router Deployments
 # (watched: their readiness is the service's), their Services, the router's ConfigMap, autoscalers and
 # disruption budgets; a version no longer served is deleted. All are watched (by their label): a child is applied

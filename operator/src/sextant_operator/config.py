@@ -47,6 +47,9 @@ class OperatorConfig:
     trainer_store_secret: str | None = "sextant-artifact-store"  # noqa: S105 - a Secret's name, not a key
     store_endpoint: str | None = None
     store_region: str | None = None
+    # spec.compute.dask (docs/dask.md): run such TrainingJobs as DaskJobs of the Dask Kubernetes operator, which
+    # must be installed (chart value dask.enabled).
+    dask_enabled: bool = False
     # Model servers and routers (docs/serving.md): images, and what splits traffic (auto: an HTTPRoute when the
     # Gateway API CRDs are installed, else the router), the Gateway routes attach to and their host names.
     server_image: str = "ghcr.io/sextant-ml/sextant-server:0.1.0"
@@ -128,6 +131,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> OperatorConfig:
         trainer_store_secret=env.get("SEXTANT_TRAINER_STORE_SECRET", OperatorConfig.trainer_store_secret or "") or None,
         store_endpoint=env.get("AWS_ENDPOINT_URL") or None,
         store_region=env.get("AWS_REGION") or None,
+        dask_enabled=_bool(env, "SEXTANT_DASK_ENABLED", False),
         server_image=env.get("SEXTANT_SERVER_IMAGE") or OperatorConfig.server_image,
         router_image=env.get("SEXTANT_ROUTER_IMAGE") or OperatorConfig.router_image,
         serving_pull_policy=_choice(env, "SEXTANT_SERVING_PULL_POLICY", "IfNotPresent", PULL_POLICIES),

@@ -34,7 +34,8 @@ def training_settings(config: OperatorConfig) -> TrainingSettings:
     """What training pods get from the operator's configuration: image, store location, Secret name."""
     return TrainingSettings(image=config.trainer_image, image_pull_policy=config.trainer_pull_policy,
                             default_backend=config.default_backend, store_uri=config.store_uri,
-                            store_env=_store_env(config), store_secret=config.trainer_store_secret)
+                            store_env=_store_env(config), store_secret=config.trainer_store_secret,
+                            dask_enabled=config.dask_enabled)
 
 
 def _store_env(config: OperatorConfig) -> dict[str, str]:

@@ -111,18 +111,12 @@ def estimator_params(task: str, algorithm: str, params: dict[str, Any], columns:
     return merged
 
 
-def dask_estimator(task: str, algorithm: str, params: dict[str, Any]) -> Any:
-    """xgboost.dask's or lightgbm.dask's estimator (imported here: only Dask runs need them)."""
-    classifier = task == "classification"
-    if algorithm == "xgboost":
-        from xgboost import dask as dxgb
+def lightgbm_estimator(task: str, params: dict[str, Any]) -> Any:
+    """lightgbm.dask's estimator (imported here: only Dask runs need it). It trains on partitions persisted in
+    the workers' memory: the data must fit there (XGBoost streams it, dask_xgboost.py)."""
+    import lightgbm
 
-        return (dxgb.DaskXGBClassifier if classifier else dxgb.DaskXGBRegressor)(**params)
-    if algorithm == "lightgbm":
-        import lightgbm
-
-        return (lightgbm.DaskLGBMClassifier if classifier else lightgbm.DaskLGBMRegressor)(**params)
-    raise ValueError(f"{algorithm} has no distributed form")  # admission refuses it before any run starts
+    return (lightgbm.DaskLGBMClassifier if task == "classification" else lightgbm.DaskLGBMRegressor)(**params)
 
 
 def fit_arguments(algorithm: str, columns: Columns) -> dict[str, Any]:
@@ -130,15 +124,13 @@ def fit_arguments(algorithm: str, columns: Columns) -> dict[str, Any]:
         else {}
 
 
-def local_estimator(task: str, algorithm: str, fitted: Any, params: dict[str, Any]) -> Any:
-    """The fitted Dask estimator as its ordinary single-process class, which the model server loads."""
-    if algorithm == "lightgbm":
-        return fitted.to_local()
+def local_xgboost(task: str, params: dict[str, Any], booster: Any) -> Any:
+    """A booster trained across the workers as XGBoost's ordinary scikit-learn class, which the server loads."""
     import xgboost
 
     local = (xgboost.XGBClassifier if task == "classification" else xgboost.XGBRegressor)(
         **{k: v for k, v in params.items() if k != "n_jobs"})
-    local.load_model(bytearray(fitted.get_booster().save_raw("ubj")))
+    local.load_model(bytearray(booster.save_raw("ubj")))
     return local
 
 

@@ -1,9 +1,8 @@
-"""Train and evaluate on Dask: hold rows out, fit xgboost.dask or lightgbm.dask on the workers, and score the
-model that will be served on the held-out rows, partition by partition.
+"""Train and evaluate on Dask: hold partitions out, train XGBoost (streamed, dask_xgboost.py) or lightgbm.dask
+(in the workers' memory) across the workers, and score the model that will be served on the held-out partitions.
 
-The process that calls these holds no rows: the workers read, encode and keep the training partitions (Dask
-spills them to disk when a worker's memory fills), the boosting libraries train across the workers, and the
-holdout comes back as one row of predictions per held-out row.
+The process that calls these holds no rows: the workers read and encode the training partitions, the boosting
+libraries train across the workers, and the holdout comes back as one row of predictions per held-out row.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 
-from sextant_pipelines import dask_model, metrics, steps, threshold
+from sextant_pipelines import dask_model, dask_xgboost, metrics, steps, threshold
 from sextant_pipelines.dask_ingest import LazyDataset
 from sextant_pipelines.errors import DataError
 from sextant_pipelines.evaluate import Evaluation
@@ -103,13 +102,18 @@ def train(client: Any, spec: TrainingSpec, data: LazyDataset, prof: Profile, thr
     meta = design_with_label(data.frame._meta_nonempty, transformer, data.features, data.target, codes).iloc[:0]
     matrix = holdout.train.map_partitions(  # type: ignore[no-untyped-call]
         design_with_label, transformer, data.features, data.target, codes, meta=meta)
-    X, y = client.persist([matrix[columns.names], matrix[LABEL]])  # one read of the source for both
     algorithm, params = spec.estimator.algorithm, spec.estimator.params
     arguments = dask_model.estimator_params(spec.task, algorithm, params, columns, threads, spec.split.seed)
-    estimator = dask_model.dask_estimator(spec.task, algorithm, arguments)
-    estimator.fit(X, y, **dask_model.fit_arguments(algorithm, columns))
-    local = dask_model.local_estimator(spec.task, algorithm, estimator, arguments)
-    client.cancel([X, y])  # the training partitions are not needed any more: free the workers' memory
+    if algorithm == "xgboost":
+        native, rounds = dask_xgboost.native_params(spec.task, arguments, len(classes))
+        booster = dask_xgboost.train(client, matrix, columns.names, LABEL, columns.feature_types, native, rounds)
+        local = dask_model.local_xgboost(spec.task, arguments, booster)
+    else:
+        X, y = client.persist([matrix[columns.names], matrix[LABEL]])  # one read of the source for both
+        estimator = dask_model.lightgbm_estimator(spec.task, arguments)
+        estimator.fit(X, y, **dask_model.fit_arguments(algorithm, columns))
+        local = estimator.to_local()
+        client.cancel([X, y])  # free the workers' memory
     model = dask_model.served_model(transformer, local, spec.task, classes)
     seconds = time.perf_counter() - started
     log.info("step train (%s on Dask, %d columns) finished in %.2f s", algorithm, len(columns.names), seconds)

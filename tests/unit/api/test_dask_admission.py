@@ -1,4 +1,4 @@
-"""spec.compute.dask is admitted only for algorithms with a distributed form, with a message naming the fix."""
+"""spec.compute.dask is admitted only for an estimator with a distributed form, with a message naming the fix."""
 
 from __future__ import annotations
 
@@ -25,13 +25,21 @@ def test_automl_is_refused_on_dask() -> None:
     assert "spec.compute.dask" in [v.field for v in violations]
 
 
-def test_the_rule_passes_the_distributed_algorithms_as_estimator_or_tuning() -> None:
-    # The catalogue does not offer them yet (another change adds them), so the rule itself is asked.
-    assert DASK_RULE.check is not None
+def test_the_distributed_algorithms_are_admitted_as_the_estimator() -> None:
     for name in DASK_ALGORITHMS:
-        assert DASK_RULE.check({**SPEC, "estimator": {"algorithm": name}})
-        assert DASK_RULE.check({**SPEC, "tuning": {"algorithm": name, "searchSpace": {}}})
+        assert validate_trainingjob({**SPEC, "estimator": {"algorithm": name}}) == []
         assert all(f"'{name}'" in DASK_RULE.rule for name in DASK_ALGORITHMS)  # CEL reads the same list
+
+
+def test_tuning_and_suspend_are_refused_on_dask_until_a_dask_run_can_do_them() -> None:
+    tuning = {"algorithm": "xgboost", "strategy": "random",
+              "searchSpace": {"max_depth": {"type": "int", "min": 2, "max": 6}}}
+    refused = validate_trainingjob({**SPEC, "tuning": tuning})
+    assert "spec.compute.dask" in [v.field for v in refused]
+    assert "tuning and automl on Dask are not available yet" in next(
+        v.message for v in refused if v.field == "spec.compute.dask")
+    suspended = validate_trainingjob({**SPEC, "estimator": {"algorithm": "xgboost"}, "suspend": True})
+    assert [v.field for v in suspended] == ["spec.compute.dask"] and "cannot be suspended" in suspended[0].message
 
 
 def test_without_compute_dask_every_algorithm_is_admitted_as_before() -> None:

@@ -254,14 +254,6 @@ def test_the_kubeflow_backend_is_reported_unavailable() -> None:
     assert plan.apply == [] and plan.status["reason"] == "BackendNotConfigured"
 
 
-def test_a_dask_job_is_held_pending_saying_dask_is_not_supported_yet() -> None:
-    # Running it in one pod instead would run out of memory on data sized for several workers.
-    spec = {**SPEC, "estimator": {"algorithm": "xgboost"}, "compute": {"dask": {"workers": 2}}}
-    plan = plan_trainingjob(Observed(_tj(spec), now=T0), SETTINGS)
-    assert plan.apply == [] and plan.status["phase"] == "Pending" and plan.status["reason"] == "DaskNotSupported"
-    assert "spec.compute.dask" in plan.status["message"]
-
-
 def test_a_crash_after_the_new_generations_job_before_the_status_patch_never_revives_the_old_run() -> None:
     # The operator applied iris-g2 and deleted iris-g1, then died before patching status: the status still says
     # iris-g1 is going and only iris-g2's Job is left. iris-g1 must end Stopped, never get a Job again.

@@ -31,7 +31,8 @@ class RunRecord(TypedDict, total=False):
 class RunReference(TypedDict, total=False):
     """The backend run executing the pipeline."""
 
-    backend: Annotated[str, Field("Backend running the pipeline (job or kubeflow).")]
+    backend: Annotated[str, Field(
+        "Backend running the pipeline: job, dask (a DaskJob of the Dask Kubernetes operator) or kubeflow.")]
     id: Annotated[str, Field("Run identifier in that backend.")]
     url: Annotated[str, Field("Link to the run's page, when the backend has one.")]
 

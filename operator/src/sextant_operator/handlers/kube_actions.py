@@ -21,7 +21,7 @@ TRAININGJOBS = "trainingjobs"
 PLURALS = {"Job": "jobs", "Deployment": "deployments", "Service": "services", "ConfigMap": "configmaps",
            "HorizontalPodAutoscaler": "horizontalpodautoscalers", "PodDisruptionBudget": "poddisruptionbudgets",
            "ScaledObject": "scaledobjects", "HTTPRoute": "httproutes", "Gateway": "gateways",
-           "GatewayClass": "gatewayclasses"}
+           "GatewayClass": "gatewayclasses", "DaskJob": "daskjobs"}
 
 
 def object_path(api_version: str, kind: str, namespace: str, name: str) -> str:

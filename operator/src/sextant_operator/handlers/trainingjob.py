@@ -20,6 +20,8 @@ from sextant_contracts.resources.crd import GROUP, VERSION
 
 from ..kubeflow.api import KubeflowUnavailable
 from ..reconcile.conditions import now_rfc3339
+from ..reconcile.dask_job_manifest import DASK_API_VERSION
+from ..reconcile.dask_observation import dask_job_view, with_runner_pods
 from ..reconcile.run_names import LABEL_TRAININGJOB
 from ..reconcile.run_observation import JobView, PodView, job_view, pod_view
 from ..reconcile.training_job_manifest import TrainingSettings
@@ -56,10 +58,12 @@ class TrainingReconciler(KeyedReconciler):
         self.kubeflow = kubeflow
         self.jobs: JobIndex | None = None
         self.pods: PodIndex | None = None
+        self.dask_jobs: JobIndex | None = None  # only when the operator's Dask support is on
         super().__init__(concurrency, log)
 
-    def remember(self, jobs: JobIndex, pods: PodIndex) -> None:
+    def remember(self, jobs: JobIndex, pods: PodIndex, dask_jobs: JobIndex | None = None) -> None:
         self.jobs, self.pods = jobs, pods
+        self.dask_jobs = dask_jobs if dask_jobs is not None else self.dask_jobs
 
     async def reconcile_once(self, namespace: str, name: str) -> float | None:
         body = await asyncio.to_thread(self.actions.read_trainingjob, namespace, name)
@@ -69,6 +73,8 @@ class TrainingReconciler(KeyedReconciler):
             return await self.kubeflow.reconcile(body)
         jobs = list(self.jobs.get((namespace, name), [])) if self.jobs is not None else []
         pods = list(self.pods.get((namespace, name), [])) if self.pods is not None else []
+        if self.dask_jobs is not None:
+            jobs = with_runner_pods(jobs + list(self.dask_jobs.get((namespace, name), [])), pods)
         results: dict[str, Mapping[str, Any]] = {}
         for run in results_to_read(body, jobs):
             document = await asyncio.to_thread(self.results.read, run)
@@ -94,12 +100,16 @@ class TrainingReconciler(KeyedReconciler):
         for manifest in plan.apply:
             await asyncio.to_thread(self.actions.apply, manifest)
             self.applies += 1
-            log.info("applied Job %s/%s", namespace, manifest["metadata"]["name"])
+            log.info("applied %s %s/%s", manifest["kind"], namespace, manifest["metadata"]["name"])
         for job, suspend in plan.suspend.items():
             await asyncio.to_thread(self.actions.set_suspended, namespace, job, suspend)
+        kinds = {j.name: j.kind for j in jobs}
         for job in plan.delete:
-            await asyncio.to_thread(self.actions.delete_job, namespace, job)
-            log.info("deleted Job %s/%s", namespace, job)
+            if kinds.get(job) == "DaskJob":  # its cluster and runner pod go with it (owner references)
+                await asyncio.to_thread(self.actions.delete_object, DASK_API_VERSION, "DaskJob", namespace, job)
+            else:
+                await asyncio.to_thread(self.actions.delete_job, namespace, job)
+            log.info("deleted %s %s/%s", kinds.get(job, "Job"), namespace, job)
         return plan.requeue_after
 
 
@@ -122,7 +132,7 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="trainingjob")
     async def trainingjob_changed(namespace: str | None, name: str, type: str | None,
                                   body: kopf.Body, **indexes: Any) -> None:
-        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
+        reconciler.remember(indexes["training_jobs"], indexes["training_pods"], indexes.get("training_dask_jobs"))
         if reconciler.seen.is_news(type, body) and type != "DELETED":
             await reconciler.reconcile(namespace or "", name)
 
@@ -142,13 +152,36 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
     @kopf.on.event("batch", "v1", "jobs", labels=children, registry=registry, id="run-job")
     async def run_job_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
                               body: kopf.Body, **indexes: Any) -> None:
-        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
+        reconciler.remember(indexes["training_jobs"], indexes["training_pods"], indexes.get("training_dask_jobs"))
         if reconciler.seen.is_news(type, body):
             await reconciler.reconcile(*_owner_key(namespace, labels))
+
+    if reconciler.settings.dask_enabled:
+        register_dask_job_handlers(registry, reconciler, children)
 
     @kopf.on.event("", "v1", "pods", labels=children, registry=registry, id="run-pod")
     async def run_pod_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
                               body: kopf.Body, **indexes: Any) -> None:
-        reconciler.remember(indexes["training_jobs"], indexes["training_pods"])
+        reconciler.remember(indexes["training_jobs"], indexes["training_pods"], indexes.get("training_dask_jobs"))
+        if reconciler.seen.is_news(type, body):
+            await reconciler.reconcile(*_owner_key(namespace, labels))
+
+
+def register_dask_job_handlers(registry: kopf.OperatorRegistry, reconciler: TrainingReconciler,
+                               children: Mapping[str, Any]) -> None:
+    """DaskJobs of spec.compute.dask runs (only with the Dask Kubernetes operator's CRDs installed): indexed and
+    watched like Jobs. Only read: the Dask operator (kopf too) keeps its own annotations on them, this operator's
+    progress annotations use its own prefix, and each runs standalone (no shared peering to freeze both)."""
+    group, version = DASK_API_VERSION.split("/")
+
+    @kopf.index(group, version, "daskjobs", labels=children, registry=registry, id="training_dask_jobs")
+    def training_dask_jobs(namespace: str | None, labels: kopf.Labels, body: kopf.Body,
+                           **_: Any) -> dict[Key, JobView]:
+        return {_owner_key(namespace, labels): dask_job_view(body)}
+
+    @kopf.on.event(group, version, "daskjobs", labels=children, registry=registry, id="run-dask-job")
+    async def run_dask_job_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
+                                   body: kopf.Body, **indexes: Any) -> None:
+        reconciler.remember(indexes["training_jobs"], indexes["training_pods"], indexes.get("training_dask_jobs"))
         if reconciler.seen.is_news(type, body):
             await reconciler.reconcile(*_owner_key(namespace, labels))

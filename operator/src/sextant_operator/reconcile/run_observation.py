@@ -41,6 +41,7 @@ class JobView:
     pods: int = 1  # parallelism: pods the run holds at once, for its requested compute
     cpu_request: float = 0.0
     gpu_request: float = 0.0
+    kind: str = "Job"  # or DaskJob (spec.compute.dask)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class PodView:
     exit_code: int | None = None
     termination_message: str = ""
     unschedulable: str | None = None
+    role: str = ""  # the run-role label: train (a Job's pod, a DaskJob's runner), trials, dask
+    restarted_reason: str | None = None  # why the container last stopped before a restart (OOMKilled, Error)
 
 
 @dataclass(frozen=True)
@@ -115,13 +118,17 @@ def pod_view(body: Mapping[str, Any]) -> PodView:
     conditions = status.get("conditions") or []
     scheduled: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "PodScheduled"), {})
     unschedulable = scheduled.get("message") if scheduled.get("reason") == "Unschedulable" else None
+    last = (container.get("lastState") or {}).get("terminated") or {}
     return PodView(
         name=meta.get("name", ""), run=labels.get(LABEL_RUN, ""),
-        job=labels.get("batch.kubernetes.io/job-name") or labels.get("job-name", ""),
+        # A Job's pods name their Job; a DaskJob's runner, scheduler and workers their cluster (named as the job).
+        job=labels.get("batch.kubernetes.io/job-name") or labels.get("job-name") or
+        labels.get("dask.org/cluster-name", ""),
         phase=status.get("phase", "Pending"), created=meta.get("creationTimestamp"),
         waiting_reason=waiting.get("reason"), waiting_message=waiting.get("message", ""),
         terminated_reason=terminated.get("reason"), exit_code=terminated.get("exitCode"),
         termination_message=(terminated.get("message") or "").strip(), unschedulable=unschedulable,
+        role=labels.get(LABEL_ROLE, ""), restarted_reason=last.get("reason"),
     )
 
 
@@ -149,9 +156,13 @@ def _seconds_between(start: str | None, now: str) -> float:
 def _failure_from_pods(pods: Sequence[PodView]) -> RunOutcome | None:
     """The most telling failure among finished pods: OOMKilled first, then the trainer's own message."""
     for pod in pods:
-        if pod.terminated_reason == "OOMKilled":
+        if pod.terminated_reason == "OOMKilled" and pod.role != "dask":
             return RunOutcome("Failed", "OOMKilled", f"pod {pod.name} ran out of memory (OOMKilled): raise "
                               "spec.resources.limits.memory or train on a sample of the data")
+    for pod in pods:  # a Dask worker restarts in place: its previous container's end tells
+        if pod.role == "dask" and "OOMKilled" in (pod.terminated_reason, pod.restarted_reason):
+            return RunOutcome("Failed", "OOMKilled", f"Dask pod {pod.name} ran out of memory (OOMKilled): raise "
+                              "spec.compute.dask.resources.limits.memory, add workers, or exclude columns")
     for pod in pods:
         if pod.exit_code not in (None, 0) and pod.termination_message:
             reason, message = trainer_message(pod.termination_message)

@@ -41,6 +41,8 @@ class TrainingSettings:
     store_secret: str | None = None
     default_requests: Mapping[str, str] = field(default_factory=lambda: {"cpu": "500m", "memory": "1Gi"})
     default_limits: Mapping[str, str] = field(default_factory=lambda: {"memory": "2Gi"})
+    #: spec.compute.dask runs as a DaskJob (the Dask Kubernetes operator is installed: chart value dask.enabled).
+    dask_enabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def trial_shards(spec: Mapping[str, Any]) -> int:
     return shards if shards > 1 else 0
 
 
-def _owner(trainingjob: Mapping[str, Any]) -> dict[str, Any]:
+def owner_reference(trainingjob: Mapping[str, Any]) -> dict[str, Any]:
     meta = trainingjob["metadata"]
     return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TrainingJob", "name": meta["name"], "uid": meta["uid"],
             "controller": True, "blockOwnerDeletion": True}
@@ -82,7 +84,7 @@ def _resources(spec: Mapping[str, Any], settings: TrainingSettings) -> dict[str,
     return {"requests": {k: str(v) for k, v in requests.items()}, "limits": {k: str(v) for k, v in limits.items()}}
 
 
-def _env(identity: RunIdentity, settings: TrainingSettings) -> list[dict[str, Any]]:
+def container_env(identity: RunIdentity, settings: TrainingSettings) -> list[dict[str, Any]]:
     spec = identity.trainingjob["spec"]
     env: list[dict[str, Any]] = [{"name": SPEC_ENV, "value": spec_document(identity.trainingjob)},
                                  {"name": RUN_ID_ENV, "value": identity.run}]
@@ -92,7 +94,7 @@ def _env(identity: RunIdentity, settings: TrainingSettings) -> list[dict[str, An
     return env + [dict(item) for item in spec.get("env") or []]
 
 
-def _env_from(spec: Mapping[str, Any], settings: TrainingSettings) -> list[dict[str, Any]]:
+def container_env_from(spec: Mapping[str, Any], settings: TrainingSettings) -> list[dict[str, Any]]:
     # Later sources win on duplicate keys: the dataset's own keys override the store's.
     sources: list[dict[str, Any]] = []
     if settings.store_secret:
@@ -103,7 +105,7 @@ def _env_from(spec: Mapping[str, Any], settings: TrainingSettings) -> list[dict[
     return sources + [dict(item) for item in spec.get("envFrom") or []]
 
 
-def _pod_spec(identity: RunIdentity, settings: TrainingSettings, args: list[str]) -> dict[str, Any]:
+def pod_spec(identity: RunIdentity, settings: TrainingSettings, args: list[str]) -> dict[str, Any]:
     spec = identity.trainingjob["spec"]
     scheduling = spec.get("scheduling") or {}
     account = spec.get("serviceAccountName")
@@ -118,8 +120,8 @@ def _pod_spec(identity: RunIdentity, settings: TrainingSettings, args: list[str]
             "image": spec.get("image") or settings.image,
             "imagePullPolicy": settings.image_pull_policy,
             "args": args,
-            "env": _env(identity, settings),
-            "envFrom": _env_from(spec, settings),
+            "env": container_env(identity, settings),
+            "envFrom": container_env_from(spec, settings),
             "resources": _resources(spec, settings),
             "terminationMessagePolicy": "FallbackToLogsOnError",
             "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
@@ -151,7 +153,7 @@ def _job(identity: RunIdentity, settings: TrainingSettings, name: str, role: str
         # A spec or data error (exit 2) fails the run at once instead of retrying backoffLimit times.
         "podFailurePolicy": {"rules": [{"action": "FailJob", "onExitCodes": {
             "containerName": "trainer", "operator": "In", "values": [PERMANENT_EXIT_CODE]}}]},
-        "template": {"metadata": {"labels": labels}, "spec": _pod_spec(identity, settings, args)},
+        "template": {"metadata": {"labels": labels}, "spec": pod_spec(identity, settings, args)},
         **extra,
     }
     if spec.get("activeDeadlineSeconds"):
@@ -161,17 +163,22 @@ def _job(identity: RunIdentity, settings: TrainingSettings, name: str, role: str
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "namespace": meta["namespace"], "labels": job_labels,
-                     "ownerReferences": [_owner(identity.trainingjob)]},
+                     "ownerReferences": [owner_reference(identity.trainingjob)]},
         "spec": job_spec,
     }
 
 
-def train_job(identity: RunIdentity, settings: TrainingSettings, suspend: bool) -> dict[str, Any]:
-    """The Job that runs every step and registers the model (after the trials Job when tuning is sharded)."""
+def train_args(identity: RunIdentity) -> list[str]:
+    """The trainer's command line for the run's train step (a Job's pod, or a DaskJob's runner)."""
     args = ["run", "--spec", f"env:{SPEC_ENV}", "--termination-message", "/dev/termination-log"]
     if trial_shards(identity.trainingjob["spec"]):
         args.append("--trials-from-store")
-    return _job(identity, settings, identity.run, ROLE_TRAIN, args, suspend, {})
+    return args
+
+
+def train_job(identity: RunIdentity, settings: TrainingSettings, suspend: bool) -> dict[str, Any]:
+    """The Job that runs every step and registers the model (after the trials Job when tuning is sharded)."""
+    return _job(identity, settings, identity.run, ROLE_TRAIN, train_args(identity), suspend, {})
 
 
 def trials_job(identity: RunIdentity, settings: TrainingSettings, suspend: bool) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from typing import Any
 from sextant_contracts.resources.trainingjob_status import TrainingJobStatus
 
 from .conditions import ConditionState, merge_conditions
+from .dask_job_manifest import dask_job
+from .dask_observation import with_runner_pods
 from .run_history import DEFAULT_HISTORY as DEFAULT_HISTORY
 from .run_history import TERMINAL, history_limits, record_outcome, run_to_start, supersede_older
 from .run_history import Run as _Run
@@ -27,12 +29,12 @@ from .run_schedule import next_tick, parse_time
 from .training_job_manifest import RunIdentity, TrainingSettings, train_job, trial_shards, trials_job
 
 BACKEND_NOT_CONFIGURED = "BackendNotConfigured"
-#: spec.compute.dask is admitted (the API is in place) but this operator cannot run it on Dask yet.
+#: spec.compute.dask asked of an operator whose Dask support is off (the Dask Kubernetes operator not installed).
 DASK_NOT_SUPPORTED = "DaskNotSupported"
-DASK_MESSAGE = ("spec.compute.dask is not run by this operator version yet: it does not create Dask clusters, and "
-                "running the job in one pod instead could run out of memory on data sized for several workers; the "
-                "job stays Pending and starts once an operator with Dask support reconciles it (remove "
-                "spec.compute.dask to train in one pod now)")
+DASK_MESSAGE = ("spec.compute.dask needs the operator's Dask support, which is off: install the Dask Kubernetes "
+                "operator and set the chart value dask.enabled=true (SEXTANT_DASK_ENABLED). Running the job in one "
+                "pod instead could run out of memory on data sized for several workers, so it stays Pending until "
+                "then (remove spec.compute.dask to train in one pod now)")
 MAX_RECORDS = 10
 ACTIVE_RESYNC_SECONDS = 30.0
 RESULT_RETRY_SECONDS = 5.0
@@ -131,6 +133,8 @@ def _manifests(tj: Mapping[str, Any], run: _Run, settings: TrainingSettings) -> 
     identity = RunIdentity(tj, run.name, run.cause, run.generation, run.spec_hash)
     suspend = bool(tj["spec"].get("suspend"))
     have = {j.role: j for j in run.jobs}
+    if "dask" in (tj["spec"].get("compute") or {}):
+        return [] if ROLE_TRAIN in have else [dask_job(identity, settings)]
     if trial_shards(tj["spec"]):
         trials = have.get(ROLE_TRIALS)
         if trials is None:
@@ -215,11 +219,12 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
     backend = chosen_backend(spec, settings)
     if backend != "job":
         return TrainingPlan(_held(spec, generation, current, BACKEND_NOT_CONFIGURED, _backend_message(backend), now))
-    if "dask" in (spec.get("compute") or {}):
+    if "dask" in (spec.get("compute") or {}) and not settings.dask_enabled:
         return TrainingPlan(_held(spec, generation, current, DASK_NOT_SUPPORTED, DASK_MESSAGE, now))
 
     spec_hash = training_fingerprint(spec)
-    runs = _known_runs(current, observed.jobs, now)
+    jobs = with_runner_pods(observed.jobs, observed.pods)
+    runs = _known_runs(current, jobs, now)
     pods_by_run: dict[str, list[PodView]] = {}
     for pod in observed.pods:
         pods_by_run.setdefault(pod.run, []).append(pod)
@@ -241,8 +246,8 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
         if outcome.phase == "Failed":  # a run that cannot go on (e.g. a bad image) releases its pods
             plan.delete.extend(j.name for j in run.jobs if j.active and not j.deleting)
         elif outcome.phase != "Succeeded":
-            for job in run.jobs:
-                if job.suspended != bool(spec.get("suspend")) and not job.complete:
+            for job in run.jobs:  # a DaskJob has no suspend: admission refuses spec.suspend with compute.dask
+                if job.kind == "Job" and job.suspended != bool(spec.get("suspend")) and not job.complete:
                     plan.suspend[job.name] = bool(spec.get("suspend"))
 
     limits = history_limits(spec)
@@ -260,7 +265,7 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
     status.update({
         "phase": phase, "reason": reason, "message": f"run {latest.name}: {message}",
         "observedGeneration": generation, "mode": trainingjob_mode(spec),
-        "run": {"backend": "job", "id": latest.name},
+        "run": {"backend": "dask" if "dask" in (spec.get("compute") or {}) else "job", "id": latest.name},
         "startTime": latest.record.get("startTime", now),
         "runs": [r.record for r in ordered[:MAX_RECORDS]],
         "cost": _cost(latest.jobs),
