@@ -39,6 +39,7 @@ ENTRYPOINTS = {
     "server": ["python", "-m", "sextant_services", "serve"],
     "router": ["python", "-m", "sextant_services.router"],
     "objectstore": ["/usr/local/bin/versitygw"],
+    "dask-operator": ["kopf", "run", "-m", "dask_kubernetes.operator.controller"],
 }
 SITE = "app/.venv/lib/python3.11/site-packages"
 IRIS = """apiVersion: ml.sextant.io/v1alpha1

@@ -14,13 +14,12 @@ import os
 import time
 from collections.abc import Iterator
 
-import numpy as np
-import pandas as pd
 import pytest
 from distributed import Client, LocalCluster
 
 from sextant_pipelines import flow
 from sextant_pipelines.dask_flow import SCHEDULER_ENV
+from tests.support.churn_data import churn_part
 from tests.support.dask_workers import worker_memory
 from tests.support.versitygw import RunningStore
 
@@ -34,25 +33,6 @@ WORKERS = 2
 WORKER_MEMORY = 700 * MIB
 #: Stored bytes of the dataset over one worker's memory limit (SEXTANT_OUT_OF_CORE_FACTOR, 4 by default).
 FACTOR = float(os.environ.get("SEXTANT_OUT_OF_CORE_FACTOR", "4"))
-PART_ROWS = 250_000
-NOISE_COLUMNS = 40  # uniform noise, which Parquet cannot compress: bytes without much parsing per byte
-
-
-def churn_part(seed: int) -> pd.DataFrame:
-    """Customers who leave or stay: the label follows tenure, charges and the contract type, plus noise columns
-    that carry nothing (every part has rows of its own, so no held-out row was seen in training)."""
-    rng = np.random.default_rng(seed)
-    rows = PART_ROWS
-    contract = rng.choice(np.array(["monthly", "yearly", "two-year"], dtype=object), rows, p=[0.5, 0.3, 0.2])
-    tenure = rng.exponential(24, rows)
-    charges = np.where(rng.random(rows) < 0.05, np.nan, rng.normal(70, 20, rows))
-    risk = (1.2 * (contract == "monthly") - 0.03 * tenure + 0.02 * (np.nan_to_num(charges, nan=70) - 70)
-            + rng.logistic(0, 0.5, rows))
-    data = pd.DataFrame({"contract": contract, "tenure": tenure, "charges": charges})
-    for i in range(NOISE_COLUMNS):
-        data[f"x{i}"] = rng.random(rows)
-    data["churned"] = np.where(risk > 0, "yes", "no").astype(object)
-    return data
 
 
 @pytest.fixture

@@ -113,7 +113,8 @@ def test_every_image_copies_only_what_its_ignore_file_lets_in() -> None:
 
 
 def test_select_images_names_the_unknown_one() -> None:
-    assert [i.name for i in select_images([])] == ["pause", "operator", "trainer", "server", "router", "objectstore"]
+    assert [i.name for i in select_images([])] == ["pause", "operator", "trainer", "server", "router", "objectstore",
+                                                        "dask-operator"]
     assert [i.name for i in select_images(["router", "pause"])] == ["pause", "router"]
-    with pytest.raises(ValueError, match="unknown image nope: the images are objectstore, operator, pause"):
+    with pytest.raises(ValueError, match="unknown image nope: the images are dask-operator, objectstore, operator, pause"):
         select_images(["nope"])

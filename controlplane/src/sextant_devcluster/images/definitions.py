@@ -54,6 +54,7 @@ IMAGES: tuple[ImageDefinition, ...] = (
     ImageDefinition("server", "services/Dockerfile", target="server"),
     ImageDefinition("router", "services/Dockerfile", target="router"),
     ImageDefinition("objectstore", "controlplane/objectstore/Dockerfile", generated_context=True),
+    ImageDefinition("dask-operator", "controlplane/dask-operator/Dockerfile"),
 )
 
 
