@@ -27,9 +27,10 @@ SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
 def check_dask_plan(spec: TrainingSpec) -> None:
     """What a Dask run cannot do yet, refused before any data is read (admission refuses other algorithms)."""
-    if spec.estimator is None:
-        raise SpecError("compute.dask", f"{spec.mode} on Dask is not available yet: a Dask run trains one "
-                        "estimator.", "use estimator: {algorithm: xgboost or lightgbm}, or remove compute.dask.")
+    if spec.automl is not None:
+        raise SpecError("compute.dask", "automl on Dask is not available yet: a Dask run trains one estimator or "
+                        "tunes one.", "use estimator or tuning with algorithm xgboost or lightgbm, or remove "
+                        "compute.dask.")
     if spec.task not in ("classification", "regression") or spec.dataset.target is None:
         raise SpecError("compute.dask", f"{spec.task} on Dask is not available: it needs a target column.",
                         "train classification or regression with dataset.target, or remove compute.dask.")
@@ -77,8 +78,7 @@ def run_on_dask(spec: TrainingSpec, context: flow.RunContext) -> dict[str, Any]:
             log.warning("data quality: %s", warning)
         artifacts = flow.write_profile(store, context, spec, prof)
         trained = dask_train.train(client, spec, data, prof, spec.dask.threads)
-        classes = list(prof.target["classes"]) if spec.task == "classification" and prof.target else []
-        evaluation = dask_train.evaluate(spec, data, trained, classes)
+        evaluation = dask_train.evaluate(spec, trained)
         workers = len(client.scheduler_info().get("workers", {}))
     evaluation.extras["compute"] = {"engine": "dask", "workers": workers, "partitions": data.frame.npartitions}
     trained_on = steps.TrainedOn(prof, data.target, data.uri, None)

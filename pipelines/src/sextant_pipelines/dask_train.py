@@ -83,66 +83,107 @@ def score_partition(part: pd.DataFrame, model: Any, features: list[str], target:
 
 
 @dataclass(frozen=True)
+class Design:
+    """How a run turns raw partitions into the design matrix, and back into the user's labels."""
+
+    columns: dask_model.Columns
+    transformer: ColumnTransformer
+    features: list[str]
+    target: str
+    classes: list[Any]  # sorted; empty for regression
+
+    @property
+    def codes(self) -> dict[Any, int] | None:
+        return label_codes(self.classes) if self.classes else None
+
+    def matrix(self, frame: dd.DataFrame) -> dd.DataFrame:
+        """The lazy design matrix with its label column, partition by partition."""
+        meta = design_with_label(frame._meta_nonempty, self.transformer, self.features, self.target,
+                                 self.codes).iloc[:0]
+        matrix: dd.DataFrame = frame.map_partitions(  # type: ignore[no-untyped-call]
+            design_with_label, self.transformer, self.features, self.target, self.codes, meta=meta)
+        return matrix
+
+
+def design_for(spec: TrainingSpec, data: LazyDataset, prof: Profile) -> Design:
+    assert data.target is not None  # the trainer checked the plan
+    columns = dask_model.columns_of(prof.schema, prof.baseline)
+    classes = list(prof.target["classes"]) if spec.task == "classification" and prof.target else []
+    sample = data.frame[data.features].head(SAMPLE_ROWS, npartitions=-1)
+    return Design(columns, dask_model.fitted_preprocessor(columns, sample), data.features, data.target, classes)
+
+
+def fit_model(client: Any, task: str, algorithm: str, arguments: dict[str, Any], design: Design,
+              frame: dd.DataFrame) -> Any:
+    """Train on `frame`'s partitions across the workers; returns the servable model (raw records in)."""
+    matrix = design.matrix(frame)
+    names = design.columns.names
+    if algorithm == "xgboost":
+        native, rounds = dask_xgboost.native_params(task, arguments, len(design.classes))
+        booster = dask_xgboost.train(client, matrix, names, LABEL, design.columns.feature_types, native, rounds)
+        local = dask_model.local_xgboost(task, arguments, booster)
+    else:
+        X, y = client.persist([matrix[names], matrix[LABEL]])  # one read of the source for both
+        estimator = dask_model.lightgbm_estimator(task, arguments)
+        estimator.fit(X, y, **dask_model.fit_arguments(algorithm, design.columns))
+        local = estimator.to_local()
+        client.cancel([X, y])  # free the workers' memory
+    return dask_model.served_model(design.transformer, local, task, design.classes)
+
+
+def scores(spec: TrainingSpec, design: Design, model: Any, frame: dd.DataFrame) -> tuple[dict[str, float],
+                                                                                         dict[str, Any], int]:
+    """Metrics of the served model on `frame`'s rows, scored on the workers (only predictions come back)."""
+    width = len(design.classes)
+    meta = score_partition(frame._meta_nonempty.iloc[:0], model, design.features, design.target, spec.task, width)
+    scored = frame.map_partitions(  # type: ignore[no-untyped-call]
+        score_partition, model, design.features, design.target, spec.task, width, meta=meta).compute()
+    if len(scored) == 0:
+        raise DataError("no rows were held out for evaluation.", "raise split.testFraction or add rows.")
+    truth = scored["truth"].to_numpy()
+    if spec.task != "classification":
+        return metrics.regression_scores(truth, scored["prediction"].to_numpy()), {}, len(scored)
+    proba = scored[[f"p{i}" for i in range(width)]].to_numpy()
+    predicted = np.asarray(design.classes)[np.argmax(proba, axis=1)]
+    positive = threshold.positive_class(design.classes, spec.objective_positive)
+    values, extras = metrics.classification_outcome(truth, predicted, proba, design.classes, positive)
+    return values, extras, len(scored)
+
+
+@dataclass(frozen=True)
 class Trained:
     model: Any
     fitted: steps.Fitted
     holdout: Holdout
+    design: Design
 
 
 def train(client: Any, spec: TrainingSpec, data: LazyDataset, prof: Profile, threads: int) -> Trained:
-    """Fit the spec's estimator across the workers; returns the servable model (raw records in)."""
-    assert spec.estimator is not None and data.target is not None  # the trainer checked the plan
+    """Fit the spec's estimator (or the best of the spec's tuning trials) across the workers."""
     started = time.perf_counter()
-    columns = dask_model.columns_of(prof.schema, prof.baseline)
-    classes = list(prof.target["classes"]) if spec.task == "classification" and prof.target else []
+    design = design_for(spec, data, prof)
     holdout = hold_out(data.frame, spec.split.test_fraction, spec.split.seed)
-    sample = data.frame[data.features].head(SAMPLE_ROWS, npartitions=-1)
-    transformer = dask_model.fitted_preprocessor(columns, sample)
-    codes = label_codes(classes) if classes else None
-    meta = design_with_label(data.frame._meta_nonempty, transformer, data.features, data.target, codes).iloc[:0]
-    matrix = holdout.train.map_partitions(  # type: ignore[no-untyped-call]
-        design_with_label, transformer, data.features, data.target, codes, meta=meta)
-    algorithm, params = spec.estimator.algorithm, spec.estimator.params
-    arguments = dask_model.estimator_params(spec.task, algorithm, params, columns, threads, spec.split.seed)
-    if algorithm == "xgboost":
-        native, rounds = dask_xgboost.native_params(spec.task, arguments, len(classes))
-        booster = dask_xgboost.train(client, matrix, columns.names, LABEL, columns.feature_types, native, rounds)
-        local = dask_model.local_xgboost(spec.task, arguments, booster)
+    search: dict[str, Any] = {}
+    if spec.tuning is not None:
+        from sextant_pipelines import dask_tune  # builds on this module
+
+        algorithm, params, search = dask_tune.search(client, spec, design, holdout.train, threads)
     else:
-        X, y = client.persist([matrix[columns.names], matrix[LABEL]])  # one read of the source for both
-        estimator = dask_model.lightgbm_estimator(spec.task, arguments)
-        estimator.fit(X, y, **dask_model.fit_arguments(algorithm, columns))
-        local = estimator.to_local()
-        client.cancel([X, y])  # free the workers' memory
-    model = dask_model.served_model(transformer, local, spec.task, classes)
+        assert spec.estimator is not None
+        algorithm, params = spec.estimator.algorithm, spec.estimator.params
+    arguments = dask_model.estimator_params(spec.task, algorithm, params, design.columns, threads, spec.split.seed)
+    model = fit_model(client, spec.task, algorithm, arguments, design, holdout.train)
     seconds = time.perf_counter() - started
-    log.info("step train (%s on Dask, %d columns) finished in %.2f s", algorithm, len(columns.names), seconds)
+    log.info("step train (%s on Dask, %d columns) finished in %.2f s", algorithm, len(design.columns.names), seconds)
     fitted = steps.Fitted(model, algorithm, {k: v for k, v in arguments.items() if k != "feature_types"},
-                          "estimator", fit_seconds=seconds)
-    return Trained(model, fitted, holdout)
+                          spec.mode, search=search, fit_seconds=seconds)
+    return Trained(model, fitted, holdout, design)
 
 
-def evaluate(spec: TrainingSpec, data: LazyDataset, trained: Trained, classes: list[Any]) -> Evaluation:
+def evaluate(spec: TrainingSpec, trained: Trained) -> Evaluation:
     """Holdout metrics of the served model, scored by the workers; only predictions come back."""
-    assert data.target is not None
     started = time.perf_counter()
-    width = len(classes) if spec.task == "classification" else 0
-    meta = score_partition(data.frame._meta_nonempty.iloc[:0], trained.model, data.features, data.target,
-                           spec.task, width)
-    scored = trained.holdout.test.map_partitions(  # type: ignore[no-untyped-call]
-        score_partition, trained.model, data.features, data.target, spec.task, width, meta=meta).compute()
-    if len(scored) == 0:
-        raise DataError("no rows were held out for evaluation.", "raise split.testFraction or add rows.")
-    truth = scored["truth"].to_numpy()
-    extras: dict[str, Any] = {"holdout": {**trained.holdout.description, "rows": len(scored)}}
-    if spec.task == "classification":
-        proba = scored[[f"p{i}" for i in range(width)]].to_numpy()
-        predicted = np.asarray(classes)[np.argmax(proba, axis=1)]
-        positive = threshold.positive_class(classes, spec.objective_positive)
-        values, more = metrics.classification_outcome(truth, predicted, proba, classes, positive)
-        extras.update(more)
-    else:
-        values = metrics.regression_scores(truth, scored["prediction"].to_numpy())
-    log.info("step evaluate (%d held-out rows, scored on the workers) finished in %.2f s", len(scored),
+    values, extras, rows = scores(spec, trained.design, trained.model, trained.holdout.test)
+    log.info("step evaluate (%d held-out rows, scored on the workers) finished in %.2f s", rows,
              time.perf_counter() - started)
-    return Evaluation(values, extras)
+    return Evaluation(values, {**extras, "holdout": {**trained.holdout.description, "rows": rows}})

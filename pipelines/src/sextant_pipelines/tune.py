@@ -130,7 +130,7 @@ def run_batches(problem: Problem, spec: TuningSpec, on_trial: TrialLogger = log_
         results = _evaluate(problem, spec, batch, start, stop)
         for number, result in enumerate(results):
             if study is not None:
-                _tell(study, asked[number], result)
+                tell(study, asked[number], result)
             if stopping:
                 stopping.record(result)
             on_trial(result, total)
@@ -156,7 +156,7 @@ def _evaluate(problem: Problem, spec: TuningSpec, batch: list[dict[str, Any]], s
     return list(Parallel(n_jobs=len(batch), backend="threading")(jobs))
 
 
-def _tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult) -> None:
+def tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult) -> None:
     if result.state == "complete":
         study.tell(trial, result.score)
     elif result.state == "pruned":

@@ -19,10 +19,11 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from sextant_pipelines import flow
+from sextant_pipelines.dask_flow import run_on_dask
 from sextant_pipelines.dask_train import hold_out
 from sextant_pipelines.entrypoint import main
 from sextant_pipelines.errors import SpecError
-from sextant_pipelines.spec import parse_spec
+from sextant_pipelines.spec import TrainingSpec, parse_spec
 from tests.support.processes import free_port, running, serve_command, serving_env
 
 WORKERS = 2
@@ -41,6 +42,16 @@ def _spec(uri: str, task: str, target: str, algorithm: str, **extra: Any) -> dic
             "estimator": {"algorithm": algorithm, "params": {"n_estimators": 60}},
             "compute": {"dask": {"workers": WORKERS, "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}},
             **extra}
+
+
+def typed(spec: dict[str, Any]) -> TrainingSpec:
+    """The spec as the trainer types it, without the admission rules (the trainer's own refusal is tested)."""
+    from dataclasses import replace
+
+    from sextant_pipelines.spec import DaskSpec
+
+    plain = parse_spec({k: v for k, v in spec.items() if k != "compute"} if "automl" in spec else spec)
+    return replace(plain, dask=DaskSpec(workers=WORKERS))
 
 
 def _saved_model(store: Path, name: str, version: int) -> Any:
@@ -154,10 +165,29 @@ def test_lightgbm_regression_on_dask_learns_categories_and_serves_unknown_ones(t
         assert np.allclose(body["predictions"], model.predict(pd.DataFrame(odd)), atol=1e-6)
 
 
+def test_tuning_on_dask_scores_trials_on_validation_partitions_and_refits_the_best(
+        cancer: pd.DataFrame, tmp_path: Path) -> None:
+    uri = _parquet_parts(cancer, tmp_path / "cancer", parts=12)
+    spec = _spec(uri, "classification", "diagnosis", "xgboost")
+    del spec["estimator"]
+    spec["tuning"] = {"algorithm": "xgboost", "strategy": "bayesian", "maxTrials": 4, "params": {"n_estimators": 30},
+                      "searchSpace": {"max_depth": {"type": "int", "min": 1, "max": 6},
+                                      "learning_rate": {"type": "float", "min": 0.01, "max": 0.5, "log": True}}}
+    result = flow.run_training(spec, flow.RunContext((tmp_path / "store").as_uri()))
+
+    assert result["status"] == "Succeeded" and result["mode"] == "tuning"
+    assert result["trials"] == {"total": 4, "succeeded": 4, "failed": 0, "pruned": 0}
+    assert result["search"]["validation"]["by"] == "partitions" and result["search"]["strategy"] == "bayesian"
+    board = result["leaderboard"]
+    assert len(board) == 4 and board[0]["rank"] == 1 and board[0]["score"] >= board[-1]["score"]
+    assert {"max_depth", "learning_rate"} <= set(board[0]["params"])
+    best = board[0]["params"]
+    assert result["best"]["params"]["max_depth"] == best["max_depth"]  # the best trial's configuration is refit
+    assert result["metrics"]["accuracy"] >= 0.9
+
+
 @pytest.mark.parametrize(("change", "field"), [
-    ({"estimator": None, "tuning": {"algorithm": "xgboost", "strategy": "random",
-                                    "searchSpace": {"max_depth": {"type": "int", "min": 2, "max": 6}}}},
-     "compute.dask"),
+    ({"estimator": None, "automl": {"timeBudget": "1m"}}, "compute.dask"),
     ({"evaluation": {"cvFolds": 3}}, "evaluation.cvFolds"),
 ])
 def test_what_dask_cannot_run_yet_is_refused_before_reading_data(
@@ -167,6 +197,6 @@ def test_what_dask_cannot_run_yet_is_refused_before_reading_data(
     for key in [k for k, v in change.items() if v is None]:
         del spec[key]
     with pytest.raises(SpecError) as refused:
-        flow.run_training(parse_spec(spec), flow.RunContext((tmp_path / "store").as_uri()))
+        run_on_dask(typed(spec), flow.RunContext((tmp_path / "store").as_uri()))
     assert refused.value.field == field
     assert "compute.dask" in refused.value.message + refused.value.fix

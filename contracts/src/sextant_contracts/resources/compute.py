@@ -34,15 +34,17 @@ class Compute(TypedDict, total=False):
 def _dask_can_run(spec: dict[str, Any]) -> bool:
     if "dask" not in spec.get("compute", {}):
         return True
-    return spec.get("estimator", {}).get("algorithm") in DASK_ALGORITHMS and not spec.get("suspend", False)
+    distributed = any(spec.get(kind, {}).get("algorithm") in DASK_ALGORITHMS for kind in ("estimator", "tuning"))
+    return distributed and not spec.get("suspend", False)
 
 
 _DASK_LIST = "[" + ", ".join(f"'{name}'" for name in DASK_ALGORITHMS) + "]"
 DASK_RULE = Rule(
     "!has(self.compute) || !has(self.compute.dask) || "
-    f"(has(self.estimator) && self.estimator.algorithm in {_DASK_LIST} && !(has(self.suspend) && self.suspend))",
-    "spec.compute.dask runs one estimator with a distributed form (estimator.algorithm: "
-    f"{' or '.join(DASK_ALGORITHMS)}; tuning and automl on Dask are not available yet, and other algorithms need "
-    "the whole dataset in one process) and cannot be suspended (a Dask run has no pause): use such an estimator "
-    "without spec.suspend, or remove spec.compute.dask to train in one pod",
+    f"(((has(self.estimator) && self.estimator.algorithm in {_DASK_LIST}) || "
+    f"(has(self.tuning) && self.tuning.algorithm in {_DASK_LIST})) && !(has(self.suspend) && self.suspend))",
+    "spec.compute.dask runs algorithms with a distributed form (estimator or tuning with algorithm: "
+    f"{' or '.join(DASK_ALGORITHMS)}; automl on Dask is not available yet, and other algorithms need the whole "
+    "dataset in one process) and cannot be suspended (a Dask run has no pause): use such an algorithm without "
+    "spec.suspend, or remove spec.compute.dask to train in one pod",
     field_path=".compute.dask", check=_dask_can_run)
