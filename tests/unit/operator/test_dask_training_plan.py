@@ -65,7 +65,7 @@ def test_a_dask_run_is_one_daskjob_owned_by_the_trainingjob_with_its_runner_sche
     worker = cluster["spec"]["worker"]
     assert worker["replicas"] == 3
     (container,) = worker["spec"]["containers"]
-    args = container["args"]
+    args = container["command"]
     assert args[:2] == ["dask", "worker"] and args[args.index("--nthreads") + 1] == "2"
     assert args[args.index("--memory-limit") + 1] == str(700 * 2**20)
     assert container["resources"]["limits"] == {"cpu": "2", "memory": "700Mi"}
@@ -73,7 +73,7 @@ def test_a_dask_run_is_one_daskjob_owned_by_the_trainingjob_with_its_runner_sche
     assert env["AWS_ENDPOINT_URL"] == "http://store:7070" and SPEC_ENV not in env  # the data's, not the spec
     assert [s["secretRef"]["name"] for s in container["envFrom"]] == ["sextant-artifact-store", "data-keys"]
     scheduler = cluster["spec"]["scheduler"]
-    assert scheduler["spec"]["containers"][0]["args"][:2] == ["dask", "scheduler"]
+    assert scheduler["spec"]["containers"][0]["command"][:2] == ["dask", "scheduler"]
     assert scheduler["service"]["selector"] == {"dask.org/cluster-name": "churn-g1",
                                                 "dask.org/component": "scheduler"}
     for pod in (manifest["spec"]["job"]["spec"], worker["spec"], scheduler["spec"]):  # restricted PSS

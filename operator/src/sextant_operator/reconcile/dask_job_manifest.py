@@ -62,11 +62,12 @@ def worker_memory_limit(resources: Mapping[str, Any]) -> str:
     return str(int(parse_quantity(memory))) if memory else "auto"
 
 
-def _dask_pod(name: str, image: str, settings: TrainingSettings, args: list[str], resources: Mapping[str, Any],
+def _dask_pod(name: str, image: str, settings: TrainingSettings, command: list[str], resources: Mapping[str, Any],
               ports: list[dict[str, Any]], env: list[dict[str, Any]], env_from: list[dict[str, Any]],
               probe_port: str) -> dict[str, Any]:
     container: dict[str, Any] = {
-        "name": name, "image": image, "imagePullPolicy": settings.image_pull_policy, "args": args,
+        # command, not args: the trainer image's entrypoint is sextant-train.
+        "name": name, "image": image, "imagePullPolicy": settings.image_pull_policy, "command": command,
         "env": env, "resources": dict(resources), "ports": ports,
         "readinessProbe": {"httpGet": {"path": "/health", "port": probe_port}, "periodSeconds": 5},
         "securityContext": dict(RESTRICTED_CONTAINER),
