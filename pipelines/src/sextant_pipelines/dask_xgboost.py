@@ -15,6 +15,7 @@ import logging
 import pickle
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -38,12 +39,13 @@ class PartitionStream(xgboost.DataIter):
         self._next = 0
 
     def next(self, input_data: Callable[..., None]) -> bool:
-        if self._next >= len(self._partitions):
-            return False
-        part = self._partitions[self._next].compute(scheduler="sync")
-        self._next += 1
-        input_data(data=part[self._features], label=part[self._label], feature_types=self._types)
-        return True
+        while self._next < len(self._partitions):
+            part = self._partitions[self._next].compute(scheduler="sync")
+            self._next += 1
+            if len(part):  # a partition can be empty (rows held out at random): XGBoost takes no empty batch
+                input_data(data=part[self._features], label=part[self._label], feature_types=self._types)
+                return True
+        return False
 
     def reset(self) -> None:
         self._next = 0
@@ -109,7 +111,7 @@ def train(client: Any, matrix: Any, features: list[str], label: str, feature_typ
              ", ".join(str(len(s)) for s in shares.values()))
     futures = [client.submit(train_on_worker, pickle.dumps([delayed[i] for i in share]), rank, features, label,
                              feature_types, params, rounds, tracker, workers=[worker], allow_other_workers=False,
-                             pure=False, key=f"xgboost-train-{rank}-{id(matrix)}")
+                             pure=False, key=f"xgboost-train-{rank}-{uuid.uuid4().hex}")
                for rank, (worker, share) in enumerate(shares.items())]
     models = [m for m in client.gather(futures) if m is not None]
     booster = xgboost.Booster()
