@@ -33,6 +33,17 @@ step "Install the CRDs (server-side apply: helm installs crds/ only on first ins
 kubectl apply --server-side --force-conflicts -f charts/sextant/crds/
 kubectl wait --for=condition=Established --timeout=60s crd/trainingjobs.ml.sextant.io crd/inferenceservices.ml.sextant.io
 
+step "The Dask Kubernetes operator (its chart from the pinned dask-kubernetes wheel, its image built here)"
+DASK_NS=sextant-dask dask=$(image dask-operator)
+DASK_CHART=$("$PY" -c 'import importlib.resources as r; print(r.files("dask_kubernetes") / "operator/deployment/helm/dask-kubernetes-operator")')
+kubectl create namespace "$DASK_NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl label namespace "$DASK_NS" --overwrite pod-security.kubernetes.io/enforce=restricted >/dev/null
+helm upgrade --install dask-operator "$DASK_CHART" --namespace "$DASK_NS" --wait --timeout 180s \
+  --set image.name="${dask%:*}" --set image.tag="${dask##*:}" --set image.pullPolicy=Never \
+  --set "kopfArgs={--all-namespaces,--standalone}" --set podSecurityContext.seccompProfile.type=RuntimeDefault \
+  --set securityContext.runAsUser=65532 --set resources.requests.cpu=50m --set resources.requests.memory=128Mi
+kubectl get pods -n "$DASK_NS"
+
 step "helm upgrade --install sextant charts/sextant in $SYSTEM_NS (enforces the restricted Pod Security Standard)"
 for ns in "$SYSTEM_NS" "$NS"; do
   kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -47,7 +58,7 @@ helm upgrade --install sextant charts/sextant --namespace "$SYSTEM_NS" --skip-cr
   --set training.image.pullPolicy=Never --set "artifactStore.shareCredentialsWith={$NS}" \
   --set serving.serverImage.repository="${server%:*}" --set serving.serverImage.tag="${server##*:}" \
   --set serving.routerImage.repository="${router%:*}" --set serving.routerImage.tag="${router##*:}" \
-  --set serving.pullPolicy=Never --set serving.routing=router \
+  --set serving.pullPolicy=Never --set serving.routing=router --set dask.enabled=true \
   --set webhook.failurePolicy=Fail --set operator.logFormat=plain \
   --set artifactStore.embedded.enabled=true --set artifactStore.embedded.image.repository="${store%:*}" \
   --set artifactStore.embedded.image.tag="${store##*:}" --set artifactStore.embedded.image.pullPolicy=Never
@@ -103,6 +114,27 @@ echo "  curl -X POST http://$SVC_IP/predict -d '{\"records\": [{\"mean radius\":
 for _ in 1 2 3 4 5; do
   curl -s -X POST "http://$SVC_IP/predict" -H 'content-type: application/json' -d "$RECORD"; echo
 done | sed 's/^/  /'
+
+step "Train on Dask: the same data as 8 Parquet parts, XGBoost across two worker pods (a DaskJob)"
+STORE_IP=$STORE_IP \
+KEYS=$(kubectl get secret -n "$SYSTEM_NS" sextant-objectstore-credentials -o jsonpath='{.data}') "$PY" - <<'PY'
+import base64, io, json, os, boto3
+from sklearn.datasets import load_breast_cancer
+keys = {k: base64.b64decode(v).decode() for k, v in json.loads(os.environ["KEYS"]).items()}
+s3 = boto3.client("s3", endpoint_url=f"http://{os.environ['STORE_IP']}:7070", region_name="us-east-1",
+                  aws_access_key_id=keys["AWS_ACCESS_KEY_ID"], aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"])
+frame = load_breast_cancer(as_frame=True).frame
+for part in range(8):
+    body = io.BytesIO()
+    frame.iloc[part::8].to_parquet(body)
+    s3.put_object(Bucket="sextant", Key=f"demo/breast-cancer/part-{part}.parquet", Body=body.getvalue())
+print("  s3://sextant/demo/breast-cancer/: 8 Parquet parts,", len(frame), "rows")
+PY
+kubectl apply -n "$NS" -f manifests/samples/ml.sextant.io_v1alpha1_trainingjob_dask.yaml
+kubectl wait -n "$NS" --for=jsonpath='{.status.phase}'=Succeeded --timeout=600s trainingjob/breast-cancer-dask || {
+  kubectl describe -n "$NS" trainingjob breast-cancer-dask; kubectl get daskjobs,pods -n "$NS" -o wide; exit 1; }
+kubectl get daskjobs -n "$NS"
+kubectl get sxtj -n "$NS" breast-cancer-dask -o wide
 
 step "A mistake is refused at admission by the operator's webhook (through its Service)"
 kubectl create -n "$NS" -f - <<'YAML' 2>&1 | sed 's/^/  /' || true

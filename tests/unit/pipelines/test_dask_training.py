@@ -200,3 +200,18 @@ def test_what_dask_cannot_run_yet_is_refused_before_reading_data(
         run_on_dask(typed(spec), flow.RunContext((tmp_path / "store").as_uri()))
     assert refused.value.field == field
     assert "compute.dask" in refused.value.message + refused.value.fix
+
+
+def test_the_scheduler_serves_its_dashboard() -> None:
+    """docs/dask.md sends users to the dashboard through kubectl port-forward: distributed serves it only with
+    bokeh installed, which the trainer image (the scheduler's) must have."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as local:
+        address = ("127.0.0.1", local.scheduler.http_server.port)
+        for path in ("/status", "/individual-progress"):
+            connection = http.client.HTTPConnection(*address, timeout=30)
+            connection.request("GET", path)
+            response = connection.getresponse()
+            assert response.status == 200 and b"Dask" in response.read(), path
+            connection.close()
