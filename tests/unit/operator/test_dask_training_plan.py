@@ -71,6 +71,7 @@ def test_a_dask_run_is_one_daskjob_owned_by_the_trainingjob_with_its_runner_sche
     assert container["resources"]["limits"] == {"cpu": "2", "memory": "700Mi"}
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["AWS_ENDPOINT_URL"] == "http://store:7070" and SPEC_ENV not in env  # the data's, not the spec
+    assert env["DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE"] == "false"  # the container's limit guards
     assert [s["secretRef"]["name"] for s in container["envFrom"]] == ["sextant-artifact-store", "data-keys"]
     scheduler = cluster["spec"]["scheduler"]
     assert scheduler["spec"]["containers"][0]["command"][:2] == ["dask", "scheduler"]

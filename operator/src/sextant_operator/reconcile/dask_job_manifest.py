@@ -87,6 +87,9 @@ def dask_job(identity: RunIdentity, settings: TrainingSettings) -> dict[str, Any
     resources = worker_resources(dask)
     # The workers read the data: the store's settings, the job's own env and the credentials, not the spec itself.
     worker_env = [e for e in container_env(identity, settings) if e["name"] not in (SPEC_ENV, RUN_ID_ENV)]
+    # The container's memory limit is the guard. Dask's nanny would kill the worker at 95% of its RSS, which counts
+    # XGBoost's page files mapped into memory: clean file pages the kernel reclaims before it kills anything.
+    worker_env.append({"name": "DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE", "value": "false"})
     env_from = container_env_from(spec, settings)
     runner_labels = run_labels(meta["name"], identity.run, ROLE_TRAIN)
     cluster_labels = run_labels(meta["name"], identity.run, ROLE_DASK)
