@@ -29,6 +29,9 @@ MLMD_PORT = 8080
 REGION = "us-east-1"
 BUCKETS = ("sextant", "mlpipeline")
 STORE_SECRET = "sextant-store"
+STORE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION")
+#: the template of KFP 2.14's compiled Workflows whose pods run a component (the launcher as init container)
+LAUNCHER_TEMPLATE = "system-container-impl"
 RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": NON_ROOT_UID,
                         "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 RESTRICTED_POD = {"runAsNonRoot": True, "runAsUser": NON_ROOT_UID, "runAsGroup": NON_ROOT_UID,
@@ -98,10 +101,17 @@ def mlmd_docs(image: str) -> list[dict[str, Any]]:
             service("metadata-grpc-service", "metadata-grpc", MLMD_PORT)]
 
 
+def metadata_config(mlmd_host: str) -> dict[str, Any]:
+    """KFP's `metadata-grpc-configmap`: the launcher's `--mlmd_server_address $(METADATA_GRPC_SERVICE_HOST)` comes
+    from it (the driver finds MLMD through the Service's own variables; without this ConfigMap the launcher dials
+    the unexpanded text and its error is lost in a nil-pointer panic of its deferred publish)."""
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "metadata-grpc-configmap"},
+            "data": {"METADATA_GRPC_SERVICE_HOST": mlmd_host, "METADATA_GRPC_SERVICE_PORT": str(MLMD_PORT)}}
+
+
 def store_secret(access_key: str, secret_key: str, endpoint: str) -> dict[str, Any]:
     """The store's keys, for KFP's launcher (by key name) and the components (as AWS_* variables)."""
-    data = {"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key, "AWS_ENDPOINT_URL": endpoint,
-            "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
+    data = dict(zip(STORE_KEYS, (access_key, secret_key, endpoint, REGION, REGION), strict=True))
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": STORE_SECRET}, "stringData": data}
 
 
@@ -131,9 +141,16 @@ def controller_config() -> dict[str, Any]:
     """Argo's `workflow-controller-configmap`: restricted security contexts everywhere, the store's keys in the
     components' environment."""
     restricted = {"securityContext": RESTRICTED_CONTAINER}
-    launcher_patch = json.dumps({"initContainers": [{"name": "kfp-launcher", **restricted}]})
-    main = {**restricted, "envFrom": [{"secretRef": {"name": STORE_SECRET}}]}
-    defaults = {"spec": {"securityContext": RESTRICTED_POD, "podSpecPatch": launcher_patch}}
+    # `env`, not `envFrom`: Argo merges these defaults into each main container by strategic merge, where `env`
+    # merges by name and `envFrom` is replaced by KFP's own (its metadata ConfigMap).
+    store_env = [{"name": key, "valueFrom": {"secretKeyRef": {"name": STORE_SECRET, "key": key}}}
+                 for key in STORE_KEYS]
+    main = {**restricted, "env": store_env}
+    # KFP 2.14 gives its launcher init container no security context; Argo merges these defaults into every
+    # Workflow by template and container name, so it gets one (a workflow-level podSpecPatch would add the
+    # container to the driver pods too).
+    launcher = {"name": LAUNCHER_TEMPLATE, "initContainers": [{"name": "kfp-launcher", **restricted}]}
+    defaults = {"spec": {"securityContext": RESTRICTED_POD, "templates": [launcher]}}
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "workflow-controller-configmap"},
             "data": {"executor": json.dumps({"imagePullPolicy": "Never", **restricted}),
                      "mainContainer": json.dumps(main), "workflowDefaults": json.dumps(defaults)}}
@@ -187,7 +204,9 @@ def install_execution(cluster: Any, namespace: str, images: ExecutionImages, arg
     host = cluster_ip(cluster, namespace, "objectstore")
     endpoint = f"http://{host}:{STORE_PORT}"
     cluster.kubectl("apply", "-n", namespace, "-f", str(argo_manifests / "rbac.yaml"))
+    mlmd_host = cluster_ip(cluster, namespace, "metadata-grpc-service")
     apply_docs(cluster, namespace, [store_secret(access_key, secret_key, endpoint), launcher_config(host),
+                                    metadata_config(mlmd_host),
                                     *runner_rbac(), *controller_docs(images, namespace)])
     wait_available(cluster, namespace, "objectstore", "metadata-grpc", "workflow-controller")
     store = S3Server(endpoint=endpoint, access_key=access_key, secret_key=secret_key, region=REGION)

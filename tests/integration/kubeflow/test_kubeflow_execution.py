@@ -128,7 +128,7 @@ def test_a_trainingjob_trains_and_registers_through_an_executed_kfp_run(
         assert phases.index("Running") < phases.index("Succeeded")
         assert status["model"]["name"] == "iris" and status["model"]["version"] == "1"
         assert status["model"]["uri"].startswith("s3://sextant/models/iris/1")
-        assert status["best"]["metrics"]["accuracy"] > 0.8
+        assert status["metrics"]["accuracy"] > 0.8
         assert status["run"]["backend"] == "kubeflow"
         filter_ = json.dumps({"predicates": [{"key": "display_name", "operation": "IS_SUBSTRING",
                                               "string_value": f"[{uid}]"}]})
