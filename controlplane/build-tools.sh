@@ -158,7 +158,8 @@ kfp_work_copy() {
   site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   python3.11 "$kfp/descriptor_set.py" "$work/descriptors.pb" "$site/google/protobuf/any_pb2.py" \
     "$site/google/protobuf/duration_pb2.py" "$site/google/protobuf/struct_pb2.py" "$site/google/rpc/status_pb2.py" \
-    "$work/wheels/kfp/pipeline_spec/pipeline_spec_pb2.py" "$work/wheels/kfp/kubernetes/kubernetes_executor_config_pb2.py"
+    "$work/wheels/kfp/pipeline_spec/pipeline_spec_pb2.py" \
+    "$work/wheels/kfp/kubernetes/kubernetes_executor_config_pb2.py"
   local pgg; pgg=$(module_version "$kfp" google.golang.org/protobuf)
   GOBIN="$work/bin" go install "google.golang.org/protobuf/cmd/protoc-gen-go@${pgg:-v1.36.6}"
   local sub proto
@@ -177,7 +178,8 @@ kfp_work_copy() {
 # go.sum pins them. The API server needs cgo (sqlite3); the agent does not. The cache key covers this function.
 build_kfp() {
   local dir="$here/tools/kfp"
-  local key; key=$( (cat "$dir/go.mod" "$dir/go.sum" "$dir/wheels.txt" "$dir/descriptor_set.py"; declare -f build_kfp kfp_work_copy) \
+  local key; key=$( (cat "$dir/go.mod" "$dir/go.sum" "$dir/wheels.txt" "$dir/descriptor_set.py"
+                      declare -f build_kfp kfp_work_copy) \
     | sha256sum | cut -c1-12)
   if [[ -x "$bindir/kfp-apiserver-$key" && -x "$bindir/kfp-persistence-agent-$key" ]]; then
     ln -sfn "$bindir/kfp-apiserver-$key" "$bindir/kfp-apiserver"
@@ -213,7 +215,7 @@ build_kfp_exec() {
   local name missing=""
   for name in "${names[@]}"; do [[ -x "$bindir/$name-$key" ]] || missing=1; done
   if [[ -n "$missing" ]]; then
-    log "building Argo's workflow controller and executor and KFP's driver and launcher — first build takes many minutes"
+    log "building Argo's workflow controller and executor and KFP's driver and launcher — the first build takes minutes"
     local start=$SECONDS work="$cache/src/kfp-exec-$key" argo
     kfp_work_copy "$dir" "$work"
     argo=$(module_dir kfp github.com/argoproj/argo-workflows/v3)
@@ -229,7 +231,8 @@ build_kfp_exec() {
       (cd "$work" && go build -trimpath -ldflags "-s -w" -o "$bindir/$out-$key.tmp" "$pkg")
       mv "$bindir/$out-$key.tmp" "$bindir/$out-$key"
     done
-    cmp -s "$work/go.sum" "$dir/go.sum" || log "tools/kfp-exec/go.sum differs from the build's; copy $work/go.sum to pin it"
+    cmp -s "$work/go.sum" "$dir/go.sum" \
+      || log "tools/kfp-exec/go.sum differs from the build's; copy $work/go.sum to pin it"
     rm -rf "$work/wheels" "$work/gen" "$work/argo"
     log "built Argo's controller and executor and KFP's driver and launcher in $((SECONDS - start)) s"
   fi

@@ -83,7 +83,8 @@ def store_docs(image: str, access_key: str, secret_key: str) -> list[dict[str, A
         "versitygw", image, ["/usr/local/bin/versitygw"],
         args=["--port", f":{STORE_PORT}", "--health", "/healthz", "--iam-dir", "/data/iam", "posix", "--sidecar",
               "/data/meta", "/data/buckets"],
-        env=[{"name": "ROOT_ACCESS_KEY_ID", "value": access_key}, {"name": "ROOT_SECRET_ACCESS_KEY", "value": secret_key}],
+        env=[{"name": "ROOT_ACCESS_KEY_ID", "value": access_key},
+             {"name": "ROOT_SECRET_ACCESS_KEY", "value": secret_key}],
         ports=[{"containerPort": STORE_PORT}], volumeMounts=[{"name": "data", "mountPath": "/data"}],
         readinessProbe={"httpGet": {"path": "/healthz", "port": STORE_PORT}, "periodSeconds": 1})
     return [deployment("objectstore", [server], init_containers=[mkdir], volumes=[{"name": "data", "emptyDir": {}}]),
@@ -193,7 +194,8 @@ class InstalledExecution:
     store: S3Server
 
 
-def install_execution(cluster: Any, namespace: str, images: ExecutionImages, argo_manifests: Path) -> InstalledExecution:
+def install_execution(cluster: Any, namespace: str, images: ExecutionImages,
+                      argo_manifests: Path) -> InstalledExecution:
     """Install the store, MLMD, Argo's CRDs, RBAC and controller, and KFP's runner config into `namespace`
     (labelled to enforce the restricted standard); waits until they are up."""
     cluster.kubectl("label", "namespace", namespace, "--overwrite", "pod-security.kubernetes.io/enforce=restricted",

@@ -58,7 +58,10 @@ def forwarding_handler(store: Store, method: str) -> Handler:
         response, message, code = store.call(method, request)
         if code != 0:
             status = STATUS_BY_CODE.get(code, grpc.StatusCode.UNKNOWN)
-            LOG.warning("%s failed: %s: %s; request: %s", method, status.name, message, describe(method, request))
+            # NOT_FOUND is how KFP's client asks whether a type exists before creating it: not worth a warning
+            level = logging.INFO if status == grpc.StatusCode.NOT_FOUND else logging.WARNING
+            LOG.log(level, "%s failed: %s: %s; request: %s", method, status.name, message.strip(),
+                    describe(method, request).strip())
             context.abort(status, message)
         LOG.debug("%s ok", method)
         return bytes(response)
