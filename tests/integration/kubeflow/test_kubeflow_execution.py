@@ -21,6 +21,7 @@ from kubernetes import client
 
 from tests.support.kfp_backend import BIN_DIR, KfpBackend, running_kfp
 from tests.support.kfp_execution import ExecutionImages, InstalledExecution, install_execution
+from tests.support.polling import eventually
 from tests.support.real_pods import image_refs
 from tests.support.sextant_fixtures import crds, start_sextant, stop_sextant  # noqa: F401
 
@@ -87,20 +88,19 @@ def trainingjob_status(api: client.CustomObjectsApi, namespace: str, name: str) 
 
 def follow_phases(api: client.CustomObjectsApi, namespace: str, name: str, timeout: float) -> tuple[list[str],
                                                                                                     dict[str, Any]]:
-    """Poll the TrainingJob until it ends (Succeeded or Failed) or `timeout`; return the phases seen and the
-    last status."""
+    """Poll the TrainingJob until it ends (Succeeded or Failed); return the phases seen on the way and the last
+    status. Fails the test after `timeout` s."""
     phases: list[str] = []
-    deadline = time.monotonic() + timeout
-    status: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    def ended() -> dict[str, Any] | None:
         status = trainingjob_status(api, namespace, name)
         phase = status.get("phase")
         if phase and (not phases or phases[-1] != phase):
             phases.append(phase)
             print(f"{time.strftime('%H:%M:%S')} phase {phase}")
-        if phase in ("Succeeded", "Failed"):
-            return phases, status
-        time.sleep(0.5)  # the poll interval of this wait, not a wait for something to settle
+        return status if phase in ("Succeeded", "Failed") else None
+
+    status = eventually(ended, timeout=timeout, interval=0.5, what=f"TrainingJob {namespace}/{name} to end")
     return phases, status
 
 
@@ -118,12 +118,15 @@ def test_a_trainingjob_trains_and_registers_through_an_executed_kfp_run(
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TrainingJob",
                 "metadata": {"name": "iris", "namespace": namespace}, "spec": SPEC}
         uid = api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)["metadata"]["uid"]
-        phases, status = follow_phases(api, namespace, "iris", RUN_TIMEOUT_S)
+        try:
+            phases, status = follow_phases(api, namespace, "iris", RUN_TIMEOUT_S)
+        except BaseException:  # a timeout: what the operator and KFP said is the way to why
+            print(operator.logs()[-6000:], backend.logs(), sep="\n")
+            raise
         elapsed = time.monotonic() - started
         print(f"TrainingJob phases {phases} in {elapsed:.0f} s; status: {json.dumps(status, indent=1)}")
         if status.get("phase") != "Succeeded":
-            print(operator.logs()[-6000:])
-            print(backend.logs())
+            print(operator.logs()[-6000:], backend.logs(), sep="\n")
         assert phases[-1] == "Succeeded" and "Running" in phases, phases
         assert phases.index("Running") < phases.index("Succeeded")
         assert status["model"]["name"] == "iris" and status["model"]["version"] == "1"

@@ -62,7 +62,7 @@ IMAGES: tuple[ImageDefinition, ...] = (
 KFP_EXEC_BINARIES = {"argo-controller": "workflow-controller", "argoexec": "argoexec", "kfp-driver": "driver",
                      "kfp-launcher": "launcher-v2"}
 KFP_EXEC_IMAGES: tuple[ImageDefinition, ...] = (
-    *(ImageDefinition(name, "controlplane/images/kfp-exec/Dockerfile", generated_context=True)
+    *(ImageDefinition(name, "controlplane/images/kfp-exec/Dockerfile", on_base=False, generated_context=True)
       for name in KFP_EXEC_BINARIES),
     ImageDefinition("mlmd", "controlplane/images/mlmd/Dockerfile"),
 )

@@ -28,15 +28,19 @@ def built_binaries(repo: Path) -> Path:
 
 
 def kfp_exec_context(name: str) -> Callable[[Path, Path], Path]:
-    """The context builder of image `name`: a directory with `bin/<command>`, keyed by the binary's digest."""
+    """The context builder of image `name`: `rootfs/usr/local/bin/<command>` and an empty `rootfs/tmp` (mode
+    1777), keyed by the binary's digest."""
     def build(repo: Path, contexts: Path) -> Path:
         binary = (built_binaries(repo) / TOOL_BINARIES[name]).resolve()
         key = file_digest(binary.read_bytes())[:12]
         context = contexts / f"{name}-{key}"
-        target = context / "bin" / KFP_EXEC_BINARIES[name]
+        target = context / "rootfs" / "usr" / "local" / "bin" / KFP_EXEC_BINARIES[name]
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(binary, target.with_suffix(".tmp"))
             target.with_suffix(".tmp").replace(target)
+        tmp = context / "rootfs" / "tmp"
+        tmp.mkdir(exist_ok=True)
+        tmp.chmod(0o1777)
         return context
     return build
