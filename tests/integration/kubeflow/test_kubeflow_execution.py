@@ -2,7 +2,7 @@
 Argo's controller runs its pods on the real node, KFP's driver and launcher run each step against the ML Metadata
 service, and the trainer image trains, evaluates and registers the model (tests/support/kfp_execution.py).
 
-Opt-in (minutes, and about 1.5 GB of images): `make test-kfp-exec`, or SEXTANT_KFP_EXEC=1 after
+Opt-in (minutes, and about 580 MB of images): `make test-kfp-exec`, or SEXTANT_KFP_EXEC=1 after
 `make kfp-exec-images`. Needs the real node.
 """
 
