@@ -26,7 +26,7 @@ export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(BIN_DIR):$(PATH)
 
-.PHONY: crds manifests help deps uv venv tools gateway-tools kfp-tools monitoring-tools kserve-tools test test-unit test-integration lint bench bench-drift cluster cluster-down \
+.PHONY: crds manifests help deps uv venv tools gateway-tools kfp-tools monitoring-tools kserve-tools test test-unit test-integration kfp-exec-tools kfp-exec-images test-kfp-exec lint bench bench-drift cluster cluster-down \
         cluster-reset cluster-status demo clean images
 
 help: ## Show the targets
@@ -66,6 +66,15 @@ test-integration: deps venv tools gateway-tools kfp-tools monitoring-tools image
 
 kfp-tools: deps venv ## Build Kubeflow Pipelines' API server and persistence agent (the kubeflow backend's tests)
 	nice -n 10 controlplane/build-tools.sh kfp >/dev/null
+
+kfp-exec-tools: kfp-tools ## Build Argo's controller and executor and KFP's driver and launcher (a KFP run on the real node; not in make test)
+	nice -n 10 controlplane/build-tools.sh kfp-exec >/dev/null
+
+kfp-exec-images: kfp-exec-tools images ## Build their images and the ML Metadata service's (not in make images)
+	nice -n 10 $(PY) -m sextant_devcluster.images build argo-controller argoexec kfp-driver kfp-launcher mlmd
+
+test-kfp-exec: kfp-exec-images ## A TrainingJob of the kubeflow backend executed for real by Argo and KFP on the real node
+	SEXTANT_KFP_EXEC=1 $(PYTEST) tests/integration/kubeflow/test_kubeflow_execution.py
 
 gateway-tools: deps ## Build Traefik (the Gateway API implementation the HTTPRoute tests use) and the Gateway API CRDs
 	controlplane/build-tools.sh traefik gateway-api-crds >/dev/null

@@ -140,37 +140,27 @@ gateway_api_crds() {
   ln -sfn "$target" "$bindir/gateway-api-crds.yaml"
 }
 
-# Kubeflow Pipelines' API server and persistence agent (the kubeflow TrainingJob backend's tests, docs/pipelines.md)
-# at the release pinned in tools/kfp/go.mod. The proxy serves the backend by commit pseudo-version but no
-# matching version of its two generated protobuf submodules, so they are regenerated in a work copy: the base
-# versions from the proxy, their .pb.go rewritten by Debian's protoc and protoc-gen-go (at the version the backend
-# requires) from the descriptors in the release's PyPI wheels (tools/kfp/wheels.txt, hash-pinned; the well-known
-# and google.rpc descriptors from the project's venv). The checksum database does not know the pseudo-versions:
-# go.sum pins them. The API server needs cgo (sqlite3); the agent does not. The cache key covers this function.
-build_kfp() {
-  local dir="$here/tools/kfp"
-  local key; key=$( (cat "$dir/go.mod" "$dir/go.sum" "$dir/wheels.txt" "$dir/descriptor_set.py"; declare -f build_kfp) \
-    | sha256sum | cut -c1-12)
-  if [[ -x "$bindir/kfp-apiserver-$key" && -x "$bindir/kfp-persistence-agent-$key" ]]; then
-    ln -sfn "$bindir/kfp-apiserver-$key" "$bindir/kfp-apiserver"
-    ln -sfn "$bindir/kfp-persistence-agent-$key" "$bindir/kfp-persistence-agent"
-    return
-  fi
+# kfp_work_copy TOOL_DIR WORK: a Go work copy of TOOL_DIR (go.mod, go.sum, tools.go) whose replaced KFP submodules
+# `api` and `kubernetes_platform` are regenerated under WORK/gen: the base versions from the proxy, their .pb.go
+# rewritten by Debian's protoc and protoc-gen-go (at the version the backend requires) from the descriptors in the
+# release's PyPI wheels (tools/kfp/wheels.txt, hash-pinned; the well-known and google.rpc descriptors from the
+# project's venv).
+kfp_work_copy() {
+  local dir=$1 work=$2 kfp="$here/tools/kfp" site
   command -v protoc >/dev/null || { log "protoc not found: make deps installs protobuf-compiler"; exit 1; }
   local py=${SEXTANT_PY:-$here/../.venv/bin/python}
   [[ -x "$py" ]] || { log "$py not found: run make venv first (its protobuf descriptors are inputs)"; exit 1; }
-  log "building the KFP API server and persistence agent — first build takes 5-10 minutes; later runs reuse them"
-  local start=$SECONDS work="$cache/src/kfp-$key" site
   export GONOSUMDB=github.com/kubeflow/pipelines
   rm -rf "$work" && mkdir -p "$work/wheels" "$work/gen" "$work/bin"
   cp "$dir/go.mod" "$dir/go.sum" "$dir/tools.go" "$work/"
-  python3.11 -m pip download -q --no-deps --require-hashes -r "$dir/wheels.txt" -d "$work/wheels"
+  python3.11 -m pip download -q --no-deps --require-hashes -r "$kfp/wheels.txt" -d "$work/wheels"
   (cd "$work/wheels" && for w in *.whl; do python3.11 -m zipfile -e "$w" .; done)
   site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  python3.11 "$dir/descriptor_set.py" "$work/descriptors.pb" "$site/google/protobuf/any_pb2.py" "$site/google/protobuf/duration_pb2.py" \
-    "$site/google/protobuf/struct_pb2.py" "$site/google/rpc/status_pb2.py" \
-    "$work/wheels/kfp/pipeline_spec/pipeline_spec_pb2.py" "$work/wheels/kfp/kubernetes/kubernetes_executor_config_pb2.py"
-  local pgg; pgg=$(module_version "$dir" google.golang.org/protobuf)
+  python3.11 "$kfp/descriptor_set.py" "$work/descriptors.pb" "$site/google/protobuf/any_pb2.py" \
+    "$site/google/protobuf/duration_pb2.py" "$site/google/protobuf/struct_pb2.py" "$site/google/rpc/status_pb2.py" \
+    "$work/wheels/kfp/pipeline_spec/pipeline_spec_pb2.py" \
+    "$work/wheels/kfp/kubernetes/kubernetes_executor_config_pb2.py"
+  local pgg; pgg=$(module_version "$kfp" google.golang.org/protobuf)
   GOBIN="$work/bin" go install "google.golang.org/protobuf/cmd/protoc-gen-go@${pgg:-v1.36.6}"
   local sub proto
   for sub in api:pipeline_spec.proto kubernetes_platform:kubernetes_executor_config.proto; do
@@ -179,6 +169,26 @@ build_kfp() {
     PATH="$work/bin:$PATH" protoc --descriptor_set_in="$work/descriptors.pb" \
       --go_out="$work/gen/$sub" --go_opt="module=github.com/kubeflow/pipelines/$sub" "$proto"
   done
+}
+
+# Kubeflow Pipelines' API server and persistence agent (the kubeflow TrainingJob backend's tests, docs/pipelines.md)
+# at the release pinned in tools/kfp/go.mod. The proxy serves the backend by commit pseudo-version but no
+# matching version of its two generated protobuf submodules, so they are regenerated in a work copy
+# (kfp_work_copy). The checksum database does not know the pseudo-versions:
+# go.sum pins them. The API server needs cgo (sqlite3); the agent does not. The cache key covers this function.
+build_kfp() {
+  local dir="$here/tools/kfp"
+  local key; key=$( (cat "$dir/go.mod" "$dir/go.sum" "$dir/wheels.txt" "$dir/descriptor_set.py"
+                      declare -f build_kfp kfp_work_copy) \
+    | sha256sum | cut -c1-12)
+  if [[ -x "$bindir/kfp-apiserver-$key" && -x "$bindir/kfp-persistence-agent-$key" ]]; then
+    ln -sfn "$bindir/kfp-apiserver-$key" "$bindir/kfp-apiserver"
+    ln -sfn "$bindir/kfp-persistence-agent-$key" "$bindir/kfp-persistence-agent"
+    return
+  fi
+  log "building the KFP API server and persistence agent — first build takes 5-10 minutes; later runs reuse them"
+  local start=$SECONDS work="$cache/src/kfp-$key"
+  kfp_work_copy "$dir" "$work"
   (cd "$work" && go mod tidy -e >/dev/null 2>&1 || true)
   (cd "$work" && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o "$bindir/kfp-apiserver-$key.tmp" \
       github.com/kubeflow/pipelines/backend/src/apiserver \
@@ -191,6 +201,65 @@ build_kfp() {
   log "built the KFP API server and persistence agent in $((SECONDS - start)) s"
   ln -sfn "$bindir/kfp-apiserver-$key" "$bindir/kfp-apiserver"
   ln -sfn "$bindir/kfp-persistence-agent-$key" "$bindir/kfp-persistence-agent"
+}
+
+# What executes a KFP run on the real node (make kfp-exec-tools; docs/pipelines.md): Argo Workflows' controller
+# and executor (argoexec) at the version KFP 2.14.3 pins, and KFP's driver and launcher, from one wrapper module
+# (tools/kfp-exec) with the same regenerated submodules as build_kfp. argoexec's signal_linux.go is a symlink
+# upstream and module zips drop symlinks, so the pinned Argo module is copied to argo/ in the work copy with the
+# file restored from the signal_darwin.go it links to. All four are static (no cgo). The key covers this function.
+build_kfp_exec() {
+  local dir="$here/tools/kfp-exec" names=(argo-workflow-controller argoexec kfp-driver kfp-launcher)
+  local key; key=$( (cat "$dir/go.mod" "$dir/go.sum" "$dir/tools.go" "$here/tools/kfp/wheels.txt" \
+    "$here/tools/kfp/descriptor_set.py"; declare -f build_kfp_exec kfp_work_copy) | sha256sum | cut -c1-12)
+  local name missing=""
+  for name in "${names[@]}"; do [[ -x "$bindir/$name-$key" ]] || missing=1; done
+  if [[ -n "$missing" ]]; then
+    log "building Argo's workflow controller and executor and KFP's driver and launcher — the first build takes minutes"
+    local start=$SECONDS work="$cache/src/kfp-exec-$key" argo
+    kfp_work_copy "$dir" "$work"
+    argo=$(module_dir kfp github.com/argoproj/argo-workflows/v3)
+    cp -r "$argo" "$work/argo" && chmod -R u+w "$work/argo"
+    local os="$work/argo/workflow/executor/os-specific"
+    [[ -e "$os/signal_linux.go" ]] || cp "$os/signal_darwin.go" "$os/signal_linux.go"
+    local pkg out
+    for pair in argo-workflow-controller:github.com/argoproj/argo-workflows/v3/cmd/workflow-controller \
+                argoexec:github.com/argoproj/argo-workflows/v3/cmd/argoexec \
+                kfp-driver:github.com/kubeflow/pipelines/backend/src/v2/cmd/driver \
+                kfp-launcher:github.com/kubeflow/pipelines/backend/src/v2/cmd/launcher-v2; do
+      out=${pair%%:*} pkg=${pair#*:}
+      (cd "$work" && go build -trimpath -ldflags "-s -w" -o "$bindir/$out-$key.tmp" "$pkg")
+      mv "$bindir/$out-$key.tmp" "$bindir/$out-$key"
+    done
+    cmp -s "$work/go.sum" "$dir/go.sum" \
+      || log "tools/kfp-exec/go.sum differs from the build's; copy $work/go.sum to pin it"
+    rm -rf "$work/wheels" "$work/gen" "$work/argo"
+    log "built Argo's controller and executor and KFP's driver and launcher in $((SECONDS - start)) s"
+  fi
+  for name in "${names[@]}"; do ln -sfn "$bindir/$name-$key" "$bindir/$name"; done
+}
+
+# Argo Workflows' own manifests for executing runs, from the pinned module (the version tools/kfp-exec requires), in
+# $bindir/argo-manifests-<version>/: every CRD of the minimal set (the controller watches templates, task results
+# and task sets besides Workflows), the namespaced controller's Role and binding (ServiceAccount `argo`) and the
+# emissary executor's Role bound to the namespace's `default` ServiceAccount, for `kubectl apply -n`.
+argo_manifests() {
+  local v; v=$(module_version "$here/tools/kfp-exec" github.com/argoproj/argo-workflows/v3)
+  local target="$bindir/argo-manifests-$v"
+  if [[ ! -d "$target" ]]; then
+    local src; src=$(module_dir kfp github.com/argoproj/argo-workflows/v3)
+    rm -rf "$target.tmp" && mkdir -p "$target.tmp"
+    for f in "$src"/manifests/base/crds/minimal/argoproj.io_*.yaml; do printf -- '---\n'; cat "$f"; done \
+      > "$target.tmp/crds.yaml"
+    for f in "$src"/manifests/namespace-install/workflow-controller-rbac/workflow-controller-role*.yaml \
+             "$src"/manifests/quick-start/base/executor/emissary/executor-role.yaml \
+             "$src"/manifests/quick-start/base/executor-default-rolebinding.yaml; do
+      printf -- '---\n'; cat "$f"
+    done > "$target.tmp/rbac.yaml"
+    chmod -R u+w "$target.tmp" && mv "$target.tmp" "$target"
+    log "assembled Argo's CRDs and namespaced RBAC from github.com/argoproj/argo-workflows/v3@$v"
+  fi
+  ln -sfn "$target" "$bindir/argo-manifests"
 }
 
 # The CRDs KFP's API server and persistence agent need in the cluster: Argo's Workflow (the minimal schema, at the
@@ -287,6 +356,8 @@ build_tool() {
     gateway-api-crds) gateway_api_crds ;;
     # Optional: Kubeflow Pipelines' API server and persistence agent (make kfp-tools; docs/pipelines.md)
     kfp) build_kfp; kfp_crds ;;
+    # Optional: what executes a KFP run on the real node (make kfp-exec-tools; docs/pipelines.md)
+    kfp-exec) build_kfp_exec; argo_manifests ;;
     # The resource metrics API (metrics.k8s.io) for HPAs on CPU and `kubectl top`, scraping the real node's
     # kubelet (docs/development.md, "Autoscaling").
     metrics-server)

@@ -31,7 +31,7 @@ import pytest
 
 from sextant_devcluster.cli import DEFAULT_BIN_DIR
 from tests.support.processes import free_port, http_status, wait_until
-from tests.support.versitygw import RunningStore
+from tests.support.s3server import S3Server
 
 BIN_DIR = Path(os.environ.get("SEXTANT_BIN_DIR", DEFAULT_BIN_DIR))
 AGENT_TOKEN = Path("/var/run/secrets/kubeflow/tokens/persistenceagent-sa-token")
@@ -130,15 +130,15 @@ def _write_agent_token() -> None:
         AGENT_TOKEN.write_text("single-user")  # no trailing newline: it goes into an HTTP header
 
 
-def _config(mysql_port: int, store: RunningStore) -> dict[str, Any]:
-    host, _, port = store.s3.endpoint.removeprefix("http://").partition(":")
+def _config(mysql_port: int, store: S3Server) -> dict[str, Any]:
+    host, _, port = store.endpoint.removeprefix("http://").partition(":")
     return {
         "DBDriverName": "mysql",
         "DBConfig": {"MySQLConfig": {"Host": "127.0.0.1", "Port": str(mysql_port), "User": "root", "Password": "",
                                      "DBName": "mlpipeline", "GroupConcatMaxLen": "4194304"},
                      "ConMaxLifeTime": "120s"},
-        "ObjectStoreConfig": {"Host": host, "Port": port, "Secure": False, "Region": store.s3.region,
-                              "AccessKey": store.s3.access_key, "SecretAccessKey": store.s3.secret_key,
+        "ObjectStoreConfig": {"Host": host, "Port": port, "Secure": False, "Region": store.region,
+                              "AccessKey": store.access_key, "SecretAccessKey": store.secret_key,
                               "BucketName": "mlpipeline", "PipelinePath": "pipelines"},
         "InitConnectionTimeout": "60s", "DEFAULTPIPELINERUNNERSERVICEACCOUNT": "default", "CacheEnabled": "false",
         "CRON_SCHEDULE_TIMEZONE": "UTC", "ARCHIVE_CONFIG_LOG_FILE_NAME": "main.log",
@@ -147,8 +147,12 @@ def _config(mysql_port: int, store: RunningStore) -> dict[str, Any]:
 
 
 @contextmanager
-def running_kfp(cluster: Any, store: RunningStore, namespace: str, workdir: Path) -> Iterator[KfpBackend]:
-    """MariaDB, the API server (Workflows in `namespace`) and the persistence agent; stopped on exit."""
+def running_kfp(cluster: Any, store: S3Server, namespace: str, workdir: Path,
+                server_env: dict[str, str] | None = None) -> Iterator[KfpBackend]:
+    """MariaDB, the API server (Workflows in `namespace`) and the persistence agent; stopped on exit.
+
+    `server_env` adds to the API server's environment (V2_DRIVER_IMAGE and V2_LAUNCHER_IMAGE, which its Workflow
+    compiler puts into the Workflows)."""
     server_bin, agent_bin = kfp_binaries()
     install_kfp_crds(cluster)
     _write_agent_token()
@@ -166,7 +170,7 @@ def running_kfp(cluster: Any, store: RunningStore, namespace: str, workdir: Path
         server_log = workdir / "apiserver.log"
         server = _start([str(server_bin), f"--config={config_dir}", f"--httpPortFlag=127.0.0.1:{http_port}",
                          f"--rpcPortFlag=:{grpc_port}", "--logtostderr", "--collectMetricsFlag=false"],
-                        server_log, env)
+                        server_log, {**env, **(server_env or {})})
         stack.callback(_stop, server)
         endpoint = f"http://127.0.0.1:{http_port}"
         wait_until(lambda: _alive(server, server_log) and http_status(endpoint + HEALTH_PATH) == 200,

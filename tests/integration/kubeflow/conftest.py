@@ -31,7 +31,7 @@ def kfp(cluster: Any, versitygw: RunningStore, tmp_path_factory: pytest.TempPath
     name = f"kfp-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
     try:
-        with running_kfp(cluster, versitygw, name, tmp_path_factory.mktemp("kfp")) as backend:
+        with running_kfp(cluster, versitygw.s3, name, tmp_path_factory.mktemp("kfp")) as backend:
             yield backend
     finally:
         cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)

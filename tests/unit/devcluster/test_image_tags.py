@@ -9,7 +9,7 @@ import pytest
 
 from sextant_devcluster.images.build import plan_image
 from sextant_devcluster.images.context import copied_files, copy_sources, is_ignored, parse_dockerignore
-from sextant_devcluster.images.definitions import IMAGES, ImageDefinition, select_images
+from sextant_devcluster.images.definitions import IMAGES, KFP_EXEC_IMAGES, ImageDefinition, select_images
 from tests.support.resources import REPO
 
 OPERATOR = next(i for i in IMAGES if i.name == "operator")
@@ -104,7 +104,7 @@ def test_copied_files_are_those_under_a_source_and_not_ignored() -> None:
 
 
 def test_every_image_copies_only_what_its_ignore_file_lets_in() -> None:
-    for image in IMAGES:
+    for image in (*IMAGES, *KFP_EXEC_IMAGES):
         if image.generated_context:
             continue
         rules = parse_dockerignore((REPO / image.ignorefile).read_text())
@@ -116,5 +116,11 @@ def test_select_images_names_the_unknown_one() -> None:
     assert [i.name for i in select_images([])] == ["pause", "operator", "trainer", "server", "router", "objectstore",
                                                         "dask-operator"]
     assert [i.name for i in select_images(["router", "pause"])] == ["pause", "router"]
-    with pytest.raises(ValueError, match="unknown image nope: the images are dask-operator, objectstore, operator"):
+    with pytest.raises(ValueError, match="unknown image nope: the images are argo-controller, argoexec, dask-operator"):
         select_images(["nope"])
+
+
+def test_the_images_that_execute_kfp_runs_are_built_only_when_named() -> None:
+    assert not {i.name for i in KFP_EXEC_IMAGES} & {i.name for i in select_images([])}
+    assert [i.name for i in select_images(["mlmd", "trainer", "kfp-driver"])] == ["trainer", "kfp-driver", "mlmd"]
+    assert all(i.generated_context for i in KFP_EXEC_IMAGES if i.name != "mlmd")

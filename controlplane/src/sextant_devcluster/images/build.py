@@ -21,8 +21,9 @@ from .buildah import (
     trust_bundle,
 )
 from .context import copied_files, copy_sources, parse_dockerignore
-from .definitions import BASE, BaseDefinition, ImageDefinition, image_ref
+from .definitions import BASE, KFP_EXEC_BINARIES, BaseDefinition, ImageDefinition, image_ref
 from .index import ImageRef, ImagesError
+from .kfp_exec import kfp_exec_context
 from .objectstore import build_objectstore_context
 from .pause import build_pause_context
 from .tags import content_tag, file_digest
@@ -102,6 +103,7 @@ def plan_image(definition: ImageDefinition, repo: Path, context: Path, base: Bas
 GENERATED_CONTEXTS: dict[str, Callable[[Path, Path], Path]] = {
     "pause": build_pause_context,
     "objectstore": build_objectstore_context,
+    **{name: kfp_exec_context(name) for name in KFP_EXEC_BINARIES},
 }
 
 

@@ -57,16 +57,31 @@ IMAGES: tuple[ImageDefinition, ...] = (
     ImageDefinition("dask-operator", "controlplane/dask-operator/Dockerfile"),
 )
 
+#: What executes a Kubeflow Pipelines run on the real node (docs/pipelines.md; `make kfp-exec-images`): Argo's
+#: workflow controller and executor and KFP's driver and launcher (binaries from `make kfp-exec-tools`), and the
+#: ML Metadata service. Built only when named, never by a plain `make images`.
+KFP_EXEC_BINARIES = {"argo-controller": "workflow-controller", "argoexec": "argoexec", "kfp-driver": "driver",
+                     "kfp-launcher": "launcher-v2"}
+KFP_EXEC_IMAGES: tuple[ImageDefinition, ...] = (
+    *(ImageDefinition(name, "controlplane/images/kfp-exec/Dockerfile", on_base=False, generated_context=True)
+      for name in KFP_EXEC_BINARIES),
+    ImageDefinition("mlmd", "controlplane/images/mlmd/Dockerfile"),
+)
+
 
 def image_ref(name: str, tag: str) -> str:
     """The local reference of an image: `sextant.local/<name>:<tag>`."""
     return f"{REGISTRY}/{name}:{tag}"
 
 
-def select_images(names: list[str], images: tuple[ImageDefinition, ...] = IMAGES) -> tuple[ImageDefinition, ...]:
-    """The definitions named (all when none are), in build order. Raises ValueError naming an unknown image."""
-    known = {image.name for image in images}
+def select_images(names: list[str], images: tuple[ImageDefinition, ...] = IMAGES,
+                  optional: tuple[ImageDefinition, ...] = KFP_EXEC_IMAGES) -> tuple[ImageDefinition, ...]:
+    """The definitions named (the default set `images` when none are; `optional` ones only by name), in build
+    order. Raises ValueError naming an unknown image."""
+    if not names:
+        return images
+    known = {image.name for image in (*images, *optional)}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown image {', '.join(unknown)}: the images are {', '.join(sorted(known))}")
-    return tuple(image for image in images if not names or image.name in names)
+    return tuple(image for image in (*images, *optional) if image.name in names)
