@@ -61,8 +61,11 @@ def test_a_dask_run_is_one_daskjob_owned_by_the_trainingjob_with_its_runner_sche
     assert runner["args"][:3] == ["run", "--spec", f"env:{SPEC_ENV}"] and runner["image"] == SETTINGS.image
     assert manifest["spec"]["job"]["metadata"]["labels"]["ml.sextant.io/role"] == "train"
     cluster = manifest["spec"]["cluster"]
-    assert cluster["metadata"]["labels"]["ml.sextant.io/run"] == "churn-g1"
+    assert "metadata" not in cluster  # the DaskJob CRD declares none: server-side apply would refuse it
     worker = cluster["spec"]["worker"]
+    for part in (worker, cluster["spec"]["scheduler"]):
+        assert part["metadata"]["labels"]["ml.sextant.io/run"] == "churn-g1"
+        assert part["metadata"]["labels"]["ml.sextant.io/role"] == "dask"
     assert worker["replicas"] == 3
     (container,) = worker["spec"]["containers"]
     args = container["command"]
@@ -140,3 +143,32 @@ def test_worker_threads_and_memory_follow_the_container_resources() -> None:
     assert worker_threads({}) == 1
     assert worker_memory_limit({"limits": {"memory": "1Gi"}}) == str(2**30)
     assert worker_memory_limit({"requests": {"memory": "1Gi"}}) == "auto"
+
+
+def _undeclared(value: Any, schema: dict[str, Any], path: str) -> list[str]:
+    """Fields of `value` the structural schema does not declare (what server-side apply refuses)."""
+    if schema.get("x-kubernetes-preserve-unknown-fields") or not isinstance(value, (dict, list)):
+        return []
+    if isinstance(value, list):
+        return [f for i, item in enumerate(value) for f in _undeclared(item, schema.get("items", {}), f"{path}[{i}]")]
+    properties, extra = schema.get("properties"), schema.get("additionalProperties")
+    found: list[str] = []
+    for key, item in value.items():
+        if properties is not None and key in properties:
+            found += _undeclared(item, properties[key], f"{path}.{key}")
+        elif isinstance(extra, dict):
+            found += _undeclared(item, extra, f"{path}.{key}")
+        elif properties is not None:
+            found.append(f"{path}.{key}")
+    return found
+
+
+def test_the_daskjob_fits_the_dask_operators_own_crd() -> None:
+    import yaml
+
+    from tests.support.dask_operator import chart
+
+    crd = yaml.safe_load((chart() / "crds" / "daskjob.yaml").read_text())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    _, manifest, _ = _started()
+    assert _undeclared({"spec": manifest["spec"]}, schema, "") == []

@@ -111,11 +111,14 @@ def dask_job(identity: RunIdentity, settings: TrainingSettings) -> dict[str, Any
                      "ownerReferences": [owner_reference(tj)]},
         "spec": {
             "job": {"metadata": {"labels": runner_labels}, "spec": pod_spec(identity, settings, train_args(identity))},
-            "cluster": {"metadata": {"labels": cluster_labels}, "spec": {
-                "scheduler": {"spec": scheduler, "service": {"type": "ClusterIP", "selector": selector, "ports": [
-                    {"name": "tcp-comm", "protocol": "TCP", "port": SCHEDULER_PORT, "targetPort": "tcp-comm"},
-                    {"name": "http-dashboard", "protocol": "TCP", "port": DASHBOARD_PORT,
-                     "targetPort": "http-dashboard"}]}},
-                "worker": {"replicas": int(dask["workers"]), "spec": worker}}},
+            # The DaskJob's CRD has no cluster.metadata: the scheduler's and workers' own metadata label their pods.
+            "cluster": {"spec": {
+                "scheduler": {"metadata": {"labels": cluster_labels}, "spec": scheduler, "service": {
+                    "type": "ClusterIP", "selector": selector, "ports": [
+                        {"name": "tcp-comm", "protocol": "TCP", "port": SCHEDULER_PORT, "targetPort": "tcp-comm"},
+                        {"name": "http-dashboard", "protocol": "TCP", "port": DASHBOARD_PORT,
+                         "targetPort": "http-dashboard"}]}},
+                "worker": {"metadata": {"labels": cluster_labels}, "replicas": int(dask["workers"]),
+                           "spec": worker}}},
         },
     }
