@@ -42,6 +42,7 @@ helm upgrade --install dask-operator "$DASK_CHART" --namespace "$DASK_NS" --wait
   --set image.name="${dask%:*}" --set image.tag="${dask##*:}" --set image.pullPolicy=Never \
   --set "kopfArgs={--all-namespaces,--standalone}" --set podSecurityContext.seccompProfile.type=RuntimeDefault \
   --set securityContext.runAsUser=65532 --set resources.requests.cpu=50m --set resources.requests.memory=128Mi
+kubectl apply -f controlplane/dask-operator/finalizers-rbac.yaml   # what its chart misses (the file says why)
 kubectl get pods -n "$DASK_NS"
 
 step "helm upgrade --install sextant charts/sextant in $SYSTEM_NS (enforces the restricted Pod Security Standard)"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,10 +17,7 @@ from tests.support.embedded_store import store_client
 from tests.support.polling import eventually
 from tests.support.real_pods import helm, image_refs, install_chart, restricted_namespace
 
-pytestmark = [pytest.mark.integration,
-              # Not yet run on the node (docs/dask.md, "Not built yet"): opt in until it has passed there.
-              pytest.mark.skipif(os.environ.get("SEXTANT_DASK_NODE") != "1",
-                                 reason="the Dask node test runs with SEXTANT_DASK_NODE=1 until it has passed")]
+pytestmark = pytest.mark.integration
 NAMESPACE = "sx-dask"
 DASK_TJ = {
     "apiVersion": "ml.sextant.io/v1alpha1", "kind": "TrainingJob", "metadata": {"name": "churn"},
