@@ -172,3 +172,23 @@ def test_the_daskjob_fits_the_dask_operators_own_crd() -> None:
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     _, manifest, _ = _started()
     assert _undeclared({"spec": manifest["spec"]}, schema, "") == []
+
+
+def test_a_daskjob_the_api_server_refuses_is_said_in_status_not_only_in_the_log() -> None:
+    import json as _json
+
+    from kubernetes.client.exceptions import ApiException
+
+    from sextant_operator.handlers.trainingjob import refusal
+
+    tj, manifest, _ = _started()
+    missing = ApiException(status=404, reason="Not Found")
+    missing.body = _json.dumps({"message": "the server could not find the requested resource"})
+    why = refusal(manifest, missing)
+    assert "install the Dask Kubernetes operator" in why and "could not find the requested resource" in why
+    plan = plan_trainingjob(Observed(tj, now=T1, create_errors={"churn-g1": why}), SETTINGS)
+    assert plan.apply and plan.status["phase"] == "Pending" and plan.status["reason"] == "RunNotCreated"
+    assert why in plan.status["message"]
+    invalid = ApiException(status=500, reason="Internal Server Error")
+    invalid.body = _json.dumps({"message": ".spec.cluster.metadata: field not declared in schema"})
+    assert "refused DaskJob churn-g1 (500: .spec.cluster.metadata: field not declared" in refusal(manifest, invalid)

@@ -10,11 +10,13 @@ TrainingJob's KFP runs before it goes: nothing in Kubernetes owns them.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from sextant_contracts.resources.crd import GROUP, VERSION
 
@@ -22,7 +24,7 @@ from ..kubeflow.api import KubeflowUnavailable
 from ..reconcile.conditions import now_rfc3339
 from ..reconcile.dask_job_manifest import DASK_API_VERSION
 from ..reconcile.dask_observation import dask_job_view, with_runner_pods
-from ..reconcile.run_names import LABEL_TRAININGJOB
+from ..reconcile.run_names import LABEL_RUN, LABEL_TRAININGJOB
 from ..reconcile.run_observation import JobView, PodView, job_view, pod_view
 from ..reconcile.training_job_manifest import TrainingSettings
 from ..reconcile.trainingjob import Observed, chosen_backend, plan_trainingjob, progress_to_read, results_to_read
@@ -59,6 +61,7 @@ class TrainingReconciler(KeyedReconciler):
         self.jobs: JobIndex | None = None
         self.pods: PodIndex | None = None
         self.dask_jobs: JobIndex | None = None  # only when the operator's Dask support is on
+        self.create_errors: dict[Key, dict[str, str]] = {}  # (namespace, name) -> run -> why its apply failed
         super().__init__(concurrency, log)
 
     def remember(self, jobs: JobIndex, pods: PodIndex, dask_jobs: JobIndex | None = None) -> None:
@@ -85,7 +88,8 @@ class TrainingReconciler(KeyedReconciler):
             document = await asyncio.to_thread(self.results.progress, run)
             if document is not None:
                 progress[run] = document
-        plan = plan_trainingjob(Observed(body, jobs, pods, results, now_rfc3339(), progress), self.settings)
+        errors = self.create_errors.get((namespace, name), {})
+        plan = plan_trainingjob(Observed(body, jobs, pods, results, now_rfc3339(), progress, errors), self.settings)
         # Status first: a run is recorded before its Job exists, and Stopped or Failed before its Job is deleted, so
         # a crash in between is seen and repaired (a deleted Job is never created again for a run still "going").
         current = body.get("status") or {}
@@ -98,7 +102,12 @@ class TrainingReconciler(KeyedReconciler):
             if self.metrics is not None and phase != current.get("phase") and phase in FINISHED_PHASES:
                 self.metrics.record_run_finished(namespace, name, str(phase))
         for manifest in plan.apply:
-            await asyncio.to_thread(self.actions.apply, manifest)
+            try:
+                await asyncio.to_thread(self.actions.apply, manifest)
+            except ApiException as exc:  # the next pass says why in status; KeyedReconciler retries
+                self.create_errors.setdefault((namespace, name), {})[run_of(manifest)] = refusal(manifest, exc)
+                raise
+            self.create_errors.get((namespace, name), {}).pop(run_of(manifest), None)
             self.applies += 1
             log.info("applied %s %s/%s", manifest["kind"], namespace, manifest["metadata"]["name"])
         for job, suspend in plan.suspend.items():
@@ -111,6 +120,23 @@ class TrainingReconciler(KeyedReconciler):
                 await asyncio.to_thread(self.actions.delete_job, namespace, job)
             log.info("deleted %s %s/%s", kinds.get(job, "Job"), namespace, job)
         return plan.requeue_after
+
+
+def run_of(manifest: Mapping[str, Any]) -> str:
+    return str(manifest["metadata"].get("labels", {}).get(LABEL_RUN, manifest["metadata"]["name"]))
+
+
+def refusal(manifest: Mapping[str, Any], exc: ApiException) -> str:
+    """What the API server said when it refused a run's Job or DaskJob, and what to do about it."""
+    kind, name = manifest["kind"], manifest["metadata"]["name"]
+    try:
+        said = str(json.loads(exc.body or "{}").get("message") or exc.reason)
+    except ValueError:
+        said = str(exc.reason)
+    if kind == "DaskJob" and exc.status == 404:
+        return (f"the API server has no DaskJob kind ({said}): install the Dask Kubernetes operator (docs/dask.md) "
+                "or set the chart value dask.enabled=false; the operator tries again")
+    return f"the API server refused {kind} {name} ({exc.status}: {said}); the operator tries again"
 
 
 def _owner_key(namespace: str | None, labels: Mapping[str, str]) -> Key:

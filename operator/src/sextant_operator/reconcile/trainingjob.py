@@ -35,6 +35,8 @@ DASK_MESSAGE = ("spec.compute.dask needs the operator's Dask support, which is o
                 "operator and set the chart value dask.enabled=true (SEXTANT_DASK_ENABLED). Running the job in one "
                 "pod instead could run out of memory on data sized for several workers, so it stays Pending until "
                 "then (remove spec.compute.dask to train in one pod now)")
+#: The API server refused the run's Job or DaskJob; the operator retries, and the status says why meanwhile.
+RUN_NOT_CREATED = "RunNotCreated"
 MAX_RECORDS = 10
 ACTIVE_RESYNC_SECONDS = 30.0
 RESULT_RETRY_SECONDS = 5.0
@@ -53,6 +55,8 @@ class Observed:
     results: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run name -> result document
     now: str = "1970-01-01T00:00:00Z"
     progress: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # run name -> progress document
+    #: Why the API server refused the last apply of a run's Job or DaskJob (run name -> message), if it did.
+    create_errors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,8 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
             continue
         plan.apply.extend(_manifests(tj, run, settings))
         outcome = observe_run(run.jobs, pods_by_run.get(run.name, []), observed.results.get(run.name), now)
+        if not run.jobs and run.name in observed.create_errors:  # said in status, not only in the operator's log
+            outcome = RunOutcome("Pending", RUN_NOT_CREATED, observed.create_errors[run.name])
         if run.jobs or outcome.phase != "Pending" or run is not starting:
             _record_outcome(run, outcome, now)
         if outcome.phase == "Failed":  # a run that cannot go on (e.g. a bad image) releases its pods
