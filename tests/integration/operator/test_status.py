@@ -50,6 +50,10 @@ def test_every_sample_is_reconciled_as_the_service_account_without_403(cluster: 
         if body["kind"] == "TrainingJob" and (body["spec"].get("runtime") or {}).get("backend") == "kubeflow":
             assert status["phase"] == "Pending" and status["reason"] == "BackendNotConfigured"
             assert conditions["Succeeded"]["status"] == "Unknown"
+        elif body["kind"] == "TrainingJob" and "dask" in (body["spec"].get("compute") or {}):
+            # This operator runs without its Dask support (dask.enabled): held, saying which value turns it on.
+            assert status["phase"] == "Pending" and status["reason"] == "DaskNotSupported"
+            assert "dask.enabled" in status["message"]
         elif body["kind"] == "TrainingJob":  # the job backend: a run and its Job (its pods may not start here)
             assert status["phase"] in ("Pending", "Running") and status["runs"][0]["name"] == f"{name}-g1"
             assert conditions["Succeeded"]["status"] == "Unknown"
