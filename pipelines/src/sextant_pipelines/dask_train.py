@@ -29,7 +29,6 @@ log = logging.getLogger("sextant.pipelines.dask")
 #: With at least this many partitions whole partitions are held out (no worker reads a held-out partition while
 #: training); with fewer, rows are held out within each partition at random (seeded).
 MIN_PARTITIONS_TO_HOLD_OUT = 5
-SAMPLE_ROWS = 100
 LABEL = "__label__"
 
 
@@ -109,7 +108,8 @@ def design_for(spec: TrainingSpec, data: LazyDataset, prof: Profile) -> Design:
     assert data.target is not None  # the trainer checked the plan
     columns = dask_model.columns_of(prof.schema, prof.baseline)
     classes = list(prof.target["classes"]) if spec.task == "classification" and prof.target else []
-    sample = data.frame[data.features].head(SAMPLE_ROWS, npartitions=-1)
+    # Nothing in the preprocessor learns from rows: Dask's made-up sample rows (no read) have the right columns.
+    sample = data.frame._meta_nonempty[data.features]
     return Design(columns, dask_model.fitted_preprocessor(columns, sample), data.features, data.target, classes)
 
 

@@ -71,6 +71,7 @@ class TrainingReconciler(KeyedReconciler):
     async def reconcile_once(self, namespace: str, name: str) -> float | None:
         body = await asyncio.to_thread(self.actions.read_trainingjob, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
+            self.create_errors.pop((namespace, name), None)
             return None
         if self.kubeflow is not None and chosen_backend(body["spec"], self.settings) == "kubeflow":
             return await self.kubeflow.reconcile(body)
