@@ -20,20 +20,21 @@ def prepare(spec_json: str, store_uri: str, run_id: str, training_job_json: str,
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def fit(spec_json: str, prepared: Input[Dataset], model: Output[Model]) -> None:
+def fit(spec_json: str, store_uri: str, run_id: str, prepared: Input[Dataset], model: Output[Model]) -> None:
     """Train one estimator, tune it, or run AutoML; refit the winner on all training rows."""
     from sextant_pipelines.kfp_steps import fit_component
 
-    fit_component(spec_json, prepared.path, model.path)
+    fit_component(spec_json, store_uri, run_id, prepared.path, model.path)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def evaluate(spec_json: str, prepared: Input[Dataset], model: Input[Model], evaluation: Output[Artifact],
-             metrics: Output[Metrics]) -> None:
+def evaluate(spec_json: str, store_uri: str, run_id: str, prepared: Input[Dataset], model: Input[Model],
+             evaluation: Output[Artifact], metrics: Output[Metrics]) -> None:
     """Holdout metrics (and cross-validation when asked), also logged as KFP metrics."""
     from sextant_pipelines.kfp_steps import evaluate_component
 
-    for name, value in evaluate_component(spec_json, prepared.path, model.path, evaluation.path).items():
+    for name, value in evaluate_component(spec_json, store_uri, run_id, prepared.path, model.path,
+                                          evaluation.path).items():
         metrics.log_metric(name, value)
 
 
@@ -50,8 +51,9 @@ def register(spec_json: str, store_uri: str, run_id: str, training_job_json: str
 @dsl.pipeline(name="sextant-training", description="Sextant: dataset URI to an evaluated, registered model")
 def training_pipeline(spec_json: str, store_uri: str, run_id: str, training_job_json: str = "{}") -> None:
     prepared = prepare(spec_json=spec_json, store_uri=store_uri, run_id=run_id, training_job_json=training_job_json)
-    fitted = fit(spec_json=spec_json, prepared=prepared.outputs["prepared"])
-    evaluated = evaluate(spec_json=spec_json, prepared=prepared.outputs["prepared"], model=fitted.outputs["model"])
+    fitted = fit(spec_json=spec_json, store_uri=store_uri, run_id=run_id, prepared=prepared.outputs["prepared"])
+    evaluated = evaluate(spec_json=spec_json, store_uri=store_uri, run_id=run_id, prepared=prepared.outputs["prepared"],
+                         model=fitted.outputs["model"])
     registered = register(spec_json=spec_json, store_uri=store_uri, run_id=run_id,
                           training_job_json=training_job_json, prepared=prepared.outputs["prepared"],
                           model=fitted.outputs["model"], evaluation=evaluated.outputs["evaluation"])

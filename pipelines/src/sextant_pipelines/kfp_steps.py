@@ -1,16 +1,25 @@
-"""The bodies of the KFP components: each reads its inputs from artifact paths, runs one step, writes outputs."""
+"""The bodies of the KFP components: each reads its inputs from artifact paths, runs one step, writes outputs.
+
+A step that fails writes the trainer's failure document (reason, message, fix) to the run's result.json in the
+store before it exits, as `sextant-train` does for a Job: KFP's run API says only that the run FAILED and which
+step, so that document is where the operator finds why.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from sextant_contracts.storage import open_store
 from sextant_pipelines import flow, handoff, report, steps
 from sextant_pipelines.spec import parse_spec
+
+log = logging.getLogger("sextant.pipelines.kfp")
 
 
 def _setup_logging() -> None:
@@ -22,9 +31,31 @@ def _context(store_uri: str, run_id: str, training_job_json: str) -> flow.RunCon
     return flow.RunContext(store_uri, run_id, json.loads(training_job_json or "{}"), backend="kubeflow")
 
 
+@contextlib.contextmanager
+def failure_recorded(store_uri: str, run_id: str) -> Iterator[None]:
+    """Log the step's error with its fix and write the failure document to runs/<run>/result.json; re-raise so
+    KFP fails the step."""
+    _setup_logging()
+    try:
+        yield
+    except Exception as exc:
+        document = flow.failure_document(exc, flow.RunContext(store_uri, run_id=run_id))
+        log.error("step failed: %s%s", document["message"], f" Fix: {document['fix']}" if document.get("fix") else "")
+        try:
+            open_store(store_uri).write(f"runs/{run_id}/result.json", json.dumps(document, indent=2).encode())
+        except Exception as unwritten:  # noqa: BLE001 - the step's own error matters more; KFP still fails it
+            log.warning("cannot write the failure document to the store: %s", unwritten)
+        raise
+
+
 def prepare_component(spec_json: str, store_uri: str, run_id: str, training_job_json: str, prepared_dir: str,
                       report_path: str) -> None:
-    _setup_logging()
+    with failure_recorded(store_uri, run_id):
+        _prepare(spec_json, store_uri, run_id, training_job_json, prepared_dir, report_path)
+
+
+def _prepare(spec_json: str, store_uri: str, run_id: str, training_job_json: str, prepared_dir: str,
+             report_path: str) -> None:
     spec = parse_spec(json.loads(spec_json))
     steps.check_plan(spec)
     prepared = steps.prepare(spec)
@@ -35,23 +66,30 @@ def prepare_component(spec_json: str, store_uri: str, run_id: str, training_job_
         handle.write(report.render_report(prepared.profile, f"Data quality: {spec.dataset.uri}"))
 
 
-def fit_component(spec_json: str, prepared_dir: str, model_dir: str) -> None:
-    _setup_logging()
-    spec = parse_spec(json.loads(spec_json))
-    handoff.save_fitted(steps.fit(spec, handoff.load_prepared(prepared_dir)), model_dir)
+def fit_component(spec_json: str, store_uri: str, run_id: str, prepared_dir: str, model_dir: str) -> None:
+    with failure_recorded(store_uri, run_id):
+        spec = parse_spec(json.loads(spec_json))
+        handoff.save_fitted(steps.fit(spec, handoff.load_prepared(prepared_dir)), model_dir)
 
 
-def evaluate_component(spec_json: str, prepared_dir: str, model_dir: str, evaluation_path: str) -> dict[str, float]:
-    _setup_logging()
-    spec = parse_spec(json.loads(spec_json))
-    evaluation = steps.evaluate_step(spec, handoff.load_prepared(prepared_dir), handoff.load_fitted(model_dir))
-    handoff.save_evaluation(evaluation, evaluation_path)
-    return evaluation.metrics
+def evaluate_component(spec_json: str, store_uri: str, run_id: str, prepared_dir: str, model_dir: str,
+                       evaluation_path: str) -> dict[str, float]:
+    with failure_recorded(store_uri, run_id):
+        spec = parse_spec(json.loads(spec_json))
+        evaluation = steps.evaluate_step(spec, handoff.load_prepared(prepared_dir), handoff.load_fitted(model_dir))
+        handoff.save_evaluation(evaluation, evaluation_path)
+        return evaluation.metrics
 
 
 def register_component(spec_json: str, store_uri: str, run_id: str, training_job_json: str, prepared_dir: str,
                        model_dir: str, evaluation_path: str, result_path: str) -> dict[str, Any]:
-    _setup_logging()
+    with failure_recorded(store_uri, run_id):
+        return _register(spec_json, store_uri, run_id, training_job_json, prepared_dir, model_dir, evaluation_path,
+                         result_path)
+
+
+def _register(spec_json: str, store_uri: str, run_id: str, training_job_json: str, prepared_dir: str,
+              model_dir: str, evaluation_path: str, result_path: str) -> dict[str, Any]:
     started = time.perf_counter()
     spec = parse_spec(json.loads(spec_json))
     context = _context(store_uri, run_id, training_job_json)

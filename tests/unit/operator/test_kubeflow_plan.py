@@ -97,6 +97,18 @@ def test_a_failed_run_says_why() -> None:
     assert "step fit: exit code 2" in outcome.message
 
 
+def test_a_failed_run_says_the_failed_steps_own_reason_and_fix() -> None:
+    running = _after(_tj(), _plan(_after(_tj(), _plan(_tj())), _run(1, "RUNNING")))
+    assert kubeflow_results_to_read(running, [_run(1, "FAILED")]) == ["iris-g1"]
+    document = {"status": "Failed", "runId": "iris-g1", "reason": "InvalidData",
+                "message": "dataset s3://data/iris.csv does not exist.", "fix": "upload it or correct dataset.uri."}
+    failed = _plan(running, _run(1, "FAILED", error="task prepare failed"), results={"iris-g1": document})
+    assert (failed.status["phase"], failed.status["reason"]) == ("Failed", "InvalidData")
+    assert "does not exist. Fix: upload it" in failed.status["message"]
+    without = _plan(running, _run(1, "FAILED", error="task prepare failed"))  # no document: KFP's words
+    assert without.status["reason"] == "RunFailed" and "task prepare failed" in without.status["message"]
+
+
 def test_success_reads_the_result_document_into_status() -> None:
     running = _after(_tj(), _plan(_after(_tj(), _plan(_tj())), _run(1, "RUNNING")))
     assert kubeflow_results_to_read(running, [_run(1, "SUCCEEDED")]) == ["iris-g1"]

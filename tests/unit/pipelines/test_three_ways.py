@@ -81,6 +81,17 @@ def test_entrypoint_fails_with_a_result_document_and_exit_code_2(tmp_path: Path)
     assert "dataset.target" in doc["fix"] and not (tmp_path / "store" / "models").exists()
 
 
+def test_a_failed_kfp_step_leaves_the_failure_document_where_the_operator_reads_it(tmp_path: Path) -> None:
+    bad = {**SPEC, "dataset": {"uri": "builtin:wine", "target": "nope"}}
+    store = (tmp_path / "store").as_uri()
+    arguments = {"spec_json": json.dumps(bad), "store_uri": store, "run_id": "wine-g1"}
+    with pytest.raises(RuntimeError):  # kfp.local: the pipeline's task failed
+        run_local(arguments, str(tmp_path / "root"))
+    doc = json.loads(open_store(store).read("runs/wine-g1/result.json"))
+    assert doc["status"] == "Failed" and doc["reason"] == "InvalidData" and "'nope'" in doc["message"]
+    assert "dataset.target" in doc["fix"] and doc["runId"] == "wine-g1"
+
+
 def test_indexed_job_shards_give_the_same_model_as_one_process(tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(SPEC))
     store = (tmp_path / "store").as_uri()

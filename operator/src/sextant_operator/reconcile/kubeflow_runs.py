@@ -19,6 +19,7 @@ from typing import Any
 from .conditions import ConditionState, merge_conditions
 from .run_history import TERMINAL
 from .run_names import spec_run_name, training_fingerprint
+from .run_observation import trainer_failure
 from .training_job_manifest import spec_document
 from .trainingjob import MODEL_FIELDS, model_fields, phase_conditions, trainingjob_mode
 
@@ -125,20 +126,25 @@ def trainingjob_phase_from_run(run: KfpRunView, result: Mapping[str, Any] | None
             return RunOutcome("Running", "ReadingResult",
                               "the Kubeflow run succeeded; reading its result document from the artifact store")
         return RunOutcome("Succeeded", "Succeeded", "the Kubeflow run succeeded and registered the model")
+    if state == "FAILED" and result is not None and result.get("status") == "Failed":
+        # The failed step's own document (kfp_steps.failure_recorded): the trainer's reason, message and fix.
+        reason, message = trainer_failure(result)
+        return RunOutcome("Failed", reason or "RunFailed", f"the Kubeflow run failed: {message}")
     reason = {"FAILED": "RunFailed", "SKIPPED": "RunSkipped", "CANCELED": "RunCanceled"}.get(state, "RunFailed")
     detail = run.error or "KFP gave no reason; the failed step's logs are on the run's page in the KFP UI"
     return RunOutcome("Failed", reason, f"the Kubeflow run ended {state}: {detail}")
 
 
 def kubeflow_results_to_read(trainingjob: Mapping[str, Any], runs: Sequence[KfpRunView]) -> list[str]:
-    """Run names whose KFP run succeeded but whose record is not yet terminal: read their result documents."""
+    """Run names whose KFP run succeeded or failed but whose record is not yet terminal: read their result
+    documents (a failed step writes one saying why)."""
     uid = trainingjob["metadata"]["uid"]
     records = {int(r.get("generation", -1)): r for r in (trainingjob.get("status") or {}).get("runs") or []}
     names = []
     for run in runs:
         generation = run_generation(run.display_name, uid)
         record = records.get(generation) if generation is not None else None
-        if run.state == "SUCCEEDED" and record is not None and record.get("phase") not in TERMINAL:
+        if run.state in ("SUCCEEDED", "FAILED") and record is not None and record.get("phase") not in TERMINAL:
             names.append(str(record["name"]))
     return sorted(names)
 

@@ -140,6 +140,11 @@ def trainer_message(text: str) -> tuple[str | None, str]:
         return None, text[-1000:]
     if not isinstance(doc, dict):
         return None, text[-1000:]
+    return trainer_failure(doc)
+
+
+def trainer_failure(doc: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The reason and the message with its fix of the trainer's failure document."""
     message = str(doc.get("message", ""))
     if doc.get("fix"):
         message = f"{message} Fix: {doc['fix']}"
