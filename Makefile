@@ -26,7 +26,7 @@ export SEXTANT_CACHE
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(BIN_DIR):$(PATH)
 
-.PHONY: crds manifests help deps uv venv tools gateway-tools kfp-tools monitoring-tools kserve-tools test test-unit test-integration kfp-exec-tools kfp-exec-images test-kfp-exec lint bench bench-drift cluster cluster-down \
+.PHONY: crds chart-deps manifests help deps uv venv tools gateway-tools kfp-tools monitoring-tools kserve-tools test test-unit test-integration kfp-exec-tools kfp-exec-images test-kfp-exec lint bench bench-drift cluster cluster-down \
         cluster-reset cluster-status demo clean images
 
 help: ## Show the targets
@@ -52,7 +52,7 @@ venv: $(UV) ## Create .venv from uv.lock (every package, dev tools included)
 tools: deps ## Build etcd, Kubernetes, kwok, kubectl, helm, kubeconform, versitygw, the node's tools, metrics-server (cached by version)
 	controlplane/build-tools.sh >/dev/null
 
-test: deps venv tools gateway-tools kfp-tools monitoring-tools lint images ## Lint, unit and integration tests (starts a cluster with the real node for the session)
+test: deps venv tools chart-deps gateway-tools kfp-tools monitoring-tools lint images ## Lint, unit and integration tests (starts a cluster with the real node for the session)
 	SEXTANT_REQUIRE_GATEWAY=1 SEXTANT_REQUIRE_MONITORING=1 $(PYTEST) tests/unit tests/integration -m "not bench" --durations=30 --durations-min=10
 
 images: deps venv ## Build the container images with buildah (no daemon, no registry); cached by content
@@ -61,7 +61,7 @@ images: deps venv ## Build the container images with buildah (no daemon, no regi
 test-unit: venv ## Unit tests only (no cluster, seconds)
 	$(PYTEST) tests/unit -m "not bench"
 
-test-integration: deps venv tools gateway-tools kfp-tools monitoring-tools images ## Integration tests on the local cluster (with the real node)
+test-integration: deps venv tools chart-deps gateway-tools kfp-tools monitoring-tools images ## Integration tests on the local cluster (with the real node)
 	SEXTANT_REQUIRE_GATEWAY=1 SEXTANT_REQUIRE_MONITORING=1 $(PYTEST) tests/integration -m "not bench"
 
 kfp-tools: deps venv ## Build Kubeflow Pipelines' API server and persistence agent (the kubeflow backend's tests)
@@ -95,10 +95,13 @@ lint: venv ## ruff and mypy --strict
 crds: venv ## Regenerate the CRDs (chart and kustomize) from the typed models in contracts/
 	$(PY) -m sextant_contracts.resources.crdgen
 
-manifests: venv tools ## Regenerate the kustomize manifests from the Helm chart
+chart-deps: venv tools ## Package the chart's optional Dask operator dependency from the pinned wheel (offline helm dependency build)
+	$(PY) -m sextant_devcluster.chart_deps
+
+manifests: venv tools chart-deps ## Regenerate the kustomize manifests from the Helm chart
 	$(PY) manifests/render.py
 
-bench: deps venv tools ## Benchmarks (not part of make test); results in bench-results/
+bench: deps venv tools chart-deps ## Benchmarks (not part of make test); results in bench-results/
 	@for setup in tests/bench/*/setup.sh; do [ -f "$$setup" ] && PATH="$(dir $(UV)):$$PATH" bash "$$setup"; done; true
 	$(PYTEST) tests/bench -m bench -p no:randomly -s
 
@@ -118,7 +121,7 @@ cluster-reset: venv ## Stop the local cluster and delete its state (and the node
 cluster-status: venv ## Show which components run
 	$(VENV)/bin/sextant-devcluster status --state-dir $(CLUSTER_DIR) --bin-dir $(BIN_DIR)
 
-demo: cluster ## Install Sextant on the local cluster with helm, apply the samples, show what kubectl shows
+demo: cluster chart-deps ## Install Sextant on the local cluster with helm, apply the samples, show what kubectl shows
 	KUBECONFIG=$(CLUSTER_DIR)/kubeconfig PY=$(PY) scripts/demo.sh
 
 clean: cluster-down ## Remove the virtual environment and local state (not the tool cache)

@@ -33,17 +33,12 @@ step "Install the CRDs (server-side apply: helm installs crds/ only on first ins
 kubectl apply --server-side --force-conflicts -f charts/sextant/crds/
 kubectl wait --for=condition=Established --timeout=60s crd/trainingjobs.ml.sextant.io crd/inferenceservices.ml.sextant.io
 
-step "The Dask Kubernetes operator (its chart from the pinned dask-kubernetes wheel, its image built here)"
-DASK_NS=sextant-dask dask=$(image dask-operator)
-DASK_CHART=$("$PY" -c 'import importlib.resources as r; print(r.files("dask_kubernetes") / "operator/deployment/helm/dask-kubernetes-operator")')
-kubectl create namespace "$DASK_NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl label namespace "$DASK_NS" --overwrite pod-security.kubernetes.io/enforce=restricted >/dev/null
-helm upgrade --install dask-operator "$DASK_CHART" --namespace "$DASK_NS" --wait --timeout 180s \
-  --set image.name="${dask%:*}" --set image.tag="${dask##*:}" --set image.pullPolicy=Never \
-  --set "kopfArgs={--all-namespaces,--standalone}" --set podSecurityContext.seccompProfile.type=RuntimeDefault \
-  --set securityContext.runAsUser=65532 --set resources.requests.cpu=50m --set resources.requests.memory=128Mi
-kubectl apply -f controlplane/dask-operator/finalizers-rbac.yaml   # what its chart misses (the file says why)
-kubectl get pods -n "$DASK_NS"
+step "The chart's optional dependency, the Dask Kubernetes operator (packaged from the pinned dask-kubernetes wheel)"
+"$PY" -m sextant_devcluster.chart_deps
+DASK_CHART=$(ls charts/sextant/charts/dask-kubernetes-operator-*.tgz)
+helm show crds "$DASK_CHART" | kubectl apply --server-side --force-conflicts -f -   # --skip-crds below skips them too
+# A Dask operator an earlier demo installed as a release of its own (one per cluster: it watches every namespace).
+helm uninstall dask-operator --namespace sextant-dask --wait >/dev/null 2>&1 || true
 
 step "helm upgrade --install sextant charts/sextant in $SYSTEM_NS (enforces the restricted Pod Security Standard)"
 for ns in "$SYSTEM_NS" "$NS"; do
@@ -52,14 +47,16 @@ for ns in "$SYSTEM_NS" "$NS"; do
     pod-security.kubernetes.io/enforce-version=latest >/dev/null
 done
 operator=$(image operator) store=$(image objectstore) trainer=$(image trainer) server=$(image server)
-router=$(image router)
+router=$(image router) dask=$(image dask-operator)
 helm upgrade --install sextant charts/sextant --namespace "$SYSTEM_NS" --skip-crds --wait --timeout 180s \
   --set image.repository="${operator%:*}" --set image.tag="${operator##*:}" --set image.pullPolicy=Never \
   --set training.image.repository="${trainer%:*}" --set training.image.tag="${trainer##*:}" \
   --set training.image.pullPolicy=Never --set "artifactStore.shareCredentialsWith={$NS}" \
   --set serving.serverImage.repository="${server%:*}" --set serving.serverImage.tag="${server##*:}" \
   --set serving.routerImage.repository="${router%:*}" --set serving.routerImage.tag="${router##*:}" \
-  --set serving.pullPolicy=Never --set serving.routing=router --set dask.enabled=true \
+  --set serving.pullPolicy=Never --set serving.routing=router \
+  --set dask.enabled=true --set dask.installOperator=true --set dask-kubernetes-operator.image.name="${dask%:*}" \
+  --set dask-kubernetes-operator.image.tag="${dask##*:}" --set dask-kubernetes-operator.image.pullPolicy=Never \
   --set webhook.failurePolicy=Fail --set operator.logFormat=plain \
   --set artifactStore.embedded.enabled=true --set artifactStore.embedded.image.repository="${store%:*}" \
   --set artifactStore.embedded.image.tag="${store##*:}" --set artifactStore.embedded.image.pullPolicy=Never

@@ -1,41 +1,36 @@
-"""The Dask Kubernetes operator in the local cluster: its Helm chart from the pinned dask-kubernetes wheel, its
-image built here (controlplane/dask-operator), standalone kopf, restricted pods."""
+"""The Dask Kubernetes operator in the local cluster, installed the documented way: as the Sextant chart's optional
+dependency (dask.installOperator, packaged from the pinned dask-kubernetes wheel by `make chart-deps`), its image
+built here (controlplane/dask-operator)."""
 
 from __future__ import annotations
 
-import importlib.resources
-import subprocess
-from pathlib import Path
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-from tests.support.real_pods import helm, image_refs
-from tests.support.resources import REPO
-
-RELEASE = "dask-operator"
-FINALIZERS_RBAC = REPO / "controlplane" / "dask-operator" / "finalizers-rbac.yaml"
-NAMESPACE = "sextant-dask"
+from tests.support.real_pods import helm, image_refs, install_chart, restricted_namespace
 
 
-def chart() -> Path:
-    """The chart inside the installed dask-kubernetes package (its CRDs in crds/)."""
-    return Path(str(importlib.resources.files("dask_kubernetes"))) / "operator/deployment/helm/dask-kubernetes-operator"
-
-
-def install_dask_operator(cluster: Any) -> subprocess.CompletedProcess[str]:
-    """`helm upgrade --install` the Dask operator watching every namespace, plus the finalizer rights its chart
-    misses (controlplane/dask-operator/finalizers-rbac.yaml); returns the helm result to assert."""
+def dask_operator_values(cluster: Any) -> list[str]:
+    """--set values: Sextant's Dask support on, the Dask operator installed with its image built here."""
     repository, tag = image_refs(cluster)["dask-operator"].rsplit(":", 1)
-    cluster.kubectl("create", "namespace", NAMESPACE, check=False)
-    cluster.kubectl("label", "namespace", NAMESPACE, "--overwrite", "pod-security.kubernetes.io/enforce=restricted")
-    cluster.kubectl("apply", "-f", str(FINALIZERS_RBAC))
-    return helm(cluster, "upgrade", "--install", RELEASE, str(chart()), "--namespace", NAMESPACE, "--wait",
-                "--timeout", "180s", "--set", f"image.name={repository}", "--set", f"image.tag={tag}",
-                "--set", "image.pullPolicy=Never", "--set", "kopfArgs={--all-namespaces,--standalone}",
-                "--set", "podSecurityContext.seccompProfile.type=RuntimeDefault",
-                "--set", "securityContext.runAsUser=65532",
-                "--set", "resources.requests.cpu=50m", "--set", "resources.requests.memory=128Mi")
+    return ["dask.enabled=true", "dask.installOperator=true", f"dask-kubernetes-operator.image.name={repository}",
+            f"dask-kubernetes-operator.image.tag={tag}", "dask-kubernetes-operator.image.pullPolicy=Never"]
 
 
-def uninstall_dask_operator(cluster: Any) -> None:
-    helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE, "--wait", "--timeout", "60s")
-    cluster.kubectl("delete", "-f", str(FINALIZERS_RBAC), "--ignore-not-found", check=False)
+@contextlib.contextmanager
+def sextant_with_dask(cluster: Any, namespace: str) -> Iterator[str]:
+    """A restricted namespace with Sextant (release sx) and the Dask operator installed by its chart; on exit the
+    TrainingJobs, the release and the namespace are deleted. One at a time: the Dask operator watches every
+    namespace."""
+    image_refs(cluster)  # skips without a real node
+    restricted_namespace(cluster, namespace)
+    install = install_chart(cluster, namespace, *dask_operator_values(cluster))
+    try:
+        assert install.returncode == 0, install.stdout + install.stderr
+        yield namespace
+    finally:
+        cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=true", "--timeout=120s",
+                        check=False)
+        helm(cluster, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s")
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)

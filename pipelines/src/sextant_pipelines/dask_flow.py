@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import resource
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +38,13 @@ def check_dask_plan(spec: TrainingSpec) -> None:
     if spec.evaluation_cv_folds >= 2:
         raise SpecError("evaluation.cvFolds", "cross-validation is not available with compute.dask (a Dask run "
                         "holds out whole partitions).", "remove evaluation.cvFolds, or remove compute.dask.")
+
+
+def peak_resident_bytes() -> int:
+    """This process's peak resident set size (run on every worker by `Client.run`; Linux counts it in KiB). The
+    nanny restarts a worker that nears its memory limit, which would start this count afresh, so the figure is
+    only the run's peak if no worker restarted (the operator reports an OOMKilled or restarted worker)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 @contextlib.contextmanager
@@ -79,8 +87,10 @@ def run_on_dask(spec: TrainingSpec, context: flow.RunContext) -> dict[str, Any]:
         artifacts = flow.write_profile(store, context, spec, prof)
         trained = dask_train.train(client, spec, data, prof, spec.dask.threads)
         evaluation = dask_train.evaluate(spec, trained)
-        workers = len(client.scheduler_info().get("workers", {}))
-    evaluation.extras["compute"] = {"engine": "dask", "workers": workers, "partitions": data.frame.npartitions}
+        peaks = sorted(client.run(peak_resident_bytes).values())
+    evaluation.extras["compute"] = {"engine": "dask", "workers": len(peaks), "partitions": data.frame.npartitions,
+                                    "workerPeakMemoryBytes": peaks}
+    log.info("peak resident memory per worker: %s MiB", ", ".join(f"{p / 2**20:.0f}" for p in peaks))
     trained_on = steps.TrainedOn(prof, data.target, data.uri, None)
     result = flow.finish(spec, context, store, trained_on, trained.fitted, evaluation, artifacts, started)
     log.info("run %s finished on Dask in %.1f s: model %s version %d (%s)", context.run_id,

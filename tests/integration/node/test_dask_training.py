@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 
 from tests.support.churn_data import churn_part
-from tests.support.dask_operator import install_dask_operator, uninstall_dask_operator
+from tests.support.dask_operator import sextant_with_dask
 from tests.support.embedded_store import store_client
 from tests.support.polling import eventually
-from tests.support.real_pods import helm, image_refs, install_chart, restricted_namespace
 
 pytestmark = pytest.mark.integration
 NAMESPACE = "sx-dask"
@@ -33,20 +32,8 @@ DASK_TJ = {
 
 @pytest.fixture(scope="module")
 def dask_ns(cluster: Any, crds: None) -> Iterator[str]:
-    image_refs(cluster)  # skips without a real node
-    restricted_namespace(cluster, NAMESPACE)
-    dask = install_dask_operator(cluster)
-    install = install_chart(cluster, NAMESPACE, "dask.enabled=true")
-    try:
-        assert dask.returncode == 0, dask.stdout + dask.stderr
-        assert install.returncode == 0, install.stdout + install.stderr
-        yield NAMESPACE
-    finally:
-        cluster.kubectl("delete", "trainingjobs", "--all", "-n", NAMESPACE, "--wait=true", "--timeout=120s",
-                        check=False)
-        helm(cluster, "uninstall", "sx", "--namespace", NAMESPACE, "--wait", "--timeout", "60s")
-        uninstall_dask_operator(cluster)
-        cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+    with sextant_with_dask(cluster, NAMESPACE) as namespace:
+        yield namespace
 
 
 def _get(cluster: Any, kind: str, name: str) -> dict[str, Any] | None:
@@ -80,6 +67,7 @@ def test_a_dask_trainingjob_trains_on_two_worker_pods_and_registers_a_model(clus
     assert status["phase"] == "Succeeded", status
     assert status["run"]["backend"] == "dask" and status["model"]["version"] == "1"
     assert status["metrics"]["roc_auc"] >= 0.8
+    assert status["compute"]["workers"] == 2 and 50 < int(status["compute"]["workerPeakMemory"][:-2]) < 700
     daskjob = _get(cluster, "daskjob", "churn-g1")
     assert daskjob is not None and daskjob["metadata"]["ownerReferences"][0]["kind"] == "TrainingJob"
 

@@ -23,7 +23,9 @@ SPEC = {"task": "classification", "dataset": {"uri": "s3://data/big/*.parquet", 
                                                          "limits": {"cpu": "2", "memory": "700Mi"}}}}}
 RESULT = {"status": "Succeeded", "runId": "churn-g1", "accepted": True, "objective": "accuracy",
           "best": {"algorithm": "xgboost", "params": {}}, "metrics": {"accuracy": 0.78},
-          "model": {"name": "churn", "version": 4, "digest": "sha256:ab", "uri": "s3://sextant/models/churn/4"}}
+          "model": {"name": "churn", "version": 4, "digest": "sha256:ab", "uri": "s3://sextant/models/churn/4"},
+          "compute": {"engine": "dask", "workers": 3, "partitions": 40,
+                      "workerPeakMemoryBytes": [400 * 2**20, 611 * 2**20 + 1, 500 * 2**20]}}
 
 
 def _tj(spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -105,6 +107,8 @@ def test_the_runner_pod_decides_when_the_daskjob_stays_running_after_it() -> Non
     done = plan_trainingjob(Observed(tj, stuck, pods, {"churn-g1": RESULT}, now=T2), SETTINGS)
     assert done.status["phase"] == "Succeeded" and done.status["model"]["version"] == "4"
     assert done.status["run"]["backend"] == "dask"
+    # What sizing the workers needs, in the units of their limit (rounded up).
+    assert done.status["compute"] == {"engine": "dask", "workers": 3, "partitions": 40, "workerPeakMemory": "612Mi"}
 
 
 def test_a_failed_runner_fails_the_run_with_the_trainers_message() -> None:
@@ -166,9 +170,9 @@ def _undeclared(value: Any, schema: dict[str, Any], path: str) -> list[str]:
 def test_the_daskjob_fits_the_dask_operators_own_crd() -> None:
     import yaml
 
-    from tests.support.dask_operator import chart
+    from sextant_devcluster.chart_deps import source_chart
 
-    crd = yaml.safe_load((chart() / "crds" / "daskjob.yaml").read_text())
+    crd = yaml.safe_load((source_chart("dask-kubernetes-operator") / "crds" / "daskjob.yaml").read_text())
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     _, manifest, _ = _started()
     assert _undeclared({"spec": manifest["spec"]}, schema, "") == []

@@ -105,7 +105,9 @@ def test_a_dask_run_registers_a_model_the_server_answers_in_the_users_labels(
     result = flow.run_training(spec, flow.RunContext(store.as_uri()))
 
     assert result["status"] == "Succeeded" and result["accepted"], result["failedCriteria"]
+    peaks = result["compute"].pop("workerPeakMemoryBytes")
     assert result["compute"] == {"engine": "dask", "workers": WORKERS, "partitions": 10}
+    assert len(peaks) == WORKERS and all(50 * 2**20 < peak < 2**30 for peak in peaks), peaks  # limit 1Gi
     assert result["holdout"]["by"] == "partitions" and result["holdout"]["heldOut"] == 2
     assert 80 <= result["holdout"]["rows"] <= 150
     assert result["metrics"]["accuracy"] >= 0.9 and result["metrics"]["roc_auc"] >= 0.95

@@ -87,6 +87,17 @@ class LeaderboardEntry(TypedDict, total=False):
     seconds: Annotated[float, Field("Seconds its cross-validation took.", minimum=0)]
 
 
+class ComputeUsed(TypedDict, total=False):
+    """What a Dask run trained on, for sizing its workers."""
+
+    engine: Annotated[str, Field("dask")]
+    workers: Annotated[int, Field("Dask workers the run trained on.", minimum=0)]
+    partitions: Annotated[int, Field("Partitions the dataset was read in.", minimum=0)]
+    workerPeakMemory: Annotated[str, Field(
+        "Highest peak resident memory of any worker process during the run, e.g. 612Mi: keep it below "
+        "compute.dask.resources.limits.memory with room to spare (docs/dask.md, Sizing).")]
+
+
 class RegisteredModel(TypedDict, total=False):
     """The registry entry the run produced."""
 
@@ -116,6 +127,7 @@ class TrainingJobStatus(TypedDict, total=False):
     metrics: Annotated[dict[str, float], Field("Holdout metrics of the latest run's model.")]
     accepted: Annotated[bool, Field("Whether the latest model met every acceptance criterion.")]
     dataQualityReport: Annotated[str, Field("Store location of the latest run's data-quality report.")]
+    compute: Annotated[ComputeUsed, Field("What the latest successful Dask run trained on.")]
     progress: Annotated[Progress, Field("Progress of the running run.")]
     cost: Annotated[Cost, Field("Compute requested by the latest run.")]
     runs: Annotated[list[RunRecord], Field(

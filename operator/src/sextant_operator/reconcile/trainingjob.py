@@ -42,7 +42,7 @@ ACTIVE_RESYNC_SECONDS = 30.0
 RESULT_RETRY_SECONDS = 5.0
 PROGRESS_SECONDS = 10.0
 #: Status fields carried from the run that last succeeded until another one does.
-MODEL_FIELDS = ("model", "best", "metrics", "accepted", "dataQualityReport", "trials")
+MODEL_FIELDS = ("model", "best", "metrics", "accepted", "dataQualityReport", "trials", "compute")
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,15 @@ def _record_outcome(run: _Run, outcome: RunOutcome, now: str) -> None:
 LEADERBOARD_KEYS = ("rank", "algorithm", "params", "score", "seconds")
 
 
+def dask_compute(compute: Mapping[str, Any]) -> dict[str, Any]:
+    """status.compute of a Dask run: its workers, partitions and the highest worker's peak memory in MiB."""
+    fields: dict[str, Any] = {k: int(compute[k]) for k in ("workers", "partitions") if isinstance(compute.get(k), int)}
+    peaks = [p for p in compute.get("workerPeakMemoryBytes") or [] if isinstance(p, int)]
+    if peaks:
+        fields["workerPeakMemory"] = f"{-(-max(peaks) // 2**20)}Mi"
+    return {"engine": "dask", **fields}
+
+
 def model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     """Status fields copied from a successful run's result document."""
     model = result.get("model") or {}
@@ -197,6 +206,9 @@ def model_fields(result: Mapping[str, Any]) -> dict[str, Any]:
         fields["dataQualityReport"] = str(report)
     if (result.get("trials") or {}).get("total"):  # a single estimator has no trials to count
         fields["trials"] = {k: int(v) for k, v in result["trials"].items() if isinstance(v, int)}
+    compute = result.get("compute") or {}
+    if compute.get("engine") == "dask":
+        fields["compute"] = dask_compute(compute)
     if result.get("leaderboard"):
         fields["leaderboard"] = [{k: v for k, v in row.items() if k in LEADERBOARD_KEYS and v is not None}
                                  for row in result["leaderboard"][:5]]
