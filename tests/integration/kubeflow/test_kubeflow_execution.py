@@ -12,7 +12,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,49 +105,155 @@ def follow_phases(api: client.CustomObjectsApi, namespace: str, name: str, timeo
     return phases, status
 
 
-def test_a_trainingjob_trains_and_registers_through_an_executed_kfp_run(
-        cluster: Any, crds: None, namespace: str, tmp_path: Path,  # noqa: F811
-        executing_kfp: tuple[KfpBackend, InstalledExecution, ExecutionImages]) -> None:
+@dataclass
+class Executing:
+    """The operator watching the test's namespace against the executing KFP, and what the tests look at."""
+
+    namespace: str
+    backend: KfpBackend
+    installed: InstalledExecution
+    api: client.CustomObjectsApi
+    operator: Any
+
+    def create(self, name: str, spec: dict[str, Any]) -> str:
+        """Create the TrainingJob (its model named after it, so each test's model is its own); returns its UID."""
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TrainingJob",
+                "metadata": {"name": name, "namespace": self.namespace}, "spec": {**spec, "model": {"name": name}}}
+        return str(self.api.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
+                   ["metadata"]["uid"])
+
+    def status_when(self, name: str, check: Callable[[dict[str, Any]], object], what: str,
+                    timeout: float = RUN_TIMEOUT_S) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            status = trainingjob_status(self.api, self.namespace, name)
+            return status if check(status) else None
+
+        try:
+            return eventually(probe, timeout=timeout, interval=0.5, what=what)
+        except BaseException:
+            print(self.operator.logs()[-6000:], self.backend.logs(), sep="\n")
+            raise
+
+    def runs(self, uid: str) -> dict[str, str]:
+        """KFP run id -> state of the runs carrying the TrainingJob's UID, through the SDK's client."""
+        filter_ = json.dumps({"predicates": [{"key": "display_name", "operation": "IS_SUBSTRING",
+                                              "string_value": f"[{uid}]"}]})
+        return {r.run_id: r.state for r in self.backend.client().list_runs(filter=filter_, page_size=20).runs or []}
+
+    def workflow(self, run_id: str) -> dict[str, Any]:
+        workflows = self.api.list_namespaced_custom_object("argoproj.io", "v1alpha1", self.backend.namespace,
+                                                           "workflows", label_selector=f"pipeline/runid={run_id}")
+        [workflow] = workflows["items"]
+        return dict(workflow)
+
+
+@pytest.fixture
+def executing(cluster: Any, crds: None, namespace: str, tmp_path: Path,  # noqa: F811
+              executing_kfp: tuple[KfpBackend, InstalledExecution, ExecutionImages]) -> Iterator[Executing]:
     backend, installed, images = executing_kfp
     env = {"SEXTANT_KFP_ENDPOINT": backend.endpoint, "SEXTANT_KFP_NAMESPACE": backend.namespace,
            "SEXTANT_KFP_EXPERIMENT": namespace, "SEXTANT_KFP_UI_URL": "http://kfp-ui.example",
            "SEXTANT_STORE_URI": "s3://sextant", "SEXTANT_TRAINER_IMAGE": images.trainer, **installed.store.env()}
     operator, hook = start_sextant(cluster, namespace, tmp_path, webhook=False, env=env)
-    api = client.CustomObjectsApi(cluster.api_client())
-    started = time.monotonic()
     try:
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TrainingJob",
-                "metadata": {"name": "iris", "namespace": namespace}, "spec": SPEC}
-        uid = api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)["metadata"]["uid"]
-        try:
-            phases, status = follow_phases(api, namespace, "iris", RUN_TIMEOUT_S)
-        except BaseException:  # a timeout: what the operator and KFP said is the way to why
-            print(operator.logs()[-6000:], backend.logs(), sep="\n")
-            raise
-        elapsed = time.monotonic() - started
-        print(f"TrainingJob phases {phases} in {elapsed:.0f} s; status: {json.dumps(status, indent=1)}")
-        if status.get("phase") != "Succeeded":
-            print(operator.logs()[-6000:], backend.logs(), sep="\n")
-        assert phases[-1] == "Succeeded" and "Running" in phases, phases
-        assert phases.index("Running") < phases.index("Succeeded")
-        assert status["model"]["name"] == "iris" and status["model"]["version"] == "1"
-        assert status["model"]["uri"].startswith("s3://sextant/models/iris/1")
-        assert status["metrics"]["accuracy"] > 0.8
-        assert status["run"]["backend"] == "kubeflow"
-        filter_ = json.dumps({"predicates": [{"key": "display_name", "operation": "IS_SUBSTRING",
-                                              "string_value": f"[{uid}]"}]})
-        runs = list(backend.client().list_runs(filter=filter_, page_size=10).runs or [])
-        assert [(r.run_id, r.state) for r in runs] == [(status["run"]["id"], "SUCCEEDED")]
-        objects = installed.store.client().list_objects_v2(Bucket="sextant", Prefix="models/iris/1/")
-        assert objects.get("KeyCount", 0) > 0, "the registered model is not in the store"
-        workflows = api.list_namespaced_custom_object("argoproj.io", "v1alpha1", backend.namespace, "workflows",
-                                                      label_selector=f"pipeline/runid={status['run']['id']}")
-        [workflow] = workflows["items"]
-        pods = [n for n in workflow["status"]["nodes"].values() if n.get("type") == "Pod"]
-        print(f"Workflow {workflow['metadata']['name']}: {workflow['status']['phase']}, {len(pods)} pods: "
-              + ", ".join(f"{n['displayName']}={n['phase']}" for n in pods))
-        assert workflow["status"]["phase"] == "Succeeded"
-        assert pods and all(n["phase"] == "Succeeded" for n in pods)
+        yield Executing(namespace, backend, installed, client.CustomObjectsApi(cluster.api_client()), operator)
     finally:
         stop_sextant(cluster, namespace, operator, None)
         del hook
+
+
+def _run_pods(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [n for n in (workflow.get("status") or {}).get("nodes", {}).values() if n.get("type") == "Pod"]
+
+
+def _executing(executing: Executing, name: str) -> str:
+    """The TrainingJob's run id once the run is Running and the first of its pods has run."""
+    run_id = str(executing.status_when(name, lambda s: s.get("phase") == "Running", "phase Running")["run"]["id"])
+    def started_pods() -> list[dict[str, Any]] | None:
+        pods = _run_pods(executing.workflow(run_id))
+        return pods if any(n["phase"] in ("Running", "Succeeded") for n in pods) else None
+
+    pods = eventually(started_pods, timeout=180, interval=0.5, what="the run's first pod to run")
+    print(f"run {run_id} executing: " + ", ".join(f"{n['displayName']}={n['phase']}" for n in pods))
+    return run_id
+
+
+def test_a_trainingjob_trains_and_registers_through_an_executed_kfp_run(executing: Executing) -> None:
+    started = time.monotonic()
+    uid = executing.create("iris", SPEC)
+    phases, status = follow_phases(executing.api, executing.namespace, "iris", RUN_TIMEOUT_S)
+    elapsed = time.monotonic() - started
+    print(f"TrainingJob phases {phases} in {elapsed:.0f} s; status: {json.dumps(status, indent=1)}")
+    if status.get("phase") != "Succeeded":
+        print(executing.operator.logs()[-6000:], executing.backend.logs(), sep="\n")
+    assert phases[-1] == "Succeeded" and "Running" in phases, phases
+    assert phases.index("Running") < phases.index("Succeeded")
+    assert status["model"]["name"] == "iris" and status["model"]["version"] == "1"
+    assert status["model"]["uri"].startswith("s3://sextant/models/iris/1")
+    assert status["metrics"]["accuracy"] > 0.8
+    assert status["run"]["backend"] == "kubeflow"
+    assert executing.runs(uid) == {status["run"]["id"]: "SUCCEEDED"}
+    objects = executing.installed.store.client().list_objects_v2(Bucket="sextant", Prefix="models/iris/1/")
+    assert objects.get("KeyCount", 0) > 0, "the registered model is not in the store"
+    workflow = executing.workflow(status["run"]["id"])
+    pods = _run_pods(workflow)
+    print(f"Workflow {workflow['metadata']['name']}: {workflow['status']['phase']}, {len(pods)} pods: "
+          + ", ".join(f"{n['displayName']}={n['phase']}" for n in pods))
+    assert workflow["status"]["phase"] == "Succeeded"
+    assert pods and all(n["phase"] == "Succeeded" for n in pods)
+
+
+def test_an_executed_run_that_fails_says_the_trainers_reason(executing: Executing) -> None:
+    missing = {**SPEC, "dataset": {"uri": "s3://sextant/data/no-such-file.csv", "target": "species"}}
+    uid = executing.create("missing", missing)
+    failed = executing.status_when("missing", lambda s: s.get("phase") == "Failed", "phase Failed")
+    print(json.dumps({k: failed.get(k) for k in ("phase", "reason", "message")}))
+    assert failed["reason"] == "InvalidData", failed  # the trainer's own reason, message and fix
+    assert "no-such-file.csv" in failed["message"] and "does not exist" in failed["message"]
+    assert list(executing.runs(uid).values()) == ["FAILED"]
+
+
+def test_deleting_a_trainingjob_mid_run_terminates_its_executing_run(executing: Executing) -> None:
+    uid = executing.create("doomed", SPEC)
+    run_id = _executing(executing, "doomed")
+    executing.api.delete_namespaced_custom_object(GROUP, VERSION, executing.namespace, PLURAL, "doomed")
+    eventually(lambda: trainingjob_status_or_none(executing, "doomed") is None, timeout=60,
+               what="the TrainingJob gone")
+    # KFP 2.14 ends a terminated run FAILED (never CANCELED); Argo stops its pods.
+    ended = eventually(lambda: (state := executing.runs(uid).get(run_id)) in ("FAILED", "CANCELED") and state,
+                       timeout=300, interval=2, what="the run to end terminated")
+    workflow = executing.workflow(run_id)
+    print(f"run {run_id}: {ended}; Workflow {workflow['status'].get('phase')}: {workflow['status'].get('message')}")
+    assert workflow["status"]["phase"] in ("Failed", "Error")
+    assert not [n for n in _run_pods(workflow) if n["phase"] in ("Pending", "Running")]
+    assert executing.installed.store.client().list_objects_v2(Bucket="sextant", Prefix="models/doomed/").get(
+        "KeyCount", 0) == 0, "the deleted TrainingJob's run registered a model"
+
+
+def test_a_spec_change_mid_run_stops_the_old_run_and_trains_the_new_generation(executing: Executing) -> None:
+    uid = executing.create("changed", SPEC)
+    first = _executing(executing, "changed")
+    executing.api.patch_namespaced_custom_object(GROUP, VERSION, executing.namespace, PLURAL, "changed",
+                                                 {"spec": {"estimator": {"algorithm": "random_forest"}}})
+    done = executing.status_when("changed", lambda s: s.get("observedGeneration") == 2
+                                 and s.get("phase") in ("Succeeded", "Failed"), "generation 2 to end")
+    print(json.dumps({k: done.get(k) for k in ("phase", "reason", "run", "runs", "best")}, indent=1))
+    second = done["run"]["id"]
+    assert done["phase"] == "Succeeded" and done["best"]["algorithm"] == "random_forest"
+    old = next(r for r in done["runs"] if r["generation"] == 1)
+    assert (old["phase"], old["reason"]) == ("Stopped", "Superseded")
+    def old_run_ended() -> dict[str, str] | None:
+        runs = executing.runs(uid)
+        return runs if runs.get(first) in ("FAILED", "CANCELED") else None
+
+    states = eventually(old_run_ended, timeout=300, interval=2, what="the old run to end terminated")
+    assert states == {first: states[first], second: "SUCCEEDED"}
+
+
+def trainingjob_status_or_none(executing: Executing, name: str) -> dict[str, Any] | None:
+    try:
+        return trainingjob_status(executing.api, executing.namespace, name)
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise

@@ -172,4 +172,4 @@ def test_data_four_times_a_workers_memory_trains_on_dask_and_ooms_in_one_pod(
     print(f"single pod ({2 * WORKER_MEMORY_MIB} MiB) after {time.monotonic() - started:.0f} s: "
           + json.dumps({k: one_pod.get(k) for k in ("phase", "reason", "message")}))
     assert one_pod["phase"] == "Failed" and one_pod["reason"] == "OOMKilled", one_pod
-    assert "ran out of memory" in one_pod["message"]
+    assert "ran out of memory" in one_pod["message"] and "spec.compute.dask" in one_pod["message"]

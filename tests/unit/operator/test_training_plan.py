@@ -175,7 +175,7 @@ def test_oomkilled_names_the_memory_limit() -> None:
     pod = pod_view(_pod("iris-g1", "iris-g1", terminated={"reason": "OOMKilled", "exitCode": 137}))
     plan = plan_trainingjob(Observed(tj, jobs=[job_view(_failed(job))], pods=[pod], now=T1), SETTINGS)
     assert plan.status["phase"] == "Failed" and plan.status["reason"] == "OOMKilled"
-    assert "limits.memory" in plan.status["message"]
+    assert "limits.memory" in plan.status["message"] and "spec.compute.dask" in plan.status["message"]
     (event,) = transition_events(tj["status"], plan.status)
     assert event.type == "Warning"
 

@@ -163,7 +163,8 @@ def _failure_from_pods(pods: Sequence[PodView]) -> RunOutcome | None:
     for pod in pods:
         if pod.terminated_reason == "OOMKilled" and pod.role != "dask":
             return RunOutcome("Failed", "OOMKilled", f"pod {pod.name} ran out of memory (OOMKilled): raise "
-                              "spec.resources.limits.memory or train on a sample of the data")
+                              "spec.resources.limits.memory, train on a sample of the data, or, for data larger "
+                              "than a pod, train on Dask workers with spec.compute.dask (docs/dask.md)")
     for pod in pods:  # a Dask worker restarts in place: its previous container's end tells
         if pod.role == "dask" and "OOMKilled" in (pod.terminated_reason, pod.restarted_reason):
             return RunOutcome("Failed", "OOMKilled", f"Dask pod {pod.name} ran out of memory (OOMKilled): raise "
