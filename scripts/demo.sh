@@ -76,6 +76,13 @@ s3.put_object(Bucket="sextant", Key="demo/hello.txt", Body=b"hello from the demo
 print("  s3://sextant/", [o["Key"] for o in s3.list_objects_v2(Bucket="sextant")["Contents"]])
 PY
 
+if [ -n "$(kubectl get sextant -n "$NS" -o name 2>/dev/null)" ]; then
+  # The embedded store keeps its data on an emptyDir, which does not outlive its pod: the models an earlier
+  # demo's TrainingJobs registered may be gone, while those TrainingJobs still say Succeeded.
+  step "A fresh start: the TrainingJobs and InferenceServices of an earlier demo in $NS are deleted"
+  kubectl delete sextant --all -n "$NS" --wait --timeout=180s
+fi
+
 step "Every sample (manifests/samples) is admitted: server-side dry run in $NS"
 kubectl apply -n "$NS" -k manifests/samples --dry-run=server
 
