@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from tests.support.real_pods import helm, image_refs, install_chart, restricted_namespace
+from tests.support.real_pods import chart_in_namespace, image_refs
 
 
 def dask_operator_values(cluster: Any) -> list[str]:
@@ -20,17 +20,7 @@ def dask_operator_values(cluster: Any) -> list[str]:
 
 @contextlib.contextmanager
 def sextant_with_dask(cluster: Any, namespace: str) -> Iterator[str]:
-    """A restricted namespace with Sextant (release sx) and the Dask operator installed by its chart; on exit the
-    TrainingJobs, the release and the namespace are deleted. One at a time: the Dask operator watches every
-    namespace."""
-    image_refs(cluster)  # skips without a real node
-    restricted_namespace(cluster, namespace)
-    install = install_chart(cluster, namespace, *dask_operator_values(cluster))
-    try:
-        assert install.returncode == 0, install.stdout + install.stderr
-        yield namespace
-    finally:
-        cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=true", "--timeout=120s",
-                        check=False)
-        helm(cluster, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s")
-        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+    """A restricted namespace with Sextant (release sx) and the Dask operator installed by its chart, deleted on
+    exit. One at a time: the Dask operator watches every namespace."""
+    with chart_in_namespace(cluster, namespace, *dask_operator_values(cluster)) as name:
+        yield name

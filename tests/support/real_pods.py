@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +149,25 @@ def install_chart(cluster: Any, namespace: str, *settings: str) -> subprocess.Co
                 "--set", "artifactStore.embedded.enabled=true", *operator_image_values(cluster),
                 *trainer_image_values(cluster), *serving_image_values(cluster), *objectstore_image_values(cluster),
                 *extra)
+
+
+@contextlib.contextmanager
+def chart_in_namespace(cluster: Any, namespace: str, *settings: str,
+                       kinds: tuple[str, ...] = ("trainingjobs",)) -> Iterator[str]:
+    """A `restricted` namespace with the chart installed watching it (install_chart's settings); on exit the
+    namespace's resources of `kinds` are deleted while the operator still runs (it removes their finalizers),
+    then the release and the namespace."""
+    image_refs(cluster)  # skips without a real node
+    restricted_namespace(cluster, namespace)
+    install = install_chart(cluster, namespace, *settings)
+    try:
+        assert install.returncode == 0, install.stdout + install.stderr
+        yield namespace
+    finally:
+        for kind in kinds:
+            cluster.kubectl("delete", kind, "--all", "-n", namespace, "--wait=true", "--timeout=120s", check=False)
+        helm(cluster, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s")
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def restricted_namespace(cluster: Any, namespace: str) -> None:

@@ -13,12 +13,7 @@ import pytest
 from tests.support.embedded_store import store_client
 from tests.support.external_cluster import assert_on_a_real_node
 from tests.support.polling import eventually
-from tests.support.real_pods import (
-    helm,
-    image_refs,
-    install_chart,
-    restricted_namespace,
-)
+from tests.support.real_pods import chart_in_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -35,18 +30,8 @@ QUICK = {
 @pytest.fixture(scope="module")
 def trained_ns(cluster: Any, crds: None) -> Iterator[str]:
     """The chart (operator, embedded store, trainer image) watching one `restricted` namespace."""
-    image_refs(cluster)  # skips without a real node
-    namespace = "sx-training"
-    restricted_namespace(cluster, namespace)
-    install = install_chart(cluster, namespace)
-    try:
-        assert install.returncode == 0, install.stdout + install.stderr
+    with chart_in_namespace(cluster, "sx-training") as namespace:
         yield namespace
-    finally:
-        cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=true", "--timeout=60s",
-                        check=False)
-        helm(cluster, "uninstall", "sx", "--namespace", namespace, "--wait", "--timeout", "60s")
-        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def _apply(cluster: Any, namespace: str, doc: dict[str, Any]) -> None:
