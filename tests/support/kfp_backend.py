@@ -148,11 +148,12 @@ def _config(mysql_port: int, store: S3Server) -> dict[str, Any]:
 
 @contextmanager
 def running_kfp(cluster: Any, store: S3Server, namespace: str, workdir: Path,
-                server_env: dict[str, str] | None = None) -> Iterator[KfpBackend]:
+                server_env: dict[str, str] | None = None, http_host: str = "127.0.0.1") -> Iterator[KfpBackend]:
     """MariaDB, the API server (Workflows in `namespace`) and the persistence agent; stopped on exit.
 
     `server_env` adds to the API server's environment (V2_DRIVER_IMAGE and V2_LAUNCHER_IMAGE, which its Workflow
-    compiler puts into the Workflows)."""
+    compiler puts into the Workflows). `http_host` is the address its HTTP API listens on: the real node's address
+    lets pods (the operator installed by its chart) reach it."""
     server_bin, agent_bin = kfp_binaries()
     install_kfp_crds(cluster)
     _write_agent_token()
@@ -168,15 +169,15 @@ def running_kfp(cluster: Any, store: S3Server, namespace: str, workdir: Path,
                "ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_HOST": "127.0.0.1",
                "ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_PORT": "1"}
         server_log = workdir / "apiserver.log"
-        server = _start([str(server_bin), f"--config={config_dir}", f"--httpPortFlag=127.0.0.1:{http_port}",
+        server = _start([str(server_bin), f"--config={config_dir}", f"--httpPortFlag={http_host}:{http_port}",
                          f"--rpcPortFlag=:{grpc_port}", "--logtostderr", "--collectMetricsFlag=false"],
                         server_log, {**env, **(server_env or {})})
         stack.callback(_stop, server)
-        endpoint = f"http://127.0.0.1:{http_port}"
+        endpoint = f"http://{http_host}:{http_port}"
         wait_until(lambda: _alive(server, server_log) and http_status(endpoint + HEALTH_PATH) == 200,
                    START_TIMEOUT_S, "the KFP API server answering its health check")
         agent = _start([str(agent_bin), f"--kubeconfig={kubeconfig}", f"--namespace={namespace}",
-                        "--mlPipelineAPIServerName=127.0.0.1", f"--mlPipelineServiceHttpPort={http_port}",
+                        f"--mlPipelineAPIServerName={http_host}", f"--mlPipelineServiceHttpPort={http_port}",
                         f"--mlPipelineServiceGRPCPort={grpc_port}", "--logtostderr", "--numWorker=2",
                         "--ttlSecondsAfterWorkflowFinish=86400"], workdir / "persistence-agent.log", env)
         stack.callback(_stop, agent)

@@ -1,6 +1,7 @@
-"""A TrainingJob of the kubeflow backend executed for real: KFP's API server compiles the run into an Argo Workflow,
-Argo's controller runs its pods on the real node, KFP's driver and launcher run each step against the ML Metadata
-service, and the trainer image trains, evaluates and registers the model (tests/support/kfp_execution.py).
+"""TrainingJobs of the kubeflow backend executed for real: the operator installed by its chart (its pod on the real
+node) creates the runs; KFP's API server compiles each into an Argo Workflow, Argo's controller runs its pods on
+the real node, KFP's driver and launcher run each step against the ML Metadata service, and the trainer image
+trains, evaluates and registers the model (tests/support/kfp_execution.py).
 
 Opt-in (minutes, and about 580 MB of images): `make test-kfp-exec`, or SEXTANT_KFP_EXEC=1 after
 `make kfp-exec-images`. Needs the real node.
@@ -20,17 +21,19 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from sextant_devcluster.layout import NODE_IP
 from tests.support.kfp_backend import BIN_DIR, KfpBackend, running_kfp
 from tests.support.kfp_execution import ExecutionImages, InstalledExecution, install_execution
 from tests.support.polling import eventually
-from tests.support.real_pods import image_refs
-from tests.support.sextant_fixtures import crds, start_sextant, stop_sextant  # noqa: F401
+from tests.support.real_pods import chart_in_namespace, image_refs
+from tests.support.sextant_fixtures import crds  # noqa: F401
 
 GROUP, VERSION, PLURAL = "ml.sextant.io", "v1alpha1", "trainingjobs"
 SPEC = {"task": "classification", "dataset": {"uri": "builtin:iris", "target": "target"},
         "estimator": {"algorithm": "logistic_regression"}, "model": {"name": "iris"},
         "runtime": {"backend": "kubeflow"}}
 RUN_TIMEOUT_S = 900.0
+STORE_KEYS_SECRET = "sextant-store-keys"
 
 pytestmark = [
     pytest.mark.skipif(os.environ.get("SEXTANT_KFP_EXEC") != "1",
@@ -62,7 +65,8 @@ def executing_kfp(cluster: Any, tmp_path_factory: pytest.TempPathFactory
     try:
         installed = install_execution(cluster, name, images, manifests)
         env = {"V2_DRIVER_IMAGE": images.driver, "V2_LAUNCHER_IMAGE": images.launcher}
-        with running_kfp(cluster, installed.store, name, workdir, server_env=env) as backend:
+        # On the real node's address, where the operator's pod reaches it (and the host, which the tests check from).
+        with running_kfp(cluster, installed.store, name, workdir, server_env=env, http_host=NODE_IP) as backend:
             yield backend, installed, images
     finally:
         _dump_namespace(cluster, name, workdir)
@@ -113,7 +117,7 @@ class Executing:
     backend: KfpBackend
     installed: InstalledExecution
     api: client.CustomObjectsApi
-    operator: Any
+    operator_logs: Callable[[], str]
 
     def create(self, name: str, spec: dict[str, Any]) -> str:
         """Create the TrainingJob (its model named after it, so each test's model is its own); returns its UID."""
@@ -131,7 +135,7 @@ class Executing:
         try:
             return eventually(probe, timeout=timeout, interval=0.5, what=what)
         except BaseException:
-            print(self.operator.logs()[-6000:], self.backend.logs(), sep="\n")
+            print(self.operator_logs()[-6000:], self.backend.logs(), sep="\n")
             raise
 
     def runs(self, uid: str) -> dict[str, str]:
@@ -148,18 +152,25 @@ class Executing:
 
 
 @pytest.fixture
-def executing(cluster: Any, crds: None, namespace: str, tmp_path: Path,  # noqa: F811
+def executing(cluster: Any, crds: None,  # noqa: F811
               executing_kfp: tuple[KfpBackend, InstalledExecution, ExecutionImages]) -> Iterator[Executing]:
-    backend, installed, images = executing_kfp
-    env = {"SEXTANT_KFP_ENDPOINT": backend.endpoint, "SEXTANT_KFP_NAMESPACE": backend.namespace,
-           "SEXTANT_KFP_EXPERIMENT": namespace, "SEXTANT_KFP_UI_URL": "http://kfp-ui.example",
-           "SEXTANT_STORE_URI": "s3://sextant", "SEXTANT_TRAINER_IMAGE": images.trainer, **installed.store.env()}
-    operator, hook = start_sextant(cluster, namespace, tmp_path, webhook=False, env=env)
-    try:
-        yield Executing(namespace, backend, installed, client.CustomObjectsApi(cluster.api_client()), operator)
-    finally:
-        stop_sextant(cluster, namespace, operator, None)
-        del hook
+    """Sextant installed by its chart in a namespace of its own, as a user installs it against an existing KFP:
+    kubeflow.endpoint on the real node's address, the store by reference to a Secret of its keys."""
+    backend, installed, _ = executing_kfp
+    namespace = f"kfx-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", namespace)
+    cluster.kubectl("create", "secret", "generic", STORE_KEYS_SECRET, "-n", namespace,
+                    f"--from-literal=AWS_ACCESS_KEY_ID={installed.store.access_key}",
+                    f"--from-literal=AWS_SECRET_ACCESS_KEY={installed.store.secret_key}")
+    settings = (f"kubeflow.endpoint={backend.endpoint}", f"kubeflow.namespace={backend.namespace}",
+                f"kubeflow.experiment={namespace}", "kubeflow.uiUrl=http://kfp-ui.example",
+                "artifactStore.embedded.enabled=false", "artifactStore.uri=s3://sextant",
+                f"artifactStore.endpoint={installed.store.endpoint}",
+                f"artifactStore.credentialsSecret={STORE_KEYS_SECRET}")
+    with chart_in_namespace(cluster, namespace, *settings) as name:
+        yield Executing(name, backend, installed, client.CustomObjectsApi(cluster.api_client()),
+                        lambda: cluster.kubectl("logs", "-n", name, "deployment/sx-sextant-operator", "--tail=300",
+                                                check=False).stdout)
 
 
 def _run_pods(workflow: dict[str, Any]) -> list[dict[str, Any]]:
@@ -185,7 +196,7 @@ def test_a_trainingjob_trains_and_registers_through_an_executed_kfp_run(executin
     elapsed = time.monotonic() - started
     print(f"TrainingJob phases {phases} in {elapsed:.0f} s; status: {json.dumps(status, indent=1)}")
     if status.get("phase") != "Succeeded":
-        print(executing.operator.logs()[-6000:], executing.backend.logs(), sep="\n")
+        print(executing.operator_logs()[-6000:], executing.backend.logs(), sep="\n")
     assert phases[-1] == "Succeeded" and "Running" in phases, phases
     assert phases.index("Running") < phases.index("Succeeded")
     assert status["model"]["name"] == "iris" and status["model"]["version"] == "1"
