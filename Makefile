@@ -73,7 +73,7 @@ kfp-exec-tools: kfp-tools ## Build Argo's controller and executor and KFP's driv
 kfp-exec-images: kfp-exec-tools images ## Build their images and the ML Metadata service's (not in make images)
 	nice -n 10 $(PY) -m sextant_devcluster.images build argo-controller argoexec kfp-driver kfp-launcher mlmd
 
-test-kfp-exec: kfp-exec-images ## A TrainingJob of the kubeflow backend executed for real by Argo and KFP on the real node
+test-kfp-exec: chart-deps kfp-exec-images ## A TrainingJob of the kubeflow backend executed for real by Argo and KFP on the real node
 	SEXTANT_KFP_EXEC=1 $(PYTEST) tests/integration/kubeflow/test_kubeflow_execution.py
 
 gateway-tools: deps ## Build Traefik (the Gateway API implementation the HTTPRoute tests use) and the Gateway API CRDs
