@@ -121,7 +121,7 @@ cluster-reset: venv ## Stop the local cluster and delete its state (and the node
 cluster-status: venv ## Show which components run
 	$(VENV)/bin/sextant-devcluster status --state-dir $(CLUSTER_DIR) --bin-dir $(BIN_DIR)
 
-demo: cluster chart-deps ## Install Sextant on the local cluster with helm, apply the samples, show what kubectl shows
+demo: cluster ## Install Sextant on the local cluster with helm, apply the samples, show what kubectl shows
 	KUBECONFIG=$(CLUSTER_DIR)/kubeconfig PY=$(PY) scripts/demo.sh
 
 clean: cluster-down ## Remove the virtual environment and local state (not the tool cache)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import resource
+
+from sextant_pipelines.dask_flow import peak_resident_bytes
 
 
 def worker_memory() -> dict[str, int]:
-    """This process's pid and peak resident set size in bytes (Linux reports ru_maxrss in KiB)."""
-    return {"pid": os.getpid(), "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    """This process's pid and peak resident set size in bytes (the figure a Dask run reports per worker)."""
+    return {"pid": os.getpid(), "peak_rss": peak_resident_bytes()}

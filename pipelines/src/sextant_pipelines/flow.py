@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -85,8 +86,13 @@ def finish(spec: TrainingSpec, context: RunContext, store: ArtifactStore, traine
         {"runId": context.run_id, "task": spec.task, "algorithm": fitted.algorithm})
     alias = register.promote(store, manifest, spec.promote)
     result = result_document(spec, context, store, fitted, evaluation, manifest, alias, artifacts, started)
-    store.write(f"runs/{context.run_id}/result.json", json.dumps(result, indent=2).encode())
+    write_result(store, context.run_id, result)
     return result
+
+
+def write_result(store: ArtifactStore, run_id: str, document: Mapping[str, Any]) -> None:
+    """The run's result document (or failure document) where the operator reads it: runs/<run>/result.json."""
+    store.write(f"runs/{run_id}/result.json", json.dumps(document, indent=2).encode())
 
 
 def result_document(spec: TrainingSpec, context: RunContext, store: ArtifactStore, fitted: steps.Fitted,

@@ -42,7 +42,7 @@ def failure_recorded(store_uri: str, run_id: str) -> Iterator[None]:
         document = flow.failure_document(exc, flow.RunContext(store_uri, run_id=run_id))
         log.error("step failed: %s%s", document["message"], f" Fix: {document['fix']}" if document.get("fix") else "")
         try:
-            open_store(store_uri).write(f"runs/{run_id}/result.json", json.dumps(document, indent=2).encode())
+            flow.write_result(open_store(store_uri), run_id, document)
         except Exception as unwritten:  # noqa: BLE001 - the step's own error matters more; KFP still fails it
             log.warning("cannot write the failure document to the store: %s", unwritten)
         raise
@@ -51,19 +51,14 @@ def failure_recorded(store_uri: str, run_id: str) -> Iterator[None]:
 def prepare_component(spec_json: str, store_uri: str, run_id: str, training_job_json: str, prepared_dir: str,
                       report_path: str) -> None:
     with failure_recorded(store_uri, run_id):
-        _prepare(spec_json, store_uri, run_id, training_job_json, prepared_dir, report_path)
-
-
-def _prepare(spec_json: str, store_uri: str, run_id: str, training_job_json: str, prepared_dir: str,
-             report_path: str) -> None:
-    spec = parse_spec(json.loads(spec_json))
-    steps.check_plan(spec)
-    prepared = steps.prepare(spec)
-    context = _context(store_uri, run_id, training_job_json)
-    flow.write_profile(open_store(store_uri), context, spec, prepared.profile)
-    handoff.save_prepared(prepared, prepared_dir)
-    with open(report_path, "w", encoding="utf-8") as handle:
-        handle.write(report.render_report(prepared.profile, f"Data quality: {spec.dataset.uri}"))
+        spec = parse_spec(json.loads(spec_json))
+        steps.check_plan(spec)
+        prepared = steps.prepare(spec)
+        context = _context(store_uri, run_id, training_job_json)
+        flow.write_profile(open_store(store_uri), context, spec, prepared.profile)
+        handoff.save_prepared(prepared, prepared_dir)
+        with open(report_path, "w", encoding="utf-8") as handle:
+            handle.write(report.render_report(prepared.profile, f"Data quality: {spec.dataset.uri}"))
 
 
 def fit_component(spec_json: str, store_uri: str, run_id: str, prepared_dir: str, model_dir: str) -> None:
@@ -84,20 +79,15 @@ def evaluate_component(spec_json: str, store_uri: str, run_id: str, prepared_dir
 def register_component(spec_json: str, store_uri: str, run_id: str, training_job_json: str, prepared_dir: str,
                        model_dir: str, evaluation_path: str, result_path: str) -> dict[str, Any]:
     with failure_recorded(store_uri, run_id):
-        return _register(spec_json, store_uri, run_id, training_job_json, prepared_dir, model_dir, evaluation_path,
-                         result_path)
-
-
-def _register(spec_json: str, store_uri: str, run_id: str, training_job_json: str, prepared_dir: str,
-              model_dir: str, evaluation_path: str, result_path: str) -> dict[str, Any]:
-    started = time.perf_counter()
-    spec = parse_spec(json.loads(spec_json))
-    context = _context(store_uri, run_id, training_job_json)
-    store = open_store(store_uri)
-    artifacts = {"profile": f"{store.uri}/runs/{run_id}/profile.json",
-                 "report": f"{store.uri}/runs/{run_id}/data-quality.html"}
-    result = flow.finish(spec, context, store, handoff.load_prepared(prepared_dir).trained_on,
-                         handoff.load_fitted(model_dir), handoff.load_evaluation(evaluation_path), artifacts, started)
-    with open(result_path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2)
-    return result
+        started = time.perf_counter()
+        spec = parse_spec(json.loads(spec_json))
+        context = _context(store_uri, run_id, training_job_json)
+        store = open_store(store_uri)
+        artifacts = {"profile": f"{store.uri}/runs/{run_id}/profile.json",
+                     "report": f"{store.uri}/runs/{run_id}/data-quality.html"}
+        result = flow.finish(spec, context, store, handoff.load_prepared(prepared_dir).trained_on,
+                             handoff.load_fitted(model_dir), handoff.load_evaluation(evaluation_path), artifacts,
+                             started)
+        with open(result_path, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=2)
+        return result
