@@ -36,7 +36,15 @@ kubectl wait --for=condition=Established --timeout=60s crd/trainingjobs.ml.sexta
 step "The chart's optional dependency, the Dask Kubernetes operator (packaged from the pinned dask-kubernetes wheel)"
 "$PY" -m sextant_devcluster.chart_deps
 DASK_CHART=$(ls charts/sextant/charts/dask-kubernetes-operator-*.tgz)
-helm show crds "$DASK_CHART" | kubectl apply --server-side --force-conflicts -f -   # --skip-crds below skips them too
+# A Dask operator started while its CRDs were missing (an older demo applied only one) never watches them.
+dask_restart=$(kubectl get crd daskjobs.kubernetes.dask.org -o name >/dev/null 2>&1 || \
+  kubectl get deployment -n "$SYSTEM_NS" sextant-dask-kubernetes-operator -o name 2>/dev/null || true)
+# Its CRDs, file by file (--skip-crds below skips them too; `helm show crds` joins the files without a
+# document separator, so only the last one would be applied).
+DASK_CRDS=$(mktemp -d)
+tar -xzf "$DASK_CHART" -C "$DASK_CRDS" dask-kubernetes-operator/crds
+kubectl apply --server-side --force-conflicts -f "$DASK_CRDS/dask-kubernetes-operator/crds"
+rm -rf "$DASK_CRDS"
 # A Dask operator an earlier demo installed as a release of its own (one per cluster: it watches every namespace).
 helm uninstall dask-operator --namespace sextant-dask --wait >/dev/null 2>&1 || true
 
@@ -60,6 +68,9 @@ helm upgrade --install sextant charts/sextant --namespace "$SYSTEM_NS" --skip-cr
   --set webhook.failurePolicy=Fail --set operator.logFormat=plain \
   --set artifactStore.embedded.enabled=true --set artifactStore.embedded.image.repository="${store%:*}" \
   --set artifactStore.embedded.image.tag="${store##*:}" --set artifactStore.embedded.image.pullPolicy=Never
+if [ -n "$dask_restart" ]; then
+  kubectl rollout restart -n "$SYSTEM_NS" "$dask_restart" && kubectl rollout status -n "$SYSTEM_NS" "$dask_restart"
+fi
 kubectl get pods,services -n "$SYSTEM_NS" -o wide
 until_within 30 "the webhook's Service" kubectl create --dry-run=server -n "$SYSTEM_NS" -f manifests/samples/ml.sextant.io_v1alpha1_trainingjob.yaml
 
