@@ -74,7 +74,8 @@ No cluster-wide list/watch of CRDs or namespaces is needed: settings.scanning is
 {{- end }}
 # An InferenceService's children (docs/serving.md), server-side applied: model-server and router Deployments
 # (watched: their readiness is the service's), their Services, the router's ConfigMap, autoscalers and
-# disruption budgets; a version no longer served is deleted. All are watched (by their label): a child is applied
+# disruption budgets; a version no longer served is deleted, and the router's objects once one backend takes all
+# the traffic. All are watched (by their label): a child is applied
 # again only when its manifest changed or another writer changed it. HTTPRoutes are read for their Gateway's verdict.
 - apiGroups: ["apps"]
   resources: ["deployments"]

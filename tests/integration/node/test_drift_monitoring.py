@@ -160,3 +160,11 @@ def test_drift_is_reported_by_feature_and_retrains_the_model(cluster: Any, train
         return variant()["model"]["version"] == new and "rollout" not in variant()
     eventually(promoted_under_traffic, timeout=300, interval=3, what="the retrained model, judged on requests at "
                "20% and at 100%, to be promoted")
+    # One backend again: the Service selects the new version's servers, and the router that split the canary goes.
+    eventually(lambda: json.loads(cluster.kubectl("get", "service", "tumours", "-n", NAMESPACE, "-o",
+                                                  "jsonpath={.spec.selector}").stdout).get(
+        "ml.sextant.io/model-version") == new and not cluster.kubectl(
+        "get", "deployment", "tumours-router", "-n", NAMESPACE, check=False).stdout,
+        timeout=120, interval=2, what="the Service to select the new version's servers and the router's removal")
+    for _ in range(5):
+        _predict(cluster, one_row, address)

@@ -16,7 +16,6 @@ from tests.support.sextant_operator import error_lines
 
 NAME = "repaired"
 SERVER = f"{NAME}-default-v1"
-ROUTER = f"{NAME}-router"
 
 
 def _inferenceservice() -> str:
@@ -40,7 +39,8 @@ def test_children_changed_or_deleted_by_others_are_put_back(cluster: Any, crds: 
                                    env={"SEXTANT_STORE_URI": (tmp_path / "store").as_uri()})
     try:
         cluster.kubectl("apply", "-n", namespace, "-f", "-", input=_inferenceservice())
-        children = [("service", SERVER), ("configmap", ROUTER), ("hpa", SERVER), ("pdb", SERVER),
+        # One backend takes all the traffic: the InferenceService's own Service selects its servers (no router).
+        children = [("service", SERVER), ("service", NAME), ("hpa", SERVER), ("pdb", SERVER),
                     ("deployment", SERVER)]
         first = {c: eventually(lambda c=c: _get(cluster, namespace, *c), timeout=60, what=f"{c[0]} {c[1]}")
                  for c in children}

@@ -34,7 +34,7 @@ def operator_counter(port: int, name: str, kind: str = "InferenceService") -> fl
 
 
 def _inferenceservice(name: str) -> dict[str, Any]:
-    """Small pods on the fake nodes (100 servers and 200 routers fit the session cluster's four), HPA 1-2."""
+    """Small pods on the fake nodes (100 servers fit the session cluster's four), HPA 1-2."""
     return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "InferenceService", "metadata": {"name": name},
             "spec": {"model": {"name": "iris", "version": "1"},
                      "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
@@ -66,8 +66,9 @@ def test_a_hundred_inferenceservices_at_once_get_every_child_once_and_become_rea
                 assert recorder.duplicates() == {}, "a child was deleted and created again"
             finally:
                 recorder.stop()
-        # a Deployment and a Service for the variant and for the router; an HPA for the variant
-        assert child_counts(cluster, namespace, LABEL_ISVC) == {"deployments": 2 * N, "services": 2 * N, "hpa": N}
+        # the variant's Deployment, Service and HPA, and the InferenceService's Service, which selects the
+        # variant's servers: one backend takes all the traffic, so no router runs
+        assert child_counts(cluster, namespace, LABEL_ISVC) == {"deployments": N, "services": 2 * N, "hpa": N}
         # An annotation (what GitOps tools add) changes no spec: every InferenceService gets a pass, and no
         # child is applied again — before the operator remembered what it applied, each pass re-applied all.
         passes = operator_counter(operator.metrics_port, "sextant_reconcile_passes")

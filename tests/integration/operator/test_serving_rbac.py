@@ -17,7 +17,8 @@ from tests.support.sextant_operator import apply_docs, chart_rbac, forbidden_lin
 
 VERBS = [(resource, v) for resource in ("deployments", "services", "horizontalpodautoscalers", "poddisruptionbudgets")
          for v in ("create", "patch", "list", "watch", "delete")] + \
-    [("configmaps", v) for v in ("create", "patch", "list", "watch")] + [("inferenceservices/finalizers", "update")]
+    [("configmaps", v) for v in ("create", "patch", "list", "watch", "delete")] + \
+    [("inferenceservices/finalizers", "update")]
 
 
 def _isvc(variants: list[str]) -> str:
@@ -65,8 +66,16 @@ def test_with_every_verb_the_children_exist_and_a_removed_variant_is_deleted(clu
              "poddisruptionbudget.policy/needs-verbs-router"])
         eventually(lambda: _children(cluster, namespace) == expected, timeout=60, what="every child")
         cluster.kubectl("apply", "-n", namespace, "-f", "-", input=_isvc(["a"]))
-        eventually(lambda: not [c for c in _children(cluster, namespace) if "-b-" in c], timeout=60,
-                   what="variant b's objects to be deleted")
+        # Variant a alone takes all the traffic: b's objects go, the Service selects a's servers and the
+        # router's objects go too.
+        alone = sorted([f"{kind}/needs-verbs-a-v1" for kind in (
+            "deployment.apps", "service", "horizontalpodautoscaler.autoscaling", "poddisruptionbudget.policy")] +
+            ["service/needs-verbs"])
+        eventually(lambda: _children(cluster, namespace) == alone, timeout=60,
+                   what="variant b's and the router's objects to be deleted")
+        selector = json.loads(cluster.kubectl("get", "service", "needs-verbs", "-n", namespace, "-o",
+                                              "jsonpath={.spec.selector}").stdout)
+        assert selector["ml.sextant.io/variant"] == "a", selector
         assert forbidden_lines(operator.logs()) == []
     finally:
         stop_sextant(cluster, namespace, operator, hook)

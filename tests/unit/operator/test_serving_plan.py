@@ -187,11 +187,10 @@ def test_a_variant_keda_scaled_to_zero_is_woken_by_the_requests_its_router_holds
     assert scaled["spec"]["minReplicaCount"] == 0 and scaled["spec"]["pollingInterval"] == 5
     awake = plan_inferenceservice(observe(isvc, deployments(("current", 1, 1))), keda).status
     assert awake["phase"] == "Ready" and "reason" not in awake["variants"][0]
-    # Without a variant that can reach zero the router answers 503 at once, as before.
+    # Without a variant that can reach zero nothing needs holding: one variant is served without a router.
     always_on = {**isvc, "spec": {**isvc["spec"], "scaling": {**isvc["spec"]["scaling"], "minReplicas": 1}}}
     plan = plan_inferenceservice(observe(always_on, deployments(("current", 1, 1))), keda)
-    (config_map,) = [m for m in plan.apply if m["kind"] == "ConfigMap"]
-    assert "activationTimeoutSeconds" not in json.loads(config_map["data"]["router.yaml"])
+    assert not [m for m in plan.apply if m["kind"] == "ConfigMap"]
     (scaled,) = [m for m in plan.apply if m["kind"] == "ScaledObject"]
     assert len(scaled["spec"]["triggers"]) == 1 and "pollingInterval" not in scaled["spec"]
 
@@ -472,6 +471,15 @@ def test_switched_to_the_gateway_the_router_goes_only_once_the_httproute_is_acce
     assert gone.retire == []
 
 
+def test_switched_to_the_gateway_a_service_selecting_the_servers_goes_once_the_httproute_is_accepted() -> None:
+    isvc = with_status(ONE, {"routing": "router"})
+    deps = deployments(("current", 1, 1), router=0)[:-1]
+    accepted = plan_inferenceservice(Observed(isvc=isvc, resolved=resolved(isvc["spec"]), deployments=deps, pods=[],
+                                              route=RouteView(accepted=True, resolved_refs=True, direct=True), now=T0),
+                                     GATEWAY)
+    assert accepted.retire == [("v1", "Service", "churn")] and ("HTTPRoute", "churn") in kinds(accepted.apply)
+
+
 def test_switched_back_to_the_router_the_httproute_goes() -> None:
     deps = deployments(("current", 1, 1), ("challenger", 2, 1), router=0)
     switched = plan_inferenceservice(observe(with_status(AB, {"routing": "gateway"}), deps, staging=2), SETTINGS)
@@ -479,3 +487,75 @@ def test_switched_back_to_the_router_the_httproute_goes() -> None:
     assert ("Deployment", "churn-router") in kinds(switched.apply) and switched.status["routing"] == "router"
     settled = plan_inferenceservice(observe(with_status(AB, {"routing": "router"}), deps, staging=2), SETTINGS)
     assert settled.retire == []
+
+
+ONE = {**AB, "spec": {"model": {"name": "churn", "alias": "prod"}}}
+
+
+def observe_route(isvc: dict[str, Any], deps: list[DeploymentView], route: RouteView, **versions: int) -> Observed:
+    return Observed(isvc=isvc, resolved=resolved(isvc["spec"], **versions), deployments=deps, pods=[], route=route,
+                    now=T0)
+
+
+def servers_only(*specs: tuple[str, int, int]) -> list[DeploymentView]:
+    return [d for d in deployments(*specs) if d.component != "router"]
+
+
+def test_one_backend_taking_all_the_traffic_is_served_by_its_service_without_a_router() -> None:
+    """A router would only add a hop and two pods: 1,000 single-model services would run 2,000 routers."""
+    first = plan_inferenceservice(observe_route(ONE, [], RouteView(), prod=1), SETTINGS)
+    assert not [k for k in kinds(first.apply) if k[1] == "churn-router"]
+    (service,) = [m for m in first.apply if m["kind"] == "Service" and m["metadata"]["name"] == "churn"]
+    assert service["spec"]["selector"] == {"ml.sextant.io/inferenceservice": "churn", "ml.sextant.io/variant":
+                                           "default", "ml.sextant.io/model-version": "1",
+                                           "ml.sextant.io/component": "model-server"}
+    assert service["metadata"]["labels"]["ml.sextant.io/component"] == "address"
+    assert first.status["phase"] == "Pending" and conditions(first.status)["RoutesReady"]["reason"] == "ServesDirectly"
+    ready = plan_inferenceservice(observe_route(ONE, servers_only(("default", 1, 1)), RouteView(direct=True), prod=1),
+                                  SETTINGS)
+    assert ready.status["phase"] == "Ready" and ready.status["url"] == "http://churn.ml.svc.cluster.local"
+    assert ready.unroute == [] and ready.retire == [] and ready.requeue_after == 30.0  # an alias: polled
+
+
+def test_a_rollout_starts_the_router_while_the_service_keeps_serving_the_pinned_version() -> None:
+    isvc = with_status(ONE, {"variants": [{"name": "default", "model": model(1), "weight": 100}],
+                             "routing": "router"})
+    deps = servers_only(("default", 1, 1), ("default", 2, 0))
+    starting = plan_inferenceservice(observe_route(isvc, deps, RouteView(direct=True), prod=2), SETTINGS)
+    assert ("Deployment", "churn-router") in kinds(starting.apply) and ("ConfigMap", "churn-router") in \
+        kinds(starting.apply)
+    assert ("Service", "churn") not in kinds(starting.apply)  # it selects version 1's servers until the router is up
+    routes = conditions(starting.status)["RoutesReady"]
+    assert (starting.status["phase"], routes["status"], routes["reason"]) == ("Ready", "False", "RouterStarting")
+    assert starting.requeue_after == 2.0
+    router_up = [*deps, DeploymentView(name="churn-router", component="router", replicas=2, ready_replicas=1)]
+    routed = plan_inferenceservice(observe_route(isvc, router_up, RouteView(ready_replicas=1, direct=True), prod=2),
+                                   SETTINGS)
+    (service,) = [m for m in routed.apply if m["kind"] == "Service" and m["metadata"]["name"] == "churn"]
+    assert service["spec"]["selector"]["ml.sextant.io/component"] == "router"
+    assert conditions(routed.status)["RoutesReady"]["reason"] == "RouterReady"
+
+
+def test_a_new_service_with_two_backends_gets_the_routers_service_at_once() -> None:
+    plan = plan_inferenceservice(observe_route(AB, [], RouteView(), staging=2), SETTINGS)
+    (service,) = [m for m in plan.apply if m["kind"] == "Service" and m["metadata"]["name"] == "churn"]
+    assert service["spec"]["selector"]["ml.sextant.io/component"] == "router"
+
+
+def test_once_one_backend_is_left_the_service_selects_it_and_then_the_router_goes() -> None:
+    isvc = with_status(ONE, {"variants": [{"name": "default", "model": model(2), "weight": 100}],
+                             "routing": "router"})
+    deps = deployments(("default", 2, 1))  # the rollout to version 2 is over; its router still runs
+    plan = plan_inferenceservice(observe_route(isvc, deps, RouteView(ready_replicas=2), prod=2), SETTINGS)
+    (service,) = [m for m in plan.apply if m["kind"] == "Service" and m["metadata"]["name"] == "churn"]
+    assert service["spec"]["selector"]["ml.sextant.io/model-version"] == "2"
+    assert plan.unroute == [("apps/v1", "Deployment", "churn-router"),
+                            ("policy/v1", "PodDisruptionBudget", "churn-router"), ("v1", "ConfigMap", "churn-router")]
+    assert plan.retire == [] and "churn-router" not in plan.delete and plan.status["phase"] == "Ready"
+
+
+def test_a_shadow_or_a_variant_at_zero_keeps_the_router() -> None:
+    shadowed = {**ONE, "spec": {**ONE["spec"], "shadow": {"name": "next", "model": {"name": "churn", "version": "3"},
+                                                          "percent": 10}}}
+    plan = plan_inferenceservice(observe_route(shadowed, [], RouteView(), prod=1), SETTINGS)
+    assert ("Deployment", "churn-router") in kinds(plan.apply)

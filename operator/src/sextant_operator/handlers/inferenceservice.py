@@ -37,6 +37,7 @@ from ..reconcile.serving_instances import (
     route_view,
 )
 from ..reconcile.serving_manifests import (
+    COMPONENT_ADDRESS,
     COMPONENT_ROUTER,
     COMPONENT_SERVER,
     LABEL_COMPONENT,
@@ -81,12 +82,14 @@ class ServingReconciler(KeyedReconciler):
         self.deployments: kopf.Index[Key, DeploymentView] | None = None
         self.pods: kopf.Index[Key, PodView] | None = None
         self.routers: kopf.Index[Key, PodView] | None = None
+        self.addresses: kopf.Index[Key, bool] | None = None
         self.applied = AppliedChildren()
         super().__init__(concurrency, log)
 
     def remember(self, indexes: Mapping[str, Any]) -> None:
         self.deployments, self.pods = indexes["serving_deployments"], indexes["serving_pods"]
         self.routers = indexes["serving_routers"]
+        self.addresses = indexes["serving_addresses"]
 
     async def _resolve_all(self, spec: Mapping[str, Any]) -> dict[str, ResolvedModel | Unresolved]:
         resolved: dict[str, ResolvedModel | Unresolved] = {}
@@ -98,16 +101,18 @@ class ServingReconciler(KeyedReconciler):
 
     async def _route(self, namespace: str, name: str, deployments: list[DeploymentView]) -> RouteView:
         s = self.settings
+        direct = bool(self.addresses.get((namespace, name))) if self.addresses is not None else False
         if s.routing == "gateway":
             body = await asyncio.to_thread(self.actions.read_object, "gateway.networking.k8s.io/v1", "HTTPRoute",
                                            namespace, name)
-            return route_view(body, (s.gateway_namespace, s.gateway_name))
+            return dataclasses.replace(route_view(body, (s.gateway_namespace, s.gateway_name)), direct=direct)
         router = next((d for d in deployments if d.component == COMPONENT_ROUTER), None)
         pods = [p for p in (self.routers.get((namespace, name), []) if self.routers is not None else [])
                 if p.ready and p.ip and not p.deleting]
         configs = await asyncio.gather(*(asyncio.to_thread(server_probes.router_config_digest, str(p.ip))
                                          for p in pods))
-        return RouteView(ready_replicas=router.ready_replicas if router else 0, router_configs=tuple(configs))
+        return RouteView(ready_replicas=router.ready_replicas if router else 0, router_configs=tuple(configs),
+                         direct=direct)
 
     async def _explain(self, pods: list[PodView]) -> list[PodView]:
         """Ask each running, unready model server why it is not ready."""
@@ -171,6 +176,11 @@ class ServingReconciler(KeyedReconciler):
                 kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
         for manifest in plan.apply:
             await self._apply(manifest)
+        for api_version, kind, child in plan.unroute:  # the Service selects the servers now
+            await asyncio.to_thread(self.actions.delete_object, api_version, kind, namespace, child)
+            self.applied.forget(kind, namespace, child)
+            log.info("deleted %s %s/%s: one backend takes all the traffic, the Service selects its servers",
+                     kind, namespace, child)
         for backend in plan.delete:
             kinds = [*BACKEND_KINDS, *([("keda.sh/v1alpha1", "ScaledObject")] if self.settings.keda_available
                                        else [])]
@@ -192,6 +202,7 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
     children = {LABEL_ISVC: kopf.PRESENT}
     servers: dict[str, Any] = {LABEL_ISVC: kopf.PRESENT, LABEL_COMPONENT: COMPONENT_SERVER}
     routers: dict[str, Any] = {LABEL_ISVC: kopf.PRESENT, LABEL_COMPONENT: COMPONENT_ROUTER}
+    addresses: dict[str, Any] = {LABEL_ISVC: kopf.PRESENT, LABEL_COMPONENT: COMPONENT_ADDRESS}
 
     @kopf.on.startup(registry=registry, id="serving-label-selectors")
     def watch_only_labelled_children(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -213,6 +224,11 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
     @kopf.index("", "v1", "pods", labels=routers, registry=registry, id="serving_routers")
     def serving_routers(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, PodView]:
         return {_owner_key(namespace, labels): pod_view(body)}
+
+    @kopf.index("", "v1", "services", labels=addresses, registry=registry, id="serving_addresses")
+    def serving_addresses(namespace: str | None, labels: kopf.Labels, **_: Any) -> dict[Key, bool]:
+        """InferenceServices whose Service selects the model servers directly (no router in between)."""
+        return {_owner_key(namespace, labels): True}
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="inferenceservice")
     async def inferenceservice_changed(namespace: str | None, name: str, type: str | None, body: kopf.Body,

@@ -36,9 +36,22 @@ from .serving_manifests import (
     router_name,
 )
 from .serving_rollout import VariantPlan, deployment_of, make_backend, plan_rollout, same_model
-from .serving_routes import http_route, router_config, router_objects, service_url
+from .serving_routes import (
+    direct_service,
+    http_route,
+    needs_router,
+    router_config,
+    router_objects,
+    router_retired,
+    service_url,
+)
 
 DEFAULT_VARIANT = "default"
+#: RoutesReady's reason while the Service selects the one backend's model servers (no router).
+REASON_DIRECT = "ServesDirectly"
+#: RoutesReady's reason while the router a second backend, a shadow or scale-from-zero needs starts, and callers
+#: are still served directly.
+REASON_ROUTER_STARTING = "RouterStarting"
 #: How often a reference by alias (or to the latest version) is resolved again, to roll out a moved alias.
 MODEL_POLL_SECONDS = 30.0
 ROLLOUT_POLL_SECONDS = 2.0
@@ -110,6 +123,9 @@ class ServingPlan:
     #: Objects of the routing mode the operator no longer uses: (apiVersion, kind, name), deleted before the
     #: status is written (status.routing is how the HTTPRoute of an earlier gateway mode is known).
     retire: list[tuple[str, str, str]] = field(default_factory=list)
+    #: The router's objects once one backend takes all the traffic: deleted after `apply` has pointed the Service
+    #: at that backend's servers, so callers are never left without endpoints.
+    unroute: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def plan_variant(observed: Observed, name: str, variant: Mapping[str, Any], current: Mapping[str, Any],
@@ -218,8 +234,9 @@ def _conditions(failures: Sequence[Unresolved], variants: Sequence[VariantPlan],
     return [resolved, routes, degraded, drift_state, ready]
 
 
-def _routes_state(observed: Observed, settings: ServingSettings, variants: Sequence[VariantPlan]) -> \
-        tuple[bool, str, str]:
+def _routes_state(observed: Observed, settings: ServingSettings, variants: Sequence[VariantPlan],
+                  routed: bool) -> tuple[bool, str, str]:
+    """Whether the address serves (for Ready). `routed`: the router has work (serving_routes.needs_router)."""
     route = observed.route
     if not any(v.routes for v in variants):
         return False, "NoModelPinned", "no variant has a model to route to yet"
@@ -229,8 +246,14 @@ def _routes_state(observed: Observed, settings: ServingSettings, variants: Seque
                                           f"{settings.gateway_name}"
         return False, route.reason or "RouteNotAccepted", route.message or \
             f"the HTTPRoute is not accepted by Gateway {settings.gateway_namespace}/{settings.gateway_name} yet"
+    if not routed:
+        return True, REASON_DIRECT, ("the service's address selects the model servers of the one backend that takes "
+                                     "all the traffic: no router is needed")
     if route.ready_replicas >= 1:
         return True, "RouterReady", f"{route.ready_replicas} router replica(s) ready"
+    if route.direct:
+        return True, REASON_ROUTER_STARTING, ("the router starts (a second backend, a shadow or scale-from-zero needs "
+                                              "it); until it is ready the address serves the earlier backend directly")
     return False, route.reason or "RouterNotReady", route.message or "the router's pods are not ready yet"
 
 
@@ -241,6 +264,8 @@ def _routes_current(observed: Observed, config: Mapping[str, Any] | None,
     weights: Ready stays as it is (the address still serves), RoutesReady says the new routes are not live yet."""
     if not routes_ok[0] or config is None:
         return routes_ok
+    if routes_ok[1] == REASON_ROUTER_STARTING:  # the address serves, but not by the routes written now
+        return False, *routes_ok[1:]
     reported = observed.route.router_configs
     known = [d for d in reported if d is not None]
     wanted = config_digest(config)
@@ -261,11 +286,11 @@ def retired_routing(observed: Observed, settings: ServingSettings, routes_ready:
     and the Gateway would route to backends the operator no longer reconciles for it)."""
     name = observed.isvc["metadata"]["name"]
     if settings.routing == "gateway":
-        if not routes_ready or not any(d.component == COMPONENT_ROUTER for d in observed.deployments):
+        if not routes_ready:
             return []
-        router = router_name(name)
-        return [("apps/v1", "Deployment", router), ("policy/v1", "PodDisruptionBudget", router),
-                ("v1", "ConfigMap", router), ("v1", "Service", name)]
+        router = any(d.component == COMPONENT_ROUTER for d in observed.deployments)
+        return [*(router_retired(observed.isvc) if router else []),
+                *([("v1", "Service", name)] if router or observed.route.direct else [])]
     if (observed.isvc.get("status") or {}).get("routing") == "gateway":
         return [("gateway.networking.k8s.io/v1", "HTTPRoute", name)]
     return []
@@ -301,18 +326,27 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
             apply += [*backend_objects(isvc, backend, settings, scale),
                       *autoscaler_objects(isvc, backend, settings, scale)]
     holds = scales_from_zero([scale for p in plans for _, scale in p.backends])
-    config = router_config(isvc, routes, shadow, settings, holds) if routes and settings.routing != "gateway" else None
-    if routes:
-        if config is None:
-            apply.append(http_route(isvc, routes, shadow, settings))
-        else:
-            apply += router_objects(isvc, config, settings, suspended)
+    routed = settings.routing != "gateway" and needs_router(sum(len(p.backends) for p in plans), bool(shadow_spec),
+                                                            holds)
+    config = router_config(isvc, routes, shadow, settings, holds) if routes and routed else None
+    unroute: list[tuple[str, str, str]] = []
+    if routes and settings.routing == "gateway":
+        apply.append(http_route(isvc, routes, shadow, settings))
+    elif routes and config is None:
+        apply.append(direct_service(isvc, routes[0].backend))
+        if any(d.component == COMPONENT_ROUTER for d in observed.deployments):
+            unroute = router_retired(isvc)
+    elif routes and config is not None:
+        objects = router_objects(isvc, config, settings, suspended)
+        if observed.route.direct and observed.route.ready_replicas < 1:
+            objects = [o for o in objects if o["kind"] != "Service"]  # it selects the servers until the router is ready
+        apply += objects
     keep = {backend_name(isvc["metadata"]["name"], b) for p in [*plans, *([shadow_plan] if shadow_plan else [])]
             for b, _ in p.backends}
     delete = sorted({d.name for d in observed.deployments if d.name not in keep and d.name !=
                      router_name(isvc["metadata"]["name"])})
     all_plans = [*plans, *([shadow_plan] if shadow_plan else [])]
-    routes_ok = _routes_state(observed, settings, plans)
+    routes_ok = _routes_state(observed, settings, plans, routed)
     serving = not suspended and routes_ok[0] and all(
         p.available > 0 for p, v in zip(plans, variants, strict=True) if v.get("weight", 0))
     drift_state = drift_condition(current.get("drift") or {}, drift_settings(spec).enabled)
@@ -344,9 +378,10 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
     if routes_ok[0]:
         status["url"] = service_url(isvc, settings)
     requeue: float | None = None
-    if any(p.waiting or p.status.get("rollout") for p in all_plans) or routes_now[1] == "RoutesUpdating":
+    if any(p.waiting or p.status.get("rollout") for p in all_plans) or \
+            routes_now[1] in ("RoutesUpdating", REASON_ROUTER_STARTING):
         requeue = ROLLOUT_POLL_SECONDS
     elif any(not ref.get("version") for ref in references(spec)) or failures:
         requeue = MODEL_POLL_SECONDS
     return ServingPlan(status=status, apply=apply, delete=delete, requeue_after=requeue,
-                       retire=retired_routing(observed, settings, routes_ok[0]))
+                       retire=retired_routing(observed, settings, routes_ok[0]), unroute=unroute)

@@ -58,7 +58,8 @@ class PodView:
 
 @dataclass(frozen=True)
 class RouteView:
-    """The stable address: the router's readiness, or the HTTPRoute's acceptance by its Gateway."""
+    """The stable address: the router's readiness (or a Service selecting the servers directly), or the
+    HTTPRoute's acceptance by its Gateway."""
 
     ready_replicas: int = 0
     #: The configuration digest each ready router replica reports on /router/status (None: it did not answer).
@@ -67,6 +68,8 @@ class RouteView:
     resolved_refs: bool = False
     reason: str | None = None
     message: str = ""
+    #: The InferenceService's Service selects one backend's model servers, not the router (serving_routes).
+    direct: bool = False
 
 
 def _int(value: Any) -> int:

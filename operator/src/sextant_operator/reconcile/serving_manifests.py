@@ -3,7 +3,8 @@
 Per backend (a variant's model version, or the shadow's): a Deployment of the model server, a Service, an
 autoscaler (HPA, or a KEDA ScaledObject) and, from 2 replicas up, a PodDisruptionBudget. Per InferenceService:
 one stable address in front of the backends, either the Sextant router (a ConfigMap, a Deployment of at least 2
-replicas, a PodDisruptionBudget and a Service) or a Gateway API HTTPRoute. A variant's backend is named by its
+replicas, a PodDisruptionBudget and a Service; while one backend takes all the traffic, only the Service, selecting
+that backend's servers) or a Gateway API HTTPRoute. A variant's backend is named by its
 model version, so a new version is a new Deployment beside the old one: traffic moves between them by weight
 and the old pods keep serving until the new ones are ready.
 """
@@ -30,6 +31,8 @@ ANNOTATION_DIGEST = f"{GROUP_PREFIX}/model-digest"
 ANNOTATION_CONFIG_HASH = f"{GROUP_PREFIX}/config-hash"
 COMPONENT_SERVER = "model-server"
 COMPONENT_ROUTER = "router"
+#: The InferenceService's Service while it selects one backend's model servers directly (no router).
+COMPONENT_ADDRESS = "address"
 SERVER_PORT = 3000
 ROUTER_PORT = 8080
 SERVER_UID = 65532

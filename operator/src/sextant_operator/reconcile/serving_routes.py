@@ -1,5 +1,5 @@
-"""The stable address in front of an InferenceService's backends: the Sextant router's objects, or a Gateway API
-HTTPRoute (pure)."""
+"""The stable address in front of an InferenceService's backends: the Sextant router's objects, a Service that
+selects the one backend's model servers directly, or a Gateway API HTTPRoute (pure)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sextant_contracts.digest import config_digest
 
 from .serving_manifests import (
     ANNOTATION_CONFIG_HASH,
+    COMPONENT_ADDRESS,
     COMPONENT_ROUTER,
     LABEL_COMPONENT,
     LABEL_ISVC,
@@ -18,6 +19,7 @@ from .serving_manifests import (
     Backend,
     Route,
     ServingSettings,
+    backend_labels,
     backend_name,
     disruption_budget,
     object_metadata,
@@ -48,6 +50,31 @@ def router_config(isvc: Mapping[str, Any], routes: Sequence[Route], shadow: tupl
     if holds:
         config["activationTimeoutSeconds"] = settings.activation_timeout_seconds
     return config
+
+
+def needs_router(backends: int, shadow: bool, holds: bool) -> bool:
+    """Whether the router has work: splitting traffic between backends (variants, or a rollout's two versions,
+    counted from the rollout's start so the router is up before the new version takes traffic), mirroring a
+    shadow, or holding requests while a variant scales from zero. Without any of these it would only add a hop
+    and two pods per InferenceService: the Service selects the one backend's model servers instead."""
+    return backends > 1 or shadow or holds
+
+
+def direct_service(isvc: Mapping[str, Any], backend: Backend) -> dict[str, Any]:
+    """The InferenceService's Service (the same name and address as the router's) selecting one backend's model
+    servers: kube-proxy balances over their ready pods."""
+    isvc_name = isvc["metadata"]["name"]
+    labels = {LABEL_ISVC: isvc_name, LABEL_COMPONENT: COMPONENT_ADDRESS}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": object_metadata(isvc, isvc_name, labels),
+            "spec": {"selector": backend_labels(isvc_name, backend),
+                     "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}}
+
+
+def router_retired(isvc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The router's own objects (its Service is the InferenceService's address, which stays)."""
+    router = router_name(isvc["metadata"]["name"])
+    return [("apps/v1", "Deployment", router), ("policy/v1", "PodDisruptionBudget", router),
+            ("v1", "ConfigMap", router)]
 
 
 def router_objects(isvc: Mapping[str, Any], config: Mapping[str, Any], settings: ServingSettings,
