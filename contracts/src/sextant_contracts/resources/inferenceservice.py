@@ -262,7 +262,8 @@ class InferenceServiceStatus(TypedDict, total=False):
     observedGeneration: Annotated[int, Field("The metadata.generation this status describes.", minimum=0)]
     url: Annotated[str, Field("Endpoint receiving prediction requests, once serving.")]
     routing: Annotated[Literal["router", "gateway"], Field(
-        "What splits the traffic: the Sextant router, or a Gateway API HTTPRoute.")]
+        "What splits the traffic: router (the Sextant router; while one backend takes all the traffic, the "
+        "Service selects its model servers and no router runs) or gateway (a Gateway API HTTPRoute).")]
     conditions: Annotated[list[Condition], CONDITIONS_FIELD]
     variants: Annotated[list[VariantStatus], Field("Per-variant state.", list_map_keys=("name",))]
     variantWeights: Annotated[str, Field("Variants and weights in one line, e.g. current=85,challenger=15.")]
