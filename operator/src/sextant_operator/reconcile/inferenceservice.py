@@ -224,8 +224,9 @@ def _conditions(failures: Sequence[Unresolved], variants: Sequence[VariantPlan],
         waiting = next((v.status for v in variants if v.status.get("weight", 0) and not v.available), None)
         name = waiting["name"] if waiting else "?"
         if waiting and waiting.get("readyReplicas"):
-            reason, message = "RoutersCatchingUp", (f"variant {name}'s model servers are ready; the routers take "
-                                                    f"them in within {ROUTE_PROPAGATION_SECONDS} s")
+            reason, message = "RoutersCatchingUp", (f"variant {name}'s model servers are ready; they take traffic "
+                                                    f"once ready for {ROUTE_PROPAGATION_SECONDS} s (the time the "
+                                                    "routers, or kube-proxy without one, take to route to them)")
         else:
             why = waiting.get("message", "its model servers are starting") if waiting else ""
             reason = str(waiting.get("reason", "ServersNotReady")) if waiting else "ServersNotReady"
