@@ -117,18 +117,45 @@ def read_pod(cluster: Any, namespace: str, name: str) -> dict[str, Any]:
     return result
 
 
+class PodNotThereYet(AssertionError):
+    """The pod is not in the state waited for; the message says where it is (shown when the wait times out)."""
+
+
+def pod_state(body: dict[str, Any]) -> str:
+    """Where a pod is, in one line: its phase, then each container's waiting or terminated reason and message
+    (`ErrImageNeverPull: ... not present`, `CrashLoopBackOff`), else the unscheduled reason."""
+    status = body.get("status", {})
+    parts = [status.get("phase", "no phase")]
+    for container in status.get("containerStatuses", []) + status.get("initContainerStatuses", []):
+        for state, detail in container.get("state", {}).items():
+            if state != "running":
+                why = " ".join(filter(None, [detail.get("reason"), detail.get("message")]))
+                parts.append(f"{container['name']} {state}: {why or '(no reason)'}")
+    for condition in status.get("conditions", []):
+        if condition.get("type") == "PodScheduled" and condition.get("status") != "True":
+            parts.append(f"unscheduled: {condition.get('message') or condition.get('reason')}")
+    return "; ".join(parts)
+
+
 def wait_ready(cluster: Any, namespace: str, name: str, timeout: float = 90.0) -> dict[str, Any]:
-    def ready() -> dict[str, Any] | None:
+    def ready() -> dict[str, Any]:
         body = read_pod(cluster, namespace, name)
         conditions = {c["type"]: c["status"] for c in body["status"].get("conditions", [])}
-        return body if conditions.get("Ready") == "True" else None
+        if conditions.get("Ready") != "True":
+            raise PodNotThereYet(pod_state(body))
+        return body
 
     return eventually(ready, timeout=timeout, what=f"pod {namespace}/{name} to be Ready")
 
 
 def wait_phase(cluster: Any, namespace: str, name: str, phase: str, timeout: float = 90.0) -> dict[str, Any]:
-    return eventually(lambda: (body := read_pod(cluster, namespace, name))["status"].get("phase") == phase and body,
-                      timeout=timeout, what=f"pod {namespace}/{name} to be {phase}")
+    def in_phase() -> dict[str, Any]:
+        body = read_pod(cluster, namespace, name)
+        if body["status"].get("phase") != phase:
+            raise PodNotThereYet(pod_state(body))
+        return body
+
+    return eventually(in_phase, timeout=timeout, what=f"pod {namespace}/{name} to be {phase}")
 
 
 def helm(cluster: Any, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -146,10 +146,12 @@ def kubelet_config(layout: Layout) -> dict[str, Any]:
         "clusterDNS": [NODE_IP],
         "clusterDomain": CLUSTER_DOMAIN,
         "failSwapOn": False,
-        # Images are imported, never pulled: garbage-collecting them would break the next pod.
+        # Images are imported, never pulled: garbage-collecting them would break the next pod (they are pinned
+        # too: node_images.PINNED_LABEL). Disk thresholds are sizes, not shares: 2% of a 252 GB disk is 5 GB,
+        # and with image caches filling the rest the kubelet collected our images in the middle of a CI run.
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
-        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "2%", "imagefs.available": "2%"},
+        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1Gi", "imagefs.available": "1Gi"},
         "serializeImagePulls": False,
         "shutdownGracePeriod": "0s",
         "maxPods": 110,

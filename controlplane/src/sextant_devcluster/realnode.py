@@ -9,7 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sextant_devcluster import cluster_dns, host_cleanup, host_network, kubeconfig, node_config, pki, supervisor
+from sextant_devcluster import (
+    cluster_dns,
+    disk,
+    host_cleanup,
+    host_network,
+    kubeconfig,
+    node_config,
+    node_images,
+    pki,
+    supervisor,
+)
 from sextant_devcluster.images.index import ImageRef, ImagesError, load_index
 from sextant_devcluster.layout import NODE_IP, REAL_NODE_NAME, Layout
 from sextant_devcluster.node_lock import NodeRecord, Ownership, check_free, is_live, pid_alive
@@ -179,11 +189,26 @@ class RealNode:
         self._record_pids()
 
     def import_images(self, index: dict[str, ImageRef]) -> list[str]:
-        """Import every indexed image containerd does not have yet; return the refs imported."""
-        present = set(self._ctr("-n", "k8s.io", "images", "ls", "-q").stdout.split())
+        """Make containerd hold exactly the indexed images of the project, pinned; return the refs imported.
+
+        Earlier builds go first (pinned images are never garbage-collected, so nothing else removes them); then
+        the space check, so a short disk fails here, by name, rather than as pods that never start.
+        Raises NodeError when the disk is too full.
+        """
+        listing = node_images.parse_listing(self._ctr("-n", "k8s.io", "images", "ls").stdout)
+        for ref in node_images.stale_refs(listing, (image.ref for image in index.values())):
+            self._ctr("-n", "k8s.io", "images", "rm", "--sync", ref, timeout=120)
+        present = {ref for ref, _ in listing}
         missing = [image for image in index.values() if image.ref not in present]
+        shortfall = node_images.space_shortfall(disk.free_bytes(self.containerd_root),
+                                                [image.archive.stat().st_size for image in missing],
+                                                self.containerd_root)
+        if shortfall:
+            raise NodeError(shortfall)
         for image in missing:
             self._ctr("-n", "k8s.io", "images", "import", str(image.archive), timeout=600)
+        for image in index.values():
+            self._ctr("-n", "k8s.io", "images", "label", image.ref, node_images.PINNED_LABEL)
         return [image.ref for image in missing]
 
     def wait_ready(self, core: Any) -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .build import CacheLayout, build_all, default_cache, plan_images
-from .buildah import BuildahStore
+from .buildah import BuildahStore, exclusive, remove_leftovers
 from .definitions import IMAGES, select_images
 from .index import INDEX_PATH, ImagesError, write_index
 
@@ -41,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_machine()
         layout = CacheLayout(args.cache.resolve())
-        plans = plan_images(select_images(args.names), repo, layout)
-        refs = build_all(plans, BuildahStore.under(layout.cache), layout)
+        store = BuildahStore.under(layout.cache)
+        with exclusive(store):
+            remove_leftovers(store)
+            plans = plan_images(select_images(args.names), repo, layout)
+            refs = build_all(plans, store, layout)
         write_index(args.index or repo / INDEX_PATH, refs)
     except (ImagesError, ValueError) as exc:
         print(f"images: {exc}", file=sys.stderr)

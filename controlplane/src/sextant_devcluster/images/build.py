@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..disk import GIB, free_bytes
 from .base import base_ref, ensure_base
 from .buildah import (
     CA_BUNDLE_SECRET_ID,
@@ -16,6 +17,7 @@ from .buildah import (
     bud_args,
     buildah_argv,
     buildah_env,
+    prune_dangling,
     push_args,
     run_buildah,
     trust_bundle,
@@ -149,10 +151,13 @@ def build_image(plan: PlannedImage, store: BuildahStore, layout: CacheLayout) ->
     return archive
 
 
-#: Archives (and buildah images) of one image kept besides the newest: other checkouts on the machine may still
-#: use them. Every build adds about 0.3-1 GB per image; without pruning a day of work filled the disk (the real
+#: Archives (and buildah images) of one image kept besides the newest: another checkout on the machine may still
+#: use it. Every build adds about 0.3-1 GB per image; without pruning a day of work filled the disk (the real
 #: node's kubelet then reported DiskPressure and garbage-collected the imported images).
-KEEP_OLDER_BUILDS = 2
+KEEP_OLDER_BUILDS = 1
+#: Below this much free space after building, the cached steps of earlier builds go too (`prune_dangling`): they
+#: hold the layers of every removed build, 11 GB after a day of work, and the disk matters more than build time.
+LOW_DISK = 15 * GIB
 
 
 def prune_older_builds(name: str, keep: str, store: BuildahStore, layout: CacheLayout) -> list[str]:
@@ -192,4 +197,9 @@ def build_all(plans: Sequence[PlannedImage], store: BuildahStore, layout: CacheL
         else:
             say(f"{name:<9} {plan.ref}  up to date")
         refs[name] = ImageRef(name, plan.ref, archive.resolve())
+    if missing and free_bytes(store.root) < LOW_DISK:
+        before = free_bytes(store.root)
+        prune_dangling(store)
+        say(f"{'disk':<9} {before / GIB:.1f} GiB free: removed the cached steps of earlier builds, "
+            f"{(free_bytes(store.root) - before) / GIB:.1f} GiB back")
     return refs

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,3 +107,42 @@ def has_image(store: BuildahStore, ref: str) -> bool:
     proc = subprocess.run(buildah_argv(store, "inspect", "--type", "image", "--format", "{{.FromImageID}}", ref),
                           capture_output=True, text=True, check=False, env=buildah_env(store))
     return proc.returncode == 0
+
+
+#: buildah's directory of `RUN --mount=type=cache` contents (pip's and uv's downloads) under TMPDIR: kept.
+CACHE_MOUNTS_PREFIX = "buildah-cache"
+
+
+@contextmanager
+def exclusive(store: BuildahStore, say: Callable[[str], None] = print) -> Iterator[None]:
+    """One build command at a time on the storage: another checkout's `make images` waits here. That makes what
+    killed builds left behind safe to remove (`remove_leftovers`) and stops one build pruning under another."""
+    lock = store.root.parent / "build.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for another image build on this machine to finish (it holds {lock})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def remove_leftovers(store: BuildahStore) -> int:
+    """Delete what builds that were killed left: working containers (each keeps a mounted copy of its image) and
+    their temp directories. Only under `exclusive`. Returns how many temp directories went."""
+    env = buildah_env(store)  # creates the directories on a fresh machine
+    subprocess.run(buildah_argv(store, "rm", "--all"), capture_output=True, check=False, env=env)
+    leftovers = [entry for entry in store.tmpdir.iterdir() if not entry.name.startswith(CACHE_MOUNTS_PREFIX)]
+    for entry in leftovers:
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    return len(leftovers)
+
+
+def prune_dangling(store: BuildahStore) -> None:
+    """Delete images no tag names: the cached steps of earlier builds (the next build of a changed image repeats
+    its dependency steps)."""
+    run_buildah(store, ["rmi", "--prune"], what="removing the cached steps of earlier builds")
