@@ -174,9 +174,16 @@ CHILD_RESOURCES = frozenset({"deployments", "services", "configmaps", "horizonta
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"})
 
 
-def controller_writes(cluster: Any) -> int:
-    """Writes to InferenceServices and to their children's specs (both projects' kinds), as the API server
-    counted them: at rest, only a serving controller makes these."""
+#: What the training side writes besides: TrainingJobs (any subresource) and their Jobs' specs (a Job's status is
+#: the job controller's).
+TRAINING_RESOURCES = frozenset({"trainingjobs"})
+TRAINING_CHILD_RESOURCES = frozenset({"jobs"})
+
+
+def controller_writes(cluster: Any, controllers: frozenset[str] = CONTROLLER_RESOURCES,
+                      children: frozenset[str] = CHILD_RESOURCES) -> int:
+    """Writes to the `controllers` resources and to their `children`'s specs (by default InferenceServices and
+    both projects' serving kinds), as the API server counted them: at rest, only an operator makes these."""
     return sum(count for labels, count in _requests(cluster) if labels.get("verb") in WRITE_VERBS and (
-        labels.get("resource") in CONTROLLER_RESOURCES
-        or (labels.get("resource") in CHILD_RESOURCES and not labels.get("subresource"))))
+        labels.get("resource") in controllers
+        or (labels.get("resource") in children and not labels.get("subresource"))))

@@ -10,7 +10,9 @@ Then, from 10 threads:
    its Job (watch streams, tests/support/scale_watch.py), and no Job created twice;
 2. N InferenceServices: time until every child exists and until every one is Ready (its pods on the fake nodes);
 3. SEXTANT_BENCH_MEMORY_CHANGES (default 10) rounds of one spec change to every InferenceService
-   (`scaling.maxReplicas` 4, 5, ...), each round waited for until every HPA carries the new value.
+   (`scaling.maxReplicas` 4, 5, ...), each round waited for until every HPA carries the new value;
+4. SEXTANT_BENCH_MEMORY_REST seconds (default 300, 0 skips it) with all 2N objects at rest (P4): the writes the
+   API server counted to TrainingJobs, InferenceServices and their children's specs, and both operators' CPU.
 
 After each step, once the operator's CPU has been quiet for 10 s (at most SETTLE_TIMEOUT), both processes'
 resident memory is read from /proc. Results in bench-results/operator-memory.{json,md}. KServe's controller has
@@ -42,12 +44,20 @@ from tests.bench.pipelines.common import RESULTS, env_int, write_results
 from tests.support import idle_kopf_operator
 from tests.support.polling import eventually
 from tests.support.processes import free_port, http_status, process_figures
-from tests.support.scale_watch import ScaleRecorder
+from tests.support.scale_watch import (
+    CHILD_RESOURCES,
+    CONTROLLER_RESOURCES,
+    TRAINING_CHILD_RESOURCES,
+    TRAINING_RESOURCES,
+    ScaleRecorder,
+    controller_writes,
+)
 from tests.support.serving_models import register_iris
 from tests.support.sextant_operator import SERVICE_ACCOUNT, OperatorProcess, apply_docs, chart_rbac, install_crds
 
 N = env_int("SEXTANT_BENCH_MEMORY_N", 1000)
 CHANGES = env_int("SEXTANT_BENCH_MEMORY_CHANGES", 10)
+REST_SECONDS = env_int("SEXTANT_BENCH_MEMORY_REST", 300)
 STEP_TIMEOUT = env_int("SEXTANT_BENCH_MEMORY_TIMEOUT", 300 + N)  # per step: a miss fails the run after recording
 SETTLE_TIMEOUT = 120.0
 #: 1: run the operator under tracemalloc (tests/support/traced_operator.py) and keep its largest allocation sites at
@@ -194,6 +204,9 @@ def test_bench_operator_memory_against_an_idle_kopf_operator(scale_cluster: Loca
                 figures["duplicates"] = recorder.duplicates()
             finally:
                 recorder.stop()
+        if REST_SECONDS:
+            figures["rest"] = _at_rest(scale_cluster, operator.proc.pid, idle.proc.pid)
+            print(f"at rest {REST_SECONDS} s: {figures['rest']}")
         if TRACE:
             RESULTS.mkdir(parents=True, exist_ok=True)
             for dump in tmp_path.glob("tracemalloc.*.txt"):
@@ -203,6 +216,22 @@ def test_bench_operator_memory_against_an_idle_kopf_operator(scale_cluster: Loca
     finally:
         operator.stop()
         idle.stop()
+
+
+def _writes(cluster: LocalCluster) -> int:
+    return controller_writes(cluster, CONTROLLER_RESOURCES | TRAINING_RESOURCES,
+                             CHILD_RESOURCES | TRAINING_CHILD_RESOURCES)
+
+
+def _at_rest(cluster: LocalCluster, pid: int, idle_pid: int) -> dict[str, Any]:
+    """Writes and both operators' CPU seconds over REST_SECONDS with nothing changing (a fixed window: the
+    figure is a rate)."""
+    writes, cpu, idle_cpu = _writes(cluster), process_figures(pid)["cpu_seconds"], \
+        process_figures(idle_pid)["cpu_seconds"]
+    time.sleep(REST_SECONDS)
+    return {"seconds": REST_SECONDS, "writes": _writes(cluster) - writes,
+            "cpu_seconds": process_figures(pid)["cpu_seconds"] - cpu,
+            "idle_kopf_cpu_seconds": process_figures(idle_pid)["cpu_seconds"] - idle_cpu}
 
 
 def _write(figures: dict[str, Any]) -> None:
@@ -215,4 +244,9 @@ def _write(figures: dict[str, Any]) -> None:
         s, k = m["sextant"], m["idle_kopf"]
         table.append(f"| {m['step']} | {s['rss_mib']:.0f} ({s['peak_rss_mib']:.0f}) | {k['rss_mib']:.0f} | "
                      f"{s['rss_mib'] / k['rss_mib']:.2f} | {s['cpu_seconds']:.1f} | {m['load_avg_1m']:.1f} |")
+    if "rest" in figures:
+        rest = figures["rest"]
+        table += ["", f"At rest {rest['seconds']} s with all {2 * figures['n']} objects: {rest['writes']} writes to "
+                  f"TrainingJobs, InferenceServices and their children's specs; CPU {rest['cpu_seconds']:.1f} s "
+                  f"(idle kopf operator {rest['idle_kopf_cpu_seconds']:.1f} s)"]
     write_results("operator-memory", {k: v for k, v in figures.items() if k != "duplicates"}, table)
