@@ -341,3 +341,13 @@ def test_the_status_writer_leaves_fields_it_does_not_own() -> None:
     desired = {"phase": "Succeeded"}
     assert status_changes(current, desired, frozenset({"phase", "progress"})) == {"phase": "Succeeded",
                                                                                   "progress": None}
+
+
+def test_a_running_job_is_not_polled_its_job_and_pods_events_drive_it() -> None:
+    """P4: 1,000 Running TrainingJobs at rest read every 30 s cost 73 CPU-seconds in 5 minutes."""
+    tj, job = _running(SPEC)
+    jobs = [job_view(_job_body(job, active=1, startTime=T0))]
+    running = [pod_view(_pod("iris-g1", "iris-g1", phase="Running", running={}))]
+    plan = plan_trainingjob(Observed(tj, jobs=jobs, pods=running, now=T1), SETTINGS)
+    assert plan.status["phase"] == "Running" and plan.apply == []
+    assert plan.requeue_after is None
