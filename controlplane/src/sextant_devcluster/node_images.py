@@ -52,12 +52,10 @@ def space_shortfall(free: int, archive_sizes: Sequence[int], root: Path) -> str 
     needed = space_needed(archive_sizes)
     if free >= needed:
         return None
-    images = UNPACK_FACTOR * sum(archive_sizes)
+    images = needed - WORKING_SPACE
     return (f"only {free / GIB:.1f} GiB free on the file system of {root}; the real node needs "
             f"{needed / GIB:.1f} GiB: {images / GIB:.1f} to import {len(archive_sizes)} image(s) and "
             f"{WORKING_SPACE / GIB:.0f} for pods' logs and volumes, the object store and etcd. With less, a test "
             "session's pods can fill the disk, and below 1 GiB the kubelet stops starting pods. Free space and start "
-            "again: `du -sh "
-            "~/.cache/sextant/* /tmp/pytest-of-$USER` shows what the caches and earlier test sessions hold; see "
-            "\"Disk space\" in docs/development.md")
-
+            "again: `du -sh ~/.cache/sextant/* /tmp/pytest-of-$USER` shows what the caches and earlier test "
+            "sessions hold; see \"Disk space\" in docs/development.md")

@@ -128,18 +128,18 @@ def exclusive(store: BuildahStore, say: Callable[[str], None] = print) -> Iterat
         yield
 
 
-def remove_leftovers(store: BuildahStore) -> int:
+def remove_leftovers(store: BuildahStore) -> None:
     """Delete what builds that were killed left: working containers (each keeps a mounted copy of its image) and
-    their temp directories. Only under `exclusive`. Returns how many temp directories went."""
+    their temp directories. Only under `exclusive`."""
     env = buildah_env(store)  # creates the directories on a fresh machine
     subprocess.run(buildah_argv(store, "rm", "--all"), capture_output=True, check=False, env=env)
-    leftovers = [entry for entry in store.tmpdir.iterdir() if not entry.name.startswith(CACHE_MOUNTS_PREFIX)]
-    for entry in leftovers:
+    for entry in store.tmpdir.iterdir():
+        if entry.name.startswith(CACHE_MOUNTS_PREFIX):
+            continue
         if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
-    return len(leftovers)
 
 
 def prune_dangling(store: BuildahStore) -> None:

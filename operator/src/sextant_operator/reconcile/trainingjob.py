@@ -297,8 +297,8 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
             status["progress"] = _progress(observed.progress[latest.name])
         elif current.get("progress") and current.get("run", {}).get("id") == latest.name:
             status["progress"] = current["progress"]
-    # A running Job's changes arrive as events of the Job and its pods, so a Running TrainingJob is not polled:
-    # 1,000 of them at rest cost 73 CPU-seconds in 5 minutes when each was read again every 30 s (P4).
+    # A running Job's changes arrive as events of the Job and its pods, so a Running TrainingJob is not polled
+    # (one read each every 30 s saved; the operator's CPU at rest did not change with it: docs/scale.md, P4).
     waits = [ACTIVE_RESYNC_SECONDS] if phase not in TERMINAL and phase != "Running" else []
     if phase == "Running" and (spec.get("tuning") or spec.get("automl")):
         waits.append(PROGRESS_SECONDS)
