@@ -47,14 +47,15 @@ class AutomlOutcome(SearchOutcome):
         return {"members": [{"algorithm": m.algorithm, "params": m.params} for m in self.members]}
 
 
-def candidate_algorithms(task: str, spec: AutomlSpec) -> list[str]:
-    """The algorithms to search, cheapest first; raises SpecError for names outside the catalogue."""
+def candidate_algorithms(task: str, spec: AutomlSpec, rows: int = 0) -> list[str]:
+    """The algorithms to search, cheapest first on `rows` rows; raises SpecError for names outside the
+    catalogue."""
     names = spec.algorithms or DEFAULT_AUTOML[task]
     for i, name in enumerate(names):
         algorithm_for(task, name, f"automl.algorithms[{i}]")
         if name not in SPACES[task]:
             raise SpecError(f"automl.algorithms[{i}]", f"{name!r} has no AutoML search space.", "remove it.")
-    return sorted(dict.fromkeys(names), key=lambda n: CATALOGUE[task][n].cost)
+    return sorted(dict.fromkeys(names), key=lambda n: CATALOGUE[task][n].cost_at(rows))
 
 
 def _suggest(trial: optuna.Trial, algorithm: str, space: list[ParamSpace]) -> dict[str, Any]:
@@ -76,8 +77,9 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
     """Defaults of every algorithm first (cheapest first), then TPE over (algorithm, params) until an exit
     criterion holds. `clock`: the run's deadline (default: the budget from now); `refits`: how many final fits
     follow the search (their cost, and the tail of the run, are kept out of the search's time)."""
-    names = candidate_algorithms(problem.task, spec)
-    weights = {name: CATALOGUE[problem.task][name].cost for name in names}
+    rows = len(problem.X) * (problem.folds - 1) // max(problem.folds, 1)  # a fold's training rows
+    names = candidate_algorithms(problem.task, spec, rows)
+    weights = {name: CATALOGUE[problem.task][name].cost_at(rows) for name in names}
     budget = SearchBudget(clock or RunClock(spec.time_budget_s), problem.folds, refits, weights)
     search_started = budget.clock.now()
     cap = spec.max_trials or 10_000

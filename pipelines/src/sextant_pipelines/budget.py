@@ -57,10 +57,10 @@ class SearchBudget:
     hook of cross-validation asks `fold_fits(seconds)` before each fold so a trial that cannot finish stops.
     """
 
-    def __init__(self, clock: RunClock, folds: int, refits: int = 1, weights: dict[str, int] | None = None) -> None:
+    def __init__(self, clock: RunClock, folds: int, refits: int = 1, weights: dict[str, float] | None = None) -> None:
         self.clock, self.folds, self.refits = clock, folds, refits
         self.cost: dict[str, float] = {}
-        self.weights = weights or {}  # relative costs (the catalogue's), for algorithms not tried yet
+        self.weights = weights or {}  # relative costs (the catalogue's at these rows), for algorithms not tried yet
         self.best_refit = 0.0
 
     @property
@@ -101,5 +101,5 @@ class SearchBudget:
         if not self.cost:
             return 0.0
         known = max(self.cost, key=lambda a: self.cost[a])
-        ratio = self.weights.get(algorithm, 1) / max(self.weights.get(known, 1), 1)
+        ratio = self.weights.get(algorithm, 1.0) / max(self.weights.get(known, 1.0), 1.0)
         return self.cost[known] * max(ratio, 1.0) / max(self.folds, 1)

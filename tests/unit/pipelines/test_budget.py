@@ -16,9 +16,10 @@ from sklearn.datasets import load_breast_cancer
 
 from sextant_pipelines import automl
 from sextant_pipelines.budget import RunClock, SearchBudget, refit_seconds
+from sextant_pipelines.catalogue import CATALOGUE
 from sextant_pipelines.crossval import Problem, TrialResult, cross_validate
 from sextant_pipelines.profile import profile
-from sextant_pipelines.spec import PreprocessingSpec
+from sextant_pipelines.spec import AutomlSpec, PreprocessingSpec
 
 
 class FakeTime:
@@ -64,6 +65,22 @@ def small_problem() -> Problem:
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     return Problem("classification", profile(X, y, "classification").schema, PreprocessingSpec(), X, y,
                    "accuracy", seed=0, folds=5)
+
+
+def test_a_kernel_svm_on_many_rows_is_tried_last_and_not_at_all_when_its_cost_does_not_fit() -> None:
+    """On 12,000 rows SVR's default trial took 20 s of a 30 s budget while gradient boosting took under 1 s: its
+    cost grows with the square of the rows, so on many rows it goes last and is skipped when it cannot fit."""
+    spec = AutomlSpec(time_budget_s=30)
+    few, many = (automl.candidate_algorithms("regression", spec, rows) for rows in (500, 12_000))
+    assert few.index("svr") < few.index("random_forest")
+    assert many[-1] == "svr"
+    now = FakeTime()
+    weights = {n: CATALOGUE["regression"][n].cost_at(12_000) for n in many}
+    budget = SearchBudget(RunClock(30, started=now(), now=now), folds=5, refits=2, weights=weights)
+    budget.learn("random_forest", 6.0, True)
+    now.value += 8  # 22 s left: another random forest fits, an SVR (estimated from the forest's cost) does not
+    assert budget.affords("random_forest") and not budget.affords("svr")
+    assert weights["svr"] == 24 * weights["ridge"]  # 2 at 1,000 rows, times 12
 
 
 def test_a_trial_that_cannot_finish_stops_before_its_next_fold() -> None:
