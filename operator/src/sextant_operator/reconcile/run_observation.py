@@ -63,6 +63,24 @@ class PodView:
     restarted_reason: str | None = None  # why the container last stopped before a restart (OOMKilled, Error)
 
 
+#: The trainer writes its result document before it exits, so a completed Job without one this long after means
+#: it was written to another store or not at all; the run fails saying so instead of waiting for ever.
+RESULT_WAIT_SECONDS = 300.0
+RESULT_RETRY_MIN_SECONDS, RESULT_RETRY_MAX_SECONDS = 5.0, 60.0
+
+
+def result_retry_seconds(waited: float) -> float:
+    """When to look for a missing result again: after 5 s at first, then a quarter of the wait so far, at most
+    60 s (1,000 completed runs without results read every 5 s cost the operator a fifth of a core)."""
+    return min(max(waited / 4, RESULT_RETRY_MIN_SECONDS), RESULT_RETRY_MAX_SECONDS)
+
+
+def result_waited(jobs: Sequence[JobView], now: str) -> float:
+    """Seconds since the run's train Job completed (0 if it has not, or did not say when)."""
+    train = next((j for j in jobs if j.role == ROLE_TRAIN), None)
+    return _seconds_between(train.completion_time, now) if train is not None and train.complete else 0.0
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """A run's phase as observed, with the reason word and a message a person can act on."""
@@ -223,6 +241,14 @@ def observe_run(jobs: Sequence[JobView], pods: Sequence[PodView], result: Mappin
     train = next((j for j in jobs if j.role == ROLE_TRAIN), None)
     if train is not None and train.complete:
         if result is None:
+            waited = result_waited(jobs, now)
+            if waited >= RESULT_WAIT_SECONDS:
+                log_of = f"kubectl logs job/{train.name}" if train.kind == "Job" else "its runner pod's log"
+                return RunOutcome("Failed", "ResultMissing", f"the trainer's {train.kind} {train.name} completed "
+                                  f"{waited:.0f} s ago, but its result document is not in the operator's artifact "
+                                  f"store: the trainer wrote it to another store or not at all. Read its log "
+                                  f"({log_of}) and check that it and the operator use the same store (chart value "
+                                  "artifactStore.uri); then change spec.trigger to run again")
             return RunOutcome("Running", "ReadingResult", "the trainer finished; reading its result document")
         if result.get("status") != "Succeeded":
             return RunOutcome("Failed", str(result.get("reason", "TrainerFailed")), str(result.get("message", "")))

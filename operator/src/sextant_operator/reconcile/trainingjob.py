@@ -24,7 +24,7 @@ from .run_history import history_deletions as _history_deletions
 from .run_history import known_runs as _known_runs
 from .run_history import run_order as _run_order
 from .run_names import ROLE_TRAIN, ROLE_TRIALS, training_fingerprint
-from .run_observation import JobView, PodView, RunOutcome, observe_run
+from .run_observation import JobView, PodView, RunOutcome, observe_run, result_retry_seconds, result_waited
 from .run_schedule import next_tick, parse_time
 from .training_job_manifest import RunIdentity, TrainingSettings, train_job, trial_shards, trials_job
 
@@ -39,7 +39,6 @@ DASK_MESSAGE = ("spec.compute.dask needs the operator's Dask support, which is o
 RUN_NOT_CREATED = "RunNotCreated"
 MAX_RECORDS = 10
 ACTIVE_RESYNC_SECONDS = 30.0
-RESULT_RETRY_SECONDS = 5.0
 PROGRESS_SECONDS = 10.0
 #: Status fields carried from the run that last succeeded until another one does.
 MODEL_FIELDS = ("model", "best", "metrics", "accepted", "dataQualityReport", "trials", "compute")
@@ -303,7 +302,7 @@ def plan_trainingjob(observed: Observed, settings: TrainingSettings) -> Training
     if phase == "Running" and (spec.get("tuning") or spec.get("automl")):
         waits.append(PROGRESS_SECONDS)
     if phase == "Running" and reason == "ReadingResult":
-        waits.append(RESULT_RETRY_SECONDS)
+        waits.append(result_retry_seconds(result_waited(latest.jobs, now)))
     if spec.get("schedule") and not spec.get("suspend"):
         tick = next_tick(spec["schedule"]["cron"], now)
         status["nextScheduleTime"] = tick.strftime("%Y-%m-%dT%H:%M:%SZ")
