@@ -73,18 +73,20 @@ def score(task: str, truth: Any, predicted: Any) -> float:
     return float(accuracy_score(truth, predicted) if task == "classification" else r2_score(truth, predicted))
 
 
-def sextant_run(name: str, meta: dict[str, Any], train: Path, test: Path, budget: float) -> dict[str, Any]:
-    """The user path: a TrainingJob with defaults, sextant-train, the registered model scored on unseen rows."""
+def sextant_run(name: str, meta: dict[str, Any], train: Path, test: Path, budget: float,
+                automl: dict[str, Any] | None = None, core: list[str] = SEXTANT_CORE) -> dict[str, Any]:
+    """The user path: a TrainingJob with defaults (or the `automl` fields given), sextant-train, the registered
+    model scored on unseen rows. Files go beside `train`, so two runs side by side need two directories."""
     directory = train.parent
     job = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "TrainingJob",
            "metadata": {"name": name.replace("_", "-"), "namespace": "bench"},
            "spec": {"task": meta["task"], "model": {"name": name.replace("_", "-")},
                     "dataset": {"uri": train.as_uri(), "target": meta["target"]},
-                    "automl": {"timeBudget": f"{budget:.0f}s"}}}
+                    "automl": {"timeBudget": f"{budget:.0f}s", **(automl or {})}}}
     (directory / "job.yaml").write_text(yaml.safe_dump(job))
     store = (directory / "store").as_uri()
     started = time.perf_counter()
-    proc = subprocess.run([*SEXTANT_CORE, sys.executable, "-m", "sextant_pipelines", "run", "--spec",
+    proc = subprocess.run([*core, sys.executable, "-m", "sextant_pipelines", "run", "--spec",
                            str(directory / "job.yaml"), "--store", store, "--result", str(directory / "result.json")],
                           capture_output=True, text=True, timeout=budget * 3 + 300,
                           env={**os.environ, "OMP_NUM_THREADS": "1", "BENTOML_DO_NOT_TRACK": "true"})
