@@ -33,7 +33,7 @@ class Algorithm:
         """Relative cost of a fit on `rows` rows. The weights are set at about 1,000 rows; an algorithm that grows
         faster than linearly costs that much more beyond (a kernel SVM took 20 s of a 30 s budget on 12,000 rows,
         where gradient boosting took under 1 s)."""
-        return self.cost * max(rows / COST_ROWS, 1.0) ** (self.rows_power - 1)
+        return float(self.cost * max(rows / COST_ROWS, 1.0) ** (self.rows_power - 1))
 
     def estimator_class(self) -> Callable[..., BaseEstimator]:
         """The estimator class itself: for an entry imported on use, importing it now."""
