@@ -149,7 +149,7 @@ def _record(budget: SearchBudget, trials: list[TrialResult], result: TrialResult
     best = max(complete, key=_rank)
     _release_outputs(trials, best)
     single = refit_seconds(best.seconds, budget.folds, budget.refits)
-    voting = refit_seconds(sum(m.seconds for m in _top_members(trials)), budget.folds, 1) \
+    voting = refit_seconds(sum(m.seconds for m in top_members(trials)), budget.folds, 1) \
         if spec.ensemble != "none" and supervised else 0.0
     # The ensemble's refit on the training rows is reserved; its refit on all rows runs only if time is left.
     budget.reserve(max(single, voting))
@@ -159,7 +159,7 @@ def _release_outputs(trials: list[TrialResult], best: TrialResult) -> None:
     """Keep out-of-fold outputs only where they can still be used: the best trial (its decision threshold) and
     the ensemble's candidates. Another trial's can never be chosen again (a new trial brings its own), and on
     17 M rows each trial's are 272 MB."""
-    keep = {id(t) for t in _top_members(trials)} | {id(best)}
+    keep = {id(t) for t in top_members(trials)} | {id(best)}
     for trial in trials:
         if id(trial) not in keep:
             trial.oof = None
@@ -236,14 +236,16 @@ def _exit_reason(problem: Problem, spec: AutomlSpec, trials: list[TrialResult], 
     return ""
 
 
-def _top_members(trials: list[TrialResult]) -> list[TrialResult]:
+def top_members(trials: list[TrialResult]) -> list[TrialResult]:
+    """An ensemble's candidates: the best complete trial of each algorithm, best first, at most ENSEMBLE_SIZE."""
     best_per_algorithm: dict[str, TrialResult] = {}
     for t in sorted((t for t in trials if t.state == "complete" and t.oof is not None), key=lambda t: -t.score):
         best_per_algorithm.setdefault(t.algorithm, t)
     return list(best_per_algorithm.values())[:ENSEMBLE_SIZE]
 
 
-def _oof_score(problem: Problem, outputs: np.ndarray) -> float:
+def oof_score(problem: Problem, outputs: np.ndarray) -> float:
+    """The objective's score of out-of-fold `outputs` (predictions, or class probabilities) on the problem's rows."""
     if problem.y is None:
         raise TrainingError("ensembles need labelled rows.", "set dataset.target or automl.ensemble: none.")
     if problem.task == "regression":
@@ -263,7 +265,7 @@ def ensemble_refit_seconds(kind: str, members: list[TrialResult], folds: int, re
 def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget: SearchBudget) -> None:
     """Score the ensemble from out-of-fold predictions (no refits) and keep it only if it beats the best single
     and its final fits still finish within the run's deadline (less the tail)."""
-    members = _top_members(outcome.trials)
+    members = top_members(outcome.trials)
     stacked = [m.oof for m in members if m.oof is not None]
     if len(stacked) < 2 or len(stacked) != len(members) or len({s.ndim for s in stacked}) != 1:
         return
@@ -271,20 +273,25 @@ def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget
     if budget.clock.now() + refit > budget.clock.deadline - budget.clock.tail_seconds():
         log.info("%s ensemble skipped: its final fit would not finish within the time budget", kind)
         return
-    if kind == "voting":
-        outputs = np.mean(stacked, axis=0)
-    else:
-        features = np.hstack([s.reshape(len(s), -1) for s in stacked])
-        meta, cv = _meta_learner(problem)
-        method = "predict_proba" if problem.task == "classification" else "predict"
-        outputs = cross_val_predict(meta, features, problem.y, cv=cv, method=method)
-    score = _oof_score(problem, outputs)
+    outputs = ensemble_outputs(problem, kind, stacked)
+    score = oof_score(problem, outputs)
     current = outcome.best.score if outcome.choice == "single" else outcome.ensemble_scores[outcome.choice]
     outcome.ensemble_scores[kind] = score
     log.info("%s ensemble of %s scores %.5f out of fold (best so far %.5f)", kind,
              [m.algorithm for m in members], score, current)
     if score > current:
         outcome.choice, outcome.members, outcome.oof = kind, members, outputs
+
+
+def ensemble_outputs(problem: Problem, kind: str, stacked: list[np.ndarray]) -> np.ndarray:
+    """The ensemble's out-of-fold outputs from its members': their mean (voting), or the meta-learner's own
+    out-of-fold predictions on them (stacking), so neither is scored on rows it learned from."""
+    if kind == "voting":
+        return np.asarray(np.mean(stacked, axis=0))
+    features = np.hstack([s.reshape(len(s), -1) for s in stacked])
+    meta, cv = _meta_learner(problem)
+    method = "predict_proba" if problem.task == "classification" else "predict"
+    return np.asarray(cross_val_predict(meta, features, problem.y, cv=cv, method=method))
 
 
 def _meta_learner(problem: Problem) -> tuple[BaseEstimator, Any]:

@@ -1,0 +1,148 @@
+"""Benchmark (issue 13, point 1): does choosing an ensemble by its out-of-fold score (what `ensemble: auto` does)
+pay on rows the search never saw, or would a stricter gate, or none, do better?
+
+The time-budgeted benchmarks (test_bench_automl_defaults.py) mix two things: the ensemble's choice and the search
+time it reserves. Here the search is the same for every rule: a fixed number of trials (TRIALS_BY_ROWS, about
+what 30 s gives) and no time limit, so the trials are identical and only the choice differs. Per dataset and
+split (the user-path benchmark's datasets and 75/25 splits): the best single model, the voting and the stacking
+ensemble of the best trial per algorithm, each refitted on the training rows and scored on the test rows
+(accuracy or R2, as there), and each one's out-of-fold score per CV fold. Then each rule picks:
+
+- `by out-of-fold score` (the default): voting, then stacking, each kept if its out-of-fold score is higher;
+- `one standard error`: the same, and the gain over the incumbent's per-fold scores must exceed one standard
+  error of the per-fold differences (the rule CART and glmnet use to prefer the simpler model);
+- `ensemble: none`: always the best single model.
+
+Ratio = a rule's mean test score / the best single model's. SEXTANT_BENCH_DATA, SEXTANT_BENCH_DATASETS and
+SEXTANT_BENCH_REPEATS as in the user-path benchmark. Results: bench-results/pipelines-automl-ensemble-choice.md.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from sextant_pipelines import automl, steps
+from sextant_pipelines.crossval import Problem
+from sextant_pipelines.preprocess import build_model
+from sextant_pipelines.spec import parse_spec
+from tests.bench.pipelines.common import env_int, write_results
+from tests.bench.pipelines.test_bench_automl import FLAML_PYTHON
+from tests.bench.pipelines.test_bench_automl_user_path import datasets, score, split_files
+
+KINDS = ("single", "voting", "stacking")
+Record = dict[str, Any]
+
+
+def trials_for(rows: int) -> int:
+    """About the trials a 30 s run gets on one core (7-75 in the user-path benchmark, fewer on more rows)."""
+    return 40 if rows < 1000 else 20 if rows < 5000 else 12
+
+
+def _fold_scores(problem: Problem, outputs: Any) -> list[float] | None:
+    """The objective per CV fold (None when a fold cannot be scored on its own)."""
+    scores = []
+    for _, rows in problem.splits():
+        fold = replace(problem, X=problem.X.iloc[rows], y=None if problem.y is None else problem.y.iloc[rows])
+        try:
+            scores.append(automl.oof_score(fold, outputs[rows]))
+        except ValueError:
+            return None
+    return scores
+
+
+def _candidates(name: str, meta: dict[str, Any], train: Path, test: Path) -> Record:
+    spec = parse_spec({"task": meta["task"], "model": {"name": "bench"},
+                       "dataset": {"uri": train.as_uri(), "target": meta["target"]},
+                       "automl": {"timeBudget": "24h", "ensemble": "none",
+                                  "exitCriteria": {"maxTrials": trials_for(meta["rows"])}}})
+    prepared = steps.prepare(spec)
+    assert spec.automl is not None
+    problem = steps.problem_for(spec, prepared, spec.automl.cv_folds, {})
+    with threadpool_limits(1):
+        outcome = automl.search(problem, spec.automl, lambda *_: None)
+    members = automl.top_members(outcome.trials)
+    rows = pd.read_csv(test)
+    truth = rows.pop(meta["target"])
+    record: Record = {"dataset": name, "rows": meta["rows"], "trials": len(outcome.trials), "choices": {}}
+    for kind in KINDS:
+        if kind != "single" and len(members) < 2:
+            continue
+        outputs = outcome.best.oof if kind == "single" else \
+            automl.ensemble_outputs(problem, kind, [m.oof for m in members if m.oof is not None])
+        assert outputs is not None
+        chosen = automl.AutomlOutcome(outcome.best, outcome.trials, choice=kind, members=members)
+        model = build_model(prepared.profile.schema, spec.preprocessing, automl.final_estimator(problem, chosen),
+                            spec.task, len(prepared.train_X))
+        with threadpool_limits(1):
+            model.fit(prepared.train_X, prepared.train_y)
+        record["choices"][kind] = {"oof": automl.oof_score(problem, outputs), "folds": _fold_scores(problem, outputs),
+                                   "test": score(meta["task"], truth, model.predict(rows))}
+    return record
+
+
+def by_oof_score(challenger: Record, incumbent: Record) -> bool:
+    return bool(challenger["oof"] > incumbent["oof"])
+
+
+def one_standard_error(challenger: Record, incumbent: Record) -> bool:
+    if not by_oof_score(challenger, incumbent) or challenger["folds"] is None or incumbent["folds"] is None:
+        return by_oof_score(challenger, incumbent)
+    gains = [c - i for c, i in zip(challenger["folds"], incumbent["folds"], strict=True)]
+    return bool(statistics.mean(gains) > statistics.stdev(gains) / math.sqrt(len(gains)))
+
+
+RULES: dict[str, Callable[[Record, Record], bool]] = {
+    "by out-of-fold score (default)": by_oof_score, "one standard error": one_standard_error,
+    "ensemble: none": lambda challenger, incumbent: False}
+
+
+def choose(record: Record, keep: Callable[[Record, Record], bool]) -> str:
+    """What `ensemble: auto` ends with under rule `keep`: voting, then stacking, each against the choice so far."""
+    current = "single"
+    for kind in ("voting", "stacking"):
+        if kind in record["choices"] and keep(record["choices"][kind], record["choices"][current]):
+            current = kind
+    return current
+
+
+@pytest.mark.bench
+@pytest.mark.timeout(6 * 3600)
+def test_choosing_an_ensemble_by_out_of_fold_score_against_stricter_rules(tmp_path: Path) -> None:
+    if not FLAML_PYTHON.exists():  # its venv exports the datasets
+        pytest.skip(f"bench venv missing at {FLAML_PYTHON}: run bash tests/bench/pipelines/setup.sh")
+    repeats = env_int("SEXTANT_BENCH_REPEATS", 3)
+    records: list[Record] = []
+    for name, meta in datasets().items():
+        for seed in range(2000, 2000 + repeats):
+            directory = tmp_path / f"{name}-{seed}"
+            directory.mkdir()
+            records.append(_candidates(name, meta, *split_files(name, meta, seed, directory)))
+            tests = {k: round(v["test"], 4) for k, v in records[-1]["choices"].items()}
+            print(f"{name:<22} seed {seed}: {records[-1]['trials']} trials, test {tests}", flush=True)
+    names = list(dict.fromkeys(r["dataset"] for r in records))
+    lines = ["| dataset | rows | " + " | ".join(RULES) + " |", "|---|---:|" + "---:|" * len(RULES)]
+    ratios: dict[str, dict[str, float]] = {rule: {} for rule in RULES}
+    for name in names:
+        rows = [r for r in records if r["dataset"] == name]
+        single = statistics.mean(r["choices"]["single"]["test"] for r in rows)
+        for rule, keep in RULES.items():
+            chosen = statistics.mean(r["choices"][choose(r, keep)]["test"] for r in rows)
+            ratios[rule][name] = chosen / single if single > 0 else float("nan")
+        lines.append(f"| {name} | {rows[0]['rows']} | " + " | ".join(f"{ratios[r][name]:.4f}" for r in RULES) + " |")
+    lines.append("")
+    for rule in RULES:
+        values = list(ratios[rule].values())
+        lines.append(f"{rule}: mean ratio to the best single model {statistics.mean(values):.4f}, >= 1 on "
+                     f"{sum(v >= 1 for v in values)} of {len(values)}, lowest {min(values):.4f}")
+    lines.append(f"\n{repeats} splits each; test score of the chosen model / the best single model's")
+    write_results("pipelines-automl-ensemble-choice", {"records": records, "ratios": ratios}, lines)
+    assert len(names) == len(datasets()) and all(r["choices"]["single"]["folds"] for r in records)
