@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -213,7 +214,8 @@ def test_bench_operator_memory_against_an_idle_kopf_operator(scale_cluster: Loca
             with scale_cluster.api_client() as api:
                 eventually(partial(_all_terminal, client.CustomObjectsApi(api), N), interval=5,
                            timeout=RESULT_WAIT_SECONDS + STEP_TIMEOUT, what=f"{N} TrainingJobs Succeeded or Failed")
-            figures["trainingjobs_terminal_s"] = time.time() - started
+                figures["trainingjobs_terminal_s"] = time.time() - started
+                figures["trainingjob_reasons"] = _reasons(client.CustomObjectsApi(api))
             record(f"{N} TrainingJobs Succeeded or Failed")
             figures["rest"] = _at_rest(scale_cluster, operator.proc.pid, idle.proc.pid)
             print(f"at rest {REST_SECONDS} s: {figures['rest']}")
@@ -232,6 +234,13 @@ def _all_terminal(custom: client.CustomObjectsApi, count: int) -> bool:
     """Whether `count` TrainingJobs are Succeeded or Failed (on kwok's nodes: Failed, ResultMissing)."""
     items = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "trainingjobs")["items"]
     return sum((t.get("status") or {}).get("phase") in ("Succeeded", "Failed") for t in items) >= count
+
+
+def _reasons(custom: client.CustomObjectsApi) -> dict[str, int]:
+    """How many TrainingJobs end with each phase/reason (so a rest window after failures says which)."""
+    items = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "trainingjobs")["items"]
+    return dict(Counter(f"{(t.get('status') or {}).get('phase')}/{(t.get('status') or {}).get('reason')}"
+                        for t in items))
 
 
 def _writes(cluster: LocalCluster) -> int:
@@ -263,7 +272,7 @@ def _write(figures: dict[str, Any]) -> None:
     if "rest" in figures:
         rest = figures["rest"]
         table += ["", f"Every TrainingJob Succeeded or Failed {figures.get('trainingjobs_terminal_s', 0):.0f} s after "
-                  "the spec changes (on kwok: ResultMissing, no trainer writes a result)",
+                  f"the spec changes: {figures.get('trainingjob_reasons', {})} (on kwok no trainer writes a result)",
                   "", f"At rest {rest['seconds']} s with all {2 * figures['n']} objects: {rest['writes']} writes to "
                   f"TrainingJobs, InferenceServices and their children's specs; CPU {rest['cpu_seconds']:.1f} s "
                   f"(idle kopf operator {rest['idle_kopf_cpu_seconds']:.1f} s)"]
