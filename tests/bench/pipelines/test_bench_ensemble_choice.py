@@ -2,7 +2,7 @@
 pay on rows the search never saw, or would a stricter gate, or none, do better?
 
 The time-budgeted benchmarks (test_bench_automl_defaults.py) mix two things: the ensemble's choice and the search
-time it reserves. Here the search is the same for every rule: a fixed number of trials (TRIALS_BY_ROWS, about
+time it reserves. Here the search is the same for every rule: a fixed number of trials (`trials_for`, about
 what 30 s gives) and no time limit, so the trials are identical and only the choice differs. Per dataset and
 split (the user-path benchmark's datasets and 75/25 splits): the best single model, the voting and the stacking
 ensemble of the best trial per algorithm, each refitted on the training rows and scored on the test rows
@@ -94,8 +94,10 @@ def by_oof_score(challenger: Record, incumbent: Record) -> bool:
 
 
 def one_standard_error(challenger: Record, incumbent: Record) -> bool:
-    if not by_oof_score(challenger, incumbent) or challenger["folds"] is None or incumbent["folds"] is None:
-        return by_oof_score(challenger, incumbent)
+    if not by_oof_score(challenger, incumbent):
+        return False
+    if challenger["folds"] is None or incumbent["folds"] is None:  # a fold could not be scored alone
+        return True
     gains = [c - i for c, i in zip(challenger["folds"], incumbent["folds"], strict=True)]
     return bool(statistics.mean(gains) > statistics.stdev(gains) / math.sqrt(len(gains)))
 
