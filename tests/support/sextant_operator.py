@@ -84,6 +84,7 @@ class OperatorProcess:
     starts: int = 0
     start_timeout: float = 30.0  # seconds to the liveness endpoint; a loaded machine (benchmarks) needs more
     module: str = "sextant_operator"  # or tests.support.traced_operator, run from the repository root
+    python: str = sys.executable  # or the operator image's environment (the memory benchmark)
 
     @property
     def log(self) -> Path:
@@ -102,7 +103,7 @@ class OperatorProcess:
                "SEXTANT_ROUTING": "router", "SEXTANT_METRICS_PORT": str(self.metrics_port),
                **self.env}
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", self.module], stdout=out, stderr=subprocess.STDOUT,
+            self.proc = subprocess.Popen([self.python, "-m", self.module], stdout=out, stderr=subprocess.STDOUT,
                                          env=env, cwd=Path(__file__).resolve().parents[2])
         eventually(self._healthy, timeout=self.start_timeout, what=f"operator liveness endpoint (log: {self.log})")
 

@@ -28,7 +28,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -68,6 +67,10 @@ SETTLE_TIMEOUT = 120.0
 #: 1: run the operator under tracemalloc (tests/support/traced_operator.py) and keep its largest allocation sites at
 #: each step in bench-results/operator-memory-tracemalloc.<n>.txt (the RSS figures are then not the operator's own).
 TRACE = os.environ.get("SEXTANT_BENCH_MEMORY_TRACE") == "1"
+#: Both operators run on the operator image's packages (tests/bench/operator/setup.sh, which `make bench` runs):
+#: kopf imports kubernetes_asyncio whenever it is installed, and the development venv has it (40 MiB more each).
+OPERATOR_VENV = Path(os.environ.get("SEXTANT_OPERATOR_VENV", Path.home() / ".cache/sextant/bench/operator-venv"))
+OPERATOR_PYTHON = OPERATOR_VENV / "bin" / "python"
 NAMESPACE = "scale-memory"
 GROUP, VERSION = "ml.sextant.io", "v1alpha1"
 ISVC_LABEL = LABEL_ISVC
@@ -94,7 +97,7 @@ class IdleKopf:
     def __init__(self, kubeconfig: Path, log: Path) -> None:
         self.port = free_port()
         env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
-        cmd = [sys.executable, "-m", "tests.support.idle_kopf_operator", "--namespace", NAMESPACE,
+        cmd = [str(OPERATOR_PYTHON), "-m", "tests.support.idle_kopf_operator", "--namespace", NAMESPACE,
                "--liveness", f"http://127.0.0.1:{self.port}/healthz"]
         with log.open("wb") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
@@ -146,6 +149,8 @@ def test_bench_operator_memory_against_an_idle_kopf_operator(scale_cluster: Loca
     # The baseline watches what the operator watches (it spells the names out to stay free of the operator's imports).
     assert idle_kopf_operator.WATCHED_CHILDREN == serving_handlers.WATCHED_CHILDREN
     assert (idle_kopf_operator.LABEL_ISVC, idle_kopf_operator.LABEL_TRAININGJOB) == (ISVC_LABEL, LABEL_TRAININGJOB)
+    if not OPERATOR_PYTHON.exists():
+        pytest.fail(f"no operator environment at {OPERATOR_VENV}: run tests/bench/operator/setup.sh (make bench does)")
     install_crds(scale_cluster)
     scale_cluster.kubectl("create", "namespace", NAMESPACE)
     store = tmp_path / "store"
@@ -156,7 +161,7 @@ def test_bench_operator_memory_against_an_idle_kopf_operator(scale_cluster: Loca
     trace_out = tmp_path / "tracemalloc"
     operator = OperatorProcess(kubeconfig=kubeconfig, namespaces=(NAMESPACE,), workdir=tmp_path,
                                env={"SEXTANT_STORE_URI": store.as_uri(), "SEXTANT_TRACEMALLOC_OUT": str(trace_out)},
-                               start_timeout=120,
+                               start_timeout=120, python=str(OPERATOR_PYTHON),
                                module="tests.support.traced_operator" if TRACE else "sextant_operator")
     figures: dict[str, Any] = {"n": N, "changes": CHANGES, "memory": []}
 

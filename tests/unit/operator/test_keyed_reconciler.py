@@ -63,3 +63,44 @@ def test_a_failing_pass_is_retried_later_and_the_object_can_be_reconciled_again(
         return reconciler.passes, pending
 
     assert asyncio.run(scenario()) == (2, True)
+
+
+def test_enqueue_returns_at_once_and_its_pass_runs_later_with_later_events_folded_in() -> None:
+    async def scenario() -> tuple[int, Recording]:
+        reconciler = Recording()
+        reconciler.enqueue("ml", "iris")
+        passes_when_enqueue_returned = reconciler.passes
+        for _ in range(5):  # events before the scheduled pass starts are already covered by it
+            reconciler.version += 1
+            reconciler.enqueue("ml", "iris")
+        while reconciler._scheduled:
+            await asyncio.sleep(0.01)
+        return passes_when_enqueue_returned, reconciler
+
+    passes_at_return, reconciler = asyncio.run(scenario())
+    assert passes_at_return == 0
+    assert reconciler.seen == [5]  # one pass, which saw the latest state
+
+
+def test_enqueued_objects_beyond_the_concurrency_wait_for_a_slot_and_all_get_their_pass() -> None:
+    class Counting(Recording):
+        running = most = 0
+
+        async def reconcile_once(self, namespace: str, name: str) -> float | None:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            await asyncio.sleep(0.02)
+            self.running -= 1
+            return None
+
+    async def scenario() -> Counting:
+        reconciler = Counting()
+        for i in range(7):
+            reconciler.enqueue("ml", f"isvc-{i}")
+        while reconciler._scheduled:
+            await asyncio.sleep(0.01)
+        return reconciler
+
+    reconciler = asyncio.run(scenario())
+    assert (reconciler.passes, reconciler.most) == (7, 2)  # every object once, never more than 2 at once
+    assert not reconciler._active

@@ -113,18 +113,18 @@ def register_batchprediction_handlers(registry: kopf.OperatorRegistry, reconcile
                                       body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["batch_jobs"], indexes["batch_pods"])
         if reconciler.seen.is_news(type, body) and type != "DELETED":
-            await reconciler.reconcile(namespace or "", name)
+            reconciler.enqueue(namespace or "", name)
 
     @kopf.on.event("batch", "v1", "jobs", labels=children, registry=registry, id="batch-run-job")
     async def batch_job_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
                                 body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["batch_jobs"], indexes["batch_pods"])
         if reconciler.seen.is_news(type, body):
-            await reconciler.reconcile(*_owner_key(namespace, labels))
+            reconciler.enqueue(*_owner_key(namespace, labels))
 
     @kopf.on.event("", "v1", "pods", labels=children, registry=registry, id="batch-run-pod")
     async def batch_pod_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
                                 body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["batch_jobs"], indexes["batch_pods"])
         if reconciler.seen.is_news(type, body):
-            await reconciler.reconcile(*_owner_key(namespace, labels))
+            reconciler.enqueue(*_owner_key(namespace, labels))

@@ -235,7 +235,7 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
                                        **indexes: Any) -> None:
         reconciler.remember(indexes)
         if reconciler.seen.is_news(type, body) and type != "DELETED":
-            await reconciler.reconcile(namespace or "", name)
+            reconciler.enqueue(namespace or "", name)
 
     @kopf.on.event("apps", "v1", "deployments", labels=children, registry=registry, id="serving-deployment")
     async def deployment_changed(namespace: str | None, labels: kopf.Labels, type: str | None, body: kopf.Body,
@@ -243,7 +243,7 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
         reconciler.remember(indexes)
         reconciler.applied.changed_by_others(type, body)
         if reconciler.seen.is_news(type, body):
-            await reconciler.reconcile(*_owner_key(namespace, labels))
+            reconciler.enqueue(*_owner_key(namespace, labels))
 
     for group, version, plural, kind in WATCHED_CHILDREN:
         @kopf.on.event(group, version, plural, labels=children, registry=registry, id=f"serving-{kind.lower()}")
@@ -251,11 +251,11 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
                                 **_: Any) -> None:
             """Another writer changed or deleted a child: one pass applies it again."""
             if reconciler.applied.changed_by_others(type, body):
-                await reconciler.reconcile(*_owner_key(namespace, labels))
+                reconciler.enqueue(*_owner_key(namespace, labels))
 
     @kopf.on.event("", "v1", "pods", labels=servers, registry=registry, id="serving-pod")
     async def pod_changed(namespace: str | None, labels: kopf.Labels, type: str | None, body: kopf.Body,
                           **indexes: Any) -> None:
         reconciler.remember(indexes)
         if reconciler.seen.is_news(type, body):
-            await reconciler.reconcile(*_owner_key(namespace, labels))
+            reconciler.enqueue(*_owner_key(namespace, labels))

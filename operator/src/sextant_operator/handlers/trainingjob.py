@@ -161,7 +161,7 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
                                   body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"], indexes.get("training_dask_jobs"))
         if reconciler.seen.is_news(type, body) and type != "DELETED":
-            await reconciler.reconcile(namespace or "", name)
+            reconciler.enqueue(namespace or "", name)
 
     def on_kubeflow(spec: kopf.Spec, **_: Any) -> bool:
         return reconciler.kubeflow is not None and chosen_backend(spec, reconciler.settings) == "kubeflow"
@@ -181,7 +181,7 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
                               body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"], indexes.get("training_dask_jobs"))
         if reconciler.seen.is_news(type, body):
-            await reconciler.reconcile(*_owner_key(namespace, labels))
+            reconciler.enqueue(*_owner_key(namespace, labels))
 
     if reconciler.settings.dask_enabled:
         register_dask_job_handlers(registry, reconciler, children)
@@ -191,7 +191,7 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
                               body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"], indexes.get("training_dask_jobs"))
         if reconciler.seen.is_news(type, body):
-            await reconciler.reconcile(*_owner_key(namespace, labels))
+            reconciler.enqueue(*_owner_key(namespace, labels))
 
 
 def register_dask_job_handlers(registry: kopf.OperatorRegistry, reconciler: TrainingReconciler,
@@ -211,4 +211,4 @@ def register_dask_job_handlers(registry: kopf.OperatorRegistry, reconciler: Trai
                                    body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"], indexes.get("training_dask_jobs"))
         if reconciler.seen.is_news(type, body):
-            await reconciler.reconcile(*_owner_key(namespace, labels))
+            reconciler.enqueue(*_owner_key(namespace, labels))
