@@ -68,6 +68,21 @@ def chart_webhook(cluster: Any, namespace: str, port: int, ca_pem: bytes) -> dic
     return config
 
 
+#: The operator image's packages (tests/bench/operator/setup.sh; `make bench` runs it), for benchmarks that
+#: measure the operator process: the development venv has more, and kopf imports kubernetes_asyncio whenever it
+#: is installed (40 MiB more).
+OPERATOR_VENV = Path(os.environ.get("SEXTANT_OPERATOR_VENV", Path.home() / ".cache/sextant/bench/operator-venv"))
+
+
+def operator_image_python() -> str:
+    """The Python of the operator image's environment; fails the benchmark when it was not set up."""
+    python = OPERATOR_VENV / "bin" / "python"
+    if not python.exists():
+        raise AssertionError(f"no operator environment at {OPERATOR_VENV}: run tests/bench/operator/setup.sh "
+                             "(make bench does)")
+    return str(python)
+
+
 @dataclass
 class OperatorProcess:
     """One operator process; its output goes to `log`."""

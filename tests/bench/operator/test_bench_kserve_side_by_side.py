@@ -40,7 +40,14 @@ from tests.support.polling import eventually
 from tests.support.processes import process_figures
 from tests.support.scale_watch import ScaleRecorder, child_counts, controller_writes
 from tests.support.serving_models import register_iris
-from tests.support.sextant_operator import SERVICE_ACCOUNT, OperatorProcess, apply_docs, chart_rbac, install_crds
+from tests.support.sextant_operator import (
+    SERVICE_ACCOUNT,
+    OperatorProcess,
+    apply_docs,
+    chart_rbac,
+    install_crds,
+    operator_image_python,
+)
 
 N = env_int("SEXTANT_BENCH_SCALE_N", 100)
 RUNS = env_int("SEXTANT_BENCH_SCALE_RUNS", 3)
@@ -139,7 +146,8 @@ def _run_sextant(cluster: LocalCluster, workdir: Path) -> dict[str, Any]:
     apply_docs(cluster, chart_rbac(cluster, namespace))
     kubeconfig = cluster.service_account_kubeconfig(namespace, SERVICE_ACCOUNT)
     operator = OperatorProcess(kubeconfig=kubeconfig, namespaces=(namespace,), workdir=workdir,
-                               env={"SEXTANT_STORE_URI": store.as_uri()}, start_timeout=START_TIMEOUT)
+                               env={"SEXTANT_STORE_URI": store.as_uri()}, start_timeout=START_TIMEOUT,
+                               python=operator_image_python())  # the image's packages, as a user's pod has
     try:
         operator.start()  # as start_sextant does without the webhook; stopped even when its start times out
         assert operator.proc is not None

@@ -57,7 +57,14 @@ from tests.support.scale_watch import (
     controller_writes,
 )
 from tests.support.serving_models import register_iris
-from tests.support.sextant_operator import SERVICE_ACCOUNT, OperatorProcess, apply_docs, chart_rbac, install_crds
+from tests.support.sextant_operator import (
+    SERVICE_ACCOUNT,
+    OperatorProcess,
+    apply_docs,
+    chart_rbac,
+    install_crds,
+    operator_image_python,
+)
 
 N = env_int("SEXTANT_BENCH_MEMORY_N", 1000)
 CHANGES = env_int("SEXTANT_BENCH_MEMORY_CHANGES", 10)
@@ -67,10 +74,6 @@ SETTLE_TIMEOUT = 120.0
 #: 1: run the operator under tracemalloc (tests/support/traced_operator.py) and keep its largest allocation sites at
 #: each step in bench-results/operator-memory-tracemalloc.<n>.txt (the RSS figures are then not the operator's own).
 TRACE = os.environ.get("SEXTANT_BENCH_MEMORY_TRACE") == "1"
-#: Both operators run on the operator image's packages (tests/bench/operator/setup.sh, which `make bench` runs):
-#: kopf imports kubernetes_asyncio whenever it is installed, and the development venv has it (40 MiB more each).
-OPERATOR_VENV = Path(os.environ.get("SEXTANT_OPERATOR_VENV", Path.home() / ".cache/sextant/bench/operator-venv"))
-OPERATOR_PYTHON = OPERATOR_VENV / "bin" / "python"
 NAMESPACE = "scale-memory"
 GROUP, VERSION = "ml.sextant.io", "v1alpha1"
 ISVC_LABEL = LABEL_ISVC
@@ -97,7 +100,7 @@ class IdleKopf:
     def __init__(self, kubeconfig: Path, log: Path) -> None:
         self.port = free_port()
         env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
-        cmd = [str(OPERATOR_PYTHON), "-m", "tests.support.idle_kopf_operator", "--namespace", NAMESPACE,
+        cmd = [operator_image_python(), "-m", "tests.support.idle_kopf_operator", "--namespace", NAMESPACE,
                "--liveness", f"http://127.0.0.1:{self.port}/healthz"]
         with log.open("wb") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
@@ -149,8 +152,6 @@ def test_bench_operator_memory_against_an_idle_kopf_operator(scale_cluster: Loca
     # The baseline watches what the operator watches (it spells the names out to stay free of the operator's imports).
     assert idle_kopf_operator.WATCHED_CHILDREN == serving_handlers.WATCHED_CHILDREN
     assert (idle_kopf_operator.LABEL_ISVC, idle_kopf_operator.LABEL_TRAININGJOB) == (ISVC_LABEL, LABEL_TRAININGJOB)
-    if not OPERATOR_PYTHON.exists():
-        pytest.fail(f"no operator environment at {OPERATOR_VENV}: run tests/bench/operator/setup.sh (make bench does)")
     install_crds(scale_cluster)
     scale_cluster.kubectl("create", "namespace", NAMESPACE)
     store = tmp_path / "store"
@@ -161,7 +162,7 @@ def test_bench_operator_memory_against_an_idle_kopf_operator(scale_cluster: Loca
     trace_out = tmp_path / "tracemalloc"
     operator = OperatorProcess(kubeconfig=kubeconfig, namespaces=(NAMESPACE,), workdir=tmp_path,
                                env={"SEXTANT_STORE_URI": store.as_uri(), "SEXTANT_TRACEMALLOC_OUT": str(trace_out)},
-                               start_timeout=120, python=str(OPERATOR_PYTHON),
+                               start_timeout=120, python=operator_image_python(),
                                module="tests.support.traced_operator" if TRACE else "sextant_operator")
     figures: dict[str, Any] = {"n": N, "changes": CHANGES, "memory": []}
 
