@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sextant_operator.handlers.seen_versions import SeenVersions
+from sextant_operator.reconcile.serving_instances import deployment_view
 
 
 def _body(uid: str, version: str) -> dict[str, Any]:
@@ -31,3 +32,22 @@ def test_objects_without_uid_or_version_are_always_news() -> None:
     seen = SeenVersions()
     assert seen.is_news(None, {"metadata": {}}) and seen.is_news(None, {"metadata": {}})
     assert len(seen) == 0
+
+
+def _deployment(version: str, ready: int, updated_at: str) -> dict[str, Any]:
+    return {"metadata": {"uid": "d", "resourceVersion": version, "name": "m-default-v1", "generation": 1,
+                         "labels": {"ml.sextant.io/component": "model-server"}},
+            "status": {"observedGeneration": 1, "replicas": 1, "readyReplicas": ready, "availableReplicas": ready,
+                       "conditions": [{"type": "Available", "lastUpdateTime": updated_at}]}}
+
+
+def test_a_child_whose_view_did_not_change_is_not_news() -> None:
+    """The deployment controller touching only a condition's time starts no pass; a replica becoming ready does."""
+    seen = SeenVersions()
+    first = _deployment("1", 0, "10:00")
+    assert seen.is_news("ADDED", first, hash(deployment_view(first)))
+    touched = _deployment("2", 0, "10:01")
+    assert not seen.is_news("MODIFIED", touched, hash(deployment_view(touched)))
+    ready = _deployment("3", 1, "10:01")
+    assert seen.is_news("MODIFIED", ready, hash(deployment_view(ready)))
+    assert seen.is_news("DELETED", ready, hash(deployment_view(ready)))

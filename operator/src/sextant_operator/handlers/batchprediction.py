@@ -119,12 +119,12 @@ def register_batchprediction_handlers(registry: kopf.OperatorRegistry, reconcile
     async def batch_job_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
                                 body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["batch_jobs"], indexes["batch_pods"])
-        if reconciler.seen.is_news(type, body):
+        if reconciler.seen.is_news(type, body, hash(job_view(body))):
             reconciler.enqueue(*_owner_key(namespace, labels))
 
     @kopf.on.event("", "v1", "pods", labels=children, registry=registry, id="batch-run-pod")
     async def batch_pod_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
                                 body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["batch_jobs"], indexes["batch_pods"])
-        if reconciler.seen.is_news(type, body):
+        if reconciler.seen.is_news(type, body, hash(pod_view(body))):
             reconciler.enqueue(*_owner_key(namespace, labels))

@@ -241,8 +241,8 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
     async def deployment_changed(namespace: str | None, labels: kopf.Labels, type: str | None, body: kopf.Body,
                                  **indexes: Any) -> None:
         reconciler.remember(indexes)
-        reconciler.applied.changed_by_others(type, body)
-        if reconciler.seen.is_news(type, body):
+        news = reconciler.seen.is_news(type, body, hash(deployment_view(body)))  # its status counts, not its times
+        if reconciler.applied.changed_by_others(type, body) or news:
             reconciler.enqueue(*_owner_key(namespace, labels))
 
     for group, version, plural, kind in WATCHED_CHILDREN:
@@ -257,5 +257,5 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
     async def pod_changed(namespace: str | None, labels: kopf.Labels, type: str | None, body: kopf.Body,
                           **indexes: Any) -> None:
         reconciler.remember(indexes)
-        if reconciler.seen.is_news(type, body):
+        if reconciler.seen.is_news(type, body, hash(pod_view(body))):  # what a pass reads of it changed
             reconciler.enqueue(*_owner_key(namespace, labels))

@@ -180,7 +180,7 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
     async def run_job_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
                               body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"], indexes.get("training_dask_jobs"))
-        if reconciler.seen.is_news(type, body):
+        if reconciler.seen.is_news(type, body, hash(job_view(body))):
             reconciler.enqueue(*_owner_key(namespace, labels))
 
     if reconciler.settings.dask_enabled:
@@ -190,7 +190,7 @@ def register_trainingjob_handlers(registry: kopf.OperatorRegistry, reconciler: T
     async def run_pod_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
                               body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"], indexes.get("training_dask_jobs"))
-        if reconciler.seen.is_news(type, body):
+        if reconciler.seen.is_news(type, body, hash(pod_view(body))):
             reconciler.enqueue(*_owner_key(namespace, labels))
 
 
@@ -210,5 +210,5 @@ def register_dask_job_handlers(registry: kopf.OperatorRegistry, reconciler: Trai
     async def run_dask_job_changed(namespace: str | None, labels: kopf.Labels, type: str | None,
                                    body: kopf.Body, **indexes: Any) -> None:
         reconciler.remember(indexes["training_jobs"], indexes["training_pods"], indexes.get("training_dask_jobs"))
-        if reconciler.seen.is_news(type, body):
+        if reconciler.seen.is_news(type, body, hash(dask_job_view(body))):
             reconciler.enqueue(*_owner_key(namespace, labels))
