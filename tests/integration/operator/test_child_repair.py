@@ -39,9 +39,9 @@ def test_children_changed_or_deleted_by_others_are_put_back(cluster: Any, crds: 
                                    env={"SEXTANT_STORE_URI": (tmp_path / "store").as_uri()})
     try:
         cluster.kubectl("apply", "-n", namespace, "-f", "-", input=_inferenceservice())
-        # One backend takes all the traffic: the InferenceService's own Service selects its servers (no router).
-        children = [("service", SERVER), ("service", NAME), ("hpa", SERVER), ("pdb", SERVER),
-                    ("deployment", SERVER)]
+        # One backend takes all the traffic: the InferenceService's own Service selects its servers (no router,
+        # and no Service of the backend's own).
+        children = [("service", NAME), ("hpa", SERVER), ("pdb", SERVER), ("deployment", SERVER)]
         first = {c: eventually(lambda c=c: _get(cluster, namespace, *c), timeout=60, what=f"{c[0]} {c[1]}")
                  for c in children}
         image = first[("deployment", SERVER)]["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -50,7 +50,7 @@ def test_children_changed_or_deleted_by_others_are_put_back(cluster: Any, crds: 
         eventually(lambda: (_get(cluster, namespace, "deployment", SERVER) or {})["spec"]["template"]["spec"]
                    ["containers"][0]["image"] == image, timeout=30, what="the Deployment's image put back")
 
-        for kind, name in children[:4]:
+        for kind, name in children[:3]:
             cluster.kubectl("delete", kind, name, "-n", namespace, "--wait=true")
             uid = first[(kind, name)]["metadata"]["uid"]
             eventually(lambda k=kind, n=name, u=uid: (_get(cluster, namespace, k, n) or {"metadata": {"uid": u}})

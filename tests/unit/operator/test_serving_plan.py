@@ -517,6 +517,30 @@ def test_one_backend_taking_all_the_traffic_is_served_by_its_service_without_a_r
     assert ready.unroute == [] and ready.retire == [] and ready.requeue_after == 30.0  # an alias: polled
 
 
+def test_a_backends_own_service_exists_only_while_a_router_or_an_httproute_sends_to_it() -> None:
+    """One backend served directly needs one Service (the InferenceService's), as KServe's Standard mode has; two
+    backends behind the router, or any backend behind an HTTPRoute, get their own."""
+    direct = plan_inferenceservice(observe_route(ONE, [], RouteView(), prod=1), SETTINGS)
+    assert [k for k in kinds(direct.apply) if k[0] == "Service"] == [("Service", "churn")]
+    routed = plan_inferenceservice(observe_route(AB, [], RouteView(), staging=2), SETTINGS)
+    assert {("Service", "churn-current-v1"), ("Service", "churn-challenger-v2")} <= set(kinds(routed.apply))
+    gateway = plan_inferenceservice(observe_route(ONE, [], RouteView(), prod=1), GATEWAY)
+    assert ("Service", "churn-default-v1") in kinds(gateway.apply)
+
+
+def test_a_backends_service_left_from_routing_goes_once_no_router_pod_is_left() -> None:
+    """After a rollout the router's pods drain while they still send to the backends' Services: those go only
+    after the last router pod (in a later pass)."""
+    isvc = with_status(ONE, {"variants": [{"name": "default", "model": model(1), "weight": 100}],
+                             "routing": "router"})
+    left = Observed(isvc=isvc, resolved=resolved(isvc["spec"], prod=1), deployments=servers_only(("default", 1, 1)),
+                    pods=[], route=RouteView(direct=True, router_pods=1), now=T0,
+                    backend_services=["churn-default-v1"])
+    assert plan_inferenceservice(left, SETTINGS).unroute == []
+    drained = dataclasses.replace(left, route=RouteView(direct=True))
+    assert plan_inferenceservice(drained, SETTINGS).unroute == [("v1", "Service", "churn-default-v1")]
+
+
 def test_a_rollout_starts_the_router_while_the_service_keeps_serving_the_pinned_version() -> None:
     isvc = with_status(ONE, {"variants": [{"name": "default", "model": model(1), "weight": 100}],
                              "routing": "router"})

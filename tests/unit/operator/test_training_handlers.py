@@ -13,7 +13,8 @@ def test_every_handler_finds_the_indexes_kopf_passes_it() -> None:
     registry = build_registry(OperatorConfig(webhook_enabled=False))
     index_ids = sorted(h.id for h in registry._indexing.get_all_handlers())
     # Not `register_trainingjob_handlers.<locals>.…`: the handlers look the indexes up by these ids.
-    assert index_ids == ["batch_jobs", "batch_pods", "serving_addresses", "serving_deployments", "serving_pods",
+    assert index_ids == ["batch_jobs", "batch_pods", "serving_addresses", "serving_backend_services",
+                         "serving_deployments", "serving_pods",
                          "serving_routers",
                          "training_jobs", "training_pods"]
     indexes: dict[str, Any] = {index_id: {} for index_id in index_ids}  # kopf: one keyword per index, by its id

@@ -71,10 +71,10 @@ MEMO_KINDS = frozenset({"Deployment", *(kind for *_, kind in WATCHED_CHILDREN)})
 
 
 class ServingReconciler(KeyedReconciler):
-    kind = "InferenceService"
-
     """Holds what outlives one handler call: the indexes (KeyedReconciler runs one pass at a time per InferenceService,
     folds the events that arrive meanwhile into one more pass, and keeps one pending requeue)."""
+
+    kind = "InferenceService"
 
     def __init__(self, settings: ServingSettings, actions: KubeActions, resolve: Resolver,
                  concurrency: int = 20, drift: DriftMonitor | None = None) -> None:
@@ -83,6 +83,7 @@ class ServingReconciler(KeyedReconciler):
         self.pods: kopf.Index[Key, PodView] | None = None
         self.routers: kopf.Index[Key, PodView] | None = None
         self.addresses: kopf.Index[Key, bool] | None = None
+        self.backend_services: kopf.Index[Key, str] | None = None
         self.applied = AppliedChildren()
         super().__init__(concurrency, log)
 
@@ -90,6 +91,7 @@ class ServingReconciler(KeyedReconciler):
         self.deployments, self.pods = indexes["serving_deployments"], indexes["serving_pods"]
         self.routers = indexes["serving_routers"]
         self.addresses = indexes["serving_addresses"]
+        self.backend_services = indexes["serving_backend_services"]
 
     async def _resolve_all(self, spec: Mapping[str, Any]) -> dict[str, ResolvedModel | Unresolved]:
         resolved: dict[str, ResolvedModel | Unresolved] = {}
@@ -107,12 +109,12 @@ class ServingReconciler(KeyedReconciler):
                                            namespace, name)
             return dataclasses.replace(route_view(body, (s.gateway_namespace, s.gateway_name)), direct=direct)
         router = next((d for d in deployments if d.component == COMPONENT_ROUTER), None)
-        pods = [p for p in (self.routers.get((namespace, name), []) if self.routers is not None else [])
-                if p.ready and p.ip and not p.deleting]
+        every_router = list(self.routers.get((namespace, name), [])) if self.routers is not None else []
+        pods = [p for p in every_router if p.ready and p.ip and not p.deleting]
         configs = await asyncio.gather(*(asyncio.to_thread(server_probes.router_config_digest, str(p.ip))
                                          for p in pods))
         return RouteView(ready_replicas=router.ready_replicas if router else 0, router_configs=tuple(configs),
-                         direct=direct)
+                         direct=direct, router_pods=len(every_router))
 
     async def _explain(self, pods: list[PodView]) -> list[PodView]:
         """Ask each running, unready model server why it is not ready."""
@@ -159,7 +161,8 @@ class ServingReconciler(KeyedReconciler):
         observed = Observed(
             isvc=body, resolved=await self._resolve_all(body.get("spec") or {}), deployments=deployments,
             pods=pods, route=await self._route(namespace, name, deployments), now=now_rfc3339(),
-            errors=await self._rollout_errors(body, pods))
+            errors=await self._rollout_errors(body, pods),
+            backend_services=list(self.backend_services.get(key, [])) if self.backend_services is not None else [])
         plan = plan_inferenceservice(observed, self.settings)
         for api_version, kind, child in plan.retire:  # before status forgets which mode made them
             await asyncio.to_thread(self.actions.delete_object, api_version, kind, namespace, child)
@@ -229,6 +232,11 @@ def register_inferenceservice_handlers(registry: kopf.OperatorRegistry, reconcil
     def serving_addresses(namespace: str | None, labels: kopf.Labels, **_: Any) -> dict[Key, bool]:
         """InferenceServices whose Service selects the model servers directly (no router in between)."""
         return {_owner_key(namespace, labels): True}
+
+    @kopf.index("", "v1", "services", labels=servers, registry=registry, id="serving_backend_services")
+    def serving_backend_services(namespace: str | None, name: str, labels: kopf.Labels, **_: Any) -> dict[Key, str]:
+        """The backends' own Services (only while a router or an HTTPRoute sends them traffic)."""
+        return {_owner_key(namespace, labels): name}
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="inferenceservice")
     async def inferenceservice_changed(namespace: str | None, name: str, type: str | None, body: kopf.Body,

@@ -110,6 +110,8 @@ class Observed:
     now: str
     #: (requests, 5xx answers) of each backend's servers, by backend key, for rollout judgement.
     errors: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    #: Names of the backends' own Services that exist (a router or an HTTPRoute sends traffic to them).
+    backend_services: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -321,14 +323,15 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
         shadow_plan.status["reason"] = "MirrorNotSupported"
         shadow_plan.status["message"] = (f"the shadow runs but receives no copies: "
                                          f"{settings.gateway_mirror_note or 'the Gateway does not mirror'}")
-    apply: list[dict[str, Any]] = []
-    for plan in [*plans, *([shadow_plan] if shadow_plan else [])]:
-        for backend, scale in plan.backends:
-            apply += [*backend_objects(isvc, backend, settings, scale),
-                      *autoscaler_objects(isvc, backend, settings, scale)]
     holds = scales_from_zero([scale for p in plans for _, scale in p.backends])
     routed = settings.routing != "gateway" and needs_router(sum(len(p.backends) for p in plans), bool(shadow_spec),
                                                             holds)
+    addressed = routed or settings.routing == "gateway"  # a backend's own Service only when traffic is sent to it
+    apply: list[dict[str, Any]] = []
+    for plan in [*plans, *([shadow_plan] if shadow_plan else [])]:
+        for backend, scale in plan.backends:
+            apply += [*backend_objects(isvc, backend, settings, scale, addressed),
+                      *autoscaler_objects(isvc, backend, settings, scale)]
     config = router_config(isvc, routes, shadow, settings, holds) if routes and routed else None
     unroute: list[tuple[str, str, str]] = []
     if routes and settings.routing == "gateway":
@@ -337,6 +340,8 @@ def plan_inferenceservice(observed: Observed, settings: ServingSettings) -> Serv
         apply.append(direct_service(isvc, routes[0].backend))
         if any(d.component == COMPONENT_ROUTER for d in observed.deployments):
             unroute = router_retired(isvc)
+        elif not observed.route.router_pods:  # no router left that might still send to a backend's Service
+            unroute = [("v1", "Service", name) for name in observed.backend_services]
     elif routes and config is not None:
         objects = router_objects(isvc, config, settings, suspended)
         if observed.route.direct and observed.route.ready_replicas < 1:

@@ -70,6 +70,8 @@ class RouteView:
     message: str = ""
     #: The InferenceService's Service selects one backend's model servers, not the router (serving_routes).
     direct: bool = False
+    #: Router pods that exist, ready or not, terminating too: while any is left it may send to backends' Services.
+    router_pods: int = 0
 
 
 def _int(value: Any) -> int:

@@ -283,13 +283,14 @@ def server_service(isvc: Mapping[str, Any], backend: Backend) -> dict[str, Any]:
 
 
 def backend_objects(isvc: Mapping[str, Any], backend: Backend, settings: ServingSettings,
-                    scale: Autoscaling) -> list[dict[str, Any]]:
-    """Deployment, Service and (from 2 replicas up) PodDisruptionBudget of one backend; its autoscaler comes from
-    serving_autoscaling.autoscaler_objects."""
+                    scale: Autoscaling, addressed: bool = True) -> list[dict[str, Any]]:
+    """Deployment, Service (when `addressed`: a router or an HTTPRoute sends it traffic) and (from 2 replicas up)
+    PodDisruptionBudget of one backend; its autoscaler comes from serving_autoscaling.autoscaler_objects."""
     isvc_name = isvc["metadata"]["name"]
     name = backend_name(isvc_name, backend)
     labels = backend_labels(isvc_name, backend)
-    objects = [server_deployment(isvc, backend, settings, scale), server_service(isvc, backend)]
+    objects = [server_deployment(isvc, backend, settings, scale), *([server_service(isvc, backend)] if addressed
+                                                                    else [])]
     if scale.min_replicas >= 2:
         objects.append(disruption_budget(isvc, name, labels))
     return objects
