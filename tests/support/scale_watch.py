@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -158,6 +159,15 @@ def _requests(cluster: Any) -> list[tuple[dict[str, str], int]]:
     """The API server's `apiserver_request_total` series since it started: (labels, count)."""
     metrics = cluster.kubectl("get", "--raw", "/metrics").stdout
     return [(labels, int(value)) for labels, value in samples(metrics, "apiserver_request_total")]
+
+
+def request_counts(cluster: Any) -> Counter[str]:
+    """The API server's requests since it started, by "VERB resource[/subresource]" (every client's)."""
+    counts: Counter[str] = Counter()
+    for labels, count in _requests(cluster):
+        sub = labels.get("subresource")
+        counts[f"{labels.get('verb')} {labels.get('resource')}{'/' + sub if sub else ''}"] += count
+    return counts
 
 
 def server_side_applies(cluster: Any) -> int:

@@ -24,6 +24,7 @@ import os
 import statistics
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -33,12 +34,12 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from sextant_devcluster import LocalCluster
+from sextant_devcluster import LocalCluster, supervisor
 from tests.bench.pipelines.common import env_int, write_results
 from tests.support import kserve_anchor
 from tests.support.polling import eventually
 from tests.support.processes import process_figures
-from tests.support.scale_watch import ScaleRecorder, child_counts, controller_writes
+from tests.support.scale_watch import ScaleRecorder, child_counts, controller_writes, request_counts
 from tests.support.serving_models import register_iris
 from tests.support.sextant_operator import (
     SERVICE_ACCOUNT,
@@ -60,6 +61,8 @@ READY_TIMEOUT = env_int("SEXTANT_BENCH_SCALE_READY_TIMEOUT", 120 + 2 * N)  # per
 RESULTS: dict[str, list[dict[str, Any]]] = {"kserve": [], "sextant": []}
 SEXTANT_GROUP = ("ml.sextant.io", "v1alpha1", "inferenceservices")
 SEXTANT_LABEL = "ml.sextant.io/inferenceservice"
+#: The shared control plane's processes: their CPU while a controller works is the cost it puts on the cluster.
+CONTROL_PLANE = ("kube-apiserver", "etcd", "kube-controller-manager", "kwok")
 POD_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
 
 
@@ -70,6 +73,20 @@ def sextant_inferenceservice(name: str) -> dict[str, Any]:
                      "scaling": {"minReplicas": 1, "maxReplicas": 3}}}
 
 
+def control_plane_cpu(cluster: LocalCluster) -> dict[str, float]:
+    """CPU seconds each control-plane process has used since it started."""
+    pids = {name: supervisor.running_pid(cluster.layout.pidfile(name)) for name in CONTROL_PLANE}
+    return {name: process_figures(pid)["cpu_seconds"] for name, pid in pids.items() if pid is not None}
+
+
+def _cluster_cost(requests: Counter[str], cpu: dict[str, float], cluster: LocalCluster) -> dict[str, Any]:
+    """What one controller's run cost the shared cluster: the API server's requests (every client's, by verb and
+    resource; the 12 most frequent) and each control-plane process's CPU seconds, since `requests` and `cpu`."""
+    spent = request_counts(cluster) - requests
+    return {"requests": sum(spent.values()), "requests_top": dict(spent.most_common(12)),
+            "control_plane_cpu_s": {k: round(v - cpu.get(k, 0.0), 1) for k, v in control_plane_cpu(cluster).items()}}
+
+
 def _measure(cluster: LocalCluster, namespace: str, group: tuple[str, str, str], label: str, pid: int,
              body: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     names = [f"isvc-{i:04d}" for i in range(N)]
@@ -77,6 +94,7 @@ def _measure(cluster: LocalCluster, namespace: str, group: tuple[str, str, str],
         custom = client.CustomObjectsApi(api)
         recorder = ScaleRecorder(api, namespace, label, *group).start()
         try:
+            requests, cpu = request_counts(cluster), control_plane_cpu(cluster)
             started = time.time()
             timed_out = ""
             for w in range(0, N, WAVE):
@@ -95,12 +113,13 @@ def _measure(cluster: LocalCluster, namespace: str, group: tuple[str, str, str],
             ready = recorder.ready_done(names)
             ready_count = sum(1 for n in names if n in recorder.ready_at)
             duplicates = recorder.duplicates()
+            cost = _cluster_cost(requests, cpu, cluster)
         finally:
             recorder.stop()
     counts = child_counts(cluster, namespace, label)
     figures = {"children_s": None if children is None else children - started,
                "ready_s": None if ready is None else ready - started, "ready_count": ready_count,
-               "timed_out": timed_out, "counts": counts, "duplicates": len(duplicates), **process_figures(pid)}
+               "timed_out": timed_out, "counts": counts, "duplicates": len(duplicates), **cost, **process_figures(pid)}
     return {**figures, **(_at_rest(cluster, pid) if REST_SECONDS and not timed_out else {})}
 
 
@@ -205,6 +224,16 @@ def _write() -> None:
         table.append(f"| ratio Sextant / KServe | | | | {s['children_s'] / k['children_s']:.2f} | "
                      f"{s['ready_s'] / k['ready_s']:.2f} | {s['rss_mib'] / k['rss_mib']:.2f} | "
                      f"{s['cpu_seconds'] / k['cpu_seconds']:.2f} | | |")
+    table += ["", "What each run cost the shared cluster while its InferenceServices were created (every client's "
+              "requests; the control plane's CPU seconds):", "",
+              "| controller | API requests (runs) | " + " | ".join(f"{c} CPU s" for c in CONTROL_PLANE) + " |",
+              "|---|---|" + "---:|" * len(CONTROL_PLANE)]
+    for name, runs in RESULTS.items():
+        costed = [r for r in runs if "requests" in r]
+        if costed:
+            cpu = [statistics.median(r["control_plane_cpu_s"].get(c, 0.0) for r in costed) for c in CONTROL_PLANE]
+            table.append(f"| {name} | {', '.join(str(r['requests']) for r in costed)} | "
+                         + " | ".join(f"{v:.1f}" for v in cpu) + " |")
     write_results("operator-kserve-side-by-side", {"n": N, "wave": WAVE, "runs": RESULTS}, table)
 
 
