@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import kopf
+
 from sextant_operator.handlers.applied_children import AppliedChildren
 
 
@@ -47,12 +49,26 @@ def test_an_edit_by_someone_else_forgets_the_child_so_the_next_pass_applies_it()
     assert not memo.unchanged(_deployment())
 
 
-def test_kinds_without_a_generation_compare_resource_versions() -> None:
+def _autoscaler(max_replicas: int = 3) -> dict[str, Any]:
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "m-default-v1", "namespace": "ns", "labels": {"ml.sextant.io/inferenceservice": "m"}},
+            "spec": {"minReplicas": 1, "maxReplicas": max_replicas}}
+
+
+def test_kinds_without_a_generation_compare_what_writers_set() -> None:
+    """An HPA has no generation: the HPA controller's status writes are not edits, a changed spec or label is."""
     memo = AppliedChildren()
-    memo.record(_service(), _stored(_service(), "20"))
-    assert not memo.changed_by_others("MODIFIED", _stored(_service(), "20"))
-    assert memo.changed_by_others("MODIFIED", _stored(_service(), "21"))
-    assert not memo.unchanged(_service())
+    memo.record(_autoscaler(), _stored(_autoscaler(), "20"))
+    controller_wrote = {**_stored(_autoscaler(), "21"), "status": {"currentReplicas": 1, "desiredReplicas": 1}}
+    controller_wrote["metadata"]["managedFields"] = [{"manager": "kube-controller-manager"}]
+    assert not memo.changed_by_others("MODIFIED", kopf.Body(controller_wrote))
+    assert memo.unchanged(_autoscaler())
+    assert memo.changed_by_others("MODIFIED", _stored(_autoscaler(max_replicas=9), "22"))
+    assert not memo.unchanged(_autoscaler())
+    memo.record(_service(), _stored(_service(), "30"))
+    relabelled = _stored(_service(), "31")
+    relabelled["metadata"]["labels"] = {"team": "other"}
+    assert memo.changed_by_others("MODIFIED", relabelled)
 
 
 def test_a_deleted_child_is_forgotten_and_asks_for_a_pass_even_if_never_applied_by_this_process() -> None:

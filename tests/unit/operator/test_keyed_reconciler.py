@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import pytest
+from kubernetes.client.exceptions import ApiException
+
 from sextant_operator.handlers.keyed_reconciler import KeyedReconciler
+from sextant_operator.handlers.kube_actions import NamespaceTerminating, namespace_terminating
 
 
 class Recording(KeyedReconciler):
@@ -104,3 +108,30 @@ def test_enqueued_objects_beyond_the_concurrency_wait_for_a_slot_and_all_get_the
     reconciler = asyncio.run(scenario())
     assert (reconciler.passes, reconciler.most) == (7, 2)  # every object once, never more than 2 at once
     assert not reconciler._active
+
+
+def test_a_namespace_being_deleted_is_neither_an_error_nor_retried(caplog: pytest.LogCaptureFixture) -> None:
+    """The garbage collector deleting 1,000 children in a namespace being deleted started 1,000 passes whose
+    applies the API server refused; each was logged with its traceback and retried every 5 s."""
+    class Terminating(Recording):
+        async def reconcile_once(self, namespace: str, name: str) -> float | None:
+            raise NamespaceTerminating(namespace)
+
+    async def scenario() -> bool:
+        reconciler = Terminating()
+        await reconciler.reconcile("ml", "iris")
+        return ("ml", "iris") in reconciler._requeues
+
+    with caplog.at_level(logging.INFO):
+        assert not asyncio.run(scenario())
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO]
+
+
+def test_apply_names_a_refusal_for_a_terminating_namespace() -> None:
+    refused = ApiException(status=403, reason="Forbidden")
+    refused.body = ('{"reason":"Forbidden","details":{"causes":[{"reason":"NamespaceTerminating",'
+                    '"message":"namespace ml is being terminated"}]},"code":403}')
+    assert namespace_terminating(refused)
+    other = ApiException(status=403, reason="Forbidden")
+    other.body = '{"reason":"Forbidden","message":"deployments.apps is forbidden: User cannot create"}'
+    assert not namespace_terminating(other)

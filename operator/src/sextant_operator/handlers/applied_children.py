@@ -6,12 +6,14 @@ no-op. A controller-runtime operator compares with its informer cache instead; t
 memory: per child, the digest of the manifest last applied and the version the API server answered with.
 
 A child is applied again when its manifest changes, or when someone else changed it: the operator watches its
-children (labelled with their InferenceService), and an event for a child whose version differs from the one the
-apply answered — another writer, or a deletion — forgets the child and asks for a pass. For kinds with a
-`metadata.generation` (Deployments, autoscalers, disruption budgets) only the generation counts, so the status
-writes of their controllers are not mistaken for edits; Services and ConfigMaps have none, so their
-resourceVersion does. The memo is empty when the operator starts: its first pass over each object applies
-everything once, which also repairs what changed while it was down.
+children (labelled with their InferenceService), and an event for a child that differs from what the apply
+answered — another writer, or a deletion — forgets the child and asks for a pass. For kinds with a
+`metadata.generation` (Deployments, disruption budgets, ScaledObjects) only the generation counts, so the status
+writes of their controllers are not mistaken for edits. Services, ConfigMaps and HorizontalPodAutoscalers have
+none (the API server keeps no generation for an HPA), so a digest of everything but their status and the
+server's bookkeeping does: the HPA controller's status writes, once taken for edits, cost every InferenceService
+a second pass and a second apply of its HPA. The memo is empty when the operator starts: its first pass over
+each object applies everything once, which also repairs what changed while it was down.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ ChildKey = tuple[str, str, str]  # kind, namespace, name
 class Applied:
     digest: str
     generation: int | None
-    resource_version: str
+    content: str  # content_digest of the answer, for kinds without a generation
+
+
+#: What a writer's edit changes besides the spec: labels, annotations, owners. The rest of metadata is the
+#: server's bookkeeping (resourceVersion, managedFields, uid, timestamps).
+OWNED_METADATA = ("labels", "annotations", "ownerReferences")
 
 
 def child_key(manifest: Mapping[str, Any]) -> ChildKey:
@@ -39,6 +46,15 @@ def child_key(manifest: Mapping[str, Any]) -> ChildKey:
 
 def manifest_digest(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def content_digest(body: Mapping[str, Any]) -> str:
+    """Everything a writer sets on an object (all but its status and the server's metadata), as a short digest."""
+    meta = body.get("metadata") or {}
+    content = {k: v for k, v in body.items() if k not in ("metadata", "status")}
+    content["metadata"] = {k: meta[k] for k in OWNED_METADATA if meta.get(k)}
+    return hashlib.blake2b(json.dumps(content, sort_keys=True, separators=(",", ":")).encode(),
+                           digest_size=16).hexdigest()
 
 
 def _generation(meta: Mapping[str, Any]) -> int | None:
@@ -63,9 +79,9 @@ class AppliedChildren:
 
     def record(self, manifest: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """After a successful apply: `answer` is the object the API server returned."""
-        meta = answer.get("metadata") or {}
-        self._applied[child_key(manifest)] = Applied(manifest_digest(manifest), _generation(meta),
-                                                     str(meta.get("resourceVersion", "")))
+        generation = _generation(answer.get("metadata") or {})
+        self._applied[child_key(manifest)] = Applied(manifest_digest(manifest), generation,
+                                                     "" if generation is not None else content_digest(answer))
 
     def forget(self, kind: str, namespace: str, name: str) -> None:
         self._applied.pop((kind, namespace, name), None)
@@ -84,7 +100,7 @@ class AppliedChildren:
         elif applied.generation is not None:
             changed = _generation(meta) != applied.generation
         else:
-            changed = str(meta.get("resourceVersion", "")) != applied.resource_version
+            changed = content_digest(body) != applied.content
         if changed:
             del self._applied[key]
         return changed

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .kube_actions import NamespaceTerminating
 from .seen_versions import SeenVersions
 
 Key = tuple[str, str]
@@ -58,6 +59,9 @@ class KeyedReconciler:
             self.passes += 1
             try:
                 return await self.reconcile_once(namespace, name)
+            except NamespaceTerminating:  # the garbage collector deleting children is not a reason to retry
+                self._log.debug("%s %s/%s: its namespace is being deleted", self.kind, namespace, name)
+                return None
             except Exception:  # noqa: BLE001 - logged, and tried again shortly: level-triggered
                 self._log.exception("reconciling %s %s/%s failed; retrying in %.0f s", self.kind, namespace, name,
                                     ERROR_RETRY_SECONDS)

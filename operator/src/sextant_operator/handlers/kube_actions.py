@@ -32,6 +32,16 @@ def object_path(api_version: str, kind: str, namespace: str, name: str) -> str:
         f"{prefix}/{PLURALS[kind]}/{name}"
 
 
+class NamespaceTerminating(Exception):
+    """The API server refused to create a child because its namespace is being deleted: nothing is left to do
+    (the namespace's deletion takes the parent too)."""
+
+
+def namespace_terminating(exc: ApiException) -> bool:
+    """A 403 whose cause is NamespaceTerminating (every create in a namespace being deleted)."""
+    return exc.status == 403 and "NamespaceTerminating" in str(exc.body or "")
+
+
 def load_client_configuration() -> client.ApiClient:
     """In a pod: the mounted ServiceAccount; elsewhere: the kubeconfig (KUBECONFIG or ~/.kube/config)."""
     try:
@@ -76,12 +86,17 @@ class KubeActions:
         """Server-side apply a namespaced object (any kind in PLURALS) under Sextant's field manager; returns the
         object as stored."""
         meta = manifest["metadata"]
-        return dict(self.api_client.call_api(
-            object_path(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]), "PATCH",
-            query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
-            header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
-            body=manifest, auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True,
-            _preload_content=True))
+        try:
+            return dict(self.api_client.call_api(
+                object_path(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]), "PATCH",
+                query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+                header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+                body=manifest, auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True,
+                _preload_content=True))
+        except ApiException as exc:
+            if namespace_terminating(exc):
+                raise NamespaceTerminating(meta["namespace"]) from None
+            raise
 
     def read_object(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """Any object of a kind in PLURALS (namespace "" for a cluster-scoped one), or None when it does not
