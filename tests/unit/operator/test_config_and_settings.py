@@ -7,8 +7,9 @@ import logging
 import kopf
 import pytest
 
-from sextant_operator.config import ConfigError, config_from_env
-from sextant_operator.settings import FINALIZER, apply_settings
+from sextant_operator.config import ConfigError, OperatorConfig, config_from_env
+from sextant_operator.registry import build_registry
+from sextant_operator.settings import CHANGE_HANDLED_KINDS, FINALIZER, EssenceWhereCompared, apply_settings
 
 
 def test_defaults_are_clusterwide_with_bounded_workers() -> None:
@@ -60,3 +61,21 @@ def test_settings_keep_progress_in_annotations_and_bound_everything() -> None:
     assert settings.watching.server_timeout == 120 and settings.watching.client_timeout == 150
     assert settings.queueing.worker_limit is None  # a kopf limit deadlocks index pre-population (handlers bound)
     assert settings.posting.level == logging.WARNING
+
+
+def test_kopf_diffs_only_the_kinds_with_change_handlers() -> None:
+    """Every other kind gets an empty essence (no deep copy of each pod event); the TrainingJob keeps kopf's."""
+    registry = build_registry(OperatorConfig(webhook_enabled=False))
+    changing = {h.selector.any_name for h in registry._changing.get_all_handlers() if h.selector is not None}
+    assert changing == {"trainingjobs"} and CHANGE_HANDLED_KINDS == {"TrainingJob"}
+    storage = EssenceWhereCompared(prefix="ml.sextant.io", key="last-handled-configuration")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "b"}}, "spec": {"x": 1}}
+    assert storage.build(body=kopf.Body(pod)) == {}
+    job = {"apiVersion": "ml.sextant.io/v1alpha1", "kind": "TrainingJob", "metadata": {"name": "t"},
+           "spec": {"algorithm": "rf"}, "status": {"phase": "Running"}}
+    assert storage.build(body=kopf.Body(job)) == {"spec": {"algorithm": "rf"}}
+
+
+def test_kopf_does_not_log_every_handled_event() -> None:
+    apply_settings(kopf.OperatorSettings(), config_from_env({}))
+    assert not logging.getLogger("kopf.objects").isEnabledFor(logging.INFO)
