@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any, cast
 
 import kopf
@@ -16,7 +13,7 @@ from .config import OperatorConfig
 from .handlers.batchprediction import BatchReconciler, register_batchprediction_handlers
 from .handlers.drift_monitor import DriftMonitor, DriftReports
 from .handlers.inferenceservice import ServingReconciler, register_inferenceservice_handlers
-from .handlers.kube_actions import KubeActions, load_client_configuration
+from .handlers.kube_actions import KubeActions
 from .handlers.kubeflow_training import KubeflowTraining
 from .handlers.model_registry import RegistryResolver
 from .handlers.operator_metrics import OperatorMetrics
@@ -125,22 +122,13 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
-    @kopf.on.startup(registry=registry)
-    async def api_call_threads(**_: Any) -> None:
-        """The blocking client calls (`asyncio.to_thread`) get one thread per reconcile that may be in flight.
-        asyncio's default, CPU count + 4, is 6 threads on two cores: 20 passes at once then waited for 6 calls
-        at a time, and 1,000 new InferenceServices got their children at that pace (docs/scale.md)."""
-        asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=config.worker_limit, thread_name_prefix="sextant-api"))
-
     metrics = OperatorMetrics()
-    connect = partial(load_client_configuration, config.worker_limit)
-    training_actions, results = KubeActions(connect), RunResults(config.store_uri)
+    training_actions, results = KubeActions(), RunResults(config.store_uri)
     reconciler = TrainingReconciler(training_settings(config), training_actions, results,
                                     concurrency=config.worker_limit, metrics=metrics,
                                     kubeflow=kubeflow_training(config, training_actions, results))
     register_trainingjob_handlers(registry, reconciler)
-    actions = KubeActions(connect)
+    actions = KubeActions()
     drift = DriftMonitor(actions, DriftReports(config.store_uri), metrics, config.prometheus_url)
     serving = ServingReconciler(serving_settings(config), actions, RegistryResolver(config.store_uri),
                                 concurrency=config.worker_limit, drift=drift)

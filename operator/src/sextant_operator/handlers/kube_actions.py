@@ -42,19 +42,13 @@ def namespace_terminating(exc: ApiException) -> bool:
     return exc.status == 403 and "NamespaceTerminating" in str(exc.body or "")
 
 
-def load_client_configuration(connections: int = 20) -> client.ApiClient:
-    """In a pod: the mounted ServiceAccount; elsewhere: the kubeconfig (KUBECONFIG or ~/.kube/config).
-
-    `connections` kept open to the API server: one per API call in flight (SEXTANT_WORKER_LIMIT). The client's
-    default, 5 per CPU, is 10 on two cores: with more calls in flight each surplus call opened a TLS connection
-    and threw it away (urllib3's "connection pool is full")."""
+def load_client_configuration() -> client.ApiClient:
+    """In a pod: the mounted ServiceAccount; elsewhere: the kubeconfig (KUBECONFIG or ~/.kube/config)."""
     try:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    configuration = client.Configuration.get_default_copy()
-    configuration.connection_pool_maxsize = connections
-    return client.ApiClient(configuration)
+    return client.ApiClient()
 
 
 class KubeActions:
