@@ -44,17 +44,22 @@ def child_key(manifest: Mapping[str, Any]) -> ChildKey:
     return manifest["kind"], meta["namespace"], meta["name"]
 
 
+def _digest(value: Mapping[str, Any]) -> str:
+    """A short digest of a JSON-able mapping, independent of key order (kept per child: memory counts at scale)."""
+    return hashlib.blake2b(json.dumps(value, sort_keys=True, separators=(",", ":")).encode(),
+                           digest_size=16).hexdigest()
+
+
 def manifest_digest(manifest: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return _digest(manifest)
 
 
 def content_digest(body: Mapping[str, Any]) -> str:
-    """Everything a writer sets on an object (all but its status and the server's metadata), as a short digest."""
+    """Everything a writer sets on an object (all but its status and the server's metadata)."""
     meta = body.get("metadata") or {}
     content = {k: v for k, v in body.items() if k not in ("metadata", "status")}
     content["metadata"] = {k: meta[k] for k in OWNED_METADATA if meta.get(k)}
-    return hashlib.blake2b(json.dumps(content, sort_keys=True, separators=(",", ":")).encode(),
-                           digest_size=16).hexdigest()
+    return _digest(content)
 
 
 def _generation(meta: Mapping[str, Any]) -> int | None:
