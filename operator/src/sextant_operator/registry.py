@@ -12,6 +12,7 @@ from .admission.webhook import register_admission
 from .config import OperatorConfig
 from .handlers.batchprediction import BatchReconciler, register_batchprediction_handlers
 from .handlers.drift_monitor import DriftMonitor, DriftReports
+from .handlers.heap import register_heap_trimmer
 from .handlers.inferenceservice import ServingReconciler, register_inferenceservice_handlers
 from .handlers.kube_actions import KubeActions
 from .handlers.kubeflow_training import KubeflowTraining
@@ -149,7 +150,9 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
     batch = BatchReconciler(batch_settings(config), actions, RegistryResolver(config.store_uri),
                             RunResults(config.store_uri), concurrency=config.worker_limit)
     register_batchprediction_handlers(registry, batch)
-    metrics.count_reconcilers({"TrainingJob": reconciler, "InferenceService": serving, "BatchPrediction": batch})
+    reconcilers = {"TrainingJob": reconciler, "InferenceService": serving, "BatchPrediction": batch}
+    metrics.count_reconcilers(reconcilers)
+    register_heap_trimmer(registry, list(reconcilers.values()))
     if config.webhook_enabled:
         register_admission(registry)
     return registry

@@ -35,6 +35,11 @@ class KeyedReconciler:
         self.seen = SeenVersions()  # the handlers start a pass only for news, not for an object relisted unchanged
         self._scheduled: set[asyncio.Task[None]] = set()  # passes started by enqueue, held until they end
 
+    @property
+    def busy(self) -> bool:
+        """Whether a pass is waiting for a slot or running."""
+        return bool(self._active)
+
     async def reconcile_once(self, namespace: str, name: str) -> float | None:
         """One observe-plan-act pass; returns seconds until the next look, or None."""
         raise NotImplementedError

@@ -1,0 +1,89 @@
+"""Keeping the operator's resident memory near what it holds: glibc keeps the memory a burst of reconciles freed,
+spread over one heap (arena) per thread that allocated, so the process stays at its peak long after the burst.
+
+Two glibc calls through ctypes fix that, both no-ops where the C library is not glibc (musl, macOS):
+`mallopt(M_ARENA_MAX, n)` before any thread starts bounds the arenas the API-call threads spread allocations
+over, and `malloc_trim(0)` after a burst hands whole free pages back to the system (docs/scale.md, P2)."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import time
+from collections.abc import Callable
+from functools import cache
+from typing import Any, Protocol
+
+import kopf
+
+log = logging.getLogger(__name__)
+
+M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+TRIM_CHECK_SECONDS = 5.0  # how often the trimmer looks for a burst that ended: integer compares, no API calls
+
+
+@cache
+def _glibc() -> ctypes.CDLL | None:
+    """The process's C library when it is glibc (has malloc_trim and mallopt), else None."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.malloc_trim.argtypes, libc.mallopt.argtypes = [ctypes.c_size_t], [ctypes.c_int, ctypes.c_int]
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def limit_arenas(count: int) -> bool:
+    """Bound glibc's malloc arenas to `count`; call it before threads start. True when glibc accepted it."""
+    libc = _glibc()
+    return bool(libc is not None and libc.mallopt(M_ARENA_MAX, count))
+
+
+def trim() -> bool:
+    """Return the heap's free pages to the system; True when glibc released any."""
+    libc = _glibc()
+    return bool(libc is not None and libc.malloc_trim(0))
+
+
+def burst_ended(last_activity: int, activity: int, busy: bool) -> bool:
+    """Whether work happened since the last trim and none is going on now: the moment a trim pays off."""
+    return activity != last_activity and not busy
+
+
+async def trim_after_bursts(activity: Callable[[], int], busy: Callable[[], bool],
+                            interval: float = TRIM_CHECK_SECONDS) -> None:
+    """Every `interval` seconds, trim the heap if `activity()` (a count of passes) moved since the last trim and
+    `busy()` is false. At rest nothing moves, so nothing is trimmed: the loop costs two reads per interval."""
+    trimmed_at = activity()
+    while True:
+        await asyncio.sleep(interval)
+        now = activity()
+        if burst_ended(trimmed_at, now, busy()):
+            started = time.perf_counter()
+            released = trim()
+            log.debug("heap trimmed after %d passes in %.1f ms (pages released: %s)", now - trimmed_at,
+                      (time.perf_counter() - started) * 1000, released)
+            trimmed_at = now
+
+
+class Reconciler(Protocol):
+    passes: int
+
+    @property
+    def busy(self) -> bool: ...
+
+
+def register_heap_trimmer(registry: kopf.OperatorRegistry, reconcilers: list[Reconciler]) -> None:
+    """Run `trim_after_bursts` over the reconcilers' passes from the operator's start until its stop."""
+    tasks: list[asyncio.Task[None]] = []
+
+    @kopf.on.startup(registry=registry)
+    async def start_heap_trimmer(**_: Any) -> None:
+        tasks.append(asyncio.create_task(trim_after_bursts(lambda: sum(r.passes for r in reconcilers),
+                                                           lambda: any(r.busy for r in reconcilers))))
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop_heap_trimmer(**_: Any) -> None:
+        for task in tasks:
+            task.cancel()
