@@ -8,13 +8,9 @@ import kopf
 
 from .admission.webhook import configure_webhook_server
 from .config import ConfigError, config_from_env
-from .handlers.heap import limit_arenas
 from .registry import build_registry
 from .settings import apply_settings
 
-#: glibc's default is 8 per core, one per thread that allocates; the threads here take turns on the GIL, so two
-#: arenas cost them no waiting and keep freed memory in fewer, reusable places (docs/scale.md, P2)
-MALLOC_ARENAS = 2
 LOG_FORMATS = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
 
 
@@ -30,7 +26,6 @@ def main() -> int:
     except (ConfigError, ValueError) as exc:
         print(f"sextant-operator: {exc}", file=sys.stderr)
         return 2
-    limit_arenas(MALLOC_ARENAS)  # before kopf's loop and the API-call threads start
     kopf.run(
         registry=build_registry(config), settings=settings, standalone=True,
         clusterwide=config.clusterwide, namespaces=config.namespaces,

@@ -1,9 +1,7 @@
-"""Keeping the operator's resident memory near what it holds: glibc keeps the memory a burst of reconciles freed,
-spread over one heap (arena) per thread that allocated, so the process stays at its peak long after the burst.
-
-Two glibc calls through ctypes fix that, both no-ops where the C library is not glibc (musl, macOS):
-`mallopt(M_ARENA_MAX, n)` before any thread starts bounds the arenas the API-call threads spread allocations
-over, and `malloc_trim(0)` after a burst hands whole free pages back to the system (docs/scale.md, P2)."""
+"""Keeping the operator's resident memory near what it holds: glibc keeps most of what a burst of reconciles
+freed (free pages below the top of its heaps are not returned), so the process stays near the burst's peak long
+after it. `malloc_trim(0)`, called through ctypes once a burst has ended, hands those pages back to the system; a
+no-op where the C library is not glibc (musl, macOS). docs/scale.md, P2."""
 
 from __future__ import annotations
 
@@ -19,25 +17,18 @@ import kopf
 
 log = logging.getLogger(__name__)
 
-M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 TRIM_CHECK_SECONDS = 5.0  # how often the trimmer looks for a burst that ended: integer compares, no API calls
 
 
 @cache
 def _glibc() -> ctypes.CDLL | None:
-    """The process's C library when it is glibc (has malloc_trim and mallopt), else None."""
+    """The process's C library when it is glibc (has malloc_trim), else None."""
     try:
         libc = ctypes.CDLL(None)
-        libc.malloc_trim.argtypes, libc.mallopt.argtypes = [ctypes.c_size_t], [ctypes.c_int, ctypes.c_int]
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
     except (OSError, AttributeError):
         return None
     return libc
-
-
-def limit_arenas(count: int) -> bool:
-    """Bound glibc's malloc arenas to `count`; call it before threads start. True when glibc accepted it."""
-    libc = _glibc()
-    return bool(libc is not None and libc.mallopt(M_ARENA_MAX, count))
 
 
 def trim() -> bool:
