@@ -11,9 +11,11 @@ import logging
 import time
 from collections.abc import Callable
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 import kopf
+
+from .keyed_reconciler import KeyedReconciler
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +60,7 @@ async def trim_after_bursts(activity: Callable[[], int], busy: Callable[[], bool
             trimmed_at = now
 
 
-class Reconciler(Protocol):
-    passes: int
-
-    @property
-    def busy(self) -> bool: ...
-
-
-def register_heap_trimmer(registry: kopf.OperatorRegistry, reconcilers: list[Reconciler]) -> None:
+def register_heap_trimmer(registry: kopf.OperatorRegistry, reconcilers: list[KeyedReconciler]) -> None:
     """Run `trim_after_bursts` over the reconcilers' passes from the operator's start until its stop."""
     tasks: list[asyncio.Task[None]] = []
 
