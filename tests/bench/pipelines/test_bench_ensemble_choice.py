@@ -1,5 +1,5 @@
 """Benchmark (issue 13, point 1): does choosing an ensemble by its out-of-fold score (what `ensemble: auto` does)
-pay on rows the search never saw, or would a stricter gate, or none, do better?
+pay on rows the search never saw, or would a stricter gate, one kind of ensemble, or none, do better?
 
 The time-budgeted benchmarks (test_bench_automl_defaults.py) mix two things: the ensemble's choice and the search
 time it reserves. Here the search is the same for every rule: a fixed number of trials (`trials_for`, about
@@ -11,6 +11,8 @@ ensemble of the best trial per algorithm, each refitted on the training rows and
 - `by out-of-fold score` (the default): voting, then stacking, each kept if its out-of-fold score is higher;
 - `one standard error`: the same, and the gain over the incumbent's per-fold scores must exceed one standard
   error of the per-fold differences (the rule CART and glmnet use to prefer the simpler model);
+- `ensemble: voting` and `ensemble: stacking`: the configurations a user can set instead, each trying its one
+  ensemble and keeping it if its out-of-fold score is higher;
 - `ensemble: none`: always the best single model.
 
 Ratio = a rule's mean test score / the best single model's. SEXTANT_BENCH_DATA, SEXTANT_BENCH_DATASETS and
@@ -102,18 +104,49 @@ def one_standard_error(challenger: Record, incumbent: Record) -> bool:
     return bool(statistics.mean(gains) > statistics.stdev(gains) / math.sqrt(len(gains)))
 
 
-RULES: dict[str, Callable[[Record, Record], bool]] = {
-    "by out-of-fold score (default)": by_oof_score, "one standard error": one_standard_error,
-    "ensemble: none": lambda challenger, incumbent: False}
+Keep = Callable[[Record, Record], bool]
+TRIED_BY_AUTO = ("voting", "stacking")
+
+# Each rule: the ensembles it tries, in order, and when one replaces the choice so far. The last three are the
+# configurations a user can set instead of the default (`ensemble: voting` and `stacking` also keep their
+# ensemble only if its out-of-fold score is higher).
+RULES: dict[str, tuple[tuple[str, ...], Keep]] = {
+    "by out-of-fold score (default)": (TRIED_BY_AUTO, by_oof_score),
+    "one standard error": (TRIED_BY_AUTO, one_standard_error),
+    "ensemble: voting": (("voting",), by_oof_score),
+    "ensemble: stacking": (("stacking",), by_oof_score),
+    "ensemble: none": ((), by_oof_score)}
 
 
-def choose(record: Record, keep: Callable[[Record, Record], bool]) -> str:
-    """What `ensemble: auto` ends with under rule `keep`: voting, then stacking, each against the choice so far."""
+def choose(record: Record, kinds: tuple[str, ...], keep: Keep) -> str:
+    """What a search ends with when it tries `kinds` in order, each against the choice so far, under `keep`."""
     current = "single"
-    for kind in ("voting", "stacking"):
+    for kind in kinds:
         if kind in record["choices"] and keep(record["choices"][kind], record["choices"][current]):
             current = kind
     return current
+
+
+def summarise(records: list[Record], repeats: int) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Per rule and dataset, the chosen model's mean test score / the best single model's, and the table of them
+    (a function of the records alone, so a stored run can be summarised again)."""
+    names = list(dict.fromkeys(r["dataset"] for r in records))
+    lines = ["| dataset | rows | " + " | ".join(RULES) + " |", "|---|---:|" + "---:|" * len(RULES)]
+    ratios: dict[str, dict[str, float]] = {rule: {} for rule in RULES}
+    for name in names:
+        rows = [r for r in records if r["dataset"] == name]
+        single = statistics.mean(r["choices"]["single"]["test"] for r in rows)
+        for rule, (kinds, keep) in RULES.items():
+            chosen = statistics.mean(r["choices"][choose(r, kinds, keep)]["test"] for r in rows)
+            ratios[rule][name] = chosen / single if single > 0 else float("nan")
+        lines.append(f"| {name} | {rows[0]['rows']} | " + " | ".join(f"{ratios[r][name]:.4f}" for r in RULES) + " |")
+    lines.append("")
+    for rule in RULES:
+        values = list(ratios[rule].values())
+        lines.append(f"{rule}: mean ratio to the best single model {statistics.mean(values):.4f}, >= 1 on "
+                     f"{sum(v >= 1 for v in values)} of {len(values)}, lowest {min(values):.4f}")
+    lines.append(f"\n{repeats} splits each; test score of the chosen model / the best single model's")
+    return ratios, lines
 
 
 @pytest.mark.bench
@@ -130,21 +163,7 @@ def test_choosing_an_ensemble_by_out_of_fold_score_against_stricter_rules(tmp_pa
             records.append(_candidates(name, meta, *split_files(name, meta, seed, directory)))
             tests = {k: round(v["test"], 4) for k, v in records[-1]["choices"].items()}
             print(f"{name:<22} seed {seed}: {records[-1]['trials']} trials, test {tests}", flush=True)
-    names = list(dict.fromkeys(r["dataset"] for r in records))
-    lines = ["| dataset | rows | " + " | ".join(RULES) + " |", "|---|---:|" + "---:|" * len(RULES)]
-    ratios: dict[str, dict[str, float]] = {rule: {} for rule in RULES}
-    for name in names:
-        rows = [r for r in records if r["dataset"] == name]
-        single = statistics.mean(r["choices"]["single"]["test"] for r in rows)
-        for rule, keep in RULES.items():
-            chosen = statistics.mean(r["choices"][choose(r, keep)]["test"] for r in rows)
-            ratios[rule][name] = chosen / single if single > 0 else float("nan")
-        lines.append(f"| {name} | {rows[0]['rows']} | " + " | ".join(f"{ratios[r][name]:.4f}" for r in RULES) + " |")
-    lines.append("")
-    for rule in RULES:
-        values = list(ratios[rule].values())
-        lines.append(f"{rule}: mean ratio to the best single model {statistics.mean(values):.4f}, >= 1 on "
-                     f"{sum(v >= 1 for v in values)} of {len(values)}, lowest {min(values):.4f}")
-    lines.append(f"\n{repeats} splits each; test score of the chosen model / the best single model's")
+    ratios, lines = summarise(records, repeats)
+    names = list(ratios["ensemble: none"])
     write_results("pipelines-automl-ensemble-choice", {"records": records, "ratios": ratios}, lines)
     assert len(names) == len(datasets()) and all(r["choices"]["single"]["folds"] for r in records)
