@@ -166,7 +166,8 @@ def write_model_report(store: ArtifactStore, context: RunContext, spec: Training
     started = time.perf_counter()
     scoring = "r2" if spec.task == "regression" else "accuracy"
     importance = ({}, "") if prepared.test_y is None else model_report.importances(
-        fitted.model, prepared.test_X, prepared.test_y, scoring, spec.split.seed, clock)
+        fitted.model, prepared.test_X, prepared.test_y, scoring, spec.split.seed, clock,
+        reserved=steps.all_rows_refit_seconds(spec, prepared, fitted))
     page = model_report.render_model_report(
         f"Model report: {spec.model_name} ({fitted.algorithm})", spec.task, fitted.model, prepared.test_X,
         prepared.test_y, evaluation.metrics, evaluation.extras, leaderboard(spec, fitted), importance)

@@ -18,25 +18,61 @@ from sextant_pipelines.budget import RunClock
 
 IMPORTANCE_ROWS = 2000
 IMPORTANCE_REPEATS = 3
+MIN_IMPORTANCE_ROWS = 200
+ROWS_CUT_AIM = 0.8  # of the allowance, when the rows are cut
 IMPORTANCE_SHARE = 0.25  # of the time left (after the registration tail) the importances may take
 SHOWN_FEATURES = 20
 
 
+def importance_plan(predict_seconds: float, rows: int, features: int, allowance: float) -> tuple[int, int] | None:
+    """The holdout rows and shuffles per feature that permutation importances can use within `allowance` seconds,
+    given that one prediction of `rows` rows took `predict_seconds` (one prediction per feature and shuffle):
+    all rows and IMPORTANCE_REPEATS shuffles, else one shuffle, else fewer rows (never under
+    MIN_IMPORTANCE_ROWS, below which the ranking is mostly noise); None when even that does not fit."""
+    per_shuffle = predict_seconds * features
+    if per_shuffle * IMPORTANCE_REPEATS <= allowance:
+        return rows, IMPORTANCE_REPEATS
+    if per_shuffle <= allowance:
+        return rows, 1
+    # Aim below the allowance: a prediction's fixed cost makes fewer rows slower than in proportion.
+    fewer = int(rows * ROWS_CUT_AIM * allowance / per_shuffle) if per_shuffle > 0 else rows
+    return (fewer, 1) if fewer >= MIN_IMPORTANCE_ROWS else None
+
+
 def importances(model: Any, X: pd.DataFrame, y: pd.Series, scoring: str | None, seed: int,
-                clock: RunClock | None) -> tuple[dict[str, float], str]:
-    """Permutation importances on at most 2,000 holdout rows (scikit-learn's own), when their expected time
-    (one prediction per feature and repeat) fits in a quarter of the time the budget leaves; else a note."""
+                clock: RunClock | None, reserved: float = 0.0) -> tuple[dict[str, float], str]:
+    """Permutation importances on at most 2,000 holdout rows (scikit-learn's own) within a quarter of the time
+    the budget leaves after `reserved` seconds (the refit on all rows that follows): fewer shuffles, then fewer
+    rows when the model predicts slowly (`importance_plan`); else a note saying why there are none."""
     rows = X.iloc[:IMPORTANCE_ROWS]
     started = time.perf_counter()
     model.predict(rows)
-    expected = (time.perf_counter() - started) * X.shape[1] * IMPORTANCE_REPEATS
-    if clock is not None and expected > IMPORTANCE_SHARE * (clock.remaining() - clock.tail_seconds(evaluated=True)):
-        return {}, f"skipped: about {expected:.1f} s would not fit in what automl.timeBudget leaves"
-    found = permutation_importance(model, rows, y.iloc[:IMPORTANCE_ROWS], scoring=scoring,
-                                   n_repeats=IMPORTANCE_REPEATS, random_state=seed)
+    seconds = time.perf_counter() - started
+    allowance = float("inf") if clock is None else \
+        IMPORTANCE_SHARE * (clock.remaining() - clock.tail_seconds(evaluated=True) - reserved)
+    plan = importance_plan(seconds, len(rows), X.shape[1], allowance)
+    for _ in range(3):  # a smaller prediction is not always proportionally faster: measure it, cut again if not
+        if plan is None or plan[0] == len(rows):
+            break
+        started = time.perf_counter()
+        model.predict(rows.iloc[:plan[0]])
+        seconds = time.perf_counter() - started
+        if seconds * X.shape[1] <= allowance:
+            break
+        plan = importance_plan(seconds, plan[0], X.shape[1], allowance)
+    else:
+        plan = None
+    if plan is None:
+        return {}, (f"skipped: one shuffle of each of the {X.shape[1]} features on {MIN_IMPORTANCE_ROWS} rows would "
+                    f"not fit in what automl.timeBudget leaves (about {max(allowance, 0.0):.1f} s); a longer budget "
+                    "gives them")
+    used, repeats = plan
+    found = permutation_importance(model, rows.iloc[:used], y.iloc[:used], scoring=scoring, n_repeats=repeats,
+                                   random_state=seed)
     means = dict(zip(map(str, X.columns), found.importances_mean.tolist(), strict=True))
+    shuffles = f"{repeats} shuffles" if repeats > 1 else "1 shuffle (all the time budget left room for)"
     return dict(sorted(means.items(), key=lambda kv: -kv[1])[:SHOWN_FEATURES]), \
-        f"mean drop of the score over {IMPORTANCE_REPEATS} shuffles of each feature, {len(rows)} holdout rows"
+        f"mean drop of the score over {shuffles} of each feature, {used} holdout rows"
 
 
 def _curves(model: Any, X: pd.DataFrame, y: pd.Series, positive: str | None) -> str:

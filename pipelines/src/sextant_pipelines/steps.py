@@ -245,6 +245,14 @@ def refits_on_all_rows(spec: TrainingSpec, prepared: Prepared) -> bool:
     return spec.automl is not None and len(prepared.test_X) > 0
 
 
+def all_rows_refit_seconds(spec: TrainingSpec, prepared: Prepared, fitted: Fitted) -> float:
+    """Expected cost of the refit on all rows (the first fit's time, scaled by rows, with a margin); 0 without one."""
+    if not refits_on_all_rows(spec, prepared):
+        return 0.0
+    train_rows, all_rows = len(prepared.train_X), len(prepared.train_X) + len(prepared.test_X)
+    return fitted.fit_seconds * all_rows / max(train_rows, 1) * REFIT_MARGIN
+
+
 def refit_on_all_rows(spec: TrainingSpec, prepared: Prepared, fitted: Fitted, clock: RunClock | None) -> Fitted:
     """The final refit on training + holdout rows when AutoML asks for it and its expected cost (the first fit's
     time, scaled by rows) still fits before the run's deadline (less the tail); otherwise `fitted` unchanged,
@@ -253,7 +261,7 @@ def refit_on_all_rows(spec: TrainingSpec, prepared: Prepared, fitted: Fitted, cl
     fitted.final_fit = {"rows": train_rows, "fittedOn": "training rows"}
     if not refits_on_all_rows(spec, prepared):
         return fitted
-    expected = fitted.fit_seconds * all_rows / max(train_rows, 1) * REFIT_MARGIN
+    expected = all_rows_refit_seconds(spec, prepared, fitted)
     if clock is not None and clock.remaining() - clock.tail_seconds(evaluated=True) < expected:
         fitted.final_fit["note"] = (f"not refitted on all {all_rows} rows: the refit (about {expected:.1f} s) "
                                     "would overrun automl.timeBudget")
