@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import shutil
 import signal
 import socket
@@ -21,10 +22,27 @@ from pathlib import Path
 BENTOML = str(Path(sys.executable).with_name("bentoml"))
 
 
+#: Ports this process has handed out: the kernel's own choice (bind to port 0) can give the same port twice in a row
+#: once the probe socket is closed, and two servers of one test then collide (CI failed so on 2026-12-06).
+_HANDED_OUT: set[int] = set()
+#: Loopback ports handed out lie in [20000, 30000): below Kubernetes' NodePort range (30000-32767) and the kernel's
+#: ephemeral range (from 32768 by default), so neither a Service nor an outgoing connection takes one meanwhile.
+_PORTS = range(20000, 30000)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing listens on and not handed out before by this process (see _PORTS for the range)."""
+    candidates = [port for port in _PORTS if port not in _HANDED_OUT]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port left in {_PORTS}")
 
 
 def http_status(url: str, timeout: float = 2.0) -> int | None:
