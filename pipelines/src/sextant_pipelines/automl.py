@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from sextant_pipelines.tune import SearchOutcome, TrialLogger, best_trial, log_t
 
 log = logging.getLogger("sextant.pipelines.automl")
 ENSEMBLE_SIZE = 5
+SELECTION_ROUNDS = 25  # ensemble selection's rounds: weights in 25ths, as AutoGluon's default of 25
 ENSEMBLE_KINDS = ("voting", "stacking")  # what ensemble: auto tries, each kept only if it beats the best so far
 
 
@@ -33,6 +34,7 @@ ENSEMBLE_KINDS = ("voting", "stacking")  # what ensemble: auto tries, each kept 
 class AutomlOutcome(SearchOutcome):
     choice: str = "single"
     members: list[TrialResult] = field(default_factory=list)
+    weights: list[int] = field(default_factory=list)  # a voting ensemble's weight per member (equal when empty)
     ensemble_scores: dict[str, float] = field(default_factory=dict)
     stopped_because: str = ""
     seconds: float = 0.0
@@ -44,7 +46,9 @@ class AutomlOutcome(SearchOutcome):
     def params(self) -> dict[str, Any]:
         if self.choice == "single":
             return self.best.params
-        return {"members": [{"algorithm": m.algorithm, "params": m.params} for m in self.members]}
+        weights = self.weights or [1] * len(self.members)
+        return {"members": [{"algorithm": m.algorithm, "params": m.params, "weight": w}
+                            for m, w in zip(self.members, weights, strict=True)]}
 
 
 def candidate_algorithms(task: str, spec: AutomlSpec, rows: int = 0) -> list[str]:
@@ -124,7 +128,7 @@ def search(problem: Problem, spec: AutomlSpec, on_trial: TrialLogger = log_trial
     kinds = ENSEMBLE_KINDS if spec.ensemble == "auto" else () if spec.ensemble == "none" else (spec.ensemble,)
     if supervised:
         for kind in kinds:
-            _choose_ensemble(problem, kind, outcome, budget)
+            choose_ensemble(problem, kind, outcome, budget)
     return outcome
 
 
@@ -244,16 +248,49 @@ def top_members(trials: list[TrialResult]) -> list[TrialResult]:
     return list(best_per_algorithm.values())[:ENSEMBLE_SIZE]
 
 
-def oof_score(problem: Problem, outputs: np.ndarray) -> float:
-    """The objective's score of out-of-fold `outputs` (predictions, or class probabilities) on the problem's rows."""
+def oof_score(problem: Problem, outputs: np.ndarray, classes: list[Any] | None = None) -> float:
+    """The objective's score of out-of-fold `outputs` (predictions, or class probabilities) on the problem's rows;
+    `classes`: the labels of the probabilities' columns when the rows may lack one (the sorted labels present)."""
     if problem.y is None:
         raise TrainingError("ensembles need labelled rows.", "set dataset.target or automl.ensemble: none.")
     if problem.task == "regression":
-        return metrics.signed("regression", problem.metric, metrics.regression_scores(problem.y, outputs))
-    classes = sorted(problem.y.unique().tolist())
+        return metrics.signed("regression", problem.metric,
+                              metrics.regression_scores(problem.y, outputs, only=problem.metric))
+    classes = classes or sorted(problem.y.unique().tolist())
     predicted = np.asarray(classes)[outputs.argmax(axis=1)]
-    values = metrics.classification_scores(problem.y, predicted, outputs, classes, problem.positive)
+    values = metrics.classification_scores(problem.y, predicted, outputs, classes, problem.positive,
+                                           only=problem.metric)
     return metrics.signed("classification", problem.metric, values)
+
+
+def selection_weights(problem: Problem, stacked: list[np.ndarray], rounds: int = SELECTION_ROUNDS,
+                      classes: list[Any] | None = None) -> list[int]:
+    """Ensemble selection (Caruana et al., 2004): each round adds, with replacement, the member whose addition to
+    the blend scores best out of fold; the weights are the times each was added by the best round (the earliest of
+    equal ones, so the smaller blend). A member that only adds noise is never added, so it costs no refit."""
+    counts, total = [0] * len(stacked), np.zeros_like(stacked[0], dtype=float)
+    best_score, best_counts = -np.inf, counts
+    for size in range(1, rounds + 1):
+        scores = [oof_score(problem, (total + outputs) / size, classes) for outputs in stacked]
+        pick = int(np.argmax(scores))  # the first of equal scores: the better member alone
+        counts, total = [c + (i == pick) for i, c in enumerate(counts)], total + stacked[pick]
+        if scores[pick] > best_score:
+            best_score, best_counts = scores[pick], counts
+    return best_counts
+
+
+def selected_blend_outputs(problem: Problem, stacked: list[np.ndarray]) -> np.ndarray:
+    """The selected blend's own out-of-fold outputs: each CV fold's rows blended with the weights selection chose
+    on the other folds' rows. Weights chosen and scored on the same rows would flatter the blend (most on few rows)
+    and win against the single model and stacking, whose scores are out of fold, when they should not."""
+    classes = sorted(problem.y.unique().tolist()) if problem.task == "classification" and problem.y is not None \
+        else None
+    blended = np.zeros_like(stacked[0], dtype=float)
+    for fitted_on, held_out in problem.splits():
+        rest = replace(problem, X=problem.X.iloc[fitted_on], y=None if problem.y is None else problem.y.iloc[fitted_on])
+        weights = selection_weights(rest, [s[fitted_on] for s in stacked], classes=classes)
+        blended[held_out] = np.average([s[held_out] for s in stacked], axis=0, weights=weights)
+    return blended
 
 
 def ensemble_refit_seconds(kind: str, members: list[TrialResult], folds: int, refits: int) -> float:
@@ -262,32 +299,45 @@ def ensemble_refit_seconds(kind: str, members: list[TrialResult], folds: int, re
     return per_fit * (folds + 1 if kind == "stacking" else 1)
 
 
-def _choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget: SearchBudget) -> None:
-    """Score the ensemble from out-of-fold predictions (no refits) and keep it only if it beats the best single
-    and its final fits still finish within the run's deadline (less the tail)."""
+def choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget: SearchBudget) -> None:
+    """Score the ensemble from out-of-fold predictions (no refits) and keep it only if it beats the best so far
+    and its final fits still finish within the run's deadline (less the tail). A voting ensemble's members and
+    weights are chosen by ensemble selection first, so only the members it keeps are refitted."""
     members = top_members(outcome.trials)
     stacked = [m.oof for m in members if m.oof is not None]
     if len(stacked) < 2 or len(stacked) != len(members) or len({s.ndim for s in stacked}) != 1:
+        return
+    candidates = stacked
+    weights = selection_weights(problem, stacked) if kind == "voting" else [1] * len(members)
+    kept = [i for i, w in enumerate(weights) if w]
+    members, stacked, weights = [members[i] for i in kept], [stacked[i] for i in kept], [weights[i] for i in kept]
+    if len(members) < 2:  # no blend scored better than the best member alone: that is the ensemble's score
+        outcome.ensemble_scores[kind] = oof_score(problem, stacked[0])
+        log.info("%s ensemble: selection kept %s alone", kind, members[0].algorithm)
         return
     refit = ensemble_refit_seconds(kind, members, problem.folds, 1)  # the refit on all rows is gated later
     if budget.clock.now() + refit > budget.clock.deadline - budget.clock.tail_seconds():
         log.info("%s ensemble skipped: its final fit would not finish within the time budget", kind)
         return
-    outputs = ensemble_outputs(problem, kind, stacked)
+    outputs = selected_blend_outputs(problem, candidates) if kind == "voting" else \
+        ensemble_outputs(problem, kind, stacked)
     score = oof_score(problem, outputs)
     current = outcome.best.score if outcome.choice == "single" else outcome.ensemble_scores[outcome.choice]
     outcome.ensemble_scores[kind] = score
     log.info("%s ensemble of %s scores %.5f out of fold (best so far %.5f)", kind,
-             [m.algorithm for m in members], score, current)
+             [f"{m.algorithm}x{w}" for m, w in zip(members, weights, strict=True)], score, current)
     if score > current:
         outcome.choice, outcome.members, outcome.oof = kind, members, outputs
+        outcome.weights = weights if kind == "voting" else []
 
 
-def ensemble_outputs(problem: Problem, kind: str, stacked: list[np.ndarray]) -> np.ndarray:
-    """The ensemble's out-of-fold outputs from its members': their mean (voting), or the meta-learner's own
-    out-of-fold predictions on them (stacking), so neither is scored on rows it learned from."""
+def ensemble_outputs(problem: Problem, kind: str, stacked: list[np.ndarray],
+                     weights: list[int] | None = None) -> np.ndarray:
+    """The ensemble's out-of-fold outputs from its members': their mean weighted by `weights` (voting; equal when
+    None), or the meta-learner's own out-of-fold predictions on them (stacking), so neither is scored on rows it
+    learned from."""
     if kind == "voting":
-        return np.asarray(np.mean(stacked, axis=0))
+        return np.asarray(np.average(stacked, axis=0, weights=weights))
     features = np.hstack([s.reshape(len(s), -1) for s in stacked])
     meta, cv = _meta_learner(problem)
     method = "predict_proba" if problem.task == "classification" else "predict"
@@ -308,10 +358,11 @@ def final_estimator(problem: Problem, outcome: AutomlOutcome) -> BaseEstimator:
     named = [(f"{m.algorithm}", build_estimator(problem.task, m.algorithm, m.params, problem.seed))
              for m in outcome.members]
     meta, cv = _meta_learner(problem)
+    weights = outcome.weights or None
     if problem.task == "classification":
         if outcome.choice == "voting":
-            return VotingClassifier(named, voting="soft")
+            return VotingClassifier(named, voting="soft", weights=weights)
         return StackingClassifier(named, final_estimator=meta, cv=cv)
     if outcome.choice == "voting":
-        return VotingRegressor(named)
+        return VotingRegressor(named, weights=weights)
     return StackingRegressor(named, final_estimator=meta, cv=cv)

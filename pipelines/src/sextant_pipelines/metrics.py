@@ -55,33 +55,39 @@ def positive_label(classes: list[Any], positive: Any = None) -> Any:
 
 
 def classification_scores(y: Any, predicted: Any, proba: np.ndarray | None, classes: list[Any],
-                          positive: Any = None) -> dict[str, float]:
+                          positive: Any = None, only: str | None = None) -> dict[str, float]:
     """Accuracy, balanced accuracy, F1 (binary for two classes, else macro), and with probabilities ROC AUC and
-    log loss. `positive`: the positive class of two (objective.positiveClass); the last sorted label if None."""
+    log loss. `positive`: the positive class of two (objective.positiveClass); the last sorted label if None.
+    `only`: compute just that metric (an ensemble's selection scores hundreds of candidate blends)."""
     binary = len(classes) == 2
     positive = positive_label(classes, positive if binary else None)
     # f1, precision and recall: of the positive class for two classes, else macro-averaged.
     averaging: dict[str, Any] = ({"pos_label": positive} if binary else {"average": "macro", "labels": classes})
-    out = {"accuracy": skm.accuracy_score(y, predicted),
-           "balanced_accuracy": skm.balanced_accuracy_score(y, predicted),
-           "f1": skm.f1_score(y, predicted, zero_division=0.0, **averaging),
-           "f1_macro": skm.f1_score(y, predicted, average="macro", labels=classes, zero_division=0.0),
-           "f1_weighted": skm.f1_score(y, predicted, average="weighted", labels=classes, zero_division=0.0),
-           "precision": skm.precision_score(y, predicted, zero_division=0.0, **averaging),
-           "recall": skm.recall_score(y, predicted, zero_division=0.0, **averaging)}
+    table: dict[str, Callable[[], Any]] = {
+        "accuracy": lambda: skm.accuracy_score(y, predicted),
+        "balanced_accuracy": lambda: skm.balanced_accuracy_score(y, predicted),
+        "f1": lambda: skm.f1_score(y, predicted, zero_division=0.0, **averaging),
+        "f1_macro": lambda: skm.f1_score(y, predicted, average="macro", labels=classes, zero_division=0.0),
+        "f1_weighted": lambda: skm.f1_score(y, predicted, average="weighted", labels=classes, zero_division=0.0),
+        "precision": lambda: skm.precision_score(y, predicted, zero_division=0.0, **averaging),
+        "recall": lambda: skm.recall_score(y, predicted, zero_division=0.0, **averaging)}
     if proba is not None:
-        clipped = np.clip(proba, 1e-15, 1.0)
-        out["log_loss"] = skm.log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=classes)
+        table["log_loss"] = lambda: _log_loss(y, proba, classes)
         if len(set(np.asarray(y).tolist())) == len(classes):
             if binary:
                 truth, scores = np.asarray(y) == positive, proba[:, classes.index(positive)]
-                out["roc_auc"] = skm.roc_auc_score(truth, scores)
-                out["average_precision"] = skm.average_precision_score(truth, scores)
+                table["roc_auc"] = lambda: skm.roc_auc_score(truth, scores)
+                table["average_precision"] = lambda: skm.average_precision_score(truth, scores)
             else:
-                out["roc_auc"] = skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes)
-                out["average_precision"] = skm.average_precision_score(label_binarize(y, classes=classes), proba,
-                                                                       average="macro")
-    return {k: float(v) for k, v in out.items()}
+                table["roc_auc"] = lambda: skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes)
+                table["average_precision"] = lambda: skm.average_precision_score(
+                    label_binarize(y, classes=classes), proba, average="macro")
+    return {name: float(compute()) for name, compute in table.items() if only in (None, name)}
+
+
+def _log_loss(y: Any, proba: np.ndarray, classes: list[Any]) -> float:
+    clipped = np.clip(proba, 1e-15, 1.0)
+    return float(skm.log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=classes))
 
 
 def classification_metrics(model: Any, X: Any, y: Any, positive: Any = None) -> tuple[dict[str, float],
@@ -101,14 +107,17 @@ def classification_outcome(y: Any, predicted: Any, proba: np.ndarray | None, cla
     return out, extras
 
 
-def regression_scores(y: Any, predicted: Any) -> dict[str, float]:
-    return {"rmse": float(skm.root_mean_squared_error(y, predicted)),
-            "mse": float(skm.mean_squared_error(y, predicted)),
-            "mae": float(skm.mean_absolute_error(y, predicted)),
-            "median_absolute_error": float(skm.median_absolute_error(y, predicted)),
-            "r2": float(skm.r2_score(y, predicted)),
-            "explained_variance": float(skm.explained_variance_score(y, predicted)),
-            "mape": float(skm.mean_absolute_percentage_error(y, predicted))}
+def regression_scores(y: Any, predicted: Any, only: str | None = None) -> dict[str, float]:
+    """RMSE, MSE, MAE, median absolute error, R2, explained variance and MAPE (`only`: just that one)."""
+    table: dict[str, Callable[[], Any]] = {
+        "rmse": lambda: skm.root_mean_squared_error(y, predicted),
+        "mse": lambda: skm.mean_squared_error(y, predicted),
+        "mae": lambda: skm.mean_absolute_error(y, predicted),
+        "median_absolute_error": lambda: skm.median_absolute_error(y, predicted),
+        "r2": lambda: skm.r2_score(y, predicted),
+        "explained_variance": lambda: skm.explained_variance_score(y, predicted),
+        "mape": lambda: skm.mean_absolute_percentage_error(y, predicted)}
+    return {name: float(compute()) for name, compute in table.items() if only in (None, name)}
 
 
 def regression_metrics(model: Any, X: Any, y: Any) -> dict[str, float]:

@@ -4,16 +4,18 @@ pay on rows the search never saw, or would a stricter gate, one kind of ensemble
 The time-budgeted benchmarks (test_bench_automl_defaults.py) mix two things: the ensemble's choice and the search
 time it reserves. Here the search is the same for every rule: a fixed number of trials (`trials_for`, about
 what 30 s gives) and no time limit, so the trials are identical and only the choice differs. Per dataset and
-split (the user-path benchmark's datasets and 75/25 splits): the best single model, the voting and the stacking
-ensemble of the best trial per algorithm, each refitted on the training rows and scored on the test rows
-(accuracy or R2, as there), and each one's out-of-fold score per CV fold. Then each rule picks:
+split (the user-path benchmark's datasets and 75/25 splits): the best single model, the voting ensemble (members
+and weights by ensemble selection, as the search does), the equal-weight voting and the stacking ensemble of the
+best trial per algorithm, each refitted on the training rows and scored on the test rows (accuracy or R2, as
+there), and each one's out-of-fold score per CV fold. Then each rule picks:
 
 - `by out-of-fold score` (the default): voting, then stacking, each kept if its out-of-fold score is higher;
 - `one standard error`: the same, and the gain over the incumbent's per-fold scores must exceed one standard
   error of the per-fold differences (the rule CART and glmnet use to prefer the simpler model);
 - `ensemble: voting` and `ensemble: stacking`: the configurations a user can set instead, each trying its one
   ensemble and keeping it if its out-of-fold score is higher;
-- `ensemble: none`: always the best single model.
+- `ensemble: none`: always the best single model;
+- `before`: the default as it was until 2026-12-06, with every member of the voting ensemble weighing the same.
 
 Ratio = a rule's mean test score / the best single model's. SEXTANT_BENCH_DATA, SEXTANT_BENCH_DATASETS and
 SEXTANT_BENCH_REPEATS as in the user-path benchmark. Results: bench-results/pipelines-automl-ensemble-choice.md.
@@ -40,7 +42,9 @@ from tests.bench.pipelines.common import env_int, write_results
 from tests.bench.pipelines.test_bench_automl import FLAML_PYTHON
 from tests.bench.pipelines.test_bench_automl_user_path import datasets, score, split_files
 
-KINDS = ("single", "voting", "stacking")
+# voting: weighted by ensemble selection (what the search does since 2026-12-06); equal_voting: every member's
+# weight 1 (what it did before), kept to compare the two on the same trials.
+KINDS = ("single", "voting", "equal_voting", "stacking")
 Record = dict[str, Any]
 
 
@@ -78,17 +82,38 @@ def _candidates(name: str, meta: dict[str, Any], train: Path, test: Path) -> Rec
     for kind in KINDS:
         if kind != "single" and len(members) < 2:
             continue
-        outputs = outcome.best.oof if kind == "single" else \
-            automl.ensemble_outputs(problem, kind, [m.oof for m in members if m.oof is not None])
-        assert outputs is not None
-        chosen = automl.AutomlOutcome(outcome.best, outcome.trials, choice=kind, members=members)
+        chosen = _ensemble(problem, outcome, kind, members)
+        if chosen is None:  # selection kept the best member alone: the same model as "single"
+            record["choices"][kind] = record["choices"]["single"]
+            continue
         model = build_model(prepared.profile.schema, spec.preprocessing, automl.final_estimator(problem, chosen),
                             spec.task, len(prepared.train_X))
         with threadpool_limits(1):
             model.fit(prepared.train_X, prepared.train_y)
-        record["choices"][kind] = {"oof": automl.oof_score(problem, outputs), "folds": _fold_scores(problem, outputs),
-                                   "test": score(meta["task"], truth, model.predict(rows))}
+        assert chosen.oof is not None
+        record["choices"][kind] = {"oof": automl.oof_score(problem, chosen.oof),
+                                   "folds": _fold_scores(problem, chosen.oof),
+                                   "test": score(meta["task"], truth, model.predict(rows)),
+                                   "members": [m.algorithm for m in chosen.members], "weights": chosen.weights}
     return record
+
+
+def _ensemble(problem: Problem, outcome: automl.AutomlOutcome, kind: str,
+              members: list[Any]) -> automl.AutomlOutcome | None:
+    """The model `kind` stands for, with its out-of-fold outputs; None when ensemble selection keeps one member."""
+    if kind == "single":
+        return automl.AutomlOutcome(outcome.best, outcome.trials, oof=outcome.best.oof)
+    stacked = [m.oof for m in members]
+    weights = automl.selection_weights(problem, stacked) if kind == "voting" else [1] * len(members)
+    kept = [i for i, w in enumerate(weights) if w]
+    if len(kept) < 2:
+        return None
+    ensemble = "stacking" if kind == "stacking" else "voting"
+    outputs = automl.selected_blend_outputs(problem, stacked) if kind == "voting" else \
+        automl.ensemble_outputs(problem, ensemble, stacked)
+    members, weights = [members[i] for i in kept], [weights[i] for i in kept]
+    return automl.AutomlOutcome(outcome.best, outcome.trials, choice=ensemble, members=members,
+                                weights=weights if kind == "voting" else [], oof=outputs)
 
 
 def by_oof_score(challenger: Record, incumbent: Record) -> bool:
@@ -115,7 +140,8 @@ RULES: dict[str, tuple[tuple[str, ...], Keep]] = {
     "one standard error": (TRIED_BY_AUTO, one_standard_error),
     "ensemble: voting": (("voting",), by_oof_score),
     "ensemble: stacking": (("stacking",), by_oof_score),
-    "ensemble: none": ((), by_oof_score)}
+    "ensemble: none": ((), by_oof_score),
+    "before: equal-weight voting, then stacking": (("equal_voting", "stacking"), by_oof_score)}
 
 
 def choose(record: Record, kinds: tuple[str, ...], keep: Keep) -> str:

@@ -224,7 +224,8 @@ class AutoML(TypedDict, total=False):
         extra={"x-kubernetes-list-type": "set"})]
     ensemble: Annotated[Literal["auto", "none", "voting", "stacking"], Field(
         "Combine the best model per algorithm into an ensemble when it scores better out of fold than the best "
-        "single model (auto: voting or stacking, whichever scores best; none: always the best single model).",
+        "single model (voting: a weighted average, members and weights chosen by ensemble selection; stacking: a "
+        "linear meta-model; auto: whichever of the two scores best; none: always the best single model).",
         default="auto")]
     exitCriteria: Annotated[AutoMLExitCriteria, Field("Stop before the time budget when one of these holds.")]
     parallelTrials: Annotated[int, Field("Trials run at once.", default=1, minimum=1, maximum=64)]
