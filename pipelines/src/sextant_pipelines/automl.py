@@ -307,20 +307,18 @@ def choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget:
     stacked = [m.oof for m in members if m.oof is not None]
     if len(stacked) < 2 or len(stacked) != len(members) or len({s.ndim for s in stacked}) != 1:
         return
-    candidates = stacked
-    weights = selection_weights(problem, stacked) if kind == "voting" else [1] * len(members)
-    kept = [i for i, w in enumerate(weights) if w]
-    members, stacked, weights = [members[i] for i in kept], [stacked[i] for i in kept], [weights[i] for i in kept]
+    members, weights = ensemble_members(problem, kind, members, stacked)
     if len(members) < 2:  # no blend scored better than the best member alone: that is the ensemble's score
-        outcome.ensemble_scores[kind] = oof_score(problem, stacked[0])
+        alone = members[0].oof
+        assert alone is not None  # every candidate has its out-of-fold outputs (checked above)
+        outcome.ensemble_scores[kind] = oof_score(problem, alone)
         log.info("%s ensemble: selection kept %s alone", kind, members[0].algorithm)
         return
     refit = ensemble_refit_seconds(kind, members, problem.folds, 1)  # the refit on all rows is gated later
     if budget.clock.now() + refit > budget.clock.deadline - budget.clock.tail_seconds():
         log.info("%s ensemble skipped: its final fit would not finish within the time budget", kind)
         return
-    outputs = selected_blend_outputs(problem, candidates) if kind == "voting" else \
-        ensemble_outputs(problem, kind, stacked)
+    outputs = ensemble_outputs(problem, kind, stacked)
     score = oof_score(problem, outputs)
     current = outcome.best.score if outcome.choice == "single" else outcome.ensemble_scores[outcome.choice]
     outcome.ensemble_scores[kind] = score
@@ -331,13 +329,20 @@ def choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget:
         outcome.weights = weights if kind == "voting" else []
 
 
-def ensemble_outputs(problem: Problem, kind: str, stacked: list[np.ndarray],
-                     weights: list[int] | None = None) -> np.ndarray:
-    """The ensemble's out-of-fold outputs from its members': their mean weighted by `weights` (voting; equal when
-    None), or the meta-learner's own out-of-fold predictions on them (stacking), so neither is scored on rows it
-    learned from."""
+def ensemble_members(problem: Problem, kind: str, members: list[TrialResult],
+                     stacked: list[np.ndarray]) -> tuple[list[TrialResult], list[int]]:
+    """The candidates an ensemble of `kind` keeps and their weights: those ensemble selection adds to a voting
+    blend (`stacked`: their out-of-fold outputs), every one with weight 1 for stacking."""
+    weights = selection_weights(problem, stacked) if kind == "voting" else [1] * len(members)
+    return [m for m, w in zip(members, weights, strict=True) if w], [w for w in weights if w]
+
+
+def ensemble_outputs(problem: Problem, kind: str, stacked: list[np.ndarray]) -> np.ndarray:
+    """The ensemble's out-of-fold outputs from its candidates': the selected blend's (voting, weights chosen on the
+    other folds), or the meta-learner's own out-of-fold predictions on them (stacking), so neither is scored on
+    rows it learned from."""
     if kind == "voting":
-        return np.asarray(np.average(stacked, axis=0, weights=weights))
+        return selected_blend_outputs(problem, stacked)
     features = np.hstack([s.reshape(len(s), -1) for s in stacked])
     meta, cv = _meta_learner(problem)
     method = "predict_proba" if problem.task == "classification" else "predict"

@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
@@ -104,16 +105,15 @@ def _ensemble(problem: Problem, outcome: automl.AutomlOutcome, kind: str,
     if kind == "single":
         return automl.AutomlOutcome(outcome.best, outcome.trials, oof=outcome.best.oof)
     stacked = [m.oof for m in members]
-    weights = automl.selection_weights(problem, stacked) if kind == "voting" else [1] * len(members)
-    kept = [i for i, w in enumerate(weights) if w]
+    if kind == "equal_voting":
+        return automl.AutomlOutcome(outcome.best, outcome.trials, choice="voting", members=members,
+                                    oof=np.mean(stacked, axis=0))
+    kept, weights = automl.ensemble_members(problem, kind, members, stacked)
     if len(kept) < 2:
         return None
-    ensemble = "stacking" if kind == "stacking" else "voting"
-    outputs = automl.selected_blend_outputs(problem, stacked) if kind == "voting" else \
-        automl.ensemble_outputs(problem, ensemble, stacked)
-    members, weights = [members[i] for i in kept], [weights[i] for i in kept]
-    return automl.AutomlOutcome(outcome.best, outcome.trials, choice=ensemble, members=members,
-                                weights=weights if kind == "voting" else [], oof=outputs)
+    return automl.AutomlOutcome(outcome.best, outcome.trials, choice=kind, members=kept,
+                                weights=weights if kind == "voting" else [],
+                                oof=automl.ensemble_outputs(problem, kind, stacked))
 
 
 def by_oof_score(challenger: Record, incumbent: Record) -> bool:
