@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -124,8 +125,14 @@ def chains_to_purge(rules: list[list[str]], prefixes: tuple[str, ...]) -> tuple[
 
 
 def purge_chains(prefixes: tuple[str, ...] = CHAIN_PREFIXES, commands: tuple[str, ...] = _IPTABLES) -> None:
-    """Delete the chains whose names start with `prefixes` and every rule that jumps to them, in every table."""
+    """Delete the chains whose names start with `prefixes` and every rule that jumps to them, in every table.
+
+    A command the machine lacks is skipped: no rule of ours can exist without it (a fresh machine before
+    `make deps`, where `make cluster-down` must still work).
+    """
     for command in commands:
+        if shutil.which(command) is None:
+            continue
         for table in _TABLES:
             jumps, ours = chains_to_purge(_rules(command, table), prefixes)
             for rule in jumps:
