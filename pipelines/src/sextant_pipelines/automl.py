@@ -263,6 +263,29 @@ def oof_score(problem: Problem, outputs: np.ndarray, classes: list[Any] | None =
     return metrics.signed("classification", problem.metric, values)
 
 
+def fold_scores(problem: Problem, outputs: np.ndarray) -> list[float] | None:
+    """The objective on each CV fold's rows of out-of-fold `outputs` (None when a fold cannot be scored on its
+    own, e.g. roc_auc on a fold with one class)."""
+    classes = sorted(problem.y.unique().tolist()) if problem.task == "classification" and problem.y is not None \
+        else None
+    scores = []
+    for _, rows in problem.splits():
+        fold = replace(problem, X=problem.X.iloc[rows], y=None if problem.y is None else problem.y.iloc[rows])
+        try:
+            scores.append(oof_score(fold, outputs[rows], classes))
+        except ValueError:
+            return None
+    return scores
+
+
+def cv_score(problem: Problem, outputs: np.ndarray) -> float:
+    """An ensemble's score in the same terms as a trial's: the mean of its per-fold scores. R2 or AUC scored once
+    on all rows differs from that mean, on few rows by more than the gains at stake, so comparing the two chose
+    ensembles that lost on new rows (docs/pipelines.md, "Choosing the ensemble")."""
+    scores = fold_scores(problem, outputs)
+    return float(np.mean(scores)) if scores else oof_score(problem, outputs)
+
+
 def selection_weights(problem: Problem, stacked: list[np.ndarray], rounds: int = SELECTION_ROUNDS,
                       classes: list[Any] | None = None) -> list[int]:
     """Ensemble selection (Caruana et al., 2004): each round adds, with replacement, the member whose addition to
@@ -300,18 +323,17 @@ def ensemble_refit_seconds(kind: str, members: list[TrialResult], folds: int, re
 
 
 def choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget: SearchBudget) -> None:
-    """Score the ensemble from out-of-fold predictions (no refits) and keep it only if it beats the best so far
-    and its final fits still finish within the run's deadline (less the tail). A voting ensemble's members and
-    weights are chosen by ensemble selection first, so only the members it keeps are refitted."""
+    """Score the ensemble from out-of-fold predictions (no refits), as a trial is scored, and keep it only if it
+    beats the best so far and its final fits still finish within the run's deadline (less the tail). A voting
+    ensemble's members and weights are chosen by ensemble selection first, so only the members it keeps are
+    refitted."""
     members = top_members(outcome.trials)
     stacked = [m.oof for m in members if m.oof is not None]
     if len(stacked) < 2 or len(stacked) != len(members) or len({s.ndim for s in stacked}) != 1:
         return
     members, weights = ensemble_members(problem, kind, members, stacked)
     if len(members) < 2:  # no blend scored better than the best member alone: that is the ensemble's score
-        alone = members[0].oof
-        assert alone is not None  # every candidate has its out-of-fold outputs (checked above)
-        outcome.ensemble_scores[kind] = oof_score(problem, alone)
+        outcome.ensemble_scores[kind] = members[0].score
         log.info("%s ensemble: selection kept %s alone", kind, members[0].algorithm)
         return
     refit = ensemble_refit_seconds(kind, members, problem.folds, 1)  # the refit on all rows is gated later
@@ -319,7 +341,7 @@ def choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget:
         log.info("%s ensemble skipped: its final fit would not finish within the time budget", kind)
         return
     outputs = ensemble_outputs(problem, kind, stacked)
-    score = oof_score(problem, outputs)
+    score = cv_score(problem, outputs)
     current = outcome.best.score if outcome.choice == "single" else outcome.ensemble_scores[outcome.choice]
     outcome.ensemble_scores[kind] = score
     log.info("%s ensemble of %s scores %.5f out of fold (best so far %.5f)", kind,

@@ -9,13 +9,16 @@ and weights by ensemble selection, as the search does), the equal-weight voting 
 best trial per algorithm, each refitted on the training rows and scored on the test rows (accuracy or R2, as
 there), and each one's out-of-fold score per CV fold. Then each rule picks:
 
-- `by out-of-fold score` (the default): voting, then stacking, each kept if its out-of-fold score is higher;
-- `one standard error`: the same, and the gain over the incumbent's per-fold scores must exceed one standard
-  error of the per-fold differences (the rule CART and glmnet use to prefer the simpler model);
+- the default: voting, then stacking, each kept if its cross-validated score (the mean of its per-fold scores
+  from out-of-fold outputs, as a trial is scored) is higher than the choice so far's;
+- `one standard error`: the same, and the mean per-fold gain must exceed one standard error of the per-fold gains
+  (the rule CART and glmnet use to prefer the simpler model);
+- `pooled against per-fold`: what the search did until the default: an ensemble's R2/AUC/accuracy scored once
+  on all rows against the best trial's mean per-fold score;
 - `ensemble: voting` and `ensemble: stacking`: the configurations a user can set instead, each trying its one
-  ensemble and keeping it if its out-of-fold score is higher;
+  ensemble and keeping it if its score is higher;
 - `ensemble: none`: always the best single model;
-- `before`: the default as it was until 2026-12-06, with every member of the voting ensemble weighing the same.
+- `equal-weight voting`: the default with every member of the voting ensemble weighing the same (before 0b450c9).
 
 Ratio = a rule's mean test score / the best single model's. SEXTANT_BENCH_DATA, SEXTANT_BENCH_DATASETS and
 SEXTANT_BENCH_REPEATS as in the user-path benchmark. Results: bench-results/pipelines-automl-ensemble-choice.md.
@@ -26,7 +29,6 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +54,6 @@ Record = dict[str, Any]
 def trials_for(rows: int) -> int:
     """About the trials a 30 s run gets on one core (7-75 in the user-path benchmark, fewer on more rows)."""
     return 40 if rows < 1000 else 20 if rows < 5000 else 12
-
-
-def _fold_scores(problem: Problem, outputs: Any) -> list[float] | None:
-    """The objective per CV fold (None when a fold cannot be scored on its own)."""
-    scores = []
-    for _, rows in problem.splits():
-        fold = replace(problem, X=problem.X.iloc[rows], y=None if problem.y is None else problem.y.iloc[rows])
-        try:
-            scores.append(automl.oof_score(fold, outputs[rows]))
-        except ValueError:
-            return None
-    return scores
 
 
 def _candidates(name: str, meta: dict[str, Any], train: Path, test: Path) -> Record:
@@ -92,8 +82,11 @@ def _candidates(name: str, meta: dict[str, Any], train: Path, test: Path) -> Rec
         with threadpool_limits(1):
             model.fit(prepared.train_X, prepared.train_y)
         assert chosen.oof is not None
-        record["choices"][kind] = {"oof": automl.oof_score(problem, chosen.oof),
-                                   "folds": _fold_scores(problem, chosen.oof),
+        cv = automl.cv_score(problem, chosen.oof)
+        record["choices"][kind] = {"cv": cv, "folds": automl.fold_scores(problem, chosen.oof),
+                                   # what the search compared until the default: an ensemble's score on all
+                                   # rows at once against the best trial's per-fold mean
+                                   "compared_as": cv if kind == "single" else automl.oof_score(problem, chosen.oof),
                                    "test": score(meta["task"], truth, model.predict(rows)),
                                    "members": [m.algorithm for m in chosen.members], "weights": chosen.weights}
     return record
@@ -116,12 +109,12 @@ def _ensemble(problem: Problem, outcome: automl.AutomlOutcome, kind: str,
                                 oof=automl.ensemble_outputs(problem, kind, stacked))
 
 
-def by_oof_score(challenger: Record, incumbent: Record) -> bool:
-    return bool(challenger["oof"] > incumbent["oof"])
+def by_cv_score(challenger: Record, incumbent: Record) -> bool:
+    return bool(challenger["cv"] > incumbent["cv"])
 
 
 def one_standard_error(challenger: Record, incumbent: Record) -> bool:
-    if not by_oof_score(challenger, incumbent):
+    if not by_cv_score(challenger, incumbent):
         return False
     if challenger["folds"] is None or incumbent["folds"] is None:  # a fold could not be scored alone
         return True
@@ -129,19 +122,23 @@ def one_standard_error(challenger: Record, incumbent: Record) -> bool:
     return bool(statistics.mean(gains) > statistics.stdev(gains) / math.sqrt(len(gains)))
 
 
+def pooled_against_per_fold(challenger: Record, incumbent: Record) -> bool:
+    return bool(challenger["compared_as"] > incumbent["compared_as"])
+
+
 Keep = Callable[[Record, Record], bool]
 TRIED_BY_AUTO = ("voting", "stacking")
 
-# Each rule: the ensembles it tries, in order, and when one replaces the choice so far. The last three are the
-# configurations a user can set instead of the default (`ensemble: voting` and `stacking` also keep their
-# ensemble only if its out-of-fold score is higher).
+# Each rule: the ensembles it tries, in order, and when one replaces the choice so far. `ensemble: voting` and
+# `stacking` are the configurations a user can set instead of the default.
 RULES: dict[str, tuple[tuple[str, ...], Keep]] = {
-    "by out-of-fold score (default)": (TRIED_BY_AUTO, by_oof_score),
+    "default": (TRIED_BY_AUTO, by_cv_score),
     "one standard error": (TRIED_BY_AUTO, one_standard_error),
-    "ensemble: voting": (("voting",), by_oof_score),
-    "ensemble: stacking": (("stacking",), by_oof_score),
-    "ensemble: none": ((), by_oof_score),
-    "before: equal-weight voting, then stacking": (("equal_voting", "stacking"), by_oof_score)}
+    "pooled against per-fold": (TRIED_BY_AUTO, pooled_against_per_fold),
+    "ensemble: voting": (("voting",), by_cv_score),
+    "ensemble: stacking": (("stacking",), by_cv_score),
+    "ensemble: none": ((), by_cv_score),
+    "equal-weight voting": (("equal_voting", "stacking"), by_cv_score)}
 
 
 def choose(record: Record, kinds: tuple[str, ...], keep: Keep) -> str:
