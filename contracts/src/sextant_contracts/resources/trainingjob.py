@@ -223,8 +223,8 @@ class AutoML(TypedDict, total=False):
         "Algorithms to try; all of the task's catalogue when omitted.", min_items=1, max_items=32,
         extra={"x-kubernetes-list-type": "set"})]
     ensemble: Annotated[Literal["auto", "none", "voting", "stacking"], Field(
-        "Combine the best model per algorithm into an ensemble when it scores better out of fold than the best "
-        "single model (voting: a weighted average, members and weights chosen by ensemble selection; stacking: a "
+        "Combine the best model per algorithm into an ensemble when its cross-validated score (out-of-fold "
+        "predictions scored per fold, as trials are) beats the best single model's (voting: a weighted average, members and weights chosen by ensemble selection; stacking: a "
         "linear meta-model; auto: whichever of the two scores best; none: always the best single model).",
         default="auto")]
     exitCriteria: Annotated[AutoMLExitCriteria, Field("Stop before the time budget when one of these holds.")]
