@@ -281,7 +281,7 @@ def fold_scores(problem: Problem, outputs: np.ndarray) -> list[float] | None:
 def cv_score(problem: Problem, outputs: np.ndarray) -> float:
     """An ensemble's score in the same terms as a trial's: the mean of its per-fold scores. R2 or AUC scored once
     on all rows differs from that mean, on few rows by more than the gains at stake, so comparing the two chose
-    ensembles that lost on new rows (docs/pipelines.md, "Choosing the ensemble")."""
+    ensembles that lost on new rows (docs/pipelines.md, "Are the defaults the best configuration?")."""
     scores = fold_scores(problem, outputs)
     return float(np.mean(scores)) if scores else oof_score(problem, outputs)
 
@@ -344,7 +344,7 @@ def choose_ensemble(problem: Problem, kind: str, outcome: AutomlOutcome, budget:
     score = cv_score(problem, outputs)
     current = outcome.best.score if outcome.choice == "single" else outcome.ensemble_scores[outcome.choice]
     outcome.ensemble_scores[kind] = score
-    log.info("%s ensemble of %s scores %.5f out of fold (best so far %.5f)", kind,
+    log.info("%s ensemble of %s scores %.5f per fold, out of fold (best so far %.5f)", kind,
              [f"{m.algorithm}x{w}" for m, w in zip(members, weights, strict=True)], score, current)
     if score > current:
         outcome.choice, outcome.members, outcome.oof = kind, members, outputs
