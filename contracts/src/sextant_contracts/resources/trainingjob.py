@@ -224,8 +224,9 @@ class AutoML(TypedDict, total=False):
         extra={"x-kubernetes-list-type": "set"})]
     ensemble: Annotated[Literal["auto", "none", "voting", "stacking"], Field(
         "Combine the best model per algorithm into an ensemble when its cross-validated score (out-of-fold "
-        "predictions scored per fold, as trials are) beats the best single model's (voting: a weighted average, members and weights chosen by ensemble selection; stacking: a "
-        "linear meta-model; auto: whichever of the two scores best; none: always the best single model).",
+        "predictions scored per fold, as trials are) beats the best single model's (voting: a weighted average, "
+        "members and weights chosen by ensemble selection; stacking: a linear meta-model; auto: whichever of the "
+        "two scores best; none: always the best single model).",
         default="auto")]
     exitCriteria: Annotated[AutoMLExitCriteria, Field("Stop before the time budget when one of these holds.")]
     parallelTrials: Annotated[int, Field("Trials run at once.", default=1, minimum=1, maximum=64)]
