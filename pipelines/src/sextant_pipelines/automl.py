@@ -263,16 +263,23 @@ def oof_score(problem: Problem, outputs: np.ndarray, classes: list[Any] | None =
     return metrics.signed("classification", problem.metric, values)
 
 
+def _labels(problem: Problem) -> list[Any] | None:
+    """A classification's sorted labels (the columns of its probabilities), which a subset of rows may lack."""
+    return sorted(problem.y.unique().tolist()) if problem.task == "classification" and problem.y is not None \
+        else None
+
+
+def _subset(problem: Problem, rows: np.ndarray) -> Problem:
+    return replace(problem, X=problem.X.iloc[rows], y=None if problem.y is None else problem.y.iloc[rows])
+
+
 def fold_scores(problem: Problem, outputs: np.ndarray) -> list[float] | None:
     """The objective on each CV fold's rows of out-of-fold `outputs` (None when a fold cannot be scored on its
     own, e.g. roc_auc on a fold with one class)."""
-    classes = sorted(problem.y.unique().tolist()) if problem.task == "classification" and problem.y is not None \
-        else None
-    scores = []
+    classes, scores = _labels(problem), []
     for _, rows in problem.splits():
-        fold = replace(problem, X=problem.X.iloc[rows], y=None if problem.y is None else problem.y.iloc[rows])
         try:
-            scores.append(oof_score(fold, outputs[rows], classes))
+            scores.append(oof_score(_subset(problem, rows), outputs[rows], classes))
         except ValueError:
             return None
     return scores
@@ -306,12 +313,9 @@ def selected_blend_outputs(problem: Problem, stacked: list[np.ndarray]) -> np.nd
     """The selected blend's own out-of-fold outputs: each CV fold's rows blended with the weights selection chose
     on the other folds' rows. Weights chosen and scored on the same rows would flatter the blend (most on few rows)
     and win against the single model and stacking, whose scores are out of fold, when they should not."""
-    classes = sorted(problem.y.unique().tolist()) if problem.task == "classification" and problem.y is not None \
-        else None
-    blended = np.zeros_like(stacked[0], dtype=float)
+    classes, blended = _labels(problem), np.zeros_like(stacked[0], dtype=float)
     for fitted_on, held_out in problem.splits():
-        rest = replace(problem, X=problem.X.iloc[fitted_on], y=None if problem.y is None else problem.y.iloc[fitted_on])
-        weights = selection_weights(rest, [s[fitted_on] for s in stacked], classes=classes)
+        weights = selection_weights(_subset(problem, fitted_on), [s[fitted_on] for s in stacked], classes=classes)
         blended[held_out] = np.average([s[held_out] for s in stacked], axis=0, weights=weights)
     return blended
 

@@ -13,7 +13,7 @@ there), and each one's out-of-fold score per CV fold. Then each rule picks:
   from out-of-fold outputs, as a trial is scored) is higher than the choice so far's;
 - `one standard error`: the same, and the mean per-fold gain must exceed one standard error of the per-fold gains
   (the rule CART and glmnet use to prefer the simpler model);
-- `pooled against per-fold`: what the search did until the default: an ensemble's R2/AUC/accuracy scored once
+- `pooled against per-fold`: what the search did before 74cbc39: an ensemble's R2/AUC/accuracy scored once
   on all rows against the best trial's mean per-fold score;
 - `ensemble: voting` and `ensemble: stacking`: the configurations a user can set instead, each trying its one
   ensemble and keeping it if its score is higher;
@@ -84,7 +84,7 @@ def _candidates(name: str, meta: dict[str, Any], train: Path, test: Path) -> Rec
         assert chosen.oof is not None
         cv = automl.cv_score(problem, chosen.oof)
         record["choices"][kind] = {"cv": cv, "folds": automl.fold_scores(problem, chosen.oof),
-                                   # what the search compared until the default: an ensemble's score on all
+                                   # what the search compared before 74cbc39: an ensemble's score on all
                                    # rows at once against the best trial's per-fold mean
                                    "compared_as": cv if kind == "single" else automl.oof_score(problem, chosen.oof),
                                    "test": score(meta["task"], truth, model.predict(rows)),
