@@ -129,27 +129,3 @@ def cross_validate(problem: Problem, number: int, algorithm: str, params: dict[s
     result.seconds = time.perf_counter() - started
     result.oof = oof if result.state == "complete" else None
     return result
-
-
-class MedianStopping:
-    """Median early stopping: stop a trial whose running mean after fold k is below the median of the running
-    means that completed trials had after fold k. Decisions use only trials that finished before the current
-    batch started, so parallel runs give the same answer as sequential ones."""
-
-    def __init__(self, min_trials: int = 5) -> None:
-        self.min_trials = min_trials
-        self.history: list[list[float]] = []
-
-    def record(self, result: TrialResult) -> None:
-        if result.state == "complete":
-            self.history.append(list(np.cumsum(result.fold_scores) / np.arange(1, len(result.fold_scores) + 1)))
-
-    def frozen(self) -> ShouldStop:
-        snapshot = [list(h) for h in self.history]
-        min_trials = self.min_trials
-
-        def should_stop(fold: int, running: float) -> bool:
-            peers = [h[fold] for h in snapshot if len(h) > fold]
-            return len(peers) >= min_trials and running < float(np.median(peers))
-
-        return should_stop

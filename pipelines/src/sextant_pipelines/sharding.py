@@ -11,7 +11,7 @@ from typing import Any
 from sextant_contracts.errors import ObjectNotFound
 from sextant_contracts.storage import open_store
 from sextant_pipelines import flow, steps, tune
-from sextant_pipelines.crossval import MedianStopping, TrialResult, cross_validate
+from sextant_pipelines.crossval import TrialResult, cross_validate
 from sextant_pipelines.errors import SpecError, TrainingError
 from sextant_pipelines.spec import TrainingSpec, TuningSpec, parse_spec
 
@@ -49,7 +49,7 @@ def run_shard(spec_doc: dict[str, Any], store_uri: str, run_id: str, index: int,
         results = [TrialResult(index * per_shard + t.number, t.algorithm, t.params, t.state, t.score, t.fold_scores,
                                t.seconds, t.error) for t in outcome.trials]
     else:
-        stopping = MedianStopping() if tuning.early_stopping == "median" else None
+        stopping = tune.median_stopping(tuning)
         results = []
         planned = shard_plan(tuning, spec.split.seed, index, count)
         for number, params in planned:

@@ -70,6 +70,7 @@ class TuningSpec:
     parallel_trials: int = 1
     cv_folds: int = 5
     early_stopping: str | None = None
+    early_stopping_min_trials: int = 5
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -205,12 +206,14 @@ def _space(name: str, doc: dict[str, Any]) -> ParamSpace:
 
 
 def _tuning(doc: dict[str, Any]) -> TuningSpec:
-    stopping = doc.get("earlyStopping", {}).get("strategy", "none")
+    early_stopping = doc.get("earlyStopping", {})
+    stopping = early_stopping.get("strategy", "none")
     return TuningSpec(
         algorithm=doc["algorithm"], strategy=doc["strategy"],
         search_space=[_space(name, dim) for name, dim in doc["searchSpace"].items()],
         max_trials=doc["maxTrials"], parallel_trials=doc["parallelTrials"], cv_folds=doc["cvFolds"],
-        early_stopping=None if stopping == "none" else stopping, params=dict(doc.get("params", {})))
+        early_stopping=None if stopping == "none" else stopping,
+        early_stopping_min_trials=int(early_stopping.get("minTrials", 5)), params=dict(doc.get("params", {})))
 
 
 def _dask(doc: dict[str, Any]) -> DaskSpec:

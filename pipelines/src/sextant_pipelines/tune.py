@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 import optuna
 from joblib import Parallel, delayed
+from scipy import stats
+from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from sextant_pipelines.catalogue import check_params
-from sextant_pipelines.crossval import MedianStopping, Problem, ShouldStop, TrialResult, cross_validate
+from sextant_pipelines.crossval import Problem, ShouldStop, TrialResult, cross_validate
 from sextant_pipelines.errors import SpecError, TrainingError
 from sextant_pipelines.spec import ParamSpace, TuningSpec
 
@@ -61,27 +63,44 @@ def grid_values(p: ParamSpace) -> list[Any]:
 
 
 def grid_plan(space: list[ParamSpace], max_trials: int, seed: int) -> list[dict[str, Any]]:
-    """The full grid in a stable order; when larger than max_trials, a seeded sample of it."""
-    names = [p.name for p in space]
-    grid = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*map(grid_values, space))]
-    if len(grid) > max_trials:
-        log.info("grid has %d points; trying a seeded sample of %d (raise maxTrials to try all)", len(grid), max_trials)
-        picks = np.random.default_rng(seed).choice(len(grid), size=max_trials, replace=False)
-        grid = [grid[i] for i in sorted(picks)]
-    return grid
+    """scikit-learn's ParameterGrid in its stable order; when larger than max_trials, a seeded sample of it
+    (ParameterGrid indexes a point without enumerating the others, so a huge grid costs only its sample)."""
+    grid = ParameterGrid({p.name: grid_values(p) for p in space})
+    if len(grid) <= max_trials:
+        return [_native_point(point) for point in grid]
+    log.info("grid has %d points; trying a seeded sample of %d (raise maxTrials to try all)", len(grid), max_trials)
+    picks = np.random.default_rng(seed).choice(len(grid), size=max_trials, replace=False)
+    return [_native_point(grid[int(i)]) for i in sorted(picks)]
 
 
 def random_plan(space: list[ParamSpace], max_trials: int, seed: int) -> list[dict[str, Any]]:
-    rng = np.random.default_rng(seed)
+    """scikit-learn's ParameterSampler over each dimension's distribution: uniform or log-uniform (integers
+    rounded), a uniform integer, or one of the listed values. When every dimension is a list, the points are
+    distinct, so a space smaller than max_trials gives each point once."""
+    distributions = {p.name: _distribution(p) for p in space}
+    size = math.prod(len(p.values) for p in space if p.values is not None)
+    count = max_trials
+    if all(p.values is not None for p in space) and size < max_trials:
+        log.info("the space has %d points; trying each once instead of %d trials", size, max_trials)
+        count = size
+    integers = {p.name for p in space if p.type == "int" and p.values is None}
+    return [{name: int(round(value)) if name in integers else _native(value) for name, value in point.items()}
+            for point in ParameterSampler(distributions, n_iter=count, random_state=seed)]
 
-    def draw(p: ParamSpace) -> Any:
-        if p.values is not None:
-            return _native(p.values[int(rng.integers(len(p.values)))])
-        low, high = float(p.low or 0), float(p.high or 0)
-        value = float(np.exp(rng.uniform(np.log(low), np.log(high)))) if p.log else float(rng.uniform(low, high))
-        return int(round(value)) if p.type == "int" else value
 
-    return [{p.name: draw(p) for p in space} for _ in range(max_trials)]
+def _distribution(p: ParamSpace) -> Any:
+    if p.values is not None:
+        return list(p.values)
+    low, high = float(p.low or 0), float(p.high or 0)  # bounds are checked by parse_spec (log needs low > 0)
+    if p.log:
+        return stats.loguniform(low, high)
+    if p.type == "int":
+        return stats.randint(int(low), int(high) + 1)
+    return stats.uniform(low, high - low)
+
+
+def _native_point(point: dict[str, Any]) -> dict[str, Any]:
+    return {name: _native(value) for name, value in point.items()}
 
 
 def optuna_distribution(p: ParamSpace) -> optuna.distributions.BaseDistribution:
@@ -98,6 +117,40 @@ def tpe_study(seed: int, max_trials: int) -> optuna.Study:
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(5, min(10, max_trials // 4)),
                                          multivariate=True, constant_liar=True)
     return optuna.create_study(direction="maximize", sampler=sampler)
+
+
+class MedianStopping:
+    """Median early stopping by Optuna's MedianPruner: a trial whose running mean after fold k is below the median
+    of the running means completed trials had after fold k is stopped (from `min_trials` completed trials on).
+    The pruner is asked against a snapshot of the trials that finished before the current batch started, so
+    parallel runs decide as sequential ones do."""
+
+    def __init__(self, min_trials: int = 5) -> None:
+        self.pruner = optuna.pruners.MedianPruner(n_startup_trials=min_trials, n_warmup_steps=0)
+        self.completed: list[optuna.trial.FrozenTrial] = []
+
+    def record(self, result: TrialResult) -> None:
+        if result.state == "complete":
+            running = np.cumsum(result.fold_scores) / np.arange(1, len(result.fold_scores) + 1)
+            self.completed.append(optuna.trial.create_trial(
+                value=result.score, intermediate_values={fold: float(v) for fold, v in enumerate(running)}))
+
+    def frozen(self) -> ShouldStop:
+        snapshot = optuna.create_study(direction="maximize")
+        snapshot.add_trials(self.completed)
+        pruner = self.pruner
+
+        def should_stop(fold: int, running: float) -> bool:
+            trial = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING,
+                                              intermediate_values={fold: running})
+            return pruner.prune(snapshot, trial)
+
+        return should_stop
+
+
+def median_stopping(spec: TuningSpec) -> MedianStopping | None:
+    """The spec's early stopping: median stopping after `earlyStopping.minTrials` completed trials, or none."""
+    return MedianStopping(spec.early_stopping_min_trials) if spec.early_stopping == "median" else None
 
 
 TrialLogger = Callable[[TrialResult, int], None]
@@ -117,7 +170,7 @@ def log_trial(result: TrialResult, total: int) -> None:
 
 def run_batches(problem: Problem, spec: TuningSpec, on_trial: TrialLogger = log_trial) -> SearchOutcome:
     """Evaluate trials batch by batch (batch = parallelTrials); deterministic for a given seed."""
-    stopping = MedianStopping() if spec.early_stopping == "median" else None
+    stopping = median_stopping(spec)
     study = tpe_study(problem.seed, spec.max_trials) if spec.strategy == "bayesian" else None
     plan = (grid_plan if spec.strategy == "grid" else random_plan)(spec.search_space, spec.max_trials, problem.seed) \
         if study is None else None

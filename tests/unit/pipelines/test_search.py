@@ -8,9 +8,10 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from sextant_pipelines import automl, tune
-from sextant_pipelines.crossval import MedianStopping, Problem, TrialResult
+from sextant_pipelines.crossval import Problem, TrialResult
 from sextant_pipelines.profile import profile
-from sextant_pipelines.spec import AutomlSpec, ParamSpace, PreprocessingSpec, TuningSpec
+from sextant_pipelines.spec import AutomlSpec, ParamSpace, PreprocessingSpec, TuningSpec, parse_spec
+from tests.unit.pipelines.helpers import spec as training_spec
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,16 @@ def test_random_plan_respects_bounds_and_log_scale() -> None:
     assert sum(p["C"] < 0.1 for p in plan) > 60  # log-uniform: half of the decades lie below 0.1
 
 
+def test_random_plan_draws_every_integer_evenly_and_a_small_list_space_once_each() -> None:
+    plan = tune.random_plan([ParamSpace("k", "int", 1, 5)], 500, 3)
+    counts = {k: sum(p["k"] == k for p in plan) for k in range(1, 6)}
+    assert all(70 <= n <= 130 for n in counts.values()), counts  # the end points as likely as the middle ones
+    lists = [ParamSpace("a", "categorical", values=["x", "y"]), ParamSpace("b", "categorical", values=[1, 2, 3])]
+    small = tune.random_plan(lists, 20, 0)
+    assert len(small) == 6 and len({(p["a"], p["b"]) for p in small}) == 6  # no trial repeats another
+    assert tune.random_plan(lists, 4, 0) == tune.random_plan(lists, 4, 0) and len(tune.random_plan(lists, 4, 0)) == 4
+
+
 @pytest.mark.parametrize("strategy", ["grid", "random", "bayesian"])
 def test_parallel_trials_give_the_same_search_as_sequential(problem: Problem, strategy: str) -> None:
     sequential = tune.run_batches(problem, tuning(strategy), on_trial=lambda *_: None)
@@ -56,7 +67,7 @@ def test_parallel_trials_give_the_same_search_as_sequential(problem: Problem, st
 
 
 def test_median_stopping_prunes_trials_below_the_median() -> None:
-    stopping = MedianStopping(min_trials=3)
+    stopping = tune.MedianStopping(min_trials=3)
     for score in (0.9, 0.8, 0.85):
         stopping.record(TrialResult(0, "a", {}, fold_scores=[score, score, score]))
     should_stop = stopping.frozen()
@@ -64,6 +75,18 @@ def test_median_stopping_prunes_trials_below_the_median() -> None:
     stopping.record(TrialResult(0, "a", {}, fold_scores=[0.1, 0.1, 0.1]))
     assert should_stop(0, 0.84)  # the frozen view (median 0.85) ignores trials recorded later
     assert not stopping.frozen()(0, 0.84)  # a new view sees the weak trial: median 0.825
+
+
+def test_early_stopping_waits_for_the_specs_min_trials() -> None:
+    doc = training_spec("classification", "builtin:iris", "iris", tuning={
+        "algorithm": "svm", "earlyStopping": {"strategy": "median", "minTrials": 2},
+        "searchSpace": {"C": {"type": "float", "min": 0.01, "max": 100, "log": True}}})
+    stopping = tune.median_stopping(parse_spec(doc).tuning)
+    assert stopping is not None
+    stopping.record(TrialResult(0, "svm", {}, fold_scores=[0.9, 0.9]))
+    assert not stopping.frozen()(0, 0.1)  # one completed trial: too few to judge
+    stopping.record(TrialResult(1, "svm", {}, fold_scores=[0.8, 0.8]))
+    assert stopping.frozen()(0, 0.1) and not stopping.frozen()(1, 0.86)
 
 
 def test_median_early_stopping_prunes_bad_candidates(problem: Problem) -> None:
